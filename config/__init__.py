@@ -1,0 +1,155 @@
+"""Deployment configuration: documented defaults, profiles and CQMS_* environment overrides.
+
+``defaults.toml`` is both the documentation and the schema: the type of each default is the
+type the key must have. :func:`load_config` merges defaults < profile < environment < explicit
+overrides and raises :class:`ConfigError` (one line naming the key) on any unknown key or type.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROFILES_DIR = CONFIG_DIR / "profiles"
+ENV_PREFIX = "CQMS_"
+ENVIRONMENTS = ("development", "production", "testing")
+MIN_PRODUCTION_SECRET = 32
+# CQMS_* variables that are not configuration keys.
+NON_CONFIG_ENV = {"CQMS_CONFIG", "CQMS_DEMO_PASSWORD"}
+NON_CONFIG_ENV_PREFIXES = ("CQMS_TEST_",)
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown or invalid; the message names the key."""
+
+
+def load_defaults() -> dict[str, Any]:
+    with open(CONFIG_DIR / "defaults.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
+
+
+def _profile_path(name: str) -> Path:
+    if name.endswith(".toml") or os.sep in name:
+        path = Path(name)
+    else:
+        path = PROFILES_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"CQMS_CONFIG: profile {name!r} not found (available: {', '.join(available_profiles())}"
+            " or a path to a .toml file)"
+        )
+    return path
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    path = _profile_path(name)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CQMS_CONFIG: {path} is not valid TOML: {exc}") from None
+
+
+def _parse_env(key: str, raw: str, default: Any) -> Any:
+    name = ENV_PREFIX + key
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def _env_overrides(environ: Mapping[str, str], defaults: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in NON_CONFIG_ENV:
+            continue
+        if name.startswith(NON_CONFIG_ENV_PREFIXES):
+            continue
+        key = name[len(ENV_PREFIX) :]
+        if key not in defaults:
+            raise ConfigError(f"{name}: unknown configuration key {key!r}")
+        values[key] = _parse_env(key, raw, defaults[key])
+    return values
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", str: "string", list: "list of strings"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _check_types(values: Mapping[str, Any], defaults: dict[str, Any], source: str) -> None:
+    for key, value in values.items():
+        if key not in defaults:
+            raise ConfigError(f"{key}: unknown configuration key (in {source})")
+        expected = defaults[key]
+        ok = type(value) is type(expected)
+        if ok and isinstance(value, list):
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            raise ConfigError(
+                f"{key}: expected {_type_name(expected)}, got {value!r} (in {source})"
+            )
+
+
+def _check_values(config: dict[str, Any]) -> None:
+    if config["ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"ENV: must be one of {', '.join(ENVIRONMENTS)}, got {config['ENV']!r}")
+    for key in ("LOCKOUT_THRESHOLD", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS"):
+        if config[key] < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {config[key]}")
+    if config["PASSWORD_MIN_LENGTH"] < 8:
+        raise ConfigError("PASSWORD_MIN_LENGTH: must be at least 8")
+    if config["PASSWORD_MAX_LENGTH"] < max(64, config["PASSWORD_MIN_LENGTH"]):
+        raise ConfigError("PASSWORD_MAX_LENGTH: must accept at least 64 characters")
+    if config["PASSWORD_HISTORY"] < 0:
+        raise ConfigError("PASSWORD_HISTORY: must not be negative")
+    if len(set(config["PLUGINS"])) != len(config["PLUGINS"]):
+        raise ConfigError("PLUGINS: lists a plugin twice")
+    if config["ENV"] == "production":
+        if len(config["SECRET_KEY"]) < MIN_PRODUCTION_SECRET:
+            raise ConfigError(
+                f"SECRET_KEY: production needs a real secret key of at least "
+                f"{MIN_PRODUCTION_SECRET} characters (set CQMS_SECRET_KEY)"
+            )
+        config["FORCE_HTTPS"] = True
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the validated configuration as a dict of UPPER_CASE keys."""
+    environ = os.environ if environ is None else environ
+    defaults = load_defaults()
+    config = dict(defaults)
+    profile = environ.get("CQMS_CONFIG", "").strip()
+    if profile:
+        values = load_profile(profile)
+        _check_types(values, defaults, f"profile {profile}")
+        config.update(values)
+    config.update(_env_overrides(environ, defaults))
+    if overrides:
+        _check_types(overrides, defaults, "overrides")
+        config.update(overrides)
+    _check_values(config)
+    config["CONFIG_PROFILE"] = profile or "default"
+    return config

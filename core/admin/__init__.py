@@ -1,0 +1,62 @@
+"""The admin UI: built by the core from declared views, each wrapped and ordered deterministically."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from core.admin.dashboard import DashboardView
+from core.admin.protect import protect
+from core.admin.settings import SettingsView
+from core.db import db
+from core.defaults import ADMIN_ACCESS
+from core.specs import AdminView
+from core.state import CQMSState
+from core.web import csp_nonce
+
+SETTINGS_CATEGORY = "Settings"
+
+
+def _settings_views(state: CQMSState) -> list[tuple[str, AdminView]]:
+    """One settings page per plugin that declares settings, owned (and hidden) with the plugin."""
+    views = []
+    for key, info in state.host.plugins.items():
+        if state.registry.settings_of(key):
+            name = "Core" if key == "core" else info.title
+            endpoint = "core_settings" if key == "core" else f"{key}_settings"
+            views.append(
+                (key, AdminView(SettingsView, name, endpoint, "core.settings.manage", None,
+                                SETTINGS_CATEGORY, 100))
+            )
+    return views
+
+
+def build_admin(app: Flask, state: CQMSState) -> Admin:
+    index = protect(DashboardView, ADMIN_ACCESS, "core")(name="Dashboard", url="/admin")
+    admin = Admin(
+        app,
+        name="CQMS",
+        index_view=index,
+        theme=Bootstrap4Theme(base_template="core/admin_master.html", fluid=True),
+        csp_nonce_generator=csp_nonce,
+    )
+    state.admin = admin
+    state.admin_endpoints.add("admin")
+    order = {key: i for i, key in enumerate(state.host.plugins)}
+    declared = sorted(
+        [*state.registry.admin_views, *_settings_views(state)],
+        key=lambda item: (order[item[0]], item[1].category or "", item[1].order, item[1].name),
+    )
+    for plugin, spec in declared:
+        view_class = protect(spec.view, spec.permission, plugin)
+        kwargs = {"name": spec.name, "category": spec.category, "endpoint": spec.endpoint}
+        if spec.model is not None:
+            view = view_class(spec.model, db.session, **kwargs)
+        elif spec.view is SettingsView:
+            view = view_class(plugin_key=plugin, **kwargs)
+        else:
+            view = view_class(**kwargs)
+        admin.add_view(view)
+        state.admin_endpoints.add(spec.endpoint)
+    return admin

@@ -1,0 +1,90 @@
+"""Safe defaults for every admin model view: CSRF forms, no delete, reasons, guarded CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import BaseForm
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from core.audit.context import audit_reason
+from core.errors import CQMSError
+from core.permissions import has_permission
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class SecureForm(BaseForm, FlaskForm):
+    """Flask-Admin's form behaviour with Flask-WTF's CSRF token (CSRFProtect accepts it)."""
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in exported cells."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def reason_field(label: str = "Reason for change") -> TextAreaField:
+    return TextAreaField(
+        label,
+        validators=[DataRequired(message="A reason is required."), Length(max=2000)],
+        description="Recorded in the audit trail with your name and the time.",
+        render_kw={"rows": 2, "class": "cqms-reason"},
+    )
+
+
+class CQMSModelView(ModelView):
+    """Base for admin model views. Writing needs ``manage_permission`` and a reason."""
+
+    form_base_class = SecureForm
+    manage_permission: str | None = None
+    allow_create = False
+    allow_edit = False
+    can_delete = False
+    can_view_details = True
+    can_export = True
+    export_types = ["csv"]
+    page_size = 50
+    can_set_page_size = False
+    form_extra_fields = {"reason": reason_field()}
+    column_display_pk = False
+
+    def _may_manage(self) -> bool:
+        if self.manage_permission is None:
+            return False
+        return has_permission(current_user, self.manage_permission)
+
+    @property  # type: ignore[override]
+    def can_create(self) -> bool:
+        return self.allow_create and self._may_manage()
+
+    @property  # type: ignore[override]
+    def can_edit(self) -> bool:
+        return self.allow_edit and self._may_manage()
+
+    def create_model(self, form: Any) -> Any:
+        with audit_reason(form.reason.data or ""):
+            return super().create_model(form)
+
+    def update_model(self, form: Any, model: Any) -> Any:
+        with audit_reason(form.reason.data or ""):
+            return super().update_model(form, model)
+
+    def delete_model(self, model: Any) -> bool:
+        flash("Records are never deleted; deactivate or retire them instead.", "error")
+        return False
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, CQMSError):
+            flash(str(exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def get_export_value(self, model: Any, name: Any) -> Any:
+        return csv_safe(super().get_export_value(model, name))

@@ -1,0 +1,110 @@
+"""Roles and their permissions: editable by holders of ``core.roles.manage``, every change audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash
+from sqlalchemy import select
+from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from core.admin.base import CQMSModelView, SecureForm, reason_field
+from core.audit.context import audit_reason
+from core.db import db
+from core.users.models import Permission, Role, RolePermission
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RoleForm(SecureForm):
+    key = StringField("Key", validators=[DataRequired(), Regexp(r"^[a-z][a-z0-9_]{1,63}$",
+                      message="Lower-case letters, digits and '_', starting with a letter.")])
+    label = StringField("Label", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    permissions = CheckboxesField("Permissions", choices=[])
+    reason = reason_field()
+
+
+class RoleEditForm(RoleForm):
+    key = None  # type: ignore[assignment]  # a role's key never changes
+
+
+def set_role_permissions(role: Role, names: set[str]) -> None:
+    """Grant and withdraw so the role holds exactly ``names`` (each change audited)."""
+    current = {g.permission.name: g for g in role.grants}
+    for name in set(current) - names:
+        role.grants.remove(current[name])
+    wanted = set(names) - set(current)
+    if wanted:
+        for perm in db.session.scalars(select(Permission).where(Permission.name.in_(wanted))):
+            role.grants.append(RolePermission(permission=perm))
+
+
+class RoleAdmin(CQMSModelView):
+    manage_permission = "core.roles.manage"
+    allow_create = True
+    allow_edit = True
+    column_list = ("key", "label", "description", "permission_names")
+    column_labels = {"permission_names": "Permissions"}
+    column_searchable_list = ("key", "label")
+    column_sortable_list = ("key", "label")
+    column_default_sort = "key"
+    column_details_list = ("key", "label", "description", "permission_names", "created_at")
+    column_export_list = column_details_list
+    column_formatters = {"permission_names": lambda v, c, m, n: ", ".join(m.permission_names)}
+    column_formatters_export = column_formatters
+
+    def get_create_form(self) -> Any:
+        return RoleForm
+
+    def get_edit_form(self) -> Any:
+        return RoleEditForm
+
+    def _permission_choices(self) -> list[tuple[str, str]]:
+        rows = db.session.scalars(select(Permission).order_by(Permission.name))
+        return [(p.name, f"{p.name}: {p.description}") for p in rows]
+
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        form.permissions.choices = self._permission_choices()
+        return form
+
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        form.permissions.choices = self._permission_choices()
+        if obj is not None and not form.is_submitted():
+            form.permissions.data = obj.permission_names
+        return form
+
+    def _save(self, form: Any, role: Role) -> Any:
+        known = set(current_app.extensions["cqms"].registry.permissions)
+        names = set(form.permissions.data or [])
+        if not names <= known:
+            flash("Unknown permission selected.", "error")
+            return False
+        with audit_reason(form.reason.data):
+            role.label = form.label.data.strip()
+            role.description = (form.description.data or "").strip()
+            set_role_permissions(role, names)
+            db.session.flush()
+        db.session.commit()
+        return role
+
+    def create_model(self, form: Any) -> Any:
+        key = form.key.data.strip()
+        if db.session.scalar(select(Role).where(Role.key == key)) is not None:
+            form.key.errors = [*form.key.errors, f"A role with key {key!r} exists."]
+            return False
+        role = Role(key=key, label=form.label.data.strip())
+        with audit_reason(form.reason.data):
+            db.session.add(role)
+            db.session.flush()
+        return self._save(form, role)
+
+    def update_model(self, form: Any, model: Role) -> Any:
+        return self._save(form, model)

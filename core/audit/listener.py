@@ -1,0 +1,164 @@
+"""Session listeners: one audit entry per changed field of every audited model, same transaction.
+
+Models opt in with ``__audit__ = True``; the core's own account, study, setting and plugin-state
+models all do. ``__audit_redact__`` names secret columns (recorded as changed, value hidden) and
+``__audit_ignore__`` counters already covered by events (failed logins). Nothing can turn the
+listeners off: they are attached to the session class when the core is imported.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session, UOWTransaction
+
+from core.audit.context import current_context
+from core.audit.models import AuditEntry
+from core.db import Base, utcnow
+
+REDACTED = "(redacted)"
+
+
+class AuditError(RuntimeError):
+    """An audited write could not be attributed, or someone tried to alter the audit trail."""
+
+
+def format_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _class_for_table(table_name: str) -> type | None:
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table_name:
+            return mapper.class_
+    return None
+
+
+def _label(session: Session, column: Any, value: Any) -> str | None:
+    """Render a foreign key as ``label (#id)`` so the trail is legible without joins."""
+    text = format_value(value)
+    if value is None or not column.foreign_keys:
+        return text
+    target = _class_for_table(next(iter(column.foreign_keys)).column.table.name)
+    if target is None or not hasattr(target, "audit_label"):
+        return text
+    with session.no_autoflush:
+        obj = session.get(target, value)
+    return f"{obj.audit_label()} (#{value})" if obj is not None else text
+
+
+def _actor(ctx_actor_id: int | None, ctx_actor_name: str) -> tuple[int, str]:
+    if ctx_actor_id is not None:
+        return ctx_actor_id, ctx_actor_name
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.id, current_user.printed_name
+    raise AuditError("an audited change has no actor: sign in, or run as the system principal")
+
+
+def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
+    state = inspect(obj)
+    mapper = state.mapper
+    redact = getattr(obj, "__audit_redact__", frozenset())
+    ignore = getattr(obj, "__audit_ignore__", frozenset())
+    entity_id = ",".join(format_value(v) or "" for v in mapper.primary_key_from_instance(obj))
+    rows = []
+    for attr in mapper.column_attrs:
+        key = attr.key
+        if key in ignore:
+            continue
+        column = attr.columns[0]
+        if action == "create":
+            old, new = None, state.dict.get(key)
+            if new is None:
+                continue
+        elif action == "delete":
+            old, new = state.dict.get(key), None
+            if old is None:
+                continue
+        else:
+            history = state.attrs[key].history
+            if not history.has_changes():
+                continue
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            if old == new:
+                continue
+        if key in redact:
+            old_text = REDACTED if old is not None else None
+            new_text = REDACTED if new is not None else None
+        else:
+            old_text, new_text = _label(session, column, old), _label(session, column, new)
+        rows.append(
+            {
+                "entity_type": mapper.local_table.name,
+                "entity_id": entity_id,
+                "action": action,
+                "field": key,
+                "old_value": old_text,
+                "new_value": new_text,
+            }
+        )
+    return rows
+
+
+def _is_audited(obj: Any) -> bool:
+    return bool(getattr(obj, "__audit__", False))
+
+
+def _guard_append_only(session: Session, _flush_context: UOWTransaction, _instances: Any) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry):
+            raise AuditError("audit entries are append-only: update and delete are refused")
+
+
+def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
+    rows: list[dict[str, Any]] = []
+    for obj in session.new:
+        if _is_audited(obj):
+            rows.extend(_rows_for(session, obj, "create"))
+    for obj in session.dirty:
+        if _is_audited(obj) and session.is_modified(obj, include_collections=False):
+            rows.extend(_rows_for(session, obj, "update"))
+    for obj in session.deleted:
+        if _is_audited(obj):
+            rows.extend(_rows_for(session, obj, "delete"))
+    if not rows:
+        return
+    ctx = current_context()
+    actor_id, actor_name = _actor(ctx.actor_id, ctx.actor_name)
+    now = utcnow()
+    stamp = {
+        "at": now,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "reason": ctx.reason,
+        "request_id": ctx.request_id,
+        "ip": ctx.ip,
+        "client": ctx.client,
+    }
+    session.connection().execute(insert(AuditEntry), [{**stamp, **row} for row in rows])
+
+
+def install() -> None:
+    """Attach the listeners to the session class used by the app (idempotent)."""
+    for name, fn in (("before_flush", _guard_append_only), ("after_flush", _write_entries)):
+        if not event.contains(FlaskSession, name, fn):
+            event.listen(FlaskSession, name, fn)
+
+
+install()

@@ -1,0 +1,57 @@
+"""Writing events (login, lockout, plugin enabled, ...) and reading the trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core.audit.context import current_context
+from core.audit.listener import _actor, format_value
+from core.audit.models import AuditEntry
+from core.db import db, utcnow
+
+
+def record_event(
+    action: str,
+    entity_type: str,
+    entity_id: Any = "",
+    *,
+    field: str = "",
+    old: Any = None,
+    new: Any = None,
+    reason: str | None = None,
+    actor: Any = None,
+) -> AuditEntry:
+    """Add an event entry to the current transaction (committed with the change it describes)."""
+    ctx = current_context()
+    if actor is not None:
+        actor_id, actor_name = actor.id, actor.printed_name
+    else:
+        actor_id, actor_name = _actor(ctx.actor_id, ctx.actor_name)
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=action,
+        entity_type=entity_type,
+        entity_id=format_value(entity_id) or "",
+        field=field,
+        old_value=format_value(old),
+        new_value=format_value(new),
+        reason=ctx.reason if reason is None else reason,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        client=ctx.client,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def entries_for(entity_type: str, entity_id: Any) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.id)
+    )
+    return list(db.session.scalars(stmt))

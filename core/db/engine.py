@@ -1,0 +1,47 @@
+"""Engine tuning: SQLite pragmas and BEGIN IMMEDIATE for writing transactions."""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# Read-only scopes (safe HTTP methods) open a deferred transaction; everything else takes the
+# write lock up front so concurrent writers wait (busy_timeout) instead of failing mid-way.
+_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_read_only", default=False)
+
+
+@contextmanager
+def read_only_scope() -> Iterator[None]:
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def set_read_only(value: bool) -> contextvars.Token[bool]:
+    return _read_only.set(value)
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take transaction control away from pysqlite so our BEGIN is the one that runs.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")

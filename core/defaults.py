@@ -1,0 +1,176 @@
+"""The core's own hook implementations: the core is a plugin like any other (key ``core``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.hookspecs import hookimpl
+from core.specs import (
+    AdminView,
+    DashboardWidget,
+    MigrationBranch,
+    Permission,
+    RoleTemplate,
+    SettingSpec,
+)
+
+ADMIN_ACCESS = "core.admin.access"
+
+PERMISSIONS = [
+    Permission(ADMIN_ACCESS, "Open the dashboard and the administration area"),
+    Permission("core.users.view", "View user accounts and their roles"),
+    Permission("core.users.manage", "Create, deactivate and unlock user accounts; assign roles"),
+    Permission("core.roles.manage", "Edit the permissions of roles"),
+    Permission("core.studies.view", "View studies and sites"),
+    Permission("core.studies.manage", "Create and edit studies and sites"),
+    Permission("core.plugins.manage", "Enable and disable plugins"),
+    Permission("core.settings.manage", "Change runtime settings"),
+    Permission("core.audit.view", "View the audit trail"),
+]
+
+_EVERYONE = (ADMIN_ACCESS, "core.studies.view")
+
+ROLES = [
+    RoleTemplate(
+        "system_admin",
+        "System administrator",
+        (
+            ADMIN_ACCESS,
+            "core.users.view",
+            "core.users.manage",
+            "core.roles.manage",
+            "core.studies.view",
+            "core.studies.manage",
+            "core.plugins.manage",
+            "core.settings.manage",
+            "core.audit.view",
+        ),
+        "Manages accounts, roles, plugins and settings; cannot author or sign GxP content.",
+    ),
+    RoleTemplate(
+        "qa_manager",
+        "QA manager",
+        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage"),
+        "Owns the quality system: approves, closes and reviews quality records.",
+    ),
+    RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
+    RoleTemplate("reviewer", "Reviewer", _EVERYONE, "Reviews controlled documents."),
+    RoleTemplate("approver", "Approver", _EVERYONE, "Approves controlled documents."),
+    RoleTemplate("trainer", "Trainer", _EVERYONE, "Runs and records training."),
+    RoleTemplate("trainee", "Trainee", _EVERYONE, "Completes assigned training."),
+    RoleTemplate("auditor", "Auditor", _EVERYONE, "Plans and conducts audits."),
+    RoleTemplate(
+        "inspector",
+        "Inspector (read-only)",
+        (*_EVERYONE, "core.users.view", "core.audit.view"),
+        "Regulatory inspector or auditor with read-only access.",
+    ),
+    RoleTemplate(
+        "site_monitor",
+        "Site monitor",
+        _EVERYONE,
+        "Clinical research associate; usually scoped to one study site.",
+    ),
+]
+
+SETTINGS = [
+    SettingSpec("core.site_name", "str", "CQMS", "Name shown in the title bar and e-mails."),
+    SettingSpec(
+        "core.login_notice",
+        "str",
+        "Authorised use only. Activity in this system is recorded in an audit trail.",
+        "Notice shown above the sign-in form (system use notification).",
+    ),
+]
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    return PERMISSIONS
+
+
+@hookimpl
+def register_roles() -> list[RoleTemplate]:
+    return ROLES
+
+
+@hookimpl
+def register_settings() -> list[SettingSpec]:
+    return SETTINGS
+
+
+@hookimpl
+def register_models() -> list[type]:
+    from core.audit.models import AuditEntry
+    from core.plugins import PluginState
+    from core.settings import Setting
+    from core.studies import Site, Study
+    from core.users.models import (
+        PasswordHistory,
+        Permission as PermissionModel,
+        Role,
+        RolePermission,
+        User,
+        UserRole,
+        UserSession,
+    )
+
+    return [
+        User,
+        PermissionModel,
+        Role,
+        RolePermission,
+        UserRole,
+        UserSession,
+        PasswordHistory,
+        Study,
+        Site,
+        Setting,
+        PluginState,
+        AuditEntry,
+    ]
+
+
+@hookimpl
+def register_migrations() -> MigrationBranch:
+    return MigrationBranch("core", Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def register_admin_views() -> list[AdminView]:
+    from core.admin.audit import AuditView
+    from core.admin.plugins import PluginsView
+    from core.admin.roles import RoleAdmin
+    from core.admin.settings import SettingsView
+    from core.admin.studies import SiteAdmin, StudyAdmin
+    from core.admin.users import AssignmentAdmin, UserAdmin
+    from core.audit.models import AuditEntry
+    from core.studies import Site, Study
+    from core.users.models import Role, User, UserRole
+
+    people, clinical, system = "People", "Studies", "System"
+    return [
+        AdminView(UserAdmin, "Users", "core_users", "core.users.view", User, people, 10),
+        AdminView(
+            AssignmentAdmin, "Role assignments", "core_assignments", "core.users.view", UserRole,
+            people, 20,
+        ),
+        AdminView(RoleAdmin, "Roles", "core_roles", "core.users.view", Role, people, 30),
+        AdminView(StudyAdmin, "Studies", "core_studies", "core.studies.view", Study, clinical, 10),
+        AdminView(SiteAdmin, "Sites", "core_sites", "core.studies.view", Site, clinical, 20),
+        AdminView(PluginsView, "Plugins", "core_plugins", "core.plugins.manage", None, system, 10),
+        AdminView(SettingsView, "Settings", "core_settings", "core.settings.manage", None, system, 20),
+        AdminView(AuditView, "Audit trail", "core_audit", "core.audit.view", AuditEntry, system, 30),
+    ]
+
+
+@hookimpl
+def register_dashboard_widgets() -> list[DashboardWidget]:
+    from core.admin.dashboard import account_context, system_context
+
+    return [
+        DashboardWidget("core_account", "Your account", ADMIN_ACCESS, "core/widget_account.html",
+                        account_context, 1),
+        DashboardWidget("core_system", "System", "core.users.view", "core/widget_system.html",
+                        system_context, 2),
+    ]

@@ -1,0 +1,27 @@
+"""Errors the core raises for plugins and views to turn into clear messages."""
+
+from __future__ import annotations
+
+
+class CQMSError(Exception):
+    """Base of the core's own errors."""
+
+
+class StartupError(CQMSError):
+    """The plugin set is inconsistent; the message names the plugin."""
+
+
+class ValidationError(CQMSError):
+    """Bad input. ``errors`` maps each field name to a readable message."""
+
+    def __init__(self, errors: dict[str, str] | str):
+        self.errors = errors if isinstance(errors, dict) else {"_": errors}
+        super().__init__("; ".join(f"{k}: {v}" if k != "_" else v for k, v in self.errors.items()))
+
+
+class PermissionDenied(CQMSError):
+    """The user lacks a permission."""
+
+
+class ConflictError(CQMSError):
+    """The action conflicts with the current state (e.g. a plugin requirement is disabled)."""

@@ -1,0 +1,219 @@
+"""The plugin host: one pluggy manager per app, allow-listed loading, enabled state in the DB."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from flask import g, has_request_context
+from sqlalchemy import Boolean, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import defaults, hookspecs
+from core.audit.context import audit_reason
+from core.db import Base, UTCDateTime, db, utcnow
+from core.errors import ConflictError, StartupError, ValidationError
+from core.specs import PluginInfo
+
+ENTRY_POINT_GROUP = "cqms.plugins"
+CORE_KEY = "core"
+log = logging.getLogger("cqms.plugins")
+
+
+class PluginState(Base):
+    """Whether an allowed plugin is enabled; absent means the configured default."""
+
+    __tablename__ = "core_plugin_state"
+    __audit__ = True
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def audit_label(self) -> str:
+        return self.key
+
+
+def installed_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _describe(obj: Any) -> tuple[str, str]:
+    """Title line and description from the plugin package's docstring (or the object's own)."""
+    doc = None
+    name = getattr(obj, "__name__", "")
+    if inspect.ismodule(obj) and name.endswith(".plugin"):
+        doc = inspect.getdoc(sys.modules.get(name.rpartition(".")[0]))
+    doc = doc or inspect.getdoc(obj) or ""
+    title, _, rest = doc.strip().partition("\n")
+    return title.strip().rstrip("."), rest.strip()
+
+
+class PluginHost:
+    """Loads the allowed plugins into a fresh pluggy manager and answers enabled-state questions."""
+
+    def __init__(
+        self,
+        allowed: Iterable[str],
+        *,
+        extra_plugins: Mapping[str, Any] | None = None,
+        enabled_by_default: bool = True,
+    ):
+        self.allowed: list[str] = list(allowed)
+        self.enabled_by_default = enabled_by_default
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        installed = installed_entry_points()
+        extra = dict(extra_plugins or {})
+        # Reported, never imported: installed entry points this deployment does not allow.
+        self.not_allowed = sorted((set(installed) | set(extra)) - set(self.allowed))
+        for key in self.not_allowed:
+            log.warning("plugin %r is installed but not in PLUGINS; not loaded", key)
+        self._register(CORE_KEY, defaults, version=_dist_version(), builtin=True)
+        for key in self.allowed:
+            if key == CORE_KEY:
+                raise StartupError("PLUGINS: 'core' is always loaded and must not be listed")
+            if key in extra:
+                obj = extra[key]
+                self._register(key, obj, version=str(getattr(obj, "__version__", "0")))
+            elif key in installed:
+                ep = installed[key]
+                try:
+                    obj = ep.load()
+                except Exception as exc:  # noqa: BLE001 - report which plugin failed to import
+                    raise StartupError(f"plugin {key!r}: cannot be imported: {exc}") from exc
+                version = ep.dist.version if ep.dist else "0"
+                builtin = ep.value.startswith("plugins.")
+                self._register(key, obj, version=version, builtin=builtin)
+            else:
+                raise StartupError(f"plugin {key!r} is listed in PLUGINS but is not installed")
+        self._check_requires()
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise StartupError(f"plugin {exc.plugin_name!r}: {exc}") from None
+
+    def _register(self, key: str, obj: Any, *, version: str, builtin: bool = False) -> None:
+        title, description = _describe(obj)
+        try:
+            self.pm.register(obj, name=key)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise StartupError(f"plugin {key!r}: {exc}") from None
+        hooks = tuple(sorted(impl_name for impl_name in _implemented_hooks(self.pm, obj)))
+        requires = tuple(getattr(obj, "REQUIRES", ()))
+        self.plugins[key] = PluginInfo(
+            key=key,
+            title=title or key,
+            description=description,
+            version=version,
+            module=obj,
+            requires=requires,
+            builtin=builtin,
+            hooks=hooks,
+        )
+
+    def _check_requires(self) -> None:
+        for info in self.plugins.values():
+            for needed in info.requires:
+                if needed not in self.plugins:
+                    raise StartupError(
+                        f"plugin {info.key!r} requires plugin {needed!r}, which is not in PLUGINS"
+                    )
+
+    # -- calling hooks ----------------------------------------------------------------------
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook on every plugin and return ``(plugin key, result)`` pairs in load order."""
+        hook = getattr(self.pm.hook, hook_name)
+        order = {key: i for i, key in enumerate(self.plugins)}
+        results = []
+        for impl in sorted(hook.get_hookimpls(), key=lambda i: order[i.plugin_name]):
+            args = [kwargs[name] for name in impl.argnames]
+            results.append((impl.plugin_name, impl.function(*args)))
+        return results
+
+    # -- enabled state ----------------------------------------------------------------------
+
+    def _stored_states(self) -> dict[str, bool]:
+        if has_request_context() and "cqms_plugin_states" in g:
+            return g.cqms_plugin_states
+        states = {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
+        if has_request_context():
+            g.cqms_plugin_states = states
+        return states
+
+    def is_enabled(self, key: str) -> bool:
+        if key == CORE_KEY:
+            return True
+        if key not in self.plugins:
+            return False
+        return self._stored_states().get(key, self.enabled_by_default)
+
+    def enabled_keys(self) -> list[str]:
+        return [key for key in self.plugins if self.is_enabled(key)]
+
+    def set_enabled(self, key: str, enabled: bool, reason: str) -> bool:
+        """Enable or disable a plugin in the current transaction; returns False if unchanged."""
+        if key == CORE_KEY:
+            raise ValidationError({"key": "The core cannot be disabled."})
+        if key not in self.plugins:
+            raise ValidationError({"key": f"Plugin {key!r} is not allowed in this deployment."})
+        if not reason or not reason.strip():
+            raise ValidationError({"reason": "A reason is required."})
+        if self.is_enabled(key) == enabled:
+            return False
+        if enabled:
+            missing = [r for r in self.plugins[key].requires if not self.is_enabled(r)]
+            if missing:
+                raise ConflictError(
+                    f"Cannot enable {key!r}: it requires {', '.join(map(repr, missing))}; "
+                    "enable that first."
+                )
+        else:
+            dependants = [
+                other.key
+                for other in self.plugins.values()
+                if key in other.requires and self.is_enabled(other.key)
+            ]
+            if dependants:
+                raise ConflictError(
+                    f"Cannot disable {key!r}: {', '.join(map(repr, dependants))} requires it; "
+                    "disable that first."
+                )
+        with audit_reason(reason.strip()):
+            row = db.session.get(PluginState, key)
+            if row is None:
+                db.session.add(PluginState(key=key, enabled=enabled))
+            else:
+                row.enabled = enabled
+            db.session.flush()
+        if has_request_context():
+            g.pop("cqms_plugin_states", None)
+        return True
+
+    def owner_of(self, name: str) -> str | None:
+        """The plugin owning a blueprint or endpoint name (``<key>`` or ``<key>_*``)."""
+        for key in self.plugins:
+            if key != CORE_KEY and (name == key or name.startswith(key + "_")):
+                return key
+        return None
+
+
+def _implemented_hooks(pm: pluggy.PluginManager, obj: Any) -> list[str]:
+    return [caller.name for caller in pm.get_hookcallers(obj) or []]
+
+
+def _dist_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cqms")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,172 @@
+"""Collects every plugin's declarations at startup and refuses inconsistent ones, naming the plugin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import StartupError, ValidationError
+from core.plugins import CORE_KEY, PluginHost
+from core.specs import (
+    SETTING_TYPES,
+    AdminView,
+    DashboardWidget,
+    MigrationBranch,
+    Permission,
+    RoleTemplate,
+    SettingSpec,
+)
+
+
+@dataclass
+class RoleDefinition:
+    key: str
+    label: str
+    description: str
+    declared_by: str
+    permissions: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Registry:
+    permissions: dict[str, Permission] = field(default_factory=dict)
+    permission_owner: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, RoleDefinition] = field(default_factory=dict)
+    settings: dict[str, SettingSpec] = field(default_factory=dict)
+    setting_owner: dict[str, str] = field(default_factory=dict)
+    models: dict[str, list[type]] = field(default_factory=dict)
+    blueprints: list[tuple[str, Any]] = field(default_factory=list)
+    admin_views: list[tuple[str, AdminView]] = field(default_factory=list)
+    widgets: list[tuple[str, DashboardWidget]] = field(default_factory=list)
+    migrations: list[tuple[str, MigrationBranch]] = field(default_factory=list)
+
+    def settings_of(self, plugin: str) -> list[SettingSpec]:
+        return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
+
+
+def _items(plugin: str, hook: str, result: Any, kind: type) -> list[Any]:
+    if result is None:
+        return []
+    items = list(result) if isinstance(result, list | tuple) else [result]
+    for item in items:
+        if not isinstance(item, kind):
+            raise StartupError(
+                f"plugin {plugin!r}: {hook} must return {kind.__name__} objects, got {item!r}"
+            )
+    return items
+
+
+def _check_prefix(plugin: str, what: str, name: str, sep: str) -> None:
+    if not name.startswith(plugin + sep) and not (sep == "_" and name == plugin):
+        raise StartupError(f"plugin {plugin!r}: {what} {name!r} must start with '{plugin}{sep}'")
+
+
+def build_registry(host: PluginHost) -> Registry:
+    reg = Registry()
+    call = host.call_each
+
+    for plugin, result in call("register_permissions"):
+        for perm in _items(plugin, "register_permissions", result, Permission):
+            _check_prefix(plugin, "permission", perm.name, ".")
+            if perm.name in reg.permissions:
+                raise StartupError(f"plugin {plugin!r}: permission {perm.name!r} declared twice")
+            reg.permissions[perm.name] = perm
+            reg.permission_owner[perm.name] = plugin
+
+    extensions: list[tuple[str, RoleTemplate]] = []
+    for plugin, result in call("register_roles"):
+        for tpl in _items(plugin, "register_roles", result, RoleTemplate):
+            if tpl.label is None:
+                extensions.append((plugin, tpl))
+                continue
+            if tpl.key in reg.roles:
+                other = reg.roles[tpl.key].declared_by
+                raise StartupError(
+                    f"plugin {plugin!r}: role {tpl.key!r} already declared by {other!r} "
+                    "(use label=None to extend it)"
+                )
+            reg.roles[tpl.key] = RoleDefinition(tpl.key, tpl.label, tpl.description, plugin)
+            extensions.append((plugin, tpl))
+    for plugin, tpl in extensions:
+        role = reg.roles.get(tpl.key)
+        if role is None:
+            raise StartupError(f"plugin {plugin!r}: extends unknown role {tpl.key!r}")
+        for name in tpl.permissions:
+            if name not in reg.permissions:
+                raise StartupError(
+                    f"plugin {plugin!r}: role {tpl.key!r} names unknown permission {name!r}"
+                )
+            role.permissions.add(name)
+
+    for plugin, result in call("register_settings"):
+        for spec in _items(plugin, "register_settings", result, SettingSpec):
+            _check_prefix(plugin, "setting", spec.key, ".")
+            if spec.key in reg.settings:
+                raise StartupError(f"plugin {plugin!r}: setting {spec.key!r} declared twice")
+            if spec.type not in SETTING_TYPES:
+                raise StartupError(
+                    f"plugin {plugin!r}: setting {spec.key!r} has unknown type {spec.type!r}"
+                )
+            from core.settings import coerce_setting
+
+            try:
+                coerce_setting(spec, spec.default)
+            except ValidationError as exc:
+                raise StartupError(f"plugin {plugin!r}: default of {exc}") from None
+            reg.settings[spec.key] = spec
+            reg.setting_owner[spec.key] = plugin
+
+    for plugin, result in call("register_models"):
+        models = _items(plugin, "register_models", result, type)
+        for model in models:
+            table = getattr(model, "__table__", None)
+            if table is None:
+                raise StartupError(f"plugin {plugin!r}: {model!r} is not a mapped model")
+            _check_prefix(plugin, "table", table.name, "_")
+        reg.models[plugin] = models
+
+    for plugin, result in call("register_blueprints"):
+        for bp in _items(plugin, "register_blueprints", result, object):
+            if plugin != CORE_KEY:
+                _check_prefix(plugin, "blueprint", bp.name, "_")
+            reg.blueprints.append((plugin, bp))
+
+    endpoints: set[str] = set()
+    for plugin, result in call("register_admin_views"):
+        for view in _items(plugin, "register_admin_views", result, AdminView):
+            if plugin != CORE_KEY:
+                _check_prefix(plugin, "admin endpoint", view.endpoint, "_")
+            if view.endpoint in endpoints:
+                raise StartupError(
+                    f"plugin {plugin!r}: admin endpoint {view.endpoint!r} declared twice"
+                )
+            if view.permission not in reg.permissions:
+                raise StartupError(
+                    f"plugin {plugin!r}: admin view {view.name!r} names unknown permission "
+                    f"{view.permission!r}"
+                )
+            endpoints.add(view.endpoint)
+            reg.admin_views.append((plugin, view))
+
+    for plugin, result in call("register_dashboard_widgets"):
+        for widget in _items(plugin, "register_dashboard_widgets", result, DashboardWidget):
+            if widget.permission not in reg.permissions:
+                raise StartupError(
+                    f"plugin {plugin!r}: widget {widget.key!r} names unknown permission "
+                    f"{widget.permission!r}"
+                )
+            reg.widgets.append((plugin, widget))
+
+    for plugin, result in call("register_migrations"):
+        for branch in _items(plugin, "register_migrations", result, MigrationBranch):
+            if branch.label != plugin:
+                raise StartupError(
+                    f"plugin {plugin!r}: migration branch label must be {plugin!r}, "
+                    f"got {branch.label!r}"
+                )
+            if not branch.directory.is_dir():
+                raise StartupError(
+                    f"plugin {plugin!r}: migration directory {branch.directory} does not exist"
+                )
+            reg.migrations.append((plugin, branch))
+    return reg

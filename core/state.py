@@ -1,0 +1,27 @@
+"""Per-app host state, kept in ``app.extensions["cqms"]`` (no module-global plugin state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from core.plugins import PluginHost
+from core.registry import Registry
+
+
+@dataclass
+class CQMSState:
+    host: PluginHost
+    registry: Registry
+    hasher: PasswordHasher
+    totp_roles: frozenset[str]
+    # Blueprint names of admin views: their access check lives in the wrapped view class.
+    admin_endpoints: set[str] = field(default_factory=set)
+    admin: Any = None
+
+    def totp_required(self, user: Any) -> bool:
+        if not self.totp_roles:
+            return False
+        return any(a.role.key in self.totp_roles for a in user.active_assignments())

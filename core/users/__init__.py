@@ -1,0 +1,1 @@
+"""Accounts: users, roles, permissions, scoped role assignments, sessions and passwords."""

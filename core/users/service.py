@@ -1,0 +1,197 @@
+"""Account administration: the only writers of users and role assignments (all audited)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from core.audit.context import AuditContext, audit_reason
+from core.audit.service import record_event
+from core.db import db, utcnow
+from core.errors import ConflictError, ValidationError
+from core.studies import Site, Study
+from core.users.models import Role, User, UserRole, UserSession
+from core.users.passwords import set_password
+
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SYSTEM_USERNAME = "system"
+
+
+def get_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def require_user(username: str) -> User:
+    user = get_user(username)
+    if user is None or user.is_service:
+        raise ValidationError({"username": f"No user named {username!r}."})
+    return user
+
+
+def _require_reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "A reason is required."})
+    return reason.strip()
+
+
+def ensure_system_user() -> User:
+    """The service principal that CLI commands and sweeps act as (cannot log in)."""
+    user = get_user(SYSTEM_USERNAME)
+    if user is None:
+        user = User(username=SYSTEM_USERNAME, full_name="CQMS system", is_service=True)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def system_context(client: str) -> AuditContext:
+    user = ensure_system_user()
+    return AuditContext(actor_id=user.id, actor_name=user.printed_name, client=client)
+
+
+def validate_identity(username: str, full_name: str, email: str) -> dict[str, str]:
+    errors = {}
+    if not USERNAME_RE.match(username or ""):
+        errors["username"] = (
+            "Use 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter."
+        )
+    elif get_user(username) is not None:
+        # Usernames are unique forever, deactivated accounts included.
+        errors["username"] = f"The username {username!r} exists or existed; choose another."
+    if not (full_name or "").strip():
+        errors["full_name"] = "The printed full name is required."
+    elif len(full_name) > 200:
+        errors["full_name"] = "Use at most 200 characters."
+    if email and not EMAIL_RE.match(email):
+        errors["email"] = "Enter a valid e-mail address."
+    return errors
+
+
+def create_user(
+    username: str,
+    full_name: str,
+    email: str,
+    password: str,
+    *,
+    roles: list[str] = (),  # type: ignore[assignment]
+    must_change_password: bool = False,
+    reason: str = "Account created",
+) -> User:
+    username = (username or "").strip()
+    errors = validate_identity(username, full_name, email)
+    role_objs = []
+    for key in roles:
+        role = db.session.scalar(select(Role).where(Role.key == key))
+        if role is None:
+            errors["role"] = f"Unknown role {key!r}."
+        role_objs.append(role)
+    if errors:
+        raise ValidationError(errors)
+    with audit_reason(reason):
+        user = User(username=username, full_name=full_name.strip(), email=email.strip())
+        db.session.add(user)
+        set_password(user, password, must_change=must_change_password)
+        for role in role_objs:
+            db.session.add(UserRole(user=user, role=role))
+        db.session.flush()
+    return user
+
+
+def assign_role(
+    user: User,
+    role: Role,
+    *,
+    reason: str,
+    study: Study | None = None,
+    site: Site | None = None,
+    granted_by: User | None = None,
+) -> UserRole:
+    reason = _require_reason(reason)
+    if site is not None and study is not None and site.study_id != study.id:
+        raise ValidationError({"site": "The site does not belong to the chosen study."})
+    if site is not None:
+        study = None  # a site scope implies its study
+    for existing in user.active_assignments():
+        if (
+            existing.role_id == role.id
+            and existing.study_id == (study.id if study else None)
+            and existing.site_id == (site.id if site else None)
+        ):
+            raise ConflictError(f"{user.username} already holds {role.key} @ {existing.scope_label}.")
+    with audit_reason(reason):
+        assignment = UserRole(
+            user=user,
+            role=role,
+            study=study,
+            site=site,
+            granted_by_id=granted_by.id if granted_by else None,
+        )
+        db.session.add(assignment)
+        db.session.flush()
+    return assignment
+
+
+def revoke_assignment(assignment: UserRole, *, reason: str, revoked_by: User | None = None) -> None:
+    reason = _require_reason(reason)
+    if assignment.revoked_at is not None:
+        raise ConflictError("This role assignment is already revoked.")
+    with audit_reason(reason):
+        assignment.revoked_at = utcnow()
+        assignment.revoked_by_id = revoked_by.id if revoked_by else None
+        db.session.flush()
+
+
+def end_sessions(user: User, why: str) -> int:
+    """Invalidate every open session of ``user`` server-side; returns how many ended."""
+    now = utcnow()
+    sessions = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    ).all()
+    for s in sessions:
+        s.ended_at = now
+        s.end_reason = why
+    return len(sessions)
+
+
+def deactivate(user: User, *, reason: str) -> None:
+    reason = _require_reason(reason)
+    if not user.active:
+        raise ConflictError(f"{user.username} is already deactivated.")
+    with audit_reason(reason):
+        user.active = False
+        user.deactivated_at = utcnow()
+        end_sessions(user, "deactivated")
+        db.session.flush()
+
+
+def reactivate(user: User, *, reason: str) -> None:
+    reason = _require_reason(reason)
+    if user.active:
+        raise ConflictError(f"{user.username} is already active.")
+    with audit_reason(reason):
+        user.active = True
+        user.deactivated_at = None
+        db.session.flush()
+
+
+def unlock(user: User, *, reason: str = "Unlocked by administrator") -> None:
+    if not user.is_locked:
+        raise ConflictError(f"{user.username} is not locked.")
+    with audit_reason(reason):
+        user.locked_at = None
+        user.failed_logins = 0
+        record_event("user.unlocked", "core_user", user.id)
+        db.session.flush()
+
+
+def change_own_password(user: User, current: str, new: str) -> None:
+    from core.users.passwords import verify_password
+
+    if not verify_password(user.password_hash, current):
+        raise ValidationError({"current_password": "The current password is not correct."})
+    with audit_reason("Password changed by the user"):
+        set_password(user, new)
+        end_sessions(user, "password changed")
+        db.session.flush()
