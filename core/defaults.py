@@ -141,7 +141,6 @@ def register_admin_views() -> list[AdminView]:
     from core.admin.audit import AuditView
     from core.admin.plugins import PluginsView
     from core.admin.roles import RoleAdmin
-    from core.admin.settings import SettingsView
     from core.admin.studies import SiteAdmin, StudyAdmin
     from core.admin.users import AssignmentAdmin, UserAdmin
     from core.audit.models import AuditEntry
@@ -159,7 +158,6 @@ def register_admin_views() -> list[AdminView]:
         AdminView(StudyAdmin, "Studies", "core_studies", "core.studies.view", Study, clinical, 10),
         AdminView(SiteAdmin, "Sites", "core_sites", "core.studies.view", Site, clinical, 20),
         AdminView(PluginsView, "Plugins", "core_plugins", "core.plugins.manage", None, system, 10),
-        AdminView(SettingsView, "Settings", "core_settings", "core.settings.manage", None, system, 20),
         AdminView(AuditView, "Audit trail", "core_audit", "core.audit.view", AuditEntry, system, 30),
     ]
 

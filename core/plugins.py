@@ -108,6 +108,8 @@ class PluginHost:
             raise StartupError(f"plugin {key!r}: {exc}") from None
         hooks = tuple(sorted(impl_name for impl_name in _implemented_hooks(self.pm, obj)))
         requires = tuple(getattr(obj, "REQUIRES", ()))
+        if key == CORE_KEY:
+            title, description = "CQMS core", "Accounts, access control, audit trail and admin."
         self.plugins[key] = PluginInfo(
             key=key,
             title=title or key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_admin import Admin
+from flask_admin.contrib.sqla import ModelView
 from flask_admin.theme import Bootstrap4Theme
 
 from core.admin.dashboard import DashboardView
@@ -51,7 +52,7 @@ def build_admin(app: Flask, state: CQMSState) -> Admin:
     for plugin, spec in declared:
         view_class = protect(spec.view, spec.permission, plugin)
         kwargs = {"name": spec.name, "category": spec.category, "endpoint": spec.endpoint}
-        if spec.model is not None:
+        if spec.model is not None and issubclass(spec.view, ModelView):
             view = view_class(spec.model, db.session, **kwargs)
         elif spec.view is SettingsView:
             view = view_class(plugin_key=plugin, **kwargs)

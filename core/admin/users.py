@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, request, url_for
+from flask_admin.contrib.sqla.filters import FilterEmpty
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -170,7 +171,7 @@ class AssignmentAdmin(CQMSModelView):
     list_template = "core/admin/assignment_list.html"
     column_list = ("user", "role", "study", "site", "granted_at", "revoked_at")
     column_labels = {"study": "Study scope", "site": "Site scope", "revoked_at": "Revoked"}
-    column_filters = ("revoked_at", "granted_at")
+    column_filters = (FilterEmpty(UserRole.revoked_at, "Revoked"),)
     column_sortable_list = ("granted_at", "revoked_at")
     column_default_sort = ("granted_at", True)
     column_formatters = {

@@ -40,7 +40,7 @@ class User(UserMixin, Base):
     )
 
     # Flask-Login identifies the *session*, not the user, so a session can be revoked server-side.
-    session_token: str | None = None
+    session_token = None  # set per request by the session loader (not a column)
 
     def get_id(self) -> str | None:
         return self.session_token

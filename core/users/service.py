@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from core.audit.context import AuditContext, audit_reason
 from core.audit.service import record_event
@@ -40,8 +40,14 @@ def ensure_system_user() -> User:
     """The service principal that CLI commands and sweeps act as (cannot log in)."""
     user = get_user(SYSTEM_USERNAME)
     if user is None:
-        user = User(username=SYSTEM_USERNAME, full_name="CQMS system", is_service=True)
-        db.session.add(user)
+        # Bootstrap: no actor exists yet, so the principal is inserted directly and then
+        # recorded as created by itself (the only change ever attributed that way).
+        values = {"username": SYSTEM_USERNAME, "full_name": "CQMS system", "is_service": True}
+        user_id = db.session.execute(insert(User).values(**values)).inserted_primary_key[0]
+        user = db.session.get(User, user_id)
+        for field, value in values.items():
+            record_event("create", "core_user", user_id, field=field, new=value, actor=user,
+                         reason="Service principal created at first database set-up")
         db.session.flush()
     return user
 

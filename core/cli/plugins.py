@@ -1,0 +1,49 @@
+"""``cqms plugins``: list the installed plugins and enable or disable allowed ones."""
+
+from __future__ import annotations
+
+import click
+
+from core.cli.context import as_system, state
+
+
+@click.group("plugins", help="Installed plugins and their enabled state.")
+def group() -> None:
+    pass
+
+
+@group.command("list", help="Print key, version, title, allowed and enabled of every plugin.")
+@as_system
+def list_plugins() -> None:
+    host = state().host
+    rows = [("KEY", "VERSION", "ALLOWED", "ENABLED", "TITLE")]
+    for key, info in host.plugins.items():
+        enabled = "yes" if host.is_enabled(key) else "no"
+        rows.append((key, info.version, "yes", enabled, info.title))
+    for key in host.not_allowed:
+        rows.append((key, "-", "no", "-", "(installed, not in PLUGINS: not loaded)"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+
+
+def _toggle(key: str, enabled: bool, reason: str) -> None:
+    changed = state().host.set_enabled(key, enabled, reason)
+    verb = "enabled" if enabled else "disabled"
+    click.echo(f"{key}: {verb}" if changed else f"{key}: already {verb}")
+
+
+@group.command(help="Enable an allowed plugin (its requirements must be enabled).")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@as_system
+def enable(key: str, reason: str) -> None:
+    _toggle(key, True, reason)
+
+
+@group.command(help="Disable a plugin; its data is kept and its pages answer 404.")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail).")
+@as_system
+def disable(key: str, reason: str) -> None:
+    _toggle(key, False, reason)
