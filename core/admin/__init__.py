@@ -53,7 +53,7 @@ def build_admin(app: Flask, state: CQMSState) -> Admin:
         view_class = protect(spec.view, spec.permission, plugin)
         kwargs = {"name": spec.name, "category": spec.category, "endpoint": spec.endpoint}
         if spec.model is not None and issubclass(spec.view, ModelView):
-            view = view_class(spec.model, db.session, **kwargs)
+            view = view_class(spec.model, db, **kwargs)
         elif spec.view is SettingsView:
             view = view_class(plugin_key=plugin, **kwargs)
         else:

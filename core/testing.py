@@ -1,0 +1,266 @@
+"""The CQMS pytest plugin (entry point ``pytest11``): the harness our tests and in-house plugins share.
+
+Fixtures
+    ``app_factory(plugins=None, extra_plugins=None, **config)``: a new app on a fresh database with
+    the schema and the declared roles and permissions in place. ``app``, ``client`` and ``db``
+    are built from it. ``make_user(username, *roles, password=...)`` creates an account,
+    ``login(client, username, password)`` signs in through the real form (CSRF included),
+    ``temp_plugin(key, **hooks)`` builds a throwaway plugin from plain functions.
+
+Markers
+    ``@pytest.mark.plugins("documents", ...)``: the plugins allowed (and enabled) in ``app``.
+    ``@pytest.mark.backends("sqlite", "postgresql")``: run the test once per database backend.
+    ``@pytest.mark.browser``: needs Debian's chromium (``CQMS_TEST_CHROMIUM`` overrides the path).
+
+Environment
+    ``CQMS_TEST_POSTGRES_URL``: a PostgreSQL server URL (``postgresql+psycopg://...``) whose
+    database the suite may wipe. ``CQMS_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a
+    missing PostgreSQL or chromium into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from core.hookspecs import hookimpl
+
+DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
+BACKENDS = ("sqlite", "postgresql")
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def services_required() -> bool:
+    return os.environ.get("CQMS_TEST_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+
+
+def missing_service(reason: str) -> None:
+    """Skip with ``reason`` on a laptop; fail in CI, where every service must be present."""
+    if services_required():
+        pytest.fail(f"{reason} (CQMS_TEST_REQUIRE_SERVICES is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+def postgres_url() -> str:
+    url = os.environ.get("CQMS_TEST_POSTGRES_URL", "")
+    if not url:
+        missing_service("PostgreSQL not configured: set CQMS_TEST_POSTGRES_URL")
+    try:
+        engine = create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "not available"
+        missing_service(f"PostgreSQL at CQMS_TEST_POSTGRES_URL unreachable: {exc.__class__.__name__}")
+    return url
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CQMS_TEST_CHROMIUM") or shutil.which("chromium") or ""
+    if not path or not Path(path).exists():
+        missing_service("chromium not installed (apt-get install -y chromium)")
+    return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "plugins(*keys): the plugins allowed and enabled in this test's app",
+        "backends(*names): run once per database backend (sqlite, postgresql)",
+        "browser: drives Debian's chromium through Playwright",
+        "req(*ids): regulatory requirement IDs this test verifies",
+    ):
+        config.addinivalue_line("markers", line)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "cqms_backend" in metafunc.fixturenames:
+        names = marker.args or BACKENDS
+        metafunc.parametrize("cqms_backend", names, indirect=True)
+
+
+@pytest.fixture
+def cqms_backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test: ``sqlite`` unless parametrized by ``backends``."""
+    return getattr(request, "param", "sqlite")
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(cqms_backend: str, tmp_path: Path) -> str:
+    """An empty database of the test's backend."""
+    if cqms_backend == "postgresql":
+        url = postgres_url()
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path / 'cqms-test.sqlite3'}"
+
+
+def create_schema(app: Flask) -> None:
+    """Create the tables of every loaded plugin and sync permissions and roles (no Alembic)."""
+    from core.audit.context import audit_context
+    from core.db import db
+    from core.users.service import system_context
+    from core.users.sync import sync_registry
+
+    with app.app_context():
+        db.create_all()
+        ctx = system_context("pytest")
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
+            sync_registry(app.extensions["cqms"].registry)
+        db.session.commit()
+
+
+@pytest.fixture
+def app_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+) -> Iterator[Callable[..., Flask]]:
+    apps: list[Flask] = []
+
+    def factory(
+        plugins: list[str] | None = None,
+        extra_plugins: dict[str, Any] | None = None,
+        schema: bool = True,
+        **config: Any,
+    ) -> Flask:
+        from core.app import create_app
+
+        if plugins is None:
+            marker = request.node.get_closest_marker("plugins")
+            plugins = list(marker.args) if marker else ["documents", "training", "capa", "audits"]
+        overrides = {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path / f"instance{len(apps)}"),
+            "DATABASE_URL": database_url,
+            "PLUGINS": plugins,
+            **config,
+        }
+        app = create_app(overrides, extra_plugins=extra_plugins, environ={})
+        if schema:
+            create_schema(app)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            from core.db import db
+
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
+    app = app_factory()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def db(app: Flask) -> Any:
+    from core.db import db as database
+
+    return database
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def system_actor(app: Flask) -> Iterator[Any]:
+    """Run the test body as the system principal (for setting up audited data directly)."""
+    from core.audit.context import audit_context
+    from core.users.service import system_context
+
+    ctx = system_context("pytest")
+    with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
+        yield ctx
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., Any]:
+    """``make_user("alice", "qa_manager", password=..., site=<Site>)``: an account, committed."""
+    from core.audit.context import audit_context
+    from core.db import db
+    from core.users.models import Role
+    from core.users.service import assign_role, create_user, system_context
+
+    def factory(username: str, *roles: str, password: str = DEFAULT_PASSWORD,
+                study: Any = None, site: Any = None, **fields: Any) -> Any:
+        ctx = system_context("pytest")
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
+            user = create_user(
+                username,
+                fields.pop("full_name", username.title() + " Tester"),
+                fields.pop("email", f"{username}@example.org"),
+                password,
+                **fields,
+            )
+            for key in roles:
+                role = db.session.query(Role).filter_by(key=key).one()
+                assign_role(user, role, reason="test set-up", study=study, site=site)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token of the form on ``url`` (the page must render one)."""
+    page = client.get(url)
+    match = CSRF_INPUT.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} (status {page.status_code})"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = DEFAULT_PASSWORD,
+          totp: str = "") -> Any:
+    token = csrf_token(client, "/login")
+    return client.post(
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password, "totp": totp},
+    )
+
+
+@pytest.fixture(name="login")
+def login_fixture() -> Callable[..., Any]:
+    return login
+
+
+@pytest.fixture
+def temp_plugin() -> Callable[..., Any]:
+    """``temp_plugin("acme", register_permissions=lambda: [...], REQUIRES=("capa",))``.
+
+    Functions become hook implementations (their parameter names must match the hookspec);
+    other keyword arguments become module attributes. Pass the result to
+    ``app_factory(plugins=[..., "acme"], extra_plugins={"acme": plugin})``.
+    """
+
+    def factory(key: str, doc: str = "", **members: Any) -> types.ModuleType:
+        module = types.ModuleType(f"cqms_test_plugin_{key}", doc or f"Test plugin {key}.")
+        for name, value in members.items():
+            setattr(module, name, hookimpl(value) if callable(value) else value)
+        return module
+
+    return factory
