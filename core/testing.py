@@ -37,7 +37,8 @@ from core.hookspecs import hookimpl
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 BACKENDS = ("sqlite", "postgresql")
-CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
+CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
 
 def services_required() -> bool:
@@ -120,8 +121,12 @@ def create_schema(app: Flask) -> None:
     from core.users.service import system_context
     from core.users.sync import sync_registry
 
+    from core.db.migrate import plugin_tables
+
     with app.app_context():
-        db.create_all()
+        tables = plugin_tables(app)
+        db.metadata.create_all(db.engine, tables=[t for n, t in db.metadata.tables.items()
+                                                 if n in tables])
         ctx = system_context("pytest")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
             sync_registry(app.extensions["cqms"].registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
+from flask import abort, flash
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import BaseForm
 from flask_login import current_user
@@ -55,10 +55,21 @@ class CQMSModelView(ModelView):
     form_extra_fields = {"reason": reason_field()}
     column_display_pk = False
 
+    #: View methods that write; users without ``manage_permission`` get 403 (not a redirect).
+    write_views: frozenset[str] = frozenset(
+        {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
+    )
+
     def _may_manage(self) -> bool:
         if self.manage_permission is None:
             return False
         return has_permission(current_user, self.manage_permission)
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        response = super()._handle_view(name, **kwargs)
+        if response is None and name in self.write_views and not self._may_manage():
+            abort(403)
+        return response
 
     @property  # type: ignore[override]
     def can_create(self) -> bool:

@@ -47,6 +47,7 @@ class UserAdmin(CQMSModelView):
     manage_permission = "core.users.manage"
     allow_create = True
     allow_edit = True
+    write_views = CQMSModelView.write_views | {"deactivate_view", "reactivate_view", "unlock_view"}
     details_template = "core/admin/user_details.html"
     column_list = ("username", "full_name", "email", "active", "locked_at", "last_login_at")
     column_labels = {"full_name": "Printed name", "locked_at": "Locked", "last_login_at": "Last sign-in"}
@@ -168,6 +169,7 @@ class AssignmentForm(SecureForm):
 class AssignmentAdmin(CQMSModelView):
     manage_permission = "core.users.manage"
     allow_create = True
+    write_views = CQMSModelView.write_views | {"revoke_view"}
     list_template = "core/admin/assignment_list.html"
     column_list = ("user", "role", "study", "site", "granted_at", "revoked_at")
     column_labels = {"study": "Study scope", "site": "Site scope", "revoked_at": "Revoked"}

@@ -111,6 +111,8 @@ def schema_differences(app: Flask) -> list:  # type: ignore[type-arg]
             opts={
                 "compare_type": True,
                 "include_name": lambda name, type_, _p: type_ != "table" or name in tables,
+                "include_object": lambda obj, name, type_, _r, _c: type_ != "table"
+                or name in tables,
             },
         )
         return compare_metadata(ctx, db.metadata)

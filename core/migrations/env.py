@@ -24,6 +24,12 @@ def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
     return True
 
 
+def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    if type_ == "table":
+        return name in visible_tables
+    return True
+
+
 def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -34,6 +40,7 @@ context.configure(
     connection=connection,
     target_metadata=db.metadata,
     include_name=include_name,
+    include_object=include_object,
     render_item=render_item,
     render_as_batch=True,
     compare_type=True,
