@@ -114,6 +114,29 @@ def database_url(cqms_backend: str, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cqms-test.sqlite3'}"
 
 
+class CQMSClient(FlaskClient):
+    """The test client of CQMS apps: every request gets a fresh ``flask.g``, as in production.
+
+    The ``app`` fixture keeps an app context pushed for the test body and Flask reuses an active
+    context of the same app for requests, so ``g`` (the CSRF token, the signed-in user,
+    per-request permission and plugin-state caches) would otherwise leak between requests.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        from flask import has_app_context
+        from flask.globals import app_ctx
+
+        if not has_app_context() or app_ctx.app is not self.application:
+            return super().open(*args, **kwargs)
+        ctx = app_ctx._get_current_object()
+        outer = ctx.g
+        ctx.g = self.application.app_ctx_globals_class()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            ctx.g = outer
+
+
 def create_schema(app: Flask) -> None:
     """Create the tables of every loaded plugin and sync permissions and roles (no Alembic)."""
     from core.audit.context import audit_context
@@ -158,6 +181,7 @@ def app_factory(
             **config,
         }
         app = create_app(overrides, extra_plugins=extra_plugins, environ={})
+        app.test_client_class = CQMSClient
         if schema:
             create_schema(app)
         apps.append(app)

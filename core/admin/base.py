@@ -9,6 +9,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -20,7 +21,14 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class SecureForm(BaseForm, FlaskForm):
-    """Flask-Admin's form behaviour with Flask-WTF's CSRF token (CSRFProtect accepts it)."""
+    """Flask-Admin's form behaviour with Flask-WTF's CSRF token (CSRFProtect accepts it).
+
+    Flask-Admin's BaseForm defaults ``formdata`` to None; restore Flask-WTF's default of
+    reading the submitted request so ``ReasonForm()`` in a POST view sees the posted fields.
+    """
+
+    def __init__(self, formdata: Any = _Auto, obj: Any = None, prefix: str = "", **kwargs: Any):
+        super().__init__(formdata, obj, prefix, **kwargs)
 
 
 def csv_safe(value: Any) -> Any:

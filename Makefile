@@ -1,0 +1,42 @@
+# Two commands on a fresh Debian machine: `make run` and `make test` (see README.md).
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 5000
+BIN := $(VENV)/bin
+
+.PHONY: run test serve lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3-venv missing: installing it with apt-get"; \
+	  apt-get install -y -qq python3-venv python3-pip && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/cqms db upgrade
+	$(BIN)/cqms demo
+	@echo ""
+	@echo "CQMS is starting on http://127.0.0.1:$(PORT)/  (sign in with an account above; Ctrl-C stops)"
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
+	  --access-logfile - wsgi:app
+
+test: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check core plugins config tests bench wsgi.py
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
