@@ -75,6 +75,8 @@ class CQMSModelView(ModelView):
 
     def _handle_view(self, name: str, **kwargs: Any) -> Any:
         response = super()._handle_view(name, **kwargs)
+        if response is None and name == "delete_view":
+            abort(405)  # never a hard delete: deactivate, revoke or retire instead
         if response is None and name in self.write_views and not self._may_manage():
             abort(403)
         return response

@@ -1,0 +1,44 @@
+"""The documentation stays true to the code."""
+
+import re
+from pathlib import Path
+
+from core.hookspecs import hook_names
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_hook_reference_lists_exactly_the_hookspecs():
+    guide = (ROOT / "docs" / "plugin-author-guide.md").read_text()
+    reference = guide.split("## Hook reference", 1)[1]
+    documented = re.findall(r"^### (\w+)\(", reference, flags=re.M)
+    assert sorted(documented) == hook_names()
+
+
+def test_hook_reference_signatures_match():
+    import inspect
+
+    from core import hookspecs
+
+    guide = (ROOT / "docs" / "plugin-author-guide.md").read_text()
+    for name in hook_names():
+        params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"### {name}({params})" in guide, name
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```", 2)[1]
+    assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()[1:]] == [
+        "make run", "make test"]
+
+
+def test_every_config_key_is_documented_in_defaults():
+    from config import load_defaults
+
+    lines = (ROOT / "config" / "defaults.toml").read_text().splitlines()
+    for key in load_defaults():
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{key} = "))
+        while index > 0 and re.match(r"^[A-Z_]+ = ", lines[index - 1]):
+            index -= 1  # a group of keys shares the comment above it
+        assert lines[index - 1].startswith("# "), f"{key} has no comment above it"
