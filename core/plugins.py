@@ -75,7 +75,7 @@ class PluginHost:
         # Reported, never imported: installed entry points this deployment does not allow.
         self.not_allowed = sorted((set(installed) | set(extra)) - set(self.allowed))
         for key in self.not_allowed:
-            log.warning("plugin %r is installed but not in PLUGINS; not loaded", key)
+            log.info("plugin %r is installed but not in PLUGINS; not loaded", key)
         self._register(CORE_KEY, defaults, version=_dist_version(), builtin=True)
         for key in self.allowed:
             if key == CORE_KEY:

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from core.audit.context import current_context
@@ -21,6 +21,7 @@ from core.audit.models import AuditEntry
 from core.db import Base, utcnow
 
 REDACTED = "(redacted)"
+OLD_VALUES = "cqms_audit_old_values"
 
 
 class AuditError(RuntimeError):
@@ -94,7 +95,10 @@ def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
             history = state.attrs[key].history
             if not history.has_changes():
                 continue
-            old = history.deleted[0] if history.deleted else None
+            if history.deleted:
+                old = history.deleted[0]
+            else:
+                old = session.info.get(OLD_VALUES, {}).get((id(obj), key))
             new = history.added[0] if history.added else None
             if old == new:
                 continue
@@ -120,10 +124,35 @@ def _is_audited(obj: Any) -> bool:
     return bool(getattr(obj, "__audit__", False))
 
 
-def _guard_append_only(session: Session, _flush_context: UOWTransaction, _instances: Any) -> None:
+def _capture_unloaded_old_values(session: Session) -> None:
+    """Read, before the UPDATE runs, the stored value of changed attributes that were never
+    loaded (e.g. set on an object expired by a commit), so the entry shows the real old value."""
+    captured: dict[tuple[int, str], Any] = {}
+    for obj in session.dirty:
+        if not _is_audited(obj):
+            continue
+        state = inspect(obj)
+        keys = [
+            attr.key
+            for attr in state.mapper.column_attrs
+            if (h := state.attrs[attr.key].history).added and not h.deleted and not h.unchanged
+        ]
+        if not keys or state.identity is None:
+            continue
+        mapper = state.mapper
+        columns = [mapper.get_property(k).columns[0] for k in keys]
+        where = [c == v for c, v in zip(mapper.primary_key, state.identity, strict=True)]
+        row = session.connection().execute(select(*columns).where(*where)).first()
+        if row is not None:
+            captured.update({(id(obj), k): v for k, v in zip(keys, row, strict=True)})
+    session.info[OLD_VALUES] = captured
+
+
+def _before_flush(session: Session, _flush_context: UOWTransaction, _instances: Any) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEntry):
             raise AuditError("audit entries are append-only: update and delete are refused")
+    _capture_unloaded_old_values(session)
 
 
 def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
@@ -137,6 +166,7 @@ def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
     for obj in session.deleted:
         if _is_audited(obj):
             rows.extend(_rows_for(session, obj, "delete"))
+    session.info.pop(OLD_VALUES, None)
     if not rows:
         return
     ctx = current_context()
@@ -156,7 +186,7 @@ def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
 
 def install() -> None:
     """Attach the listeners to the session class used by the app (idempotent)."""
-    for name, fn in (("before_flush", _guard_append_only), ("after_flush", _write_entries)):
+    for name, fn in (("before_flush", _before_flush), ("after_flush", _write_entries)):
         if not event.contains(FlaskSession, name, fn):
             event.listen(FlaskSession, name, fn)
 

@@ -20,6 +20,8 @@ from core.users.service import ensure_system_user, get_user
 
 # One message for unknown user, wrong password, wrong code and locked account.
 LOGIN_FAILED = "Sign-in failed: unknown username, wrong password or code, or a locked account."
+# Blunts online guessing; applied to every failure so timing does not reveal the cause.
+FAILURE_DELAY_SECONDS = 0.05
 SEEN_KEY = "cqms_seen"
 
 
@@ -48,6 +50,7 @@ def authenticate(username: str, password: str, totp_code: str | None = None) -> 
     if user is None or user.is_service:
         verify_password(None, password or "")
         _system_record("login.failed", "", field="username", new=(username or "")[:64])
+        time.sleep(FAILURE_DELAY_SECONDS)
         return None
     password_ok = verify_password(user.password_hash, password or "")
     totp_ok = user.totp_enabled_at is None or verify_totp(user, totp_code)
@@ -70,8 +73,7 @@ def authenticate(username: str, password: str, totp_code: str | None = None) -> 
                 user.locked_at = utcnow()
                 record_event("account.locked", "core_user", user.id)
                 db.session.flush()
-        # Blunt online guessing a little without making the answer depend on the cause.
-        time.sleep(0.05)
+        time.sleep(FAILURE_DELAY_SECONDS)
         return None
     user.failed_logins = 0
     user.last_login_at = utcnow()
