@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, flash
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
 from flask_admin.form import BaseForm
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -38,6 +40,11 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
+def utc_text(value: datetime) -> str:
+    """One unambiguous display format for timestamps: ISO date and time in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def reason_field(label: str = "Reason for change") -> TextAreaField:
     return TextAreaField(
         label,
@@ -62,6 +69,13 @@ class CQMSModelView(ModelView):
     can_set_page_size = False
     form_extra_fields = {"reason": reason_field()}
     column_display_pk = False
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: lambda _v, t, _n: utc_text(t)}
+    column_type_formatters_detail = {
+        **typefmt.DETAIL_FORMATTERS, datetime: lambda _v, t, _n: utc_text(t)
+    }
+    column_type_formatters_export = {
+        **typefmt.EXPORT_FORMATTERS, datetime: lambda _v, t, _n: t.isoformat()
+    }
 
     #: View methods that write; users without ``manage_permission`` get 403 (not a redirect).
     write_views: frozenset[str] = frozenset(

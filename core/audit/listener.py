@@ -155,7 +155,21 @@ def _before_flush(session: Session, _flush_context: UOWTransaction, _instances: 
     _capture_unloaded_old_values(session)
 
 
-def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
+def _deleted_by(session: Session, flush_context: UOWTransaction) -> list[Any]:
+    """Objects this flush deletes, including delete-orphans (an item removed from a
+    ``cascade="delete-orphan"`` collection), which the flush finds itself and which therefore
+    never appear in ``session.deleted``."""
+    deleted = list(session.deleted)
+    seen = {id(obj) for obj in deleted}
+    for state, (isdelete, listonly) in flush_context.states.items():
+        obj = state.obj()
+        if isdelete and not listonly and obj is not None and id(obj) not in seen:
+            deleted.append(obj)
+            seen.add(id(obj))
+    return deleted
+
+
+def _write_entries(session: Session, flush_context: UOWTransaction) -> None:
     rows: list[dict[str, Any]] = []
     for obj in session.new:
         if _is_audited(obj):
@@ -163,7 +177,7 @@ def _write_entries(session: Session, _flush_context: UOWTransaction) -> None:
     for obj in session.dirty:
         if _is_audited(obj) and session.is_modified(obj, include_collections=False):
             rows.extend(_rows_for(session, obj, "update"))
-    for obj in session.deleted:
+    for obj in _deleted_by(session, flush_context):
         if _is_audited(obj):
             rows.extend(_rows_for(session, obj, "delete"))
     session.info.pop(OLD_VALUES, None)
