@@ -98,7 +98,8 @@ class PluginHost:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise StartupError(f"plugin {exc.plugin_name!r}: {exc}") from None
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise StartupError(f"plugin {name!r}: {exc}") from None
 
     def _register(self, key: str, obj: Any, *, version: str, builtin: bool = False) -> None:
         title, description = _describe(obj)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from core.audit.models import AuditEntry
 from core.db import utcnow
-from core.errors import ValidationError
-from core.testing import DEFAULT_PASSWORD, csrf_token
+from core.errors import ConflictError, ValidationError
+from core.testing import CSRF_INPUT, DEFAULT_PASSWORD, csrf_token
 from core.users import service
 from core.users.auth import LOGIN_FAILED, SEEN_KEY, _token_id
 from core.users.models import User, UserSession
@@ -46,7 +46,9 @@ def app(app_factory, app_config):
 
 
 def audit_entries(db, action: str, entity_id: Any = None) -> list[AuditEntry]:
-    stmt = select(AuditEntry).where(AuditEntry.action == action, AuditEntry.entity_type == "core_user")
+    stmt = select(AuditEntry).where(
+        AuditEntry.action == action, AuditEntry.entity_type == "core_user"
+    )
     if entity_id is not None:
         stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
     return list(db.session.scalars(stmt.order_by(AuditEntry.id)))
@@ -72,6 +74,10 @@ def replay(app, cookie_value: str):
     thief = app.test_client()
     thief.set_cookie(SESSION_COOKIE, cookie_value)
     return thief
+
+
+def set_cookies(response, name: str) -> list[str]:
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{name}=")]
 
 
 def logout(client):
@@ -101,7 +107,7 @@ def failed_login_page(response, username: str) -> str:
     return body.replace(f'value="{username}"', 'value=""')
 
 
-# -- sign-in -----------------------------------------------------------------------------------------
+# -- sign-in ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.req("E6-11", "SEC-09")
@@ -204,7 +210,7 @@ def test_signed_in_user_visiting_login_goes_to_dashboard(client, make_user, logi
     assert response.headers["Location"] == "/admin/"
 
 
-# -- lockout -----------------------------------------------------------------------------------------
+# -- lockout ---------------------------------------------------------------------------------------
 
 
 class TestLockout:
@@ -214,7 +220,7 @@ class TestLockout:
 
     @pytest.mark.req("SEC-08", "P11-27", "E6-11")
     def test_account_locks_at_threshold_and_unlock_restores_login(
-        self, app, client, db, make_user, login
+        self, client, db, make_user, login, system_actor
     ):
         alice = make_user("alice", "qa_manager")
         for _ in range(2):
@@ -230,7 +236,7 @@ class TestLockout:
         failures = audit_entries(db, "login.failed", alice.id)
         assert [e.new_value for e in failures] == ["password"] * 3
         [locked] = audit_entries(db, "account.locked", alice.id)
-        assert locked.reason == "3 consecutive failed sign-ins"
+        assert locked.reason == "3 consecutive failed credential checks"
         assert locked.actor_name.endswith("(system)")
 
         # The right password is refused while locked, with the same answer, and not counted.
@@ -243,11 +249,7 @@ class TestLockout:
         assert audit_entries(db, "login.failed", alice.id)[-1].new_value == "locked"
         assert audit_entries(db, "login.succeeded", alice.id) == []
 
-        ctx = service.system_context("pytest")
-        from core.audit.context import audit_context
-
-        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
-            service.unlock(alice, reason="Identity confirmed by phone")
+        service.unlock(alice, reason="Identity confirmed by phone")  # as the system actor
         db.session.commit()
         [unlocked] = audit_entries(db, "user.unlocked", alice.id)
         assert unlocked.reason == "Identity confirmed by phone"
@@ -271,15 +273,13 @@ class TestLockout:
         assert alice.failed_logins == 2
 
     @pytest.mark.req("SEC-08", "P11-27")
-    def test_unlock_refuses_an_account_that_is_not_locked(self, db, make_user, system_actor):
-        from core.errors import ConflictError
-
+    def test_unlock_refuses_an_account_that_is_not_locked(self, make_user, system_actor):
         alice = make_user("alice", "qa_manager")
         with pytest.raises(ConflictError):
             service.unlock(alice)
 
 
-# -- sessions ----------------------------------------------------------------------------------------
+# -- sessions --------------------------------------------------------------------------------------
 
 
 @pytest.mark.req("SEC-09")
@@ -313,10 +313,37 @@ def test_each_login_gets_a_new_session_id(app, client, db, make_user, login):
 def test_session_cookie_is_httponly_and_samesite(client, make_user, login):
     make_user("alice", "qa_manager")
     response = login(client, "alice")
-    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(SESSION_COOKIE)]
+    [cookie] = set_cookies(response, SESSION_COOKIE)
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain HTTP in tests; see the FORCE_HTTPS test
+
+
+class TestPasswordReentryLockout:
+    @pytest.fixture
+    def app_config(self) -> dict[str, Any]:
+        return {"LOCKOUT_THRESHOLD": 3}
+
+    @pytest.mark.req("SEC-08", "P11-27")
+    def test_wrong_current_passwords_lock_the_account_and_end_the_session(
+        self, client, db, make_user, login
+    ):
+        alice = make_user("alice", "qa_manager")
+        login(client, "alice")
+        for _ in range(2):
+            response = change_password(client, "Not-my-password-at-all", NEW_PASSWORD)
+            assert "The current password is not correct." in response.get_data(as_text=True)
+        db.session.refresh(alice)
+        assert alice.failed_logins == 2 and not alice.is_locked
+        causes = [e.new_value for e in audit_entries(db, "login.failed", alice.id)]
+        assert causes == ["password re-entry", "password re-entry"]
+        response = change_password(client, "Not-my-password-at-all", NEW_PASSWORD)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+        db.session.refresh(alice)
+        assert alice.is_locked
+        assert len(audit_entries(db, "account.locked", alice.id)) == 1
+        assert not is_signed_in(client)  # the lock ended every session of the account
+        assert LOGIN_FAILED in login(client, "alice").get_data(as_text=True)
 
 
 class TestSecureCookies:
@@ -329,15 +356,15 @@ class TestSecureCookies:
         make_user("alice", "qa_manager")
         base = "https://localhost"
         page = client.get("/login", base_url=base)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+        token = CSRF_INPUT.search(page.get_data(as_text=True)).group(1)
         response = client.post(
             "/login",
             base_url=base,
-            data={"csrf_token": token.group(1), "username": "alice", "password": DEFAULT_PASSWORD},
+            data={"csrf_token": token, "username": "alice", "password": DEFAULT_PASSWORD},
             headers={"Referer": f"{base}/login"},  # Flask-WTF's strict referrer check on HTTPS
         )
         assert response.status_code == 302
-        [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(SESSION_COOKIE)]
+        [cookie] = set_cookies(response, SESSION_COOKIE)
         assert "Secure" in cookie and "HttpOnly" in cookie
 
 
@@ -422,7 +449,8 @@ def test_password_change_ends_every_session(app, client, db, make_user, login):
     assert not is_signed_in(client)
     assert not is_signed_in(other)
     assert not is_signed_in(replay(app, captured))
-    reasons = set(db.session.scalars(select(UserSession.end_reason).where(UserSession.user_id == alice.id)))
+    stmt = select(UserSession.end_reason).where(UserSession.user_id == alice.id)
+    reasons = set(db.session.scalars(stmt))
     assert reasons == {"password changed"}
 
 
@@ -457,7 +485,7 @@ def test_administrator_can_revoke_open_sessions(app, client, db, make_user, logi
     assert is_signed_in(client)
 
 
-# -- passwords ---------------------------------------------------------------------------------------
+# -- passwords -------------------------------------------------------------------------------------
 
 
 @pytest.mark.req("SEC-07", "P11-24")
@@ -486,7 +514,8 @@ def test_account_creation_applies_the_policy(db, system_actor):
         service.create_user("bob", "Bob Builder", "bob@example.org", "short")
     assert "password" in excinfo.value.errors
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(User).where(User.username == "bob")) == 0
+    stmt = select(func.count()).select_from(User).where(User.username == "bob")
+    assert db.session.scalar(stmt) == 0
 
 
 @pytest.mark.req("SEC-07")
@@ -576,7 +605,7 @@ def test_administrator_set_password_must_be_changed_first(client, db, make_user,
     assert not alice.must_change_password
 
 
-# -- TOTP --------------------------------------------------------------------------------------------
+# -- TOTP ------------------------------------------------------------------------------------------
 
 
 def enrol_totp(client) -> str:
@@ -624,8 +653,17 @@ def test_totp_enrolment_then_login_needs_the_code(client, db, make_user, login):
         assert LOGIN_FAILED in response.get_data(as_text=True)
         assert not is_signed_in(client)
     assert audit_entries(db, "login.failed", alice.id)[-1].new_value == "totp"
-    assert login(client, "alice", totp=pyotp.TOTP(secret).now()).status_code == 302
+    # The code used for enrolment cannot be replayed; the next time step's code is accepted.
+    db.session.refresh(alice)
+    used_step = alice.totp_last_step
+    replay = login(client, "alice", totp=pyotp.TOTP(secret).at(used_step * 30))
+    assert LOGIN_FAILED in replay.get_data(as_text=True)
+    assert not is_signed_in(client)
+    next_code = pyotp.TOTP(secret).at((used_step + 1) * 30)
+    assert login(client, "alice", totp=next_code).status_code == 302
     assert is_signed_in(client)
+    logout(client)
+    assert LOGIN_FAILED in login(client, "alice", totp=next_code).get_data(as_text=True)
 
 
 class TestTotpRequiredRoles:
@@ -646,7 +684,8 @@ class TestTotpRequiredRoles:
         assert is_signed_in(client)
         logout(client)
         assert LOGIN_FAILED in login(client, "quinn").get_data(as_text=True)
-        assert login(client, "quinn", totp=pyotp.TOTP(secret).now()).status_code == 302
+        next_code = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment code is spent
+        assert login(client, "quinn", totp=next_code).status_code == 302
         assert is_signed_in(client)
 
         other = app.test_client()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin.contrib.sqla.filters import FilterEmpty
 from flask_admin import expose
 from flask_login import current_user
@@ -106,12 +106,10 @@ class UserAdmin(CQMSModelView):
     def _user_action(self, user_id: int, action: str) -> Any:
         user = db.session.get(User, user_id)
         back = url_for(".details_view", id=user_id)
-        if user is None or user.is_service:
-            flash("No such user.", "error")
-            return redirect(url_for(".index_view"))
         if not self._may_manage():
-            flash("You do not have permission to manage users.", "error")
-            return redirect(back)
+            abort(403)
+        if user is None or user.is_service:
+            abort(404)
         form = ReasonForm()
         if not form.validate_on_submit():
             flash("A reason is required.", "error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from datetime import timedelta
@@ -16,7 +17,7 @@ from core.audit.service import record_event
 from core.db import db, utcnow
 from core.users.models import User, UserSession
 from core.users.passwords import verify_password
-from core.users.service import ensure_system_user, get_user
+from core.users.service import end_sessions, ensure_system_user, get_user
 
 # One message for unknown user, wrong password, wrong code and locked account.
 LOGIN_FAILED = "Sign-in failed: unknown username, wrong password or code, or a locked account."
@@ -36,9 +37,39 @@ def _system_record(action: str, entity_id: object, **kwargs: object) -> None:
 
 
 def verify_totp(user: User, code: str | None) -> bool:
+    """Accept a code of the current or an adjacent 30 s step, once: a step used before (by a
+    sign-in or an enrolment) is refused, so an observed code cannot be replayed."""
+    code = (code or "").strip().replace(" ", "")
     if not user.totp_secret or not code:
         return False
-    return pyotp.TOTP(user.totp_secret).verify(code.strip().replace(" ", ""), valid_window=1)
+    totp = pyotp.TOTP(user.totp_secret)
+    now_step = int(time.time()) // totp.interval
+    last = user.totp_last_step if user.totp_last_step is not None else -1
+    for step in (now_step - 1, now_step, now_step + 1):
+        if step > last and hmac.compare_digest(totp.at(step * totp.interval), code):
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def register_failure(user: User, cause: str) -> None:
+    """Count a failed credential check (sign-in or password re-entry), audit it, and lock the
+    account at the configured threshold. The caller commits."""
+    if not user.is_locked and user.active:
+        user.failed_logins += 1
+    _system_record("login.failed", user.id, field="cause", new=cause)
+    threshold = current_app.config["LOCKOUT_THRESHOLD"]
+    if not user.is_locked and user.failed_logins >= threshold:
+        system = ensure_system_user()
+        with audit_context(
+            actor_id=system.id,
+            actor_name=system.printed_name,
+            reason=f"{user.failed_logins} consecutive failed credential checks",
+        ):
+            user.locked_at = utcnow()
+            record_event("account.locked", "core_user", user.id)
+            end_sessions(user, "locked")
+            db.session.flush()
 
 
 def authenticate(username: str, password: str, totp_code: str | None = None) -> User | None:
@@ -59,20 +90,7 @@ def authenticate(username: str, password: str, totp_code: str | None = None) -> 
             "locked" if user.is_locked else "inactive" if not user.active
             else "password" if not password_ok else "totp"
         )
-        if not user.is_locked and user.active:
-            user.failed_logins += 1
-        _system_record("login.failed", user.id, field="cause", new=why)
-        threshold = current_app.config["LOCKOUT_THRESHOLD"]
-        if not user.is_locked and user.failed_logins >= threshold:
-            system = ensure_system_user()
-            with audit_context(
-                actor_id=system.id,
-                actor_name=system.printed_name,
-                reason=f"{user.failed_logins} consecutive failed sign-ins",
-            ):
-                user.locked_at = utcnow()
-                record_event("account.locked", "core_user", user.id)
-                db.session.flush()
+        register_failure(user, why)
         time.sleep(FAILURE_DELAY_SECONDS)
         return None
     user.failed_logins = 0

@@ -196,6 +196,11 @@ def change_own_password(user: User, current: str, new: str) -> None:
     from core.users.passwords import verify_password
 
     if not verify_password(user.password_hash, current):
+        from core.users.auth import register_failure
+
+        # A wrong current password counts towards lockout like a failed sign-in, so a
+        # hijacked session cannot be used to guess the password without limit.
+        register_failure(user, "password re-entry")
         raise ValidationError({"current_password": "The current password is not correct."})
     with audit_reason("Password changed by the user"):
         set_password(user, new)

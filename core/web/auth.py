@@ -74,7 +74,14 @@ def change_password() -> Any:
                 current_user._get_current_object(), form.current_password.data, form.new_password.data
             )
         except ValidationError as exc:
-            db.session.rollback()
+            if "current_password" in exc.errors:
+                db.session.commit()  # keep the failed attempt (it counts towards lockout)
+            else:
+                db.session.rollback()
+            if current_user.is_locked:
+                logout_user()
+                flash(LOGIN_FAILED, "error")
+                return redirect(url_for("core_auth.login"))
             for field, message in exc.errors.items():
                 target = form.new_password if field == "password" else form.current_password
                 target.errors = [*target.errors, message]
