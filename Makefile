@@ -30,6 +30,7 @@ run: $(VENV)/.installed-run
 	  --access-logfile - wsgi:app
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check core plugins config tests bench wsgi.py
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test

@@ -107,12 +107,14 @@ def register_models() -> list[type]:
     from core.studies import Site, Study
     from core.users.models import (
         PasswordHistory,
-        Permission as PermissionModel,
         Role,
         RolePermission,
         User,
         UserRole,
         UserSession,
+    )
+    from core.users.models import (
+        Permission as PermissionModel,
     )
 
     return [

@@ -141,10 +141,9 @@ def create_schema(app: Flask) -> None:
     """Create the tables of every loaded plugin and sync permissions and roles (no Alembic)."""
     from core.audit.context import audit_context
     from core.db import db
+    from core.db.migrate import plugin_tables
     from core.users.service import system_context
     from core.users.sync import sync_registry
-
-    from core.db.migrate import plugin_tables
 
     with app.app_context():
         tables = plugin_tables(app)

@@ -114,8 +114,9 @@ def test_create_schema_helper_equals_migrations(app_factory):
 
 
 def test_every_timestamp_column_is_timezone_aware(app):
-    from core.db.base import UTCDateTime
     from sqlalchemy import DateTime
+
+    from core.db.base import UTCDateTime
 
     naive = [
         f"{table.name}.{column.name}"

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import abort, flash
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.model import typefmt
 from flask_admin.form import BaseForm
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template
-from markupsafe import Markup
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from core.db import db

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin.contrib.sqla.filters import FilterEmpty
 from flask_admin import expose
+from flask_admin.contrib.sqla.filters import FilterEmpty
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField, TextAreaField

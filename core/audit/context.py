@@ -23,7 +23,7 @@ class AuditContext:
 
 
 _context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "cqms_audit_context", default=AuditContext()
+    "cqms_audit_context", default=AuditContext()  # noqa: B039 - a frozen dataclass
 )
 
 

@@ -24,7 +24,7 @@ def list_plugins() -> None:
         rows.append((key, "-", "no", "-", "(installed, not in PLUGINS: not loaded)"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
 
 
 def _toggle(key: str, enabled: bool, reason: str) -> None:

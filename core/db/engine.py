@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine

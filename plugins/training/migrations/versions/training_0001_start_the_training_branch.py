@@ -7,9 +7,6 @@ Created: 2026-11-26 17:01:42.857415
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
-
 revision = 'training_0001'
 down_revision = None
 branch_labels = ('training',)
