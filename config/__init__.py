@@ -132,6 +132,11 @@ def _check_values(config: dict[str, Any]) -> None:
                 f"{MIN_PRODUCTION_SECRET} characters (set CQMS_SECRET_KEY)"
             )
         config["FORCE_HTTPS"] = True
+        if not config["INTEGRITY_KEY_FILE"] or not Path(config["INTEGRITY_KEY_FILE"]).is_file():
+            raise ConfigError(
+                "INTEGRITY_KEY_FILE: production needs an existing key file outside the database "
+                "(create one with: head -c 32 /dev/urandom > /etc/cqms/integrity.key)"
+            )
 
 
 def load_config(

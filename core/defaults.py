@@ -101,7 +101,7 @@ def register_settings() -> list[SettingSpec]:
 
 @hookimpl
 def register_models() -> list[type]:
-    from core.audit.models import AuditEntry
+    from core.audit.models import AuditCheckpoint, AuditEntry
     from core.plugins import PluginState
     from core.settings import Setting
     from core.studies import Site, Study
@@ -130,6 +130,7 @@ def register_models() -> list[type]:
         Setting,
         PluginState,
         AuditEntry,
+        AuditCheckpoint,
     ]
 
 

@@ -20,6 +20,8 @@ class CQMSState:
     # Blueprint names of admin views: their access check lives in the wrapped view class.
     admin_endpoints: set[str] = field(default_factory=set)
     admin: Any = None
+    # Callables(connection, report) that `cqms audit verify` runs after the chain check.
+    reconcilers: list[Any] = field(default_factory=list)
 
     def totp_required(self, user: Any) -> bool:
         if not self.totp_roles:

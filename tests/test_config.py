@@ -63,13 +63,17 @@ def test_profile_file_with_wrong_type_names_key(tmp_path):
 
 
 @pytest.mark.req("SEC-13")
-def test_production_refuses_to_start_without_a_real_secret():
+def test_production_refuses_to_start_without_a_real_secret(tmp_path):
     with pytest.raises(ConfigError, match="^SECRET_KEY: production needs a real secret key"):
         load_config(environ={"CQMS_CONFIG": "production"})
     with pytest.raises(ConfigError, match="^SECRET_KEY"):
         load_config(environ={"CQMS_CONFIG": "production", "CQMS_SECRET_KEY": "short"})
+    with pytest.raises(ConfigError, match="^INTEGRITY_KEY_FILE: production needs an existing"):
+        load_config(environ={"CQMS_CONFIG": "production", "CQMS_SECRET_KEY": "k" * 40})
+    key = tmp_path / "integrity.key"
+    key.write_bytes(b"x" * 32)
     config = load_config(environ={"CQMS_CONFIG": "production", "CQMS_SECRET_KEY": "k" * 40,
-                                  "CQMS_FORCE_HTTPS": "false"})
+                                  "CQMS_FORCE_HTTPS": "false", "CQMS_INTEGRITY_KEY_FILE": str(key)})
     assert config["FORCE_HTTPS"] is True
 
 

@@ -13,9 +13,10 @@ from enum import Enum
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
+from core.audit import chain
 from core.audit.context import current_context
 from core.audit.models import AuditEntry
 from core.db import Base, utcnow
@@ -195,7 +196,7 @@ def _write_entries(session: Session, flush_context: UOWTransaction) -> None:
         "ip": ctx.ip,
         "client": ctx.client,
     }
-    session.connection().execute(insert(AuditEntry), [{**stamp, **row} for row in rows])
+    chain.append(session.connection(), [{**stamp, **row} for row in rows])
 
 
 def install() -> None:

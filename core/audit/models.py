@@ -47,8 +47,9 @@ class AuditEntry(Base):
 
     __tablename__ = "core_audit_entry"
 
+    # The chain sequence: assigned by the appender under the chain lock, gapless from 1.
     id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
@@ -63,6 +64,9 @@ class AuditEntry(Base):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     client: Mapped[str] = mapped_column(String(255), default="")
+    entity_version: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 def _install_triggers(target, connection, **_kw) -> None:  # type: ignore[no-untyped-def]
@@ -71,3 +75,15 @@ def _install_triggers(target, connection, **_kw) -> None:  # type: ignore[no-unt
 
 
 event.listen(AuditEntry.__table__, "after_create", _install_triggers)
+
+
+class AuditCheckpoint(Base):
+    """A signed (HMAC) statement of the chain head at a moment; also exported to files."""
+
+    __tablename__ = "core_audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mac: Mapped[str] = mapped_column(String(64))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.audit import chain
 from core.audit.context import current_context
 from core.audit.listener import _actor, format_value
 from core.audit.models import AuditEntry
@@ -22,30 +23,32 @@ def record_event(
     new: Any = None,
     reason: str | None = None,
     actor: Any = None,
-) -> AuditEntry:
-    """Add an event entry to the current transaction (committed with the change it describes)."""
+    entity_version: int | None = None,
+) -> int:
+    """Append an event entry in the current transaction (committed with the change it
+    describes); returns its sequence number."""
     ctx = current_context()
     if actor is not None:
         actor_id, actor_name = actor.id, actor.printed_name
     else:
         actor_id, actor_name = _actor(ctx.actor_id, ctx.actor_name)
-    entry = AuditEntry(
-        at=utcnow(),
-        actor_id=actor_id,
-        actor_name=actor_name,
-        action=action,
-        entity_type=entity_type,
-        entity_id=format_value(entity_id) or "",
-        field=field,
-        old_value=format_value(old),
-        new_value=format_value(new),
-        reason=ctx.reason if reason is None else reason,
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        client=ctx.client,
-    )
-    db.session.add(entry)
-    return entry
+    entry = {
+        "at": utcnow(),
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": format_value(entity_id) or "",
+        "entity_version": entity_version,
+        "field": field,
+        "old_value": format_value(old),
+        "new_value": format_value(new),
+        "reason": ctx.reason if reason is None else reason,
+        "request_id": ctx.request_id,
+        "ip": ctx.ip,
+        "client": ctx.client,
+    }
+    return chain.append(db.session.connection(), [entry])[0]
 
 
 def entries_for(entity_type: str, entity_id: Any) -> list[AuditEntry]:

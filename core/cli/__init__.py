@@ -24,14 +24,15 @@ def fail(message: str) -> None:
 
 
 def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
+    from core.cli import audit, demo, plugins, users
     from core.cli import db as db_commands
-    from core.cli import demo, plugins, users
 
     @click.group(help="CQMS administration commands (configuration from CQMS_CONFIG and CQMS_*).")
     def cli() -> None:
         pass
 
     cli.add_command(db_commands.group)
+    cli.add_command(audit.group)
     cli.add_command(plugins.group)
     cli.add_command(users.group)
     cli.add_command(demo.command)
