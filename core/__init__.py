@@ -10,21 +10,38 @@ from flask_login import current_user
 from core.audit.context import audit_reason
 from core.audit.service import record_event
 from core.db import Base, UTCDateTime, db, utcnow
-from core.errors import ConflictError, CQMSError, PermissionDenied, StartupError, ValidationError
+from core.errors import (
+    AuthenticationFailed,
+    ConflictError,
+    CQMSError,
+    PermissionDenied,
+    StartupError,
+    ValidationError,
+    WorkflowError,
+)
 from core.hookspecs import hookimpl
 from core.permissions import has_permission, login_only, public, requires
+from core.records.models import Record
+from core.records.service import create_record, link_records, links_of, update_record
 from core.settings import get_setting
+from core.signatures.service import SignatureRequest, attest, sign, signatures_of
 from core.specs import (
     AdminView,
     DashboardWidget,
     MigrationBranch,
     Permission,
+    RecordType,
     RoleTemplate,
     SettingSpec,
+    SignatureMeaning,
+    Transition,
+    Workflow,
 )
+from core.workflows.service import available_transitions, transition
 
 __all__ = [
     "AdminView",
+    "AuthenticationFailed",
     "Base",
     "CQMSError",
     "ConflictError",
@@ -32,21 +49,37 @@ __all__ = [
     "MigrationBranch",
     "Permission",
     "PermissionDenied",
+    "Record",
+    "RecordType",
     "RoleTemplate",
     "SettingSpec",
+    "SignatureMeaning",
+    "SignatureRequest",
     "StartupError",
+    "Transition",
     "UTCDateTime",
     "ValidationError",
+    "Workflow",
+    "WorkflowError",
+    "attest",
     "audit_reason",
+    "available_transitions",
+    "create_record",
     "current_user",
     "db",
     "get_setting",
     "has_permission",
     "hookimpl",
+    "link_records",
+    "links_of",
     "login_only",
     "public",
     "record_event",
     "requires",
+    "sign",
+    "signatures_of",
+    "transition",
+    "update_record",
     "utcnow",
 ]
 

@@ -16,6 +16,7 @@ from config import load_config
 from core.db.engine import configure_engine
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginHost
+from core.records import content as _record_guard  # noqa: F401 - installs the flush guard
 from core.registry import build_registry
 from core.state import CQMSState
 from core.users.passwords import make_hasher
@@ -100,6 +101,11 @@ def create_app(
         totp_roles=frozenset(config["TOTP_REQUIRED_ROLES"]),
     )
     app.extensions["cqms"] = state
+    from core.records.service import reconcile_records
+    from core.signatures.service import verify_signatures
+    from core.workflows import service as _workflows  # noqa: F401 - installs after-commit hooks
+
+    state.reconcilers.extend([reconcile_records, verify_signatures])
 
     login_manager.init_app(app)
     csrf.init_app(app)

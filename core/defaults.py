@@ -12,6 +12,7 @@ from core.specs import (
     Permission,
     RoleTemplate,
     SettingSpec,
+    SignatureMeaning,
 )
 
 ADMIN_ACCESS = "core.admin.access"
@@ -103,7 +104,9 @@ def register_settings() -> list[SettingSpec]:
 def register_models() -> list[type]:
     from core.audit.models import AuditCheckpoint, AuditEntry
     from core.plugins import PluginState
+    from core.records.models import Counter, Record, RecordLink
     from core.settings import Setting
+    from core.signatures.models import Signature, SignatureAttestation
     from core.studies import Site, Study
     from core.users.models import (
         PasswordHistory,
@@ -131,6 +134,11 @@ def register_models() -> list[type]:
         PluginState,
         AuditEntry,
         AuditCheckpoint,
+        Record,
+        Counter,
+        RecordLink,
+        Signature,
+        SignatureAttestation,
     ]
 
 
@@ -175,3 +183,26 @@ def register_dashboard_widgets() -> list[DashboardWidget]:
         DashboardWidget("core_system", "System", "core.users.view", "core/widget_system.html",
                         system_context, 2),
     ]
+
+
+MEANINGS = [
+    SignatureMeaning("authored", "Authored by", "The signer wrote the content."),
+    SignatureMeaning("reviewed", "Reviewed by", "The signer reviewed the content."),
+    SignatureMeaning("approved", "Approved by", "The signer approves the content for use."),
+    SignatureMeaning("verified", "Verified by", "The signer verified the facts or the outcome."),
+    SignatureMeaning("responsible", "Responsible", "The signer takes responsibility for it."),
+    SignatureMeaning("read_and_understood", "Read and understood",
+                     "The signer read the document and understood it."),
+]
+
+
+@hookimpl
+def register_signature_meanings() -> list[SignatureMeaning]:
+    return MEANINGS
+
+
+@hookimpl(trylast=True)
+def next_record_number(record_type, record):  # type: ignore[no-untyped-def]
+    from core.records.numbering import next_number
+
+    return next_number(record_type)

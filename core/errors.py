@@ -25,3 +25,15 @@ class PermissionDenied(CQMSError):
 
 class ConflictError(CQMSError):
     """The action conflicts with the current state (e.g. a plugin requirement is disabled)."""
+
+
+class WorkflowError(CQMSError):
+    """An illegal transition, or a state change outside a transition (HTTP 409)."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None):
+        self.reasons = reasons or [message]
+        super().__init__(message)
+
+
+class AuthenticationFailed(CQMSError):
+    """Credentials re-entered for a signature are wrong (HTTP 401); counts towards lockout."""

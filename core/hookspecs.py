@@ -20,8 +20,11 @@ if TYPE_CHECKING:
         DashboardWidget,
         MigrationBranch,
         Permission,
+        RecordType,
         RoleTemplate,
         SettingSpec,
+        SignatureMeaning,
+        Workflow,
     )
 
 PROJECT = "cqms"
@@ -176,6 +179,124 @@ def app_ready(app: Flask) -> None:
         @hookimpl
         def app_ready(app):
             app.jinja_env.filters["capa_priority"] = priority_label
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Startup: records, workflows and signatures
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_signature_meanings() -> list[SignatureMeaning]:
+    """Return signature meanings (the controlled vocabulary). Called once at startup.
+
+    Keys are global (``approved``, ``reviewed``); the core ships authored, reviewed, approved,
+    verified, responsible and read_and_understood.
+
+    Example::
+
+        @hookimpl
+        def register_signature_meanings():
+            return [SignatureMeaning("qa_released", "Released by QA")]
+    """
+
+
+@hookspec
+def register_workflows() -> list[Workflow]:
+    """Return workflows (states and transitions). Called once at startup.
+
+    Keys carry the plugin prefix; every transition's permission and signature meaning must exist.
+
+    Example::
+
+        @hookimpl
+        def register_workflows():
+            return [Workflow("capa_capa", ("open", "closed"), "open", (CLOSE,))]
+    """
+
+
+@hookspec
+def register_record_types() -> list[RecordType]:
+    """Return record types: model, number prefix, workflow and controlled fields. Called once
+    at startup; the model must be a joined-table subclass of ``core.Record``.
+
+    Example::
+
+        @hookimpl
+        def register_record_types():
+            return [RecordType("capa_capa", "CAPA", Capa, "CAPA", "capa_capa", ("problem",))]
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def next_record_number(record_type: RecordType, record: object) -> str | None:
+    """Return the human number of a new record, or None to leave it to the next plugin.
+
+    Called inside the creating transaction. The core's own implementation (``trylast``) uses a
+    gapless counter row per type (and year where the type asks for it).
+
+    Example::
+
+        @hookimpl
+        def next_record_number(record_type, record):
+            return None if record_type.key != "acme_item" else f"ACME-{uuid4().hex[:6]}"
+    """
+
+
+@hookspec
+def validate_transition(record: object, transition: object, user: object) -> list[str]:
+    """Return reasons to refuse ``transition`` of ``record`` by ``user`` (empty: no objection).
+
+    Called by ``core.transition`` inside the transaction, before anything changes; any reason
+    from any plugin refuses the transition (409) and nothing is written.
+
+    Example::
+
+        @hookimpl
+        def validate_transition(record, transition, user):
+            return ["Open actions remain."] if open_actions(record) else []
+    """
+
+
+@hookspec
+def record_created(record: object) -> None:
+    """Called after the transaction that created ``record`` committed.
+
+    Example::
+
+        @hookimpl
+        def record_created(record):
+            notify_owner(record)
+    """
+
+
+@hookspec
+def record_transitioned(record: object, transition: object, user: object) -> None:
+    """Called after the transaction of a transition committed (other plugins react here).
+
+    Example::
+
+        @hookimpl
+        def record_transitioned(record, transition, user):
+            if transition.name == "make_effective": assign_training(record)
+    """
+
+
+@hookspec
+def signature_applied(record: object, signature: object) -> None:
+    """Called after the transaction that wrote ``signature`` on ``record`` committed.
+
+    Example::
+
+        @hookimpl
+        def signature_applied(record, signature):
+            log.info("%s signed %s", signature.printed_name, record.number)
     """
 
 

@@ -13,8 +13,11 @@ from core.specs import (
     DashboardWidget,
     MigrationBranch,
     Permission,
+    RecordType,
     RoleTemplate,
     SettingSpec,
+    SignatureMeaning,
+    Workflow,
 )
 
 
@@ -39,6 +42,9 @@ class Registry:
     admin_views: list[tuple[str, AdminView]] = field(default_factory=list)
     widgets: list[tuple[str, DashboardWidget]] = field(default_factory=list)
     migrations: list[tuple[str, MigrationBranch]] = field(default_factory=list)
+    signature_meanings: dict[str, SignatureMeaning] = field(default_factory=dict)
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    record_types: dict[str, RecordType] = field(default_factory=dict)
 
     def settings_of(self, plugin: str) -> list[SettingSpec]:
         return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
@@ -169,4 +175,65 @@ def build_registry(host: PluginHost) -> Registry:
                     f"plugin {plugin!r}: migration directory {branch.directory} does not exist"
                 )
             reg.migrations.append((plugin, branch))
+    _build_records(reg, call)
     return reg
+
+
+def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
+    for plugin, result in call("register_signature_meanings"):
+        for meaning in _items(plugin, "register_signature_meanings", result, SignatureMeaning):
+            if meaning.key in reg.signature_meanings:
+                raise StartupError(f"plugin {plugin!r}: signature meaning {meaning.key!r} "
+                                   "declared twice")
+            reg.signature_meanings[meaning.key] = meaning
+    for plugin, result in call("register_workflows"):
+        for workflow in _items(plugin, "register_workflows", result, Workflow):
+            _check_prefix(plugin, "workflow", workflow.key, "_")
+            if workflow.key in reg.workflows:
+                raise StartupError(f"plugin {plugin!r}: workflow {workflow.key!r} declared twice")
+            _check_workflow(plugin, workflow, reg)
+            reg.workflows[workflow.key] = workflow
+    from core.records.models import Record
+
+    for plugin, result in call("register_record_types"):
+        for rt in _items(plugin, "register_record_types", result, RecordType):
+            _check_prefix(plugin, "record type", rt.key, "_")
+            if rt.key in reg.record_types:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} declared twice")
+            if rt.workflow not in reg.workflows:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "
+                                   f"workflow {rt.workflow!r}")
+            if not (isinstance(rt.model, type) and issubclass(rt.model, Record)):
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: model must "
+                                   "subclass core.Record")
+            identity = rt.model.__mapper__.polymorphic_identity
+            if identity != rt.key:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: model's "
+                                   f"polymorphic_identity is {identity!r}")
+            columns = {a.key for a in rt.model.__mapper__.column_attrs}
+            missing = [f for f in rt.controlled_fields if f not in columns]
+            if missing:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
+                                   f"controlled fields {missing}")
+            reg.record_types[rt.key] = rt
+
+
+def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
+    states = set(workflow.states)
+    where = f"plugin {plugin!r}: workflow {workflow.key!r}"
+    if workflow.initial not in states:
+        raise StartupError(f"{where}: initial state {workflow.initial!r} is not a state")
+    names = set()
+    for t in workflow.transitions:
+        if t.name in names:
+            raise StartupError(f"{where}: transition {t.name!r} declared twice")
+        names.add(t.name)
+        for state in (*t.source, t.target):
+            if state not in states:
+                raise StartupError(f"{where}: transition {t.name!r} names unknown state {state!r}")
+        if t.permission not in reg.permissions:
+            raise StartupError(f"{where}: transition {t.name!r} names unknown permission "
+                               f"{t.permission!r}")
+        if t.signature is not None and t.signature not in reg.signature_meanings:
+            raise StartupError(f"{where}: transition {t.name!r} names unknown signature meaning "
+                               f"{t.signature!r}")

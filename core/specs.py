@@ -97,3 +97,64 @@ class PluginInfo:
     requires: tuple[str, ...] = ()
     builtin: bool = False
     hooks: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SignatureMeaning:
+    """An entry of the controlled vocabulary of signature meanings (``approved``, ...)."""
+
+    key: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A named move between states.
+
+    ``permission`` is needed (in the record's study/site scope); ``signature`` names the meaning
+    of the signature it requires; ``guards`` are callables ``(record, user) -> list[str]``
+    returning reasons to refuse; ``not_by`` names record attributes holding user ids that may
+    not perform it (separation of duties, e.g. ``("created_by_id",)``).
+    """
+
+    name: str
+    source: tuple[str, ...]
+    target: str
+    permission: str
+    label: str = ""
+    signature: str | None = None
+    reason_required: bool = False
+    guards: tuple[Callable[..., list[str]], ...] = ()
+    not_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """States and transitions of a record type; ``initial`` is the draft state."""
+
+    key: str
+    states: tuple[str, ...]
+    initial: str
+    transitions: tuple[Transition, ...]
+    # States in which the record is controlled: any change needs a reason.
+    draft_states: tuple[str, ...] = ()
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """A kind of controlled record: its model (a joined-table subclass of ``core.Record`` whose
+    polymorphic identity is ``key``), number prefix, workflow and controlled fields."""
+
+    key: str
+    label: str
+    model: type
+    number_prefix: str
+    workflow: str
+    controlled_fields: tuple[str, ...] = ()
+    schema: type | None = None
+    number_per_year: bool = False
+    number_digits: int = 4

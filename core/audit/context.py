@@ -61,3 +61,11 @@ def cli_client() -> str:
     except Exception:  # noqa: BLE001 - no login name in some containers
         user = "unknown"
     return f"cli:{user}@{socket.gethostname()}"
+
+
+@contextmanager
+def acting_as(user: object) -> Iterator[AuditContext]:
+    """Attribute the audit entries written inside to ``user`` (the person the service acts for),
+    keeping the request's id, IP and client."""
+    with audit_context(actor_id=user.id, actor_name=user.printed_name) as ctx:  # type: ignore[attr-defined]
+        yield ctx

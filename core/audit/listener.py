@@ -78,6 +78,8 @@ def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
     redact = getattr(obj, "__audit_redact__", frozenset())
     ignore = getattr(obj, "__audit_ignore__", frozenset())
     entity_id = ",".join(format_value(v) or "" for v in mapper.primary_key_from_instance(obj))
+    version = getattr(obj, "version", None)
+    entity_version = version if isinstance(version, int) else None
     rows = []
     for attr in mapper.column_attrs:
         key = attr.key
@@ -112,6 +114,7 @@ def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
             {
                 "entity_type": mapper.local_table.name,
                 "entity_id": entity_id,
+                "entity_version": entity_version,
                 "action": action,
                 "field": key,
                 "old_value": old_text,

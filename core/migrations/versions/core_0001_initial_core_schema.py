@@ -63,6 +63,14 @@ def upgrade() -> None:
     sa.Column('mac', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_audit_checkpoint'))
     )
+    op.create_table('core_counter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('record_type', sa.String(length=64), nullable=False),
+    sa.Column('period', sa.String(length=8), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_counter')),
+    sa.UniqueConstraint('record_type', 'period', name=op.f('uq_core_counter_record_type_period'))
+    )
     op.create_table('core_permission',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -176,6 +184,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_core_role_permission_permission_id'), ['permission_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_role_permission_role_id'), ['role_id'], unique=False)
 
+    op.create_table('core_signature_attestation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('attested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_core_signature_attestation_user_id_core_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_signature_attestation')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_core_signature_attestation_user_id'))
+    )
     op.create_table('core_site',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('study_id', sa.Integer(), nullable=False),
@@ -205,6 +222,36 @@ def upgrade() -> None:
     with op.batch_alter_table('core_user_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_core_user_session_user_id'), ['user_id'], unique=False)
 
+    op.create_table('core_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('type', sa.String(length=64), nullable=False),
+    sa.Column('number', sa.String(length=64), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('state', sa.String(length=40), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('study_id', sa.Integer(), nullable=True),
+    sa.Column('site_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_core_record_created_by_id_core_user')),
+    sa.ForeignKeyConstraint(['owner_id'], ['core_user.id'], name=op.f('fk_core_record_owner_id_core_user')),
+    sa.ForeignKeyConstraint(['site_id'], ['core_site.id'], name=op.f('fk_core_record_site_id_core_site')),
+    sa.ForeignKeyConstraint(['study_id'], ['core_study.id'], name=op.f('fk_core_record_study_id_core_study')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['core_user.id'], name=op.f('fk_core_record_updated_by_id_core_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_record')),
+    sa.UniqueConstraint('number', name=op.f('uq_core_record_number'))
+    )
+    with op.batch_alter_table('core_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_record_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_record_site_id'), ['site_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_record_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_record_study_id'), ['study_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_record_type'), ['type'], unique=False)
+
     op.create_table('core_user_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -229,6 +276,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_core_user_role_study_id'), ['study_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_user_role_user_id'), ['user_id'], unique=False)
 
+    op.create_table('core_record_link',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_core_record_link_created_by_id_core_user')),
+    sa.ForeignKeyConstraint(['source_id'], ['core_record.id'], name=op.f('fk_core_record_link_source_id_core_record')),
+    sa.ForeignKeyConstraint(['target_id'], ['core_record.id'], name=op.f('fk_core_record_link_target_id_core_record')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_record_link')),
+    sa.UniqueConstraint('source_id', 'target_id', 'kind', name=op.f('uq_core_record_link_source_id_target_id_kind'))
+    )
+    with op.batch_alter_table('core_record_link', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_record_link_source_id'), ['source_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_record_link_target_id'), ['target_id'], unique=False)
+
+    op.create_table('core_signature',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('record_version', sa.Integer(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('signer_id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('printed_name', sa.String(length=200), nullable=False),
+    sa.Column('meaning', sa.String(length=40), nullable=False),
+    sa.Column('transition', sa.String(length=60), nullable=False),
+    sa.Column('signed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('method', sa.String(length=40), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('mac', sa.String(length=64), nullable=False),
+    sa.Column('invalidated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('invalidated_reason', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['record_id'], ['core_record.id'], name=op.f('fk_core_signature_record_id_core_record')),
+    sa.ForeignKeyConstraint(['signer_id'], ['core_user.id'], name=op.f('fk_core_signature_signer_id_core_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_signature'))
+    )
+    with op.batch_alter_table('core_signature', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_signature_record_id'), ['record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_signature_signer_id'), ['signer_id'], unique=False)
+
     # ### end Alembic commands ###
     _run(APPEND_ONLY)
 
@@ -236,6 +324,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     _run(DROP_APPEND_ONLY)
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('core_signature', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_signature_signer_id'))
+        batch_op.drop_index(batch_op.f('ix_core_signature_record_id'))
+
+    op.drop_table('core_signature')
+    with op.batch_alter_table('core_record_link', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_record_link_target_id'))
+        batch_op.drop_index(batch_op.f('ix_core_record_link_source_id'))
+
+    op.drop_table('core_record_link')
     with op.batch_alter_table('core_user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_user_role_user_id'))
         batch_op.drop_index(batch_op.f('ix_core_user_role_study_id'))
@@ -243,6 +341,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_user_role_role_id'))
 
     op.drop_table('core_user_role')
+    with op.batch_alter_table('core_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_record_type'))
+        batch_op.drop_index(batch_op.f('ix_core_record_study_id'))
+        batch_op.drop_index(batch_op.f('ix_core_record_state'))
+        batch_op.drop_index(batch_op.f('ix_core_record_site_id'))
+        batch_op.drop_index(batch_op.f('ix_core_record_owner_id'))
+
+    op.drop_table('core_record')
     with op.batch_alter_table('core_user_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_user_session_user_id'))
 
@@ -251,6 +357,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_site_study_id'))
 
     op.drop_table('core_site')
+    op.drop_table('core_signature_attestation')
     with op.batch_alter_table('core_role_permission', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_role_permission_role_id'))
         batch_op.drop_index(batch_op.f('ix_core_role_permission_permission_id'))
@@ -273,5 +380,6 @@ def downgrade() -> None:
     op.drop_table('core_role')
     op.drop_table('core_plugin_state')
     op.drop_table('core_permission')
+    op.drop_table('core_counter')
     op.drop_table('core_audit_checkpoint')
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+"""Controlled records: one ``core_record`` row per item, plugin details by joined inheritance."""

@@ -1,0 +1,111 @@
+"""Content hashes of records and the session guard that keeps records honest.
+
+Before every flush, for each record: recompute ``content_hash`` over its controlled content;
+refuse a state change made outside ``core.transition``; refuse a change to a record past draft
+without a reason; invalidate signatures whose signed content changed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, UOWTransaction
+
+from core.audit.context import current_context
+from core.errors import ValidationError, WorkflowError
+from core.records.models import Record
+
+BASE_CONTENT = ("type", "number", "title", "study_id", "site_id")
+_in_transition: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_in_transition",
+                                                                       default=False)
+
+
+@contextmanager
+def transition_scope() -> Iterator[None]:
+    token = _in_transition.set(True)
+    try:
+        yield
+    finally:
+        _in_transition.reset(token)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def content_fields(record: Record) -> tuple[str, ...]:
+    record_type = current_app.extensions["cqms"].registry.record_types.get(record.type)
+    controlled = record_type.controlled_fields if record_type else ()
+    return (*BASE_CONTENT, *controlled)
+
+
+def content_of(record: Record) -> dict[str, Any]:
+    return {name: _plain(getattr(record, name)) for name in content_fields(record)}
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(b"cqms.record.v1\x00" + canonical.encode()).hexdigest()
+
+
+def workflow_of(record: Record):  # type: ignore[no-untyped-def]
+    registry = current_app.extensions["cqms"].registry
+    record_type = registry.record_types.get(record.type)
+    return registry.workflows[record_type.workflow] if record_type else None
+
+
+def is_draft(record: Record, state: str | None = None) -> bool:
+    workflow = workflow_of(record)
+    if workflow is None:
+        return False
+    state = state or record.state
+    return state == workflow.initial or state in workflow.draft_states
+
+
+def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+    from core.signatures.service import invalidate_signatures
+
+    for obj in session.new:
+        if isinstance(obj, Record):
+            workflow = workflow_of(obj)
+            if workflow is not None and obj.state != workflow.initial and not _in_transition.get():
+                raise WorkflowError(f"a new {obj.type} starts in state {workflow.initial!r}")
+            obj.content_hash = content_hash(content_of(obj))
+    for obj in list(session.dirty):
+        if not isinstance(obj, Record) or not session.is_modified(obj):
+            continue
+        state = inspect(obj)
+        state_history = state.attrs.state.history
+        if state_history.has_changes() and not _in_transition.get():
+            raise WorkflowError("the state of a record changes only through a workflow transition")
+        new_hash = content_hash(content_of(obj))
+        if new_hash == obj.content_hash:
+            continue
+        old_state = state_history.deleted[0] if state_history.deleted else obj.state
+        if not is_draft(obj, old_state) and not current_context().reason.strip():
+            raise ValidationError({"reason": f"{obj.number} is past draft: a reason for the "
+                                   "change is required."})
+        obj.content_hash = new_hash
+        invalidate_signatures(session, obj)
+
+
+def install() -> None:
+    if not event.contains(FlaskSession, "before_flush", _guard_records):
+        event.listen(FlaskSession, "before_flush", _guard_records)
+
+
+install()

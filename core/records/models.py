@@ -1,0 +1,81 @@
+"""``core_record`` (the controlled item), the gapless number counters and typed record links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, utcnow
+
+
+class Record(Base):
+    """Base of every controlled record type. Subclasses use joined-table inheritance:
+
+    ``class Capa(Record): __tablename__ = "capa_capa"; id = mapped_column(ForeignKey(
+    "core_record.id"), primary_key=True); __mapper_args__ = {"polymorphic_identity": "capa_capa"}``
+
+    ``state`` changes only through ``core.transition``; ``version`` is an optimistic lock
+    incremented by every update; ``content_hash`` covers the controlled fields.
+    """
+
+    __tablename__ = "core_record"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(40), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"), index=True)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("core_study.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("core_site.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+
+    owner = relationship("User", foreign_keys=[owner_id], lazy="joined")
+    study = relationship("Study", lazy="joined")
+    site = relationship("Site", lazy="joined")
+
+    __mapper_args__ = {"polymorphic_on": "type", "version_id_col": version}
+
+    def audit_label(self) -> str:
+        return self.number
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class Counter(Base):
+    """The next number per record type and period; incremented inside the creating transaction."""
+
+    __tablename__ = "core_counter"
+    __table_args__ = (UniqueConstraint("record_type", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(8), default="")
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecordLink(Base):
+    """A typed, directed relationship between two records (``addresses``, ``supersedes``)."""
+
+    __tablename__ = "core_record_link"
+    __audit__ = True
+    __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+
+    source = relationship("Record", foreign_keys=[source_id], lazy="joined")
+    target = relationship("Record", foreign_keys=[target_id], lazy="joined")

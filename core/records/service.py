@@ -1,0 +1,140 @@
+"""Creating and changing records, and linking them: the services plugins call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.audit.context import acting_as, audit_reason
+from core.db import db
+from core.errors import ConflictError, ValidationError
+from core.records.models import Record, RecordLink
+from core.specs import RecordType
+from core.users.models import User
+
+# Fields the server owns: never set from input (state only moves through transitions).
+SERVER_OWNED = frozenset({"id", "type", "number", "state", "version", "content_hash",
+                          "created_at", "created_by_id", "updated_at", "updated_by_id"})
+BASE_EDITABLE = ("title", "owner_id", "study_id", "site_id")
+
+
+def record_type(key: str) -> RecordType:
+    types = current_app.extensions["cqms"].registry.record_types
+    if key not in types:
+        raise ValidationError({"type": f"Unknown record type {key!r}."})
+    return types[key]
+
+
+def _editable(rt: RecordType) -> set[str]:
+    mapper = rt.model.__mapper__
+    return {attr.key for attr in mapper.column_attrs} - SERVER_OWNED
+
+
+def _check_fields(rt: RecordType, values: dict[str, Any]) -> None:
+    unknown = sorted(set(values) - _editable(rt))
+    if unknown:
+        raise ValidationError({name: "Unknown or read-only field." for name in unknown})
+
+
+def create_record(type_key: str, user: User, *, reason: str = "", **values: Any) -> Record:
+    """Create a record of ``type_key`` owned by ``user`` (unless ``owner_id`` is given), in the
+    workflow's initial state, with the next human number. Flushes; the caller commits."""
+    from core.workflows.service import after_commit
+
+    rt = record_type(type_key)
+    _check_fields(rt, values)
+    if not (values.get("title") or "").strip():
+        raise ValidationError({"title": "A title is required."})
+    workflow = current_app.extensions["cqms"].registry.workflows[rt.workflow]
+    record = rt.model(**values)
+    record.state = workflow.initial
+    record.owner_id = values.get("owner_id") or user.id
+    record.created_by_id = record.updated_by_id = user.id
+    record.content_hash = ""
+    host = current_app.extensions["cqms"].host
+    record.number = host.pm.hook.next_record_number(record_type=rt, record=record)
+    with acting_as(user), audit_reason(reason or "Record created"):
+        db.session.add(record)
+        db.session.flush()
+    after_commit(db.session(), lambda: host.pm.hook.record_created(record=record))
+    return record
+
+
+def update_record(record: Record, user: User, *, expected_version: int, reason: str = "",
+                  **changes: Any) -> Record:
+    """Change fields of ``record``; refuses a stale ``expected_version`` (409) and, past draft,
+    a change without a reason (422). Flushes; the caller commits."""
+    rt = record_type(record.type)
+    _check_fields(rt, changes)
+    if expected_version != record.version:
+        raise ConflictError(f"{record.number} was changed by someone else (now version "
+                            f"{record.version}, you edited {expected_version}); reload it")
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise ValidationError({"title": "A title is required."})
+    with acting_as(user), audit_reason(reason.strip()):
+        for name, value in changes.items():
+            setattr(record, name, value)
+        record.updated_by_id = user.id
+        try:
+            db.session.flush()
+        except StaleDataError:
+            raise ConflictError(f"{record.number} was changed by someone else; reload it") from None
+    return record
+
+
+def link_records(source: Record, target: Record, kind: str, user: User, *,
+                 reason: str = "") -> RecordLink:
+    if source.id == target.id:
+        raise ValidationError({"target": "A record cannot be linked to itself."})
+    if not kind or len(kind) > 40:
+        raise ValidationError({"kind": "Name the kind of link (at most 40 characters)."})
+    existing = db.session.scalar(select(RecordLink).where(
+        RecordLink.source_id == source.id, RecordLink.target_id == target.id,
+        RecordLink.kind == kind))
+    if existing is not None:
+        raise ConflictError(f"{source.number} is already linked to {target.number} ({kind}).")
+    with acting_as(user), audit_reason(reason or f"Linked {kind}"):
+        link = RecordLink(source_id=source.id, target_id=target.id, kind=kind,
+                          created_by_id=user.id)
+        db.session.add(link)
+        db.session.flush()
+    return link
+
+
+def links_of(record: Record) -> list[RecordLink]:
+    """Links in both directions."""
+    stmt = select(RecordLink).where(
+        or_(RecordLink.source_id == record.id, RecordLink.target_id == record.id)
+    ).order_by(RecordLink.id)
+    return list(db.session.scalars(stmt))
+
+
+def reconcile_records(connection, report) -> None:  # type: ignore[no-untyped-def]
+    """Reconciler for ``cqms audit verify``: each record's content matches its stored hash, and
+    the stored hash matches the last audited value (a row edited in SQL is found)."""
+    from core.audit.models import AuditEntry
+    from core.audit.verify import Finding
+    from core.records.content import content_hash, content_of
+
+    session = db.session
+    for record in session.scalars(select(Record).order_by(Record.id)):
+        entity = f"{record.type} {record.id} ({record.number})"
+        if content_hash(content_of(record)) != record.content_hash:
+            report.add(Finding(None, entity, "content does not match the record's hash "
+                               "(edited outside the application)"))
+            continue
+        last = session.scalar(
+            select(AuditEntry.new_value)
+            .where(AuditEntry.entity_id == str(record.id), AuditEntry.field == "content_hash",
+                   AuditEntry.entity_type.in_(_tables_of(record)))
+            .order_by(AuditEntry.id.desc()).limit(1))
+        if last != record.content_hash:
+            report.add(Finding(None, entity, "stored content hash differs from the audit trail "
+                               "(edited outside the application)"))
+
+
+def _tables_of(record: Record) -> list[str]:
+    return [t.name for t in record.__mapper__.tables]

@@ -1,0 +1,135 @@
+"""Signing: re-authenticate, check the attestation, bind to content, MAC, audit.
+
+Every signature needs the password re-entered (and a TOTP code for enrolled users); a wrong one
+counts towards lockout. The signer is always the authenticated user passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from core.audit.context import acting_as
+from core.audit.service import record_event
+from core.db import db, utcnow
+from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from core.integrity import mac, mac_ok
+from core.records.models import Record
+from core.signatures.models import ATTESTATION_TEXT, Signature, SignatureAttestation
+from core.users.models import User
+
+PURPOSE = "signature"
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    """What the signer typed: the password (always), a TOTP code if enrolled, a meaning."""
+
+    password: str
+    meaning: str | None = None
+    totp: str | None = None
+    comment: str = ""
+
+
+def _message(sig: Signature) -> bytes:
+    parts = (sig.record_id, sig.record_version, sig.content_hash, sig.signer_id, sig.username,
+             sig.printed_name, sig.meaning, sig.transition,
+             sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), sig.method)
+    return "\x00".join(str(p) for p in parts).encode()
+
+
+def has_attested(user: User) -> bool:
+    return db.session.scalar(
+        select(SignatureAttestation.id).where(SignatureAttestation.user_id == user.id)
+    ) is not None
+
+
+def attest(user: User, password: str) -> SignatureAttestation:
+    """Record the user's attestation (password re-entered) before their first signature."""
+    _reauthenticate(user, SignatureRequest(password=password))
+    if has_attested(user):
+        raise ValidationError({"attestation": "You have already signed the attestation."})
+    row = SignatureAttestation(user_id=user.id, text=ATTESTATION_TEXT)
+    with acting_as(user):
+        db.session.add(row)
+        db.session.flush()
+    record_event("signature.attested", "core_user", user.id, actor=user, new=ATTESTATION_TEXT)
+    return row
+
+
+def _reauthenticate(user: User, request: SignatureRequest) -> None:
+    from core.users.auth import register_failure, verify_totp
+    from core.users.passwords import verify_password
+
+    if not user.is_active or user.is_locked:
+        raise AuthenticationFailed("Your account cannot sign (inactive or locked).")
+    ok = verify_password(user.password_hash, request.password or "")
+    if ok and user.totp_enabled_at is not None:
+        ok = verify_totp(user, request.totp)
+    if not ok:
+        register_failure(user, "signature")
+        record_event("signature.failed", "core_user", user.id, actor=user)
+        raise AuthenticationFailed("Signature refused: the password (or code) is not correct.")
+
+
+def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
+         transition: str = "") -> Signature:
+    """Write a signature of ``user`` on the current version and content of ``record``."""
+    meanings = current_app.extensions["cqms"].registry.signature_meanings
+    if meaning not in meanings:
+        raise ValidationError({"meaning": f"Unknown signature meaning {meaning!r}."})
+    if request.meaning and request.meaning != meaning:
+        raise ValidationError({"meaning": f"This step is signed with the meaning {meaning!r}."})
+    _reauthenticate(user, request)
+    if not has_attested(user):
+        raise PermissionDenied("Before your first signature, sign the attestation that your "
+                               "electronic signature binds you like a handwritten one.")
+    db.session.flush()  # the record's content hash and version are final before binding
+    sig = Signature(
+        record_id=record.id, record_version=record.version, content_hash=record.content_hash,
+        signer_id=user.id, username=user.username, printed_name=user.full_name, meaning=meaning,
+        transition=transition, signed_at=utcnow(), method="password+totp"
+        if user.totp_enabled_at else "password", comment=request.comment or "", mac="",
+    )
+    sig.mac = mac(PURPOSE, _message(sig))
+    with acting_as(user):
+        db.session.add(sig)
+        db.session.flush()
+    record_event("signature.applied", record.type, record.id, field="meaning", new=meaning,
+                 actor=user, entity_version=record.version)
+    return sig
+
+
+def signatures_of(record: Record, *, valid_only: bool = False) -> list[Signature]:
+    stmt = select(Signature).where(Signature.record_id == record.id).order_by(Signature.id)
+    if valid_only:
+        stmt = stmt.where(Signature.invalidated_at.is_(None))
+    return list(db.session.scalars(stmt))
+
+
+def invalidate_signatures(session: Session, record: Record) -> None:
+    """Signed content changed: mark the record's valid signatures invalidated (kept, shown)."""
+    if record.id is None:
+        return
+    with session.no_autoflush:
+        for sig in session.scalars(select(Signature).where(
+                Signature.record_id == record.id, Signature.invalidated_at.is_(None))):
+            sig.invalidated_at = utcnow()
+            sig.invalidated_reason = "signed content changed"
+
+
+def verify_signatures(connection: Connection, report) -> None:  # type: ignore[no-untyped-def]
+    """Reconciler for ``cqms audit verify``: every signature's MAC matches its row."""
+    from core.audit.verify import Finding
+
+    rows: Iterable = connection.execute(select(Signature.__table__).order_by(Signature.id))
+    for row in rows.mappings():
+        sig = Signature(**{k: row[k] for k in row.keys()})
+        if not mac_ok(PURPOSE, _message(sig), row["mac"]):
+            report.add(Finding(None, f"core_signature {row['id']}", "signature MAC does not "
+                               "match (altered, or copied to another record or version)"))

@@ -1,0 +1,1 @@
+"""Declarative workflows and the one service that changes a record's state."""

@@ -1,0 +1,141 @@
+"""``transition()``: the only way a record's state changes.
+
+In one transaction: the transition must exist from the current state; the user needs its
+permission in the record's scope and must not be barred by separation of duties; guards and
+every plugin's ``validate_transition`` may refuse; a required reason and signature are checked;
+then the state changes and the audit entries and signature are written. After commit the
+``record_transitioned`` and ``signature_applied`` hooks run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.audit.context import acting_as, audit_reason
+from core.audit.service import record_event
+from core.db import db
+from core.errors import PermissionDenied, ValidationError, WorkflowError
+from core.permissions import has_permission
+from core.records.content import transition_scope, workflow_of
+from core.records.models import Record
+from core.signatures.models import Signature
+from core.signatures.service import SignatureRequest, sign
+from core.specs import Transition
+from core.users.models import User
+
+AFTER_COMMIT = "cqms_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` once the current transaction commits (dropped on rollback)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(AFTER_COMMIT, [])
+    for callback in callbacks:
+        callback()
+
+
+def _drop_after_commit(session: Session, *_args: Any) -> None:
+    session.info.pop(AFTER_COMMIT, None)
+
+
+def available_transitions(record: Record, user: User) -> list[Transition]:
+    """Transitions the user may try from the record's current state (for buttons and the API)."""
+    workflow = workflow_of(record)
+    if workflow is None:
+        return []
+    return [
+        t for t in workflow.transitions
+        if record.state in t.source and _permitted(record, t, user) and not _barred(record, t, user)
+    ]
+
+
+def _permitted(record: Record, t: Transition, user: User) -> bool:
+    return has_permission(user, t.permission, study=record.study, site=record.site)
+
+
+def _barred(record: Record, t: Transition, user: User) -> list[str]:
+    return [f"separation of duties: the {name.removesuffix('_id').replace('_', ' ')} may not "
+            f"{t.label or t.name}" for name in t.not_by if getattr(record, name, None) == user.id]
+
+
+def transition(
+    record: Record,
+    name: str,
+    user: User,
+    *,
+    reason: str | None = None,
+    signature: SignatureRequest | None = None,
+    expected_version: int | None = None,
+) -> Record:
+    """Move ``record`` along transition ``name`` as ``user``; flushes, the caller commits.
+
+    Raises WorkflowError (illegal or vetoed, 409), PermissionDenied (403), ValidationError
+    (missing reason or signature, 422), AuthenticationFailed (wrong password, 401). Nothing is
+    written when any of them is raised (the caller rolls back).
+    """
+    workflow = workflow_of(record)
+    if workflow is None:
+        raise WorkflowError(f"{record.type} has no workflow")
+    if expected_version is not None and expected_version != record.version:
+        raise WorkflowError(f"{record.number} changed since you loaded it (version "
+                            f"{record.version}, not {expected_version}); reload and try again")
+    t = workflow.transition(name)
+    if t is None:
+        raise WorkflowError(f"{record.type} has no transition {name!r}")
+    if record.state not in t.source:
+        raise WorkflowError(f"cannot {t.label or t.name} {record.number} in state {record.state!r}")
+    if not _permitted(record, t, user):
+        raise PermissionDenied(f"{t.permission} is required to {t.label or t.name} {record.number}")
+    reasons = _barred(record, t, user)
+    for guard in t.guards:
+        reasons.extend(guard(record, user) or [])
+    state = current_app.extensions["cqms"]
+    for _plugin, result in state.host.call_each("validate_transition", record=record,
+                                                transition=t, user=user):
+        reasons.extend(result or [])
+    if reasons:
+        raise WorkflowError("; ".join(reasons), reasons)
+    reason = (reason or "").strip()
+    if t.reason_required and not reason:
+        raise ValidationError({"reason": f"A reason is required to {t.label or t.name}."})
+    if t.signature and signature is None:
+        raise ValidationError({"signature": f"{t.label or t.name} needs your signature "
+                               f"(meaning {t.signature!r}): re-enter your password."})
+    written: Signature | None = None
+    with acting_as(user), audit_reason(reason), transition_scope():
+        if t.signature:
+            written = sign(record, user, signature, meaning=t.signature,  # type: ignore[arg-type]
+                           transition=t.name)
+        old = record.state
+        record.state = t.target
+        record.updated_by_id = user.id
+        db.session.flush()
+        record_event("transition", record.type, record.id, field=t.name, old=old,
+                     new=t.target, actor=user, entity_version=record.version)
+    host = state.host
+    after_commit(db.session(), lambda: host.pm.hook.record_transitioned(
+        record=record, transition=t, user=user))
+    if written is not None:
+        after_commit(db.session(), lambda: host.pm.hook.signature_applied(
+            record=record, signature=written))
+    return record
+
+
+def install() -> None:
+    from flask_sqlalchemy.session import Session as FlaskSession
+
+    for name, fn in (("after_commit", _run_after_commit), ("after_soft_rollback",
+                                                           _drop_after_commit)):
+        if not event.contains(FlaskSession, name, fn):
+            event.listen(FlaskSession, name, fn)
+
+
+install()

@@ -1,0 +1,50 @@
+"""A throwaway record type for kernel tests: ``acme_widget`` with a review/approve workflow."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
+
+
+class AcmeWidget(Record):
+    __tablename__ = "acme_widget"
+    __mapper_args__ = {"polymorphic_identity": "acme_widget"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")  # not controlled
+
+
+def no_empty_description(record, user):  # type: ignore[no-untyped-def]
+    return [] if record.description.strip() else ["the description is empty"]
+
+
+TRANSITIONS = (
+    Transition("submit", ("draft",), "in_review", "acme.edit", guards=(no_empty_description,)),
+    Transition("reject", ("in_review",), "draft", "acme.approve", reason_required=True),
+    Transition("approve", ("in_review",), "approved", "acme.approve", signature="approved",
+               not_by=("created_by_id",)),
+    Transition("retire", ("approved",), "retired", "acme.approve", signature="approved",
+               reason_required=True),
+)
+WORKFLOW = Workflow("acme_widget", ("draft", "in_review", "approved", "retired"), "draft",
+                    TRANSITIONS)
+
+
+def make_plugin(temp_plugin, **extra):  # type: ignore[no-untyped-def]
+    return temp_plugin(
+        "acme",
+        register_models=lambda: [AcmeWidget],
+        register_permissions=lambda: [Permission("acme.edit", "Edit widgets"),
+                                      Permission("acme.approve", "Approve widgets")],
+        register_roles=lambda: [RoleTemplate("author", None, ("acme.edit",)),
+                                RoleTemplate("approver", None, ("acme.edit", "acme.approve")),
+                                RoleTemplate("site_monitor", None, ("acme.edit",))],
+        register_workflows=lambda: [WORKFLOW],
+        register_record_types=lambda: [RecordType(
+            "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
+            controlled_fields=("description",), number_per_year=True)],
+        **extra,
+    )
