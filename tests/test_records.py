@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kernel_plugin import AcmeWidget, make_plugin
 from sqlalchemy import select, text
 
 from core import (
@@ -24,7 +25,6 @@ from core.audit.models import AuditEntry
 from core.audit.verify import verify
 from core.db import db
 from core.testing import DEFAULT_PASSWORD
-from kernel_plugin import AcmeWidget, make_plugin
 
 
 @pytest.fixture
