@@ -149,3 +149,19 @@ def enforce_request_policy() -> Any:
         if not all(has_permission(current_user, p) for p in policy.permissions):
             abort(403)
     return None
+
+
+def scope_clause(user: Any, name: str, study_column: Any, site_column: Any) -> Any:
+    """A SQL condition selecting the rows whose study/site ``user`` may see with ``name``:
+    the same rule as ``has_permission`` (global rows are visible to every holder)."""
+    from sqlalchemy import and_, false, or_, true
+
+    grants = [(s, si) for perms, s, si, _ss in _grants(user) if name in perms]
+    if not grants:
+        return false()
+    if any(s is None and si is None for s, si in grants):
+        return true()
+    clauses = [and_(study_column.is_(None), site_column.is_(None))]
+    for study_id, site_id in grants:
+        clauses.append(site_column == site_id if site_id is not None else study_column == study_id)
+    return or_(*clauses)

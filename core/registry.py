@@ -215,7 +215,19 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             if missing:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"controlled fields {missing}")
+            for perm in (rt.view_permission, rt.manage_permission):
+                if perm is not None and perm not in reg.permissions:
+                    raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "
+                                       f"permission {perm!r}")
             reg.record_types[rt.key] = rt
+            if rt.view_permission:
+                from core.admin.records import record_admin_for
+
+                view = record_admin_for(rt, rt.view_permission,
+                                        rt.manage_permission or rt.view_permission)
+                reg.admin_views.append((plugin, AdminView(view, rt.label, rt.key,
+                                                          rt.view_permission, rt.model,
+                                                          None, 50)))
 
 
 def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:

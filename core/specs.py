@@ -158,3 +158,7 @@ class RecordType:
     schema: type | None = None
     number_per_year: bool = False
     number_digits: int = 4
+    # With both set, the core builds the admin pages of this type (list in scope, record page
+    # with actions, signatures, links and history).
+    view_permission: str | None = None
+    manage_permission: str | None = None

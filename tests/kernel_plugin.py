@@ -45,6 +45,7 @@ def make_plugin(temp_plugin, **extra):  # type: ignore[no-untyped-def]
         register_workflows=lambda: [WORKFLOW],
         register_record_types=lambda: [RecordType(
             "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
-            controlled_fields=("description",), number_per_year=True)],
+            controlled_fields=("description",), number_per_year=True,
+            view_permission="acme.edit", manage_permission="acme.edit")],
         **extra,
     )

@@ -1,0 +1,211 @@
+"""Admin pages for controlled records: list in scope, create and edit through the services,
+and a record page with state, the user's available actions (with a signing dialog),
+signatures, links and history. The core builds one per record type that names permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from core.admin.base import CQMSModelView, SecureForm
+from core.audit.models import AuditEntry
+from core.db import db
+from core.errors import CQMSError
+from core.permissions import has_permission, scope_clause
+from core.records.models import Record
+from core.records.service import SERVER_OWNED, create_record, links_of, update_record
+from core.signatures.models import ATTESTATION_TEXT
+from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
+from core.specs import RecordType
+from core.workflows.service import available_transitions, transition
+
+HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
+
+
+class TransitionForm(SecureForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
+                           render_kw={"rows": 2})
+    password = PasswordField("Password (your signature)", validators=[Optional()],
+                             render_kw={"autocomplete": "current-password"})
+    totp = StringField("Authenticator code", validators=[Optional(), Length(max=10)])
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)],
+                            render_kw={"rows": 2})
+    attest = BooleanField(ATTESTATION_TEXT)
+
+
+class RecordAdmin(CQMSModelView):
+    """Base admin view of one record type; ``record_type`` is set by the core."""
+
+    record_type: RecordType
+    view_permission = ""
+    allow_create = True
+    allow_edit = True
+    details_template = "core/admin/record_details.html"
+    column_list = ("number", "title", "state", "owner", "study", "site", "updated_at")
+    column_searchable_list = ("number", "title")
+    column_filters = ("state",)
+    column_sortable_list = ("number", "title", "state", "updated_at")
+    column_default_sort = ("updated_at", True)
+    column_formatters = {
+        "owner": lambda v, c, m, n: m.owner.username if m.owner else "",
+        "study": lambda v, c, m, n: m.study.code if m.study else "",
+        "site": lambda v, c, m, n: m.site.audit_label() if m.site else "",
+    }
+    form_extra_fields = {
+        "expected_version": HiddenField(),
+        "reason": TextAreaField("Reason for change", validators=[Optional(), Length(max=2000)],
+                                description="Required once the record is past draft.",
+                                render_kw={"rows": 2}),
+    }
+
+    def __init__(self, model: Any, session: Any, **kwargs: Any):
+        excluded = {c for c in HIDDEN if c in model.__mapper__.attrs}
+        self.form_excluded_columns = tuple(sorted(excluded | {"owner", "created_by",
+                                                              "updated_by"}))
+        super().__init__(model, session, **kwargs)
+
+    def _may_manage(self) -> bool:
+        return has_permission(current_user, self.manage_permission or "")
+
+    def get_query(self) -> Any:
+        clause = scope_clause(current_user, self.view_permission, Record.study_id, Record.site_id)
+        return super().get_query().filter(clause)
+
+    def get_count_query(self) -> Any:
+        clause = scope_clause(current_user, self.view_permission, Record.study_id, Record.site_id)
+        return super().get_count_query().filter(clause)
+
+    def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
+        record = super().get_one(id)
+        if record is not None and not has_permission(current_user, self.view_permission,
+                                                     study=record.study, site=record.site):
+            abort(404)  # out of scope records do not exist for this user
+        return record
+
+    def _values(self, form: Any) -> dict[str, Any]:
+        values = {}
+        for name, field in form._fields.items():
+            if name in ("csrf_token", "reason", "expected_version"):
+                continue
+            value = field.data
+            if name in ("study", "site"):
+                values[f"{name}_id"] = value.id if value is not None else None
+            else:
+                values[name] = value
+        return values
+
+    def create_model(self, form: Any) -> Any:
+        try:
+            record = create_record(self.record_type.key, current_user._get_current_object(),
+                                   reason=form.reason.data or "", **self._values(form))
+            db.session.commit()
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return record
+
+    def on_form_prefill(self, form: Any, id: Any) -> None:  # noqa: A002
+        form.expected_version.data = str(self.get_one(id).version)
+
+    def update_model(self, form: Any, model: Any) -> bool:
+        try:
+            expected = int(form.expected_version.data or 0)
+        except ValueError:
+            expected = 0
+        values = {k: v for k, v in self._values(form).items() if getattr(model, k, None) != v}
+        try:
+            update_record(model, current_user._get_current_object(), expected_version=expected,
+                          reason=form.reason.data or "", **values)
+            db.session.commit()
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True
+
+    def render(self, template: str, **kwargs: Any) -> Any:
+        if template == self.details_template and "model" in kwargs:
+            record = kwargs["model"]
+            user = current_user._get_current_object()
+            kwargs.update(
+                transitions=available_transitions(record, user),
+                signatures=signatures_of(record),
+                links=links_of(record),
+                history=_history(record),
+                transition_form=TransitionForm(formdata=None),
+                needs_attestation=not has_attested(user),
+            )
+        return super().render(template, **kwargs)
+
+    @expose("/<int:record_id>/transition/<step>", methods=["POST"])
+    def transition_view(self, record_id: int, step: str) -> Any:
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        form = TransitionForm()
+        back = url_for(".details_view", id=record_id)
+        if not form.validate_on_submit():
+            flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
+                                                  for k, v in form.errors.items()), "error")
+            return redirect(back)
+        user = current_user._get_current_object()
+        t = next((t for t in record_workflow_transitions(record) if t.name == step), None)
+        signature = None
+        if t is not None and t.signature:
+            signature = SignatureRequest(password=form.password.data or "",
+                                         totp=form.totp.data or None,
+                                         comment=form.comment.data or "")
+        try:
+            if signature is not None and not has_attested(user) and form.attest.data:
+                attest(user, signature.password)
+            transition(record, step, user, reason=form.reason.data, signature=signature)
+            db.session.commit()
+        except CQMSError as exc:
+            if _keep_failure(exc):
+                db.session.commit()
+            else:
+                db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(back)
+        flash(f"{record.number}: {t.label or t.name if t else step} done.", "info")
+        return redirect(back)
+
+
+def _keep_failure(exc: Exception) -> bool:
+    """A wrong signing password is recorded (it counts towards lockout); nothing else is."""
+    from core.errors import AuthenticationFailed
+
+    return isinstance(exc, AuthenticationFailed)
+
+
+def record_workflow_transitions(record: Record) -> tuple[Any, ...]:
+    from core.records.content import workflow_of
+
+    workflow = workflow_of(record)
+    return workflow.transitions if workflow else ()
+
+
+def _history(record: Record, limit: int = 200) -> list[AuditEntry]:
+    tables = [t.name for t in record.__mapper__.tables]
+    stmt = (select(AuditEntry)
+            .where(AuditEntry.entity_type.in_(tables), AuditEntry.entity_id == str(record.id))
+            .order_by(AuditEntry.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def record_admin_for(record_type: RecordType, view_permission: str,
+                     manage_permission: str) -> type:
+    """The admin view class the core builds for a record type."""
+    return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
+        "record_type": record_type,
+        "view_permission": view_permission,
+        "manage_permission": manage_permission,
+        "__module__": __name__,
+    })

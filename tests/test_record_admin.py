@@ -1,0 +1,136 @@
+"""Record pages in the admin: scoped lists, create/edit through the services, actions, signing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from kernel_plugin import make_plugin
+from sqlalchemy import select
+
+from core import create_record
+from core.db import db
+from core.records.models import Record
+from core.signatures.models import Signature
+from core.studies import Site, Study
+from core.testing import DEFAULT_PASSWORD, csrf_token
+
+URL = "/admin/acme_widget/"
+
+
+@pytest.fixture
+def app(app_factory, temp_plugin):
+    app = app_factory(plugins=["acme"], extra_plugins={"acme": make_plugin(temp_plugin)})
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def sites(app, system_actor):
+    study = Study(code="ST-1", title="Study one")
+    db.session.add(study)
+    s1 = Site(study=study, code="101", name="Berlin")
+    s2 = Site(study=study, code="102", name="Lyon")
+    db.session.add_all([s1, s2])
+    db.session.commit()
+    return s1, s2
+
+
+def create_via_form(client, title="Pump", description="Blue"):
+    token = csrf_token(client, URL + "new/")
+    return client.post(URL + "new/", data={"csrf_token": token, "title": title,
+                                           "description": description, "notes": "",
+                                           "study": "__None", "site": "__None"})
+
+
+def post_action(client, record_id, name, **data):
+    token = csrf_token(client, URL)
+    return client.post(f"{URL}{record_id}/transition/{name}", data={"csrf_token": token, **data},
+                       follow_redirects=True)
+
+
+@pytest.mark.req("P11-08", "P11-15", "P11-16", "P11-12")
+def test_create_submit_and_sign_through_the_admin(client, make_user, login):
+    make_user("alice", "author")
+    make_user("bob", "approver")
+    login(client, "alice")
+    response = create_via_form(client)
+    assert response.status_code == 302
+    record = db.session.scalar(select(Record))
+    assert record.number.startswith("WID-") and record.state == "draft"
+    page = client.get(f"{URL}details/?id={record.id}").get_data(as_text=True)
+    assert 'id="transition-submit"' in page and 'id="transition-approve"' not in page
+    page = post_action(client, record.id, "submit").get_data(as_text=True)
+    assert "submit done" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client, URL)})
+
+    login(client, "bob")
+    page = client.get(f"{URL}details/?id={record.id}").get_data(as_text=True)
+    assert 'id="transition-approve"' in page and "legally binding" in page
+    refused = post_action(client, record.id, "approve", password="wrong-password-here",
+                          attest="y").get_data(as_text=True)
+    assert "password (or code) is not correct" in refused
+    assert db.session.scalar(select(Signature)) is None
+    page = post_action(client, record.id, "approve", password=DEFAULT_PASSWORD,
+                       attest="y", comment="OK").get_data(as_text=True)
+    assert "approve done" in page
+    db.session.expire_all()
+    assert db.session.get(Record, record.id).state == "approved"
+    row = re.search(r'<table class="table table-sm cqms-table" id="signatures">(.*?)</table>',
+                    page, re.S).group(1)
+    assert "Bob Tester (bob)" in row and " UTC" in row and "approved" in row and "valid" in row
+    assert "transition" in re.search(r'id="history">(.*?)</table>', page, re.S).group(1)
+
+
+@pytest.mark.req("P11-05", "A11-09")
+def test_edit_needs_current_version_and_a_reason_past_draft(client, make_user, login):
+    author = make_user("alice", "author")
+    login(client, "alice")
+    create_via_form(client)
+    record = db.session.scalar(select(Record))
+    edit = f"{URL}edit/?id={record.id}"
+    token = csrf_token(client, edit)
+    form = {"csrf_token": token, "title": "Pump", "description": "Green", "notes": "",
+            "study": "__None", "site": "__None", "expected_version": "1", "reason": ""}
+    assert client.post(edit, data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Record, record.id).description == "Green"
+    stale = client.post(edit, data={**form, "description": "Red"}, follow_redirects=True)
+    assert "changed by someone else" in stale.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Record, record.id).description == "Green"
+    assert author.id == record.created_by_id
+
+
+@pytest.mark.req("SEC-02", "E6-10")
+def test_site_scoped_users_see_only_their_site(client, make_user, login, sites, system_actor):
+    s1, s2 = sites
+    owner = make_user("alice", "author")
+    mine = create_record("acme_widget", owner, title="At 101", description="d", site_id=s1.id,
+                         study_id=s1.study_id)
+    theirs = create_record("acme_widget", owner, title="At 102", description="d",
+                           site_id=s2.id, study_id=s2.study_id)
+    db.session.commit()
+    make_user("sam", "site_monitor", site=s1)
+    login(client, "sam")
+    listing = client.get(URL).get_data(as_text=True)
+    assert "At 101" in listing and "At 102" not in listing
+    assert client.get(f"{URL}details/?id={mine.id}").status_code == 200
+    assert client.get(f"{URL}details/?id={theirs.id}").status_code in (302, 404)
+    response = post_action(client, theirs.id, "submit")
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Record, theirs.id).state == "draft"
+
+
+def test_no_delete_and_no_state_field_in_forms(client, make_user, login):
+    make_user("alice", "author")
+    login(client, "alice")
+    page = client.get(URL + "new/").get_data(as_text=True)
+    for hidden in ('name="state"', 'name="number"', 'name="version"', 'name="content_hash"'):
+        assert hidden not in page
+    create_via_form(client)
+    record = db.session.scalar(select(Record))
+    token = csrf_token(client, URL)
+    assert client.post(URL + "delete/", data={"csrf_token": token, "id": record.id}
+                       ).status_code == 405
