@@ -103,7 +103,9 @@ def main() -> int:
             bench_requests(prod, label)
             with prod.app_context():
                 db.engine.dispose()
-    return 0
+    from bench import kernel
+
+    return kernel.main()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from core.db import Base, UTCDateTime, utcnow
 
 class Study(Base):
     __tablename__ = "core_study"
+    __audit_label_column__ = "code"
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)

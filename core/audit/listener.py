@@ -9,6 +9,7 @@ listeners off: they are attached to the session class when the core is imported.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from enum import Enum
 from typing import Any
 
@@ -41,6 +42,7 @@ def format_value(value: Any) -> str | None:
     return str(value)
 
 
+@cache
 def _class_for_table(table_name: str) -> type | None:
     for mapper in Base.registry.mappers:
         if getattr(mapper.local_table, "name", None) == table_name:
@@ -48,17 +50,36 @@ def _class_for_table(table_name: str) -> type | None:
     return None
 
 
+LABELS = "cqms_audit_labels"
+
+
 def _label(session: Session, column: Any, value: Any) -> str | None:
-    """Render a foreign key as ``label (#id)`` so the trail is legible without joins."""
+    """Render a foreign key as ``label (#id)`` so the trail is legible without joins.
+
+    Labels are cached for the flush; a model naming ``__audit_label_column__`` is labelled
+    with one column read instead of loading the whole object."""
     text = format_value(value)
     if value is None or not column.foreign_keys:
         return text
     target = _class_for_table(next(iter(column.foreign_keys)).column.table.name)
     if target is None or not hasattr(target, "audit_label"):
         return text
-    with session.no_autoflush:
-        obj = session.get(target, value)
-    return f"{obj.audit_label()} (#{value})" if obj is not None else text
+    labels = session.info.setdefault(LABELS, {})
+    key = (target, value)
+    if key not in labels:
+        label_column = getattr(target, "__audit_label_column__", None)
+        with session.no_autoflush:
+            if label_column is not None:
+                pk = target.__mapper__.primary_key[0]
+                label = session.execute(
+                    select(getattr(target, label_column)).where(pk == value)
+                ).scalar()
+            else:
+                obj = session.get(target, value)
+                label = obj.audit_label() if obj is not None else None
+        labels[key] = label
+    label = labels[key]
+    return f"{label} (#{value})" if label is not None else text
 
 
 def _actor(ctx_actor_id: int | None, ctx_actor_name: str) -> tuple[int, str]:
@@ -185,6 +206,7 @@ def _write_entries(session: Session, flush_context: UOWTransaction) -> None:
         if _is_audited(obj):
             rows.extend(_rows_for(session, obj, "delete"))
     session.info.pop(OLD_VALUES, None)
+    session.info.pop(LABELS, None)
     if not rows:
         return
     ctx = current_context()

@@ -21,6 +21,7 @@ class Record(Base):
     """
 
     __tablename__ = "core_record"
+    __audit_label_column__ = "number"
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)

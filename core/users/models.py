@@ -13,6 +13,7 @@ from core.db import Base, UTCDateTime, utcnow
 
 class User(UserMixin, Base):
     __tablename__ = "core_user"
+    __audit_label_column__ = "username"
     __audit__ = True
     __audit_redact__ = frozenset({"password_hash", "totp_secret"})
     __audit_ignore__ = frozenset({"failed_logins", "last_login_at", "totp_last_step"})

@@ -1,0 +1,223 @@
+"""Kernel benchmarks (``python -m bench.kernel``): SQLite, and PostgreSQL when
+CQMS_TEST_POSTGRES_URL is set.
+
+(a) audited update of 3 fields of a controlled record (``update_record``: version check,
+    content hash, per-field audit entries in the hash chain) vs the same ORM update in a bare
+    session with no listeners: the ratio is the price of compliance (target <= 1.5x);
+(b) record creates per second with gapless numbering;
+(d) PostgreSQL: 8 processes creating concurrently: throughput, duplicate and missing numbers.
+Prints a table and writes bench/results/kernel.json.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
+
+RESULTS = Path(__file__).resolve().parent / "results"
+UPDATES = 300
+CREATES = 300
+PROCESSES = 8
+CREATES_PER_PROCESS = 100
+
+
+class BenchItem(Record):
+    __tablename__ = "bench_item"
+    __mapper_args__ = {"polymorphic_identity": "bench_item"}
+
+    id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), primary_key=True)
+    alpha: Mapped[str] = mapped_column(String(100), default="")
+    beta: Mapped[str] = mapped_column(String(100), default="")
+    gamma: Mapped[str] = mapped_column(String(100), default="")
+
+
+class _Plugin:
+    """The bench's record type, declared like any plugin."""
+
+    from core import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def register_models():  # type: ignore[no-untyped-def]
+        return [BenchItem]
+
+    @staticmethod
+    @hookimpl
+    def register_permissions():  # type: ignore[no-untyped-def]
+        return [Permission("bench.edit", "Edit bench items")]
+
+    @staticmethod
+    @hookimpl
+    def register_roles():  # type: ignore[no-untyped-def]
+        return [RoleTemplate("author", None, ("bench.edit",))]
+
+    @staticmethod
+    @hookimpl
+    def register_workflows():  # type: ignore[no-untyped-def]
+        return [Workflow("bench_item", ("draft", "done"), "draft",
+                         (Transition("finish", ("draft",), "done", "bench.edit"),))]
+
+    @staticmethod
+    @hookimpl
+    def register_record_types():  # type: ignore[no-untyped-def]
+        return [RecordType("bench_item", "Bench item", BenchItem, "BEN", "bench_item",
+                           controlled_fields=("alpha", "beta", "gamma"), number_per_year=True)]
+
+
+def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]
+    from core.app import create_app
+    from core.db import db
+    from core.testing import create_schema
+
+    app = create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                      "PLUGINS": ["bench"]}, extra_plugins={"bench": _Plugin}, environ={})
+    if fresh:
+        if url.startswith("postgresql"):
+            with app.app_context():
+                db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                db.session.commit()
+        create_schema(app)
+    return app
+
+
+def _bench_user():  # type: ignore[no-untyped-def]
+    from core.audit.context import audit_context
+    from core.db import db
+    from core.testing import DEFAULT_PASSWORD
+    from core.users.models import Role
+    from core.users.service import assign_role, create_user, get_user, system_context
+
+    user = get_user("bencher")
+    if user is None:
+        ctx = system_context("bench")
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
+            user = create_user("bencher", "Bench User", "", DEFAULT_PASSWORD)
+            assign_role(user, db.session.scalar(select(Role).where(Role.key == "author")),
+                        reason="bench")
+        db.session.commit()
+    return user
+
+
+def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from core import create_record, update_record
+    from core.db import db
+
+    with app.app_context():
+        user = _bench_user()
+        record = create_record("bench_item", user, title="t", alpha="a", beta="b", gamma="c")
+        db.session.commit()
+        start = time.perf_counter()
+        for i in range(UPDATES):
+            update_record(record, user, expected_version=record.version,
+                          alpha=f"a{i}", beta=f"b{i}", gamma=f"c{i}")
+            db.session.commit()
+        audited = (time.perf_counter() - start) / UPDATES
+        record_id = record.id
+        db.session.rollback()  # end the read transaction (SQLite: it holds the write lock)
+        # The same ORM update without any listener: a bare SQLAlchemy session on the engine.
+        with Session(db.engine) as bare:
+            item = bare.get(BenchItem, record_id)
+            start = time.perf_counter()
+            for i in range(UPDATES):
+                item.alpha, item.beta, item.gamma = f"x{i}", f"y{i}", f"z{i}"
+                bare.commit()
+            plain = (time.perf_counter() - start) / UPDATES
+    return {"audited_ms": audited * 1000, "bare_ms": plain * 1000, "ratio": audited / plain}
+
+
+def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from core import create_record
+    from core.db import db
+
+    with app.app_context():
+        user = _bench_user()
+        start = time.perf_counter()
+        for i in range(CREATES):
+            create_record("bench_item", user, title=f"item {i}", alpha="a")
+            db.session.commit()
+        elapsed = time.perf_counter() - start
+    return {"creates_per_s": CREATES / elapsed}
+
+
+def _create_worker(args: tuple[str, str, int]) -> float:
+    url, instance, count = args
+    from core import create_record
+    from core.db import db
+
+    app = make_app(url, Path(instance), fresh=False)
+    with app.app_context():
+        user = _bench_user()
+        start = time.perf_counter()
+        for i in range(count):
+            create_record("bench_item", user, title=f"p{os.getpid()}-{i}")
+            db.session.commit()
+        return time.perf_counter() - start
+
+
+def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
+    from core.db import db
+
+    app = make_app(url, instance)
+    with app.app_context():
+        _bench_user()
+    ctx = multiprocessing.get_context("spawn")
+    start = time.perf_counter()
+    with ctx.Pool(PROCESSES) as pool:
+        pool.map(_create_worker, [(url, str(instance), CREATES_PER_PROCESS)] * PROCESSES)
+    elapsed = time.perf_counter() - start
+    with app.app_context():
+        numbers = [int(n.rsplit("-", 1)[1]) for n in db.session.scalars(
+            select(Record.number).where(Record.type == "bench_item"))]
+        db.engine.dispose()
+    expected = PROCESSES * CREATES_PER_PROCESS
+    return {"processes": PROCESSES, "creates": len(numbers), "creates_per_s": expected / elapsed,
+            "duplicates": len(numbers) - len(set(numbers)),
+            "missing": len(set(range(1, expected + 1)) - set(numbers))}
+
+
+def main() -> int:
+    results: dict[str, Any] = {"machine": platform.node(), "python": platform.python_version()}
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'kernel.sqlite3'}")]
+        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
+            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        for label, url in targets:
+            app = make_app(url, Path(tmp) / label)
+            row: dict[str, Any] = {**measure_updates(app), **measure_creates(app)}
+            from core.db import db
+
+            with app.app_context():
+                db.engine.dispose()
+            if label == "postgresql":
+                row["concurrent"] = measure_concurrent_creates(url, Path(tmp) / "pg-conc")
+            results[label] = row
+    print(f"{'backend':<11} {'audited upd':>12} {'bare upd':>9} {'ratio':>6} {'creates/s':>10}")
+    for label in ("sqlite", "postgresql"):
+        if label in results:
+            r = results[label]
+            print(f"{label:<11} {r['audited_ms']:>10.2f}ms {r['bare_ms']:>7.2f}ms "
+                  f"{r['ratio']:>5.1f}x {r['creates_per_s']:>10.0f}")
+            if "concurrent" in r:
+                c = r["concurrent"]
+                print(f"{'':<11} {c['processes']} processes: {c['creates']} creates, "
+                      f"{c['creates_per_s']:.0f}/s, duplicates {c['duplicates']}, "
+                      f"missing {c['missing']}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "kernel.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
