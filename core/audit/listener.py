@@ -9,8 +9,8 @@ listeners off: they are attached to the session class when the core is imported.
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import cache
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
