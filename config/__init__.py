@@ -21,6 +21,16 @@ MIN_PRODUCTION_SECRET = 32
 # CQMS_* variables that are not configuration keys.
 NON_CONFIG_ENV = {"CQMS_CONFIG", "CQMS_DEMO_PASSWORD"}
 NON_CONFIG_ENV_PREFIXES = ("CQMS_TEST_",)
+# Media types the attachment service can recognise from content (ATTACHMENT_TYPES picks from these).
+ATTACHMENT_MEDIA_TYPES = frozenset({
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "text/plain",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+})
 
 
 class ConfigError(ValueError):
@@ -125,6 +135,7 @@ def _check_values(config: dict[str, Any]) -> None:
         raise ConfigError("PASSWORD_HISTORY: must not be negative")
     if len(set(config["PLUGINS"])) != len(config["PLUGINS"]):
         raise ConfigError("PLUGINS: lists a plugin twice")
+    _check_attachments(config)
     if config["ENV"] == "production":
         if len(config["SECRET_KEY"]) < MIN_PRODUCTION_SECRET:
             raise ConfigError(
@@ -137,6 +148,19 @@ def _check_values(config: dict[str, Any]) -> None:
                 "INTEGRITY_KEY_FILE: production needs an existing key file outside the database "
                 "(create one with: head -c 32 /dev/urandom > /etc/cqms/integrity.key)"
             )
+
+
+def _check_attachments(config: dict[str, Any]) -> None:
+    if config["ATTACHMENT_MAX_BYTES"] < 1:
+        raise ConfigError(f"ATTACHMENT_MAX_BYTES: must be at least 1, got "
+                          f"{config['ATTACHMENT_MAX_BYTES']}")
+    unknown = sorted(set(config["ATTACHMENT_TYPES"]) - ATTACHMENT_MEDIA_TYPES)
+    if unknown:
+        raise ConfigError(f"ATTACHMENT_TYPES: unsupported media type {unknown[0]!r} (supported: "
+                          f"{', '.join(sorted(ATTACHMENT_MEDIA_TYPES))})")
+    folder = config["ATTACHMENT_DIR"]
+    if folder and Path(folder).exists() and not Path(folder).is_dir():
+        raise ConfigError(f"ATTACHMENT_DIR: {folder} exists and is not a folder")
 
 
 def load_config(

@@ -7,6 +7,7 @@ nothing is removed or renamed without a release that warns first.
 
 from flask_login import current_user
 
+from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason
 from core.audit.service import record_event
 from core.db import Base, UTCDateTime, db, utcnow
@@ -61,6 +62,8 @@ __all__ = [
     "ValidationError",
     "Workflow",
     "WorkflowError",
+    "add_attachment",
+    "attachments_of",
     "attest",
     "audit_reason",
     "available_transitions",
@@ -73,6 +76,7 @@ __all__ = [
     "link_records",
     "links_of",
     "login_only",
+    "open_attachment",
     "public",
     "record_event",
     "requires",

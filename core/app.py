@@ -101,11 +101,12 @@ def create_app(
         totp_roles=frozenset(config["TOTP_REQUIRED_ROLES"]),
     )
     app.extensions["cqms"] = state
+    from core.attachments.service import verify_attachments
     from core.records.service import reconcile_records
     from core.signatures.service import verify_signatures
     from core.workflows import service as _workflows  # noqa: F401 - installs after-commit hooks
 
-    state.reconcilers.extend([reconcile_records, verify_signatures])
+    state.reconcilers.extend([reconcile_records, verify_signatures, verify_attachments])
 
     login_manager.init_app(app)
     csrf.init_app(app)

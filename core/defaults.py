@@ -102,6 +102,7 @@ def register_settings() -> list[SettingSpec]:
 
 @hookimpl
 def register_models() -> list[type]:
+    from core.attachments.models import Attachment
     from core.audit.models import AuditCheckpoint, AuditEntry
     from core.plugins import PluginState
     from core.records.models import Counter, Record, RecordLink
@@ -139,12 +140,20 @@ def register_models() -> list[type]:
         RecordLink,
         Signature,
         SignatureAttestation,
+        Attachment,
     ]
 
 
 @hookimpl
 def register_migrations() -> MigrationBranch:
     return MigrationBranch("core", Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def register_blueprints() -> list[object]:
+    from core.web.files import blueprint as files_blueprint
+
+    return [files_blueprint]
 
 
 @hookimpl

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import current_app
@@ -27,13 +29,27 @@ def integrity_key() -> bytes:
         if not path.exists():
             # Only reachable outside production (config refuses a missing file there).
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_bytes(secrets.token_bytes(KEY_BYTES))
+            _create_key(path)
         key = path.read_bytes()
         if len(key) < 16:
             raise RuntimeError(f"integrity key {path} is shorter than 16 bytes")
         cache[path] = key
     return cache[path]
+
+
+def _create_key(path: Path) -> None:
+    """Publish a new random key at ``path`` atomically; if another process got there first, keep
+    its key (two first users must never end up signing with different keys)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".integrity-key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(KEY_BYTES))
+        try:
+            os.link(tmp, path)  # fails if the key exists: never overwrite, never half-written
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
 
 
 def mac(purpose: str, message: bytes) -> str:

@@ -11,6 +11,7 @@ from flask import current_app
 from core.audit import verify as audit_verify
 from core.cli.context import as_system
 from core.db import db
+from core.db.engine import read_only_scope
 
 
 @click.group("audit", help="Audit trail integrity.")
@@ -31,11 +32,13 @@ def verify(checkpoint_file: Path | None) -> None:
             points = audit_verify.read_checkpoint_file(checkpoint_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
-    connection = db.session.connection()
-    points += audit_verify.stored_checkpoints(connection)
-    reconcilers = current_app.extensions["cqms"].reconcilers
-    report = audit_verify.verify(connection, points, reconcilers)
-    db.session.rollback()
+    # A read-only transaction: on SQLite, verifying a long trail must not hold the write lock.
+    with read_only_scope():
+        connection = db.session.connection()
+        points += audit_verify.stored_checkpoints(connection)
+        reconcilers = current_app.extensions["cqms"].reconcilers
+        report = audit_verify.verify(connection, points, reconcilers)
+        db.session.rollback()
     if report.ok:
         click.echo(f"OK {report.entries} entries (head seq {report.head_seq}, "
                    f"{len(points)} checkpoints)")

@@ -74,6 +74,7 @@ def update_record(record: Record, user: User, *, expected_version: int, reason: 
                             f"{record.version}, you edited {expected_version}); reload it")
     if "title" in changes and not (changes["title"] or "").strip():
         raise ValidationError({"title": "A title is required."})
+    number = record.number  # a failed flush expires the record: name it without reloading
     with acting_as(user), audit_reason(reason.strip()):
         for name, value in changes.items():
             setattr(record, name, value)
@@ -81,7 +82,7 @@ def update_record(record: Record, user: User, *, expected_version: int, reason: 
         try:
             db.session.flush()
         except StaleDataError:
-            raise ConflictError(f"{record.number} was changed by someone else; reload it") from None
+            raise ConflictError(f"{number} was changed by someone else; reload it") from None
     return record
 
 
@@ -120,17 +121,23 @@ def reconcile_records(connection, report) -> None:  # type: ignore[no-untyped-de
     from core.records.content import content_hash, content_of
 
     session = db.session
+    # The last audited hash of every entity, in one pass over the trail (a query per record
+    # scans the trail once per record: quadratic, 20 s at 2,000 records and 28,000 entries).
+    audited: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for seq, entity_type, entity_id, value in session.execute(
+            select(AuditEntry.id, AuditEntry.entity_type, AuditEntry.entity_id,
+                   AuditEntry.new_value)
+            .where(AuditEntry.field == "content_hash").order_by(AuditEntry.id)):
+        audited[(entity_type, entity_id)] = (seq, value)
     for record in session.scalars(select(Record).order_by(Record.id)):
         entity = f"{record.type} {record.id} ({record.number})"
         if content_hash(content_of(record)) != record.content_hash:
             report.add(Finding(None, entity, "content does not match the record's hash "
                                "(edited outside the application)"))
             continue
-        last = session.scalar(
-            select(AuditEntry.new_value)
-            .where(AuditEntry.entity_id == str(record.id), AuditEntry.field == "content_hash",
-                   AuditEntry.entity_type.in_(_tables_of(record)))
-            .order_by(AuditEntry.id.desc()).limit(1))
+        found = [audited[key] for key in ((t, str(record.id)) for t in _tables_of(record))
+                 if key in audited]
+        last = max(found)[1] if found else None
         if last != record.content_hash:
             report.add(Finding(None, entity, "stored content hash differs from the audit trail "
                                "(edited outside the application)"))

@@ -15,11 +15,12 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
 from core.db import db
-from core.errors import PermissionDenied, ValidationError, WorkflowError
+from core.errors import ConflictError, PermissionDenied, ValidationError, WorkflowError
 from core.permissions import has_permission
 from core.records.content import transition_scope, workflow_of
 from core.records.models import Record
@@ -78,8 +79,9 @@ def transition(
     """Move ``record`` along transition ``name`` as ``user``; flushes, the caller commits.
 
     Raises WorkflowError (illegal or vetoed, 409), PermissionDenied (403), ValidationError
-    (missing reason or signature, 422), AuthenticationFailed (wrong password, 401). Nothing is
-    written when any of them is raised (the caller rolls back).
+    (missing reason or signature, 422), AuthenticationFailed (wrong password, 401),
+    ConflictError (another transaction changed the record meanwhile, 409). Nothing is written
+    when any of them is raised (the caller rolls back).
     """
     workflow = workflow_of(record)
     if workflow is None:
@@ -110,16 +112,20 @@ def transition(
         raise ValidationError({"signature": f"{t.label or t.name} needs your signature "
                                f"(meaning {t.signature!r}): re-enter your password."})
     written: Signature | None = None
-    with acting_as(user), audit_reason(reason), transition_scope():
-        if t.signature:
-            written = sign(record, user, signature, meaning=t.signature,  # type: ignore[arg-type]
-                           transition=t.name)
-        old = record.state
-        record.state = t.target
-        record.updated_by_id = user.id
-        db.session.flush()
-        record_event("transition", record.type, record.id, field=t.name, old=old,
-                     new=t.target, actor=user, entity_version=record.version)
+    number = record.number  # a failed flush expires the record: name it without reloading
+    try:
+        with acting_as(user), audit_reason(reason), transition_scope():
+            if t.signature:
+                written = sign(record, user, signature,  # type: ignore[arg-type]
+                               meaning=t.signature, transition=t.name)
+            old = record.state
+            record.state = t.target
+            record.updated_by_id = user.id
+            db.session.flush()
+            record_event("transition", record.type, record.id, field=t.name, old=old,
+                         new=t.target, actor=user, entity_version=record.version)
+    except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
+        raise ConflictError(f"{number} was changed by someone else; reload it") from None
     host = state.host
     after_commit(db.session(), lambda: host.pm.hook.record_transitioned(
         record=record, transition=t, user=user))

@@ -276,6 +276,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_core_user_role_study_id'), ['study_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_user_role_user_id'), ['user_id'], unique=False)
 
+    op.create_table('core_attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('media_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('storage_name', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('record_version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['record_id'], ['core_record.id'], name=op.f('fk_core_attachment_record_id_core_record')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['core_user.id'], name=op.f('fk_core_attachment_uploaded_by_id_core_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_attachment')),
+    sa.UniqueConstraint('storage_name', name=op.f('uq_core_attachment_storage_name'))
+    )
+    with op.batch_alter_table('core_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_attachment_record_id'), ['record_id'], unique=False)
+
     op.create_table('core_record_link',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=False),
@@ -334,6 +353,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_core_record_link_source_id'))
 
     op.drop_table('core_record_link')
+    with op.batch_alter_table('core_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_attachment_record_id'))
+
+    op.drop_table('core_attachment')
     with op.batch_alter_table('core_user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_user_role_user_id'))
         batch_op.drop_index(batch_op.f('ix_core_user_role_study_id'))

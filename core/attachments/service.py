@@ -1,0 +1,196 @@
+"""Adding, reading and verifying attachments: the services plugins call, and the reconciler."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+from flask import current_app
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from core.attachments import sniff, storage
+from core.attachments.models import Attachment
+from core.audit.context import acting_as, audit_reason
+from core.audit.service import record_event
+from core.db import db
+from core.errors import ConflictError, CQMSError, ValidationError
+from core.permissions import has_permission
+from core.records.models import Record
+from core.users.models import User
+
+AUDIT_VIEW = "core.audit.view"
+# Columns whose stored value must equal the value written to the audit trail at upload.
+CHECKED_COLUMNS = ("record_id", "storage_name", "size", "sha256", "media_type")
+
+
+class AttachmentIntegrityError(CQMSError):
+    """A stored file is missing or no longer matches its recorded SHA-256."""
+
+
+def add_attachment(record: Record, user: User, filename: str | None, stream: Any,
+                   declared_type: str | None = None, reason: str = "") -> Attachment:
+    """Store the file read from ``stream`` (a binary file object, or bytes) on ``record`` as
+    ``user``. Flushes; the caller commits (a rollback removes the stored file again).
+
+    Refuses, writing nothing, with ``ValidationError`` naming ``file``: an empty or too large
+    file, a media type not recognised from the content or not in ``ATTACHMENT_TYPES``, and a
+    file name extension or ``declared_type`` that contradicts the content. Past the draft states
+    a ``reason`` is required (``ValidationError`` naming ``reason``).
+    """
+    from core.records.content import is_draft
+
+    if record.id is None:
+        raise ValidationError({"record": "Save the record before attaching files."})
+    name = sniff.clean_filename(filename)
+    if not name:
+        raise ValidationError({"file": "The file has no usable name."})
+    reason = (reason or "").strip()
+    if not reason and not is_draft(record):
+        raise ValidationError({"reason": f"{record.number} is past draft: a reason for adding "
+                               "the file is required."})
+    if isinstance(stream, bytes | bytearray):
+        stream = io.BytesIO(stream)
+    received = storage.receive(stream, current_app.config["ATTACHMENT_MAX_BYTES"])
+    try:
+        media_type = _checked_type(received, name, declared_type)
+        attachment = Attachment(
+            record_id=record.id, filename=name, media_type=media_type, size=received.size,
+            sha256=received.sha256, storage_name=storage.new_storage_name(),
+            uploaded_by_id=user.id, record_version=record.version,
+        )
+        with acting_as(user), audit_reason(reason or "Attachment added"):
+            db.session.add(attachment)
+            db.session.flush()
+            storage.track(db.session(), storage.path_of(attachment.storage_name))
+            storage.place(received, attachment.storage_name)
+            record_event(
+                "attachment.added", record.type, record.id, field="attachment",
+                new=f"{name} (#{attachment.id}, {media_type}, {received.size} bytes, "
+                    f"sha256 {received.sha256})",
+                actor=user, entity_version=record.version,
+            )
+    finally:
+        storage.discard(received.path)  # a no-op once placed
+    return attachment
+
+
+def _checked_type(received: storage.Received, name: str, declared_type: str | None) -> str:
+    if received.size == 0:
+        raise ValidationError({"file": "The file is empty."})
+    media_type = sniff.detect(received.path, name)
+    allowed = current_app.config["ATTACHMENT_TYPES"]
+    if media_type is None or media_type not in allowed:
+        kinds = ", ".join(sorted(ext for t in allowed for ext in sniff.EXTENSIONS[t]))
+        raise ValidationError({"file": f"This kind of file is not accepted (accepted: {kinds})."})
+    if sniff.extension(name) not in sniff.EXTENSIONS[media_type]:
+        raise ValidationError({"file": f"The file name does not match its content ({media_type}"
+                               f"): name it {' or '.join(sniff.EXTENSIONS[media_type])}."})
+    if not sniff.declared_matches(declared_type, media_type):
+        raise ValidationError({"file": f"The file was sent as {declared_type} but its content "
+                               f"is {media_type}."})
+    return media_type
+
+
+def attachments_of(record: Record) -> list[Attachment]:
+    """The record's attachments, oldest first (every upload, none ever replaced)."""
+    stmt = select(Attachment).where(Attachment.record_id == record.id).order_by(Attachment.id)
+    return list(db.session.scalars(stmt))
+
+
+def open_attachment(attachment: Attachment) -> BinaryIO:
+    """The stored file, open for binary reading at its start, after checking its size and
+    SHA-256 against the row; raises ``AttachmentIntegrityError`` if it is missing or altered.
+    The caller closes it."""
+    where = f"attachment {attachment.id} ({attachment.filename}) of record {attachment.record_id}"
+    try:
+        fh = storage.path_of(attachment.storage_name).open("rb")
+    except (OSError, ValueError):
+        raise AttachmentIntegrityError(f"{where}: the stored file is missing") from None
+    try:
+        size, sha256 = storage.hash_file(fh)
+        if (size, sha256) != (attachment.size, attachment.sha256):
+            raise AttachmentIntegrityError(f"{where}: the stored file was altered (SHA-256 "
+                                           "does not match)")
+        fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+def may_download(user: Any, attachment: Attachment) -> bool:
+    """Holders of ``core.audit.view`` in the record's study/site scope, and the record's owner
+    and creator. (Record-type read permissions will refine this.)"""
+    record = attachment.record
+    if user.id in (record.owner_id, record.created_by_id):
+        return True
+    return has_permission(user, AUDIT_VIEW, study=record.study, site=record.site)
+
+
+# -- immutability and verification -------------------------------------------------------------
+
+
+def _refuse_changes(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, Attachment) and session.is_modified(obj):
+            raise ConflictError("attachments are immutable: add a new file instead")
+    for obj in session.deleted:
+        if isinstance(obj, Attachment):
+            raise ConflictError("attachments are never deleted")
+
+
+def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-def]
+    """Reconciler for ``cqms audit verify``: every attachment's file exists with its recorded
+    size and SHA-256, and the row still holds the values audited at upload."""
+    from core.audit.listener import format_value
+    from core.audit.models import AuditEntry
+    from core.audit.verify import Finding
+
+    entries = AuditEntry.__table__
+    audited: dict[tuple[str, str], str | None] = {}
+    for row in connection.execute(
+        select(entries.c.entity_id, entries.c.field, entries.c.new_value)
+        .where(entries.c.entity_type == Attachment.__tablename__,
+               entries.c.action == "create", entries.c.field.in_(CHECKED_COLUMNS))
+        .order_by(entries.c.id)
+    ):
+        audited.setdefault((row.entity_id, row.field), row.new_value)
+    table, records = Attachment.__table__, Record.__table__
+    rows = connection.execute(
+        select(table, records.c.number.label("record_number"))
+        .join(records, records.c.id == table.c.record_id, isouter=True)
+        .order_by(table.c.id)
+    ).mappings()
+    for row in rows:
+        entity = (f"core_attachment {row['id']} (record {row['record_id']} "
+                  f"{row['record_number'] or '?'}, {row['filename']})")
+        edited = [name for name in CHECKED_COLUMNS
+                  if not _same(audited.get((str(row["id"]), name)), row[name], format_value)]
+        if edited:
+            report.add(Finding(None, entity, f"row differs from the audit trail ({', '.join(edited)}"
+                               " edited outside the application)"))
+        try:
+            with storage.path_of(row["storage_name"]).open("rb") as fh:
+                size, sha256 = storage.hash_file(fh)
+        except (OSError, ValueError):
+            report.add(Finding(None, entity, "the stored file is missing"))
+            continue
+        if (size, sha256) != (row["size"], row["sha256"]):
+            report.add(Finding(None, entity, "the stored file was altered or replaced (SHA-256 "
+                               "does not match)"))
+
+
+def _same(audited: str | None, value: Any, format_value: Any) -> bool:
+    """Whether an audited text is ``value`` (foreign keys are audited as ``label (#id)``)."""
+    text = format_value(value)
+    return audited == text or (audited or "").endswith(f" (#{text})")
+
+
+def install() -> None:
+    if not event.contains(FlaskSession, "before_flush", _refuse_changes):
+        event.listen(FlaskSession, "before_flush", _refuse_changes)
+
+
+install()
