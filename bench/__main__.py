@@ -105,7 +105,12 @@ def main() -> int:
                 db.engine.dispose()
     from bench import kernel
 
-    return kernel.main()
+    status = kernel.main()
+    if os.environ.get("CQMS_BENCH_AUDIT_CHAIN"):  # 1M-entry verify bench: minutes, opt-in
+        from bench import audit_chain
+
+        status = audit_chain.main() or status
+    return status
 
 
 if __name__ == "__main__":
