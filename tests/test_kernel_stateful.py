@@ -1,0 +1,496 @@
+"""The kernel driven by random action sequences (Hypothesis stateful testing), against a model.
+
+Each example gets a fresh SQLite database (a copy of a template holding the accounts) and an app
+of its own. Rules create and edit ``acme_widget`` records (with and without reason, with stale
+versions) and try every transition as users of every role, the creator included, with right and
+wrong passwords, with and without reason and signature. The model predicts the outcome of every
+action: the exact error, or the new state, version and content, lockouts included.
+
+Invariants after every step: the records, signatures and accounts equal the model (so every state
+is one reached by legal transitions); every state change has exactly one ``transition`` entry;
+every signed transition has its signature row with the transition's meaning, by a user allowed
+to sign it and not barred from it; no controlled field changed past draft without a reason; the
+numbers are gapless; and the audit chain with the record and signature reconcilers verifies.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from kernel_plugin import TRANSITIONS, WORKFLOW, AcmeWidget, make_plugin
+from sqlalchemy import select
+
+from core import (
+    AuthenticationFailed,
+    ConflictError,
+    PermissionDenied,
+    SignatureRequest,
+    ValidationError,
+    WorkflowError,
+    attest,
+    create_record,
+    transition,
+    update_record,
+)
+from core.audit.models import AuditEntry
+from core.audit.verify import verify
+from core.db import db
+from core.hookspecs import hookimpl
+from core.signatures.models import Signature
+from core.testing import DEFAULT_PASSWORD, create_schema
+from core.users.models import User
+
+WRONG_PASSWORD = "Not-The-Password-0"
+LOCKOUT = 3
+# username -> (role, attested before the run)
+PEOPLE = {
+    "alice": ("author", True),
+    "bob": ("approver", True),
+    "carol": ("approver", True),
+    "dave": ("approver", False),
+    "erin": ("site_monitor", True),
+    "olga": (None, True),  # no role in the plugin
+}
+ROLE_PERMISSIONS = {"author": {"acme.edit"}, "approver": {"acme.edit", "acme.approve"},
+                    "site_monitor": {"acme.edit"}, None: set()}
+CONTROLLED = ("title", "description")  # BASE_CONTENT's editable part + the type's fields
+BY_NAME = {t.name: t for t in TRANSITIONS}
+REASON = "Corrected after review"
+MAX_CREATIONS = 3  # attempts per run (some fail or roll back)
+OUTCOMES: Counter[str] = Counter()  # what the runs did, printed at the end (pytest -s)
+
+
+def _module_plugin(key: str, **members: Any) -> Any:
+    import types
+
+    module = types.ModuleType(f"cqms_test_plugin_{key}")
+    for name, value in members.items():
+        setattr(module, name, hookimpl(value) if callable(value) else value)
+    return module
+
+
+PLUGIN = make_plugin(_module_plugin)
+
+
+def _app(url: str, instance: Path):  # type: ignore[no-untyped-def]
+    from core.app import create_app
+
+    return create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                       "PLUGINS": ["acme"], "LOCKOUT_THRESHOLD": LOCKOUT},
+                      extra_plugins={"acme": PLUGIN}, environ={})
+
+
+def _dispose(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+class Template:
+    """One database with the schema, the accounts and their attestations, built once and copied
+    (SQLite backup API) for every example."""
+
+    root: Path | None = None
+
+    @classmethod
+    def path(cls) -> Path:
+        if cls.root is None:
+            cls.root = Path(tempfile.mkdtemp(prefix="cqms-stateful-"))
+            app = _app(f"sqlite:///{cls.root / 'template.sqlite3'}", cls.root / "instance")
+            create_schema(app)
+            with app.app_context():
+                from core.audit.context import audit_context
+                from core.users.models import Role
+                from core.users.service import assign_role, create_user, system_context
+
+                ctx = system_context("pytest")
+                with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
+                    for username, (role, _) in PEOPLE.items():
+                        user = create_user(username, f"{username.title()} Tester",
+                                           f"{username}@example.org", DEFAULT_PASSWORD)
+                        if role:
+                            assign_role(user, db.session.query(Role).filter_by(key=role).one(),
+                                        reason="test set-up")
+                db.session.commit()
+                for username, (_, attested) in PEOPLE.items():
+                    if attested:
+                        attest(db.session.scalar(select(User).filter_by(username=username)),
+                               DEFAULT_PASSWORD)
+                db.session.commit()
+            _dispose(app)
+        return cls.root / "template.sqlite3"
+
+    @classmethod
+    def cleanup(cls) -> None:
+        if cls.root is not None:
+            shutil.rmtree(cls.root, ignore_errors=True)
+            cls.root = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _template():
+    yield
+    Template.cleanup()
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+@dataclass
+class SigModel:
+    meaning: str
+    signer: str
+    transition: str
+    record_version: int
+    valid: bool = True
+
+
+@dataclass
+class RecordModel:
+    id: int
+    number: int
+    creator: str
+    title: str
+    description: str
+    notes: str = ""
+    state: str = WORKFLOW.initial
+    version: int = 1
+    updated_by: str = ""
+    moves: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, old, new, reason
+    signatures: list[SigModel] = field(default_factory=list)
+
+
+@dataclass
+class UserModel:
+    id: int
+    role: str | None
+    attested: bool
+    failures: int = 0
+    locked: bool = False
+
+    def can(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+usernames = st.sampled_from(sorted(PEOPLE))
+titles = st.sampled_from(["Widget", "Gadget", "Widget", "Gadget", "", "  "])
+descriptions = st.sampled_from(["Blue", "Red", "Green", "", "  "])
+reasons = st.sampled_from([REASON, REASON, "", "   "])
+versions = st.sampled_from(["current", None, None, "stale"])
+passwords = st.sampled_from([DEFAULT_PASSWORD, DEFAULT_PASSWORD, DEFAULT_PASSWORD, WRONG_PASSWORD,
+                             None])
+
+
+class KernelMachine(RuleBasedStateMachine):
+    records = Bundle("records")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="cqms-example-"))
+        path = self.dir / "cqms.sqlite3"
+        with sqlite3.connect(Template.path()) as source, sqlite3.connect(path) as target:
+            source.backup(target)
+        self.app = _app(f"sqlite:///{path}", Template.path().parent / "instance")
+        self.ctx = self.app.app_context()
+        self.ctx.push()
+        self.users = {}
+        for username, (role, attested) in PEOPLE.items():
+            user_id = db.session.scalar(select(User.id).filter_by(username=username))
+            self.users[username] = UserModel(user_id, role, attested)
+        db.session.commit()
+        self.model: dict[int, RecordModel] = {}
+        self.numbers = self.creations = self.attestations = 0
+        OUTCOMES["runs"] += 1
+
+    def teardown(self) -> None:
+        try:
+            self.check_chain()
+        finally:
+            db.session.remove()
+            self.ctx.pop()
+            _dispose(self.app)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def user(self, username: str) -> User:
+        return db.session.get(User, self.users[username].id)
+
+    def record(self, rid: int) -> AcmeWidget:
+        return db.session.get(AcmeWidget, rid)
+
+    def expect(self, error: type[Exception] | None, action, *, keep_failure: bool = False):  # type: ignore[no-untyped-def]
+        """Run ``action``; it must raise exactly ``error`` (or nothing). Commit on success (and
+        for a wrong signing password, as the web layer does), roll back otherwise."""
+        try:
+            result = action()
+        except Exception as exc:  # noqa: BLE001 - compared with the prediction below
+            if type(exc) is not error:
+                db.session.rollback()
+                raise AssertionError(f"expected {error.__name__ if error else 'success'}, got "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            if keep_failure:
+                db.session.commit()
+            else:
+                db.session.rollback()
+            return None
+        assert error is None, f"expected {error.__name__}, but the action succeeded"
+        db.session.commit()
+        return result
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @precondition(lambda self: self.creations < MAX_CREATIONS)  # deep histories, not many
+    @rule(target=records, username=usernames, title=titles, description=descriptions,
+          roll_back=st.sampled_from([False, False, False, True]))
+    def create(self, username: str, title: str, description: str, roll_back: bool):  # type: ignore[no-untyped-def]
+        user = self.user(username)
+        self.creations += 1
+        OUTCOMES["create"] += 1
+        if not title.strip():
+            self.expect(ValidationError, lambda: create_record(
+                "acme_widget", user, title=title, description=description))
+            return multiple()
+        if roll_back:  # a creation rolled back gives its number back
+            create_record("acme_widget", user, title=title, description=description)
+            db.session.rollback()
+            return multiple()
+        record = self.expect(None, lambda: create_record(
+            "acme_widget", user, title=title, description=description))
+        self.numbers += 1
+        self.model[record.id] = RecordModel(record.id, self.numbers, username, title,
+                                            description, updated_by=username)
+        return record.id
+
+    @rule(rid=records, username=usernames, name=st.sampled_from(["title", "description",
+                                                                 "notes"]),
+          value=st.sampled_from(["Blue", "Red", "", "Widget"]), reason=reasons,
+          stale=st.sampled_from([False, False, False, True]))
+    def update(self, rid: int, username: str, name: str, value: str, reason: str,
+               stale: bool) -> None:
+        m = self.model[rid]
+        expected_version = m.version - 1 if stale else m.version
+        changed = getattr(m, name) != value
+        touched = changed or m.updated_by != username
+        content_changed = changed and name in CONTROLLED
+        if stale:
+            error: type[Exception] | None = ConflictError
+        elif name == "title" and not value.strip():
+            error = ValidationError
+        elif content_changed and m.state != WORKFLOW.initial and not reason.strip():
+            error = ValidationError
+        else:
+            error = None
+        OUTCOMES[f"update: {error.__name__ if error else 'done'}"] += 1
+        self.expect(error, lambda: update_record(
+            self.record(rid), self.user(username), expected_version=expected_version,
+            reason=reason, **{name: value}))
+        if error is None:
+            setattr(m, name, value)
+            if touched:
+                m.version += 1
+                m.updated_by = username
+            if content_changed:
+                for s in m.signatures:
+                    s.valid = False
+
+    @rule(rid=records, username=usernames, name=st.sampled_from([*BY_NAME, "teleport"]),
+          password=passwords, reason=reasons, version=versions)
+    def any_transition(self, rid: int, username: str, name: str, password: str | None,
+                       reason: str, version: str | None) -> None:
+        """Any transition name (one that does not exist too) by anyone."""
+        self.move(rid, username, name, password, reason, version)
+
+    @rule(rid=records, data=st.data(), password=passwords, reason=reasons, version=versions)
+    def plausible_transition(self, rid: int, data: st.DataObject, password: str | None,
+                             reason: str, version: str | None) -> None:
+        """A transition allowed from the record's state, by someone allowed to make it, by the
+        record's creator or by anyone, with any password, reason and version."""
+        m = self.model[rid]
+        legal = [t for t in reversed(TRANSITIONS) if m.state in t.source]  # forward first
+        if legal:
+            t = data.draw(st.sampled_from(legal), label="transition")
+            who = data.draw(st.sampled_from(["allowed", "creator", "anyone"]), label="who")
+            username = data.draw(self.people(m, t, who), label="user")
+            OUTCOMES[f"DBG {t.name} by {who} {self.users[username].role} {username == m.creator}"] += 1
+            self.move(rid, username, t.name, password, reason, version)
+
+    @rule(rid=records, data=st.data())
+    def advance(self, rid: int, data: st.DataObject) -> None:
+        """The next transition, as an allowed user would make it: the right password, a reason,
+        the version on screen (so random runs reach approval, retirement and re-signing)."""
+        m = self.model[rid]
+        legal = [t for t in reversed(TRANSITIONS) if m.state in t.source]
+        if legal:
+            t = data.draw(st.sampled_from(legal), label="transition")
+            username = data.draw(self.people(m, t, "allowed"), label="user")
+            self.move(rid, username, t.name, DEFAULT_PASSWORD, REASON, "current")
+
+    def people(self, m: RecordModel, t: Any, who: str) -> st.SearchStrategy[str]:
+        if who == "creator":
+            return st.just(m.creator)
+        allowed = sorted(name for name, u in self.users.items() if u.can(t.permission)
+                         and not ("created_by_id" in t.not_by and name == m.creator))
+        return st.sampled_from(allowed) if who == "allowed" and allowed else usernames
+
+    def move(self, rid: int, username: str, name: str, password: str | None, reason: str,
+             version: str | None) -> None:
+        m, u = self.model[rid], self.users[username]
+        t = BY_NAME.get(name)
+        expected_version = {"current": m.version, "stale": m.version - 1, None: None}[version]
+        signature = SignatureRequest(password=password) if password is not None else None
+        wrong_password = False
+        if version == "stale" or t is None or m.state not in t.source:
+            error: type[Exception] | None = WorkflowError
+        elif not u.can(t.permission):
+            error = PermissionDenied
+        elif ("created_by_id" in t.not_by and username == m.creator) or (
+                name == "submit" and not m.description.strip()):
+            error = WorkflowError
+        elif (t.reason_required and not reason.strip()) or (t.signature and signature is None):
+            error = ValidationError
+        elif t.signature and (u.locked or password != DEFAULT_PASSWORD):
+            error, wrong_password = AuthenticationFailed, not u.locked
+        elif t.signature and not u.attested:
+            error = PermissionDenied
+        else:
+            error = None
+        OUTCOMES[f"{name}: {error.__name__ if error else 'done'}"] += 1
+        self.expect(error, lambda: transition(
+            self.record(rid), name, self.user(username), reason=reason, signature=signature,
+            expected_version=expected_version), keep_failure=error is AuthenticationFailed)
+        if wrong_password:
+            u.failures += 1
+            u.locked = u.failures >= LOCKOUT
+        if error is None:
+            assert t is not None
+            if t.signature:
+                m.signatures.append(SigModel(t.signature, username, name, m.version))
+            m.moves.append((name, m.state, t.target, reason.strip()))
+            m.state, m.version, m.updated_by = t.target, m.version + 1, username
+
+    @precondition(lambda self: self.attestations < 2 and not self.users["dave"].attested)
+    @rule(username=st.sampled_from(["dave", "dave", "bob"]),
+          password=st.sampled_from([DEFAULT_PASSWORD, DEFAULT_PASSWORD, WRONG_PASSWORD]))
+    def sign_attestation(self, username: str, password: str) -> None:
+        u = self.users[username]
+        self.attestations += 1
+        OUTCOMES["attest"] += 1
+        if u.locked or password != DEFAULT_PASSWORD:
+            error: type[Exception] | None = AuthenticationFailed
+        elif u.attested:
+            error = ValidationError
+        else:
+            error = None
+        self.expect(error, lambda: attest(self.user(username), password),
+                    keep_failure=error is AuthenticationFailed)
+        if error is AuthenticationFailed and not u.locked:
+            u.failures += 1
+            u.locked = u.failures >= LOCKOUT
+        if error is None:
+            u.attested = True
+
+    # -- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def records_match_the_model(self) -> None:
+        numbers = []
+        for rid, m in self.model.items():
+            r = self.record(rid)
+            assert (r.state, r.version, r.title, r.description, r.notes) == (
+                m.state, m.version, m.title, m.description, m.notes), (r.number, m)
+            assert r.state in WORKFLOW.states
+            assert r.created_by_id == self.users[m.creator].id
+            assert r.updated_by_id == self.users[m.updated_by].id
+            numbers.append(int(r.number.rsplit("-", 1)[1]))
+        assert sorted(numbers) == list(range(1, self.numbers + 1))  # gapless, unique
+        db.session.rollback()
+
+    @invariant()
+    def accounts_match_the_model(self) -> None:
+        for username, u in self.users.items():
+            user = self.user(username)
+            assert (user.failed_logins, user.is_locked) == (u.failures, u.locked), username
+        db.session.rollback()
+
+    @invariant()
+    def every_state_change_has_one_transition_entry(self) -> None:
+        for rid, m in self.model.items():
+            trail = self.trail(rid)
+            moves = [(e.field, e.old_value, e.new_value, e.reason) for e in trail
+                     if e.action == "transition"]
+            assert moves == m.moves
+            changes = [(e.old_value, e.new_value) for e in trail
+                       if e.action == "update" and e.field == "state"]
+            assert changes == [(old, new) for _, old, new, _ in m.moves]
+        db.session.rollback()
+
+    @invariant()
+    def signed_transitions_carry_a_permitted_signature(self) -> None:
+        for rid, m in self.model.items():
+            rows = db.session.scalars(select(Signature).where(
+                Signature.record_id == rid).order_by(Signature.id)).all()
+            assert [(s.meaning, s.signer_id, s.transition, s.record_version, s.valid)
+                    for s in rows] == [(s.meaning, self.users[s.signer].id, s.transition,
+                                        s.record_version, s.valid) for s in m.signatures]
+            for row in rows:
+                t = BY_NAME[row.transition]
+                signer = next(u for u in self.users.values() if u.id == row.signer_id)
+                assert row.meaning == t.signature
+                assert signer.can(t.permission) and signer.attested
+                if "created_by_id" in t.not_by:
+                    assert row.signer_id != self.users[m.creator].id
+            # Every signing transition in the trail has its signature, on the version before.
+            signed = [(e.field, e.entity_version - 1) for e in self.trail(rid)
+                      if e.action == "transition" and BY_NAME[e.field].signature]
+            assert [(s.transition, s.record_version) for s in rows] == signed
+        db.session.rollback()
+
+    @invariant()
+    def no_controlled_change_past_draft_without_reason(self) -> None:
+        for rid in self.model:
+            state = WORKFLOW.initial
+            for e in self.trail(rid):
+                if e.action == "update" and e.field in CONTROLLED and state != WORKFLOW.initial:
+                    assert e.reason.strip(), f"{e.field} changed in {state} without a reason"
+                if e.action == "update" and e.field == "state":
+                    state = e.new_value
+        db.session.rollback()
+
+    def check_chain(self) -> None:
+        report = verify(db.session.connection(), (), self.app.extensions["cqms"].reconcilers)
+        db.session.rollback()
+        assert report.ok, [f.line() for f in report.findings]
+
+    def trail(self, rid: int) -> list[AuditEntry]:
+        return list(db.session.scalars(select(AuditEntry).where(
+            AuditEntry.entity_type.in_(("core_record", "acme_widget")),
+            AuditEntry.entity_id == str(rid)).order_by(AuditEntry.id)))
+
+
+@pytest.mark.req("P11-05", "P11-08", "P11-09", "P11-15", "P11-17", "DI-C3", "A11-09")
+def test_random_action_sequences_keep_the_kernel_invariants() -> None:
+    run_state_machine_as_test(KernelMachine, settings=settings(
+        max_examples=25, stateful_step_count=20, deadline=None, database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    print("\nstateful outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items())))
