@@ -8,6 +8,11 @@ Edits: 8 processes append their own tokens to the same few records by read-modif
 browser does (read in one transaction, submit ``expected_version`` in the next), retrying on
 ``ConflictError``; afterwards every token is there exactly once (no lost update), the version is
 1 + the successful updates, and the audit trail of the field is an unbroken old -> new chain.
+
+Transitions: 8 processes press "submit" on the same draft at the same moment, record after
+record; exactly one wins, the others get a WorkflowError (SQLite: the write lock serialises, the
+version check refuses) or a ConflictError (PostgreSQL: the UPDATE's version guard), and there is
+one ``transition`` entry per record.
 """
 
 from __future__ import annotations
