@@ -106,6 +106,7 @@ def command() -> None:
         passwords[username] = password
     if not shared:
         _store_passwords({**stored, **{u: p for u, p in passwords.items() if u in created}})
+    db.session.commit()  # before printing: the accounts shown exist even if output is cut short
     click.echo(f"demo data: {len(created)} accounts created, {len(DEMO_USERS) - len(created)} "
                "already present")
     for username, _name, role_keys, site_code in DEMO_USERS:
