@@ -114,3 +114,21 @@ def test_naive_timestamps_are_refused(db, system_actor):
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Study, aware.id).created_at == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.req("E6-14", "A11-01")
+def test_no_configuration_key_or_setting_can_switch_auditing_off(app):
+    """Auditing has no switch: no deployment key and no runtime setting names it."""
+    from config import load_defaults
+
+    registry = app.extensions["cqms"].registry
+    names = [*load_defaults(), *registry.settings]
+    # (the audits plugin's own settings are about audit programmes, not the audit trail)
+    assert [n for n in names if "audit" in n.lower() and not n.startswith("audits.")] == []
+    from flask_sqlalchemy.session import Session as FlaskSession
+    from sqlalchemy import event
+
+    from core.audit import listener
+
+    assert event.contains(FlaskSession, "after_flush", listener._write_entries)
+    assert event.contains(FlaskSession, "before_flush", listener._before_flush)
