@@ -137,7 +137,7 @@ class Workflow:
     states: tuple[str, ...]
     initial: str
     transitions: tuple[Transition, ...]
-    # States in which the record is controlled: any change needs a reason.
+    # Further states (besides ``initial``) that count as draft: changes need no reason there.
     draft_states: tuple[str, ...] = ()
 
     def transition(self, name: str) -> Transition | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -509,5 +509,6 @@ def test_random_action_sequences_keep_the_kernel_invariants() -> None:
     run_state_machine_as_test(KernelMachine, settings=settings(
         max_examples=40, stateful_step_count=25, deadline=None, database=None,
         derandomize=True,  # the same sequences every CI run: a failure reproduces exactly
+        phases=[Phase.generate, Phase.shrink],  # no explain phase: a failure reports sooner
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
     print("\nstateful outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items())))

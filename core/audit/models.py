@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, BigInteger, ForeignKey, Integer, String, Text, event
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -46,6 +46,8 @@ class AuditEntry(Base):
     """One event, or one changed field of one entity. Never updated, never deleted."""
 
     __tablename__ = "core_audit_entry"
+    # Record history pages and reconcilers look entries up by entity.
+    __table_args__ = (Index("ix_core_audit_entry_entity", "entity_type", "entity_id"),)
 
     # The chain sequence: assigned by the appender under the chain lock, gapless from 1.
     id: Mapped[int] = mapped_column(

@@ -158,6 +158,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_core_audit_entry_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_audit_entry_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_audit_entry_at'), ['at'], unique=False)
+        batch_op.create_index('ix_core_audit_entry_entity', ['entity_type', 'entity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_audit_entry_entity_type'), ['entity_type'], unique=False)
 
     op.create_table('core_password_history',
@@ -392,6 +393,7 @@ def downgrade() -> None:
     op.drop_table('core_password_history')
     with op.batch_alter_table('core_audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_entity_type'))
+        batch_op.drop_index('ix_core_audit_entry_entity')
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_at'))
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_actor_id'))
         batch_op.drop_index(batch_op.f('ix_core_audit_entry_action'))
