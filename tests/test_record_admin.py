@@ -134,3 +134,19 @@ def test_no_delete_and_no_state_field_in_forms(client, make_user, login):
     token = csrf_token(client, URL)
     assert client.post(URL + "delete/", data={"csrf_token": token, "id": record.id}
                        ).status_code == 405
+
+
+@pytest.mark.req("SEC-02")
+def test_scoped_users_cannot_create_records_outside_their_site(client, make_user, login, sites):
+    s1, s2 = sites
+    make_user("sam", "site_monitor", site=s1)
+    login(client, "sam")
+    token = csrf_token(client, URL + "new/")
+    form = {"csrf_token": token, "title": "Elsewhere", "description": "d", "notes": "",
+            "study": str(s2.study_id), "site": str(s2.id)}
+    refused = client.post(URL + "new/", data=form, follow_redirects=True)
+    assert "may not manage records of that study or site" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(Record)) is None
+    form.update(title="Here", site=str(s1.id), csrf_token=csrf_token(client, URL + "new/"))
+    assert client.post(URL + "new/", data=form).status_code == 302
+    assert db.session.scalar(select(Record)).site_id == s1.id

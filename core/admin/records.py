@@ -100,7 +100,19 @@ class RecordAdmin(CQMSModelView):
                 values[name] = value
         return values
 
+    def _in_scope(self, form: Any) -> bool:
+        """The chosen study/site must be one the user may manage records in."""
+        study = getattr(form, "study", None)
+        site = getattr(form, "site", None)
+        if has_permission(current_user, self.manage_permission or "",
+                          study=study.data if study else None, site=site.data if site else None):
+            return True
+        flash("You may not manage records of that study or site.", "error")
+        return False
+
     def create_model(self, form: Any) -> Any:
+        if not self._in_scope(form):
+            return False
         try:
             record = create_record(self.record_type.key, current_user._get_current_object(),
                                    reason=form.reason.data or "", **self._values(form))
@@ -120,6 +132,8 @@ class RecordAdmin(CQMSModelView):
         except ValueError:
             expected = 0
         values = {k: v for k, v in self._values(form).items() if getattr(model, k, None) != v}
+        if not self._in_scope(form):
+            return False
         try:
             update_record(model, current_user._get_current_object(), expected_version=expected,
                           reason=form.reason.data or "", **values)

@@ -66,7 +66,7 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
             storage.track(db.session(), storage.path_of(attachment.storage_name))
             storage.place(received, attachment.storage_name)
             record_event(
-                "attachment.added", record.type, record.id, field="attachment",
+                "attachment.added", record.audit_entity_type, record.id, field="attachment",
                 new=f"{name} (#{attachment.id}, {media_type}, {received.size} bytes, "
                     f"sha256 {received.sha256})",
                 actor=user, entity_version=record.version,

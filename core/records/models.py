@@ -48,6 +48,12 @@ class Record(Base):
     def audit_label(self) -> str:
         return self.number
 
+    @property
+    def audit_entity_type(self) -> str:
+        """The entity type of this record's audit entries: its most specific table, as the
+        audit listener writes field changes (events about the record use the same)."""
+        return self.__mapper__.local_table.name
+
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
 

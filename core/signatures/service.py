@@ -100,7 +100,7 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
     with acting_as(user):
         db.session.add(sig)
         db.session.flush()
-    record_event("signature.applied", record.type, record.id, field="meaning", new=meaning,
+    record_event("signature.applied", record.audit_entity_type, record.id, field="meaning", new=meaning,
                  actor=user, entity_version=record.version)
     return sig
 

@@ -122,7 +122,7 @@ def transition(
             record.state = t.target
             record.updated_by_id = user.id
             db.session.flush()
-            record_event("transition", record.type, record.id, field=t.name, old=old,
+            record_event("transition", record.audit_entity_type, record.id, field=t.name, old=old,
                          new=t.target, actor=user, entity_version=record.version)
     except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
         raise ConflictError(f"{number} was changed by someone else; reload it") from None
