@@ -1,1 +1,28 @@
 """Benchmarks: ``make bench`` (or ``python -m bench``) prints figures and ratios, run to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def build_app(url: str, instance: Path, *, env: str = "testing", fresh: bool = True,
+              **overrides: Any):  # type: ignore[no-untyped-def]
+    """An app on ``url``; ``fresh`` empties the database (PostgreSQL: the public schema) and
+    creates the schema. ``extra_plugins`` is passed through; other keywords are config keys."""
+    from sqlalchemy import text
+
+    from core.app import create_app
+    from core.db import db
+    from core.testing import create_schema
+
+    extra_plugins = overrides.pop("extra_plugins", None)
+    app = create_app({"ENV": env, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                      **overrides}, extra_plugins=extra_plugins, environ={})
+    if fresh:
+        if url.startswith("postgresql"):
+            with app.app_context():
+                db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                db.session.commit()
+        create_schema(app)
+    return app

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from core.app import create_app
+from bench import build_app
 from core.audit.context import audit_context
 from core.db import db
-from core.testing import DEFAULT_PASSWORD, create_schema, login
+from core.testing import DEFAULT_PASSWORD, login
 
 ROWS = 500
 
@@ -29,16 +29,6 @@ def timed(fn: Callable[[], object], repeat: int = 5) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
-
-
-def make_app(url: str, workdir: Path, env: str = "testing"):  # type: ignore[no-untyped-def]
-    app = create_app({"ENV": env, "DATABASE_URL": url, "INSTANCE_PATH": str(workdir)}, environ={})
-    if url.startswith("postgresql"):
-        with app.app_context():
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-    create_schema(app)
-    return app
 
 
 def bench_audited_writes(app, label: str) -> None:  # type: ignore[no-untyped-def]
@@ -97,9 +87,9 @@ def main() -> int:
         if os.environ.get("CQMS_TEST_POSTGRES_URL"):
             targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
         for label, url in targets:
-            app = make_app(url, workdir / label)
+            app = build_app(url, workdir / label)
             bench_audited_writes(app, label)
-            prod = make_app(url, workdir / f"{label}-prod", env="development")
+            prod = build_app(url, workdir / f"{label}-prod", env="development")
             bench_requests(prod, label)
             with prod.app_context():
                 db.engine.dispose()

@@ -30,7 +30,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+
+from bench import build_app
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = int(os.environ.get("CQMS_BENCH_AUDIT_ROWS", "1000000"))
@@ -47,20 +49,7 @@ COPY_SQL = f"COPY core_audit_entry ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]
-    from core.app import create_app
-    from core.db import db
-
-    app = create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
-                      "PLUGINS": []}, environ={})
-    if fresh:
-        if url.startswith("postgresql"):
-            with app.app_context():
-                db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-                db.session.commit()
-        from core.testing import create_schema
-
-        create_schema(app)
-    return app
+    return build_app(url, instance, fresh=fresh, PLUGINS=[])
 
 
 # --------------------------------------------------------------------------------------------

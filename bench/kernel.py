@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, select, text
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bench import build_app
 from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,19 +78,7 @@ class _Plugin:
 
 
 def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]
-    from core.app import create_app
-    from core.db import db
-    from core.testing import create_schema
-
-    app = create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
-                      "PLUGINS": ["bench"]}, extra_plugins={"bench": _Plugin}, environ={})
-    if fresh:
-        if url.startswith("postgresql"):
-            with app.app_context():
-                db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-                db.session.commit()
-        create_schema(app)
-    return app
+    return build_app(url, instance, fresh=fresh, PLUGINS=["bench"], extra_plugins={"bench": _Plugin})
 
 
 def _bench_user():  # type: ignore[no-untyped-def]

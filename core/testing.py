@@ -188,17 +188,29 @@ def app_factory(
 
     yield factory
     for app in apps:
-        with app.app_context():
-            from core.db import db
+        close_app(app)
 
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
+
+def close_app(app: Flask) -> None:
+    """End the app's session and close its database connections."""
+    from core.db import db
+
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture
-def app(app_factory: Callable[..., Flask]) -> Iterator[Flask]:
-    app = app_factory()
+def app_config() -> dict[str, Any]:
+    """Keyword arguments for ``app_factory`` when building ``app`` (configuration keys,
+    ``plugins``, ``extra_plugins``); override it in a test module or class."""
+    return {}
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask], app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = app_factory(**app_config)
     with app.app_context():
         yield app
 

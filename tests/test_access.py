@@ -30,20 +30,7 @@ JSON = {"Accept": "application/json"}
 SECRET_IN_ERROR = "internal-detail-7f3a"
 
 
-# -- fixtures: the harness's app, with per-test configuration --------------------------------------
-
-
-@pytest.fixture
-def app_config() -> dict[str, Any]:
-    """Configuration overrides of this test's app; test classes override it."""
-    return {}
-
-
-@pytest.fixture
-def app(app_factory, app_config):
-    app = app_factory(**app_config)
-    with app.app_context():
-        yield app
+# Test classes override the harness's ``app_config`` fixture for per-test configuration.
 
 
 # -- helpers ---------------------------------------------------------------------------------------

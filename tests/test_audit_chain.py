@@ -44,7 +44,7 @@ from core.audit.verify import (
 )
 from core.integrity import mac
 from core.studies import Site, Study
-from core.testing import login
+from core.testing import close_app, login
 
 ENTRIES = AuditEntry.__table__
 BOTH = pytest.mark.backends("sqlite", "postgresql")
@@ -91,10 +91,7 @@ def cqms(app, db, monkeypatch, capsys):
 
     yield run
     for cli_app in built:
-        with cli_app.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
+        close_app(cli_app)
 
 
 def actor(user) -> dict:

@@ -26,20 +26,7 @@ THIRD_PASSWORD = "Violet-Harbor-Sextant-88"
 SECRET_ON_PAGE = re.compile(r'<code class="cqms-secret">([A-Z2-7]+)</code>')
 
 
-# -- fixtures: the harness's app, with per-test configuration --------------------------------------
-
-
-@pytest.fixture
-def app_config() -> dict[str, Any]:
-    """Configuration overrides of this test's app; test classes override it."""
-    return {}
-
-
-@pytest.fixture
-def app(app_factory, app_config):
-    app = app_factory(**app_config)
-    with app.app_context():
-        yield app
+# Test classes override the harness's ``app_config`` fixture for per-test configuration.
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from core.db import db
 from core.hookspecs import hookimpl
 from core.records.models import Counter as NumberCounter
 from core.records.models import Record
+from core.testing import close_app
 
 WORKERS = 8
 CREATES = {"postgresql": 250, "sqlite": 60}
@@ -74,13 +75,6 @@ def child_app(url: str, instance: str):  # type: ignore[no-untyped-def]
     return create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": instance,
                        "PLUGINS": ["acme"]},
                       extra_plugins={"acme": kernel_plugin_module()}, environ={})
-
-
-def _close(app) -> None:  # type: ignore[no-untyped-def]
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
 
 
 @pytest.fixture
@@ -214,7 +208,7 @@ def create_job(url: str, instance: str, worker: int, barrier, sync,  # type: ign
                                        description=f"made by worker {worker}")
                 numbers.append(record.number)
                 db.session.commit()
-    _close(app)
+    close_app(app)
     return {"numbers": numbers}
 
 
@@ -312,7 +306,7 @@ def edit_job(url: str, instance: str, worker: int, barrier, sync,  # type: ignor
                             early += 1  # refused by the version check before writing
                         else:
                             late += 1  # the UPDATE ... WHERE version = ... matched no row
-    _close(app)
+    close_app(app)
     return {"early": early, "late": late, "updates": len(todo)}
 
 
@@ -393,7 +387,7 @@ def submit_job(url: str, instance: str, worker: int, barrier, sync,  # type: ign
                 except (WorkflowError, ConflictError) as exc:
                     db.session.rollback()
                     outcomes.append(type(exc).__name__)
-    _close(app)
+    close_app(app)
     return {"outcomes": outcomes}
 
 

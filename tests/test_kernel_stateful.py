@@ -57,7 +57,7 @@ from core.audit.verify import verify
 from core.db import db
 from core.hookspecs import hookimpl
 from core.signatures.models import Signature
-from core.testing import DEFAULT_PASSWORD, create_schema
+from core.testing import DEFAULT_PASSWORD, close_app, create_schema
 from core.users.models import User
 
 WRONG_PASSWORD = "Not-The-Password-0"
@@ -100,13 +100,6 @@ def _app(url: str, instance: Path):  # type: ignore[no-untyped-def]
                       extra_plugins={"acme": PLUGIN}, environ={})
 
 
-def _dispose(app) -> None:  # type: ignore[no-untyped-def]
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-
-
 class Shared:
     """Built once per module: a template database (schema, accounts, attestations) and one app on
     a working database file, which every example overwrites with the template (SQLite backup
@@ -122,7 +115,7 @@ class Shared:
             cls.root = Path(tempfile.mkdtemp(prefix="cqms-stateful-"))
             cls._build_template()
             cls.app = _app(f"sqlite:///{cls.root / 'work.sqlite3'}", cls.root / "instance")
-        _dispose(cls.app)  # no connection may outlive the copy
+        close_app(cls.app)  # no connection may outlive the copy
         with closing(sqlite3.connect(cls.root / "template.sqlite3")) as source, \
                 closing(sqlite3.connect(cls.root / "work.sqlite3")) as target:
             source.backup(target)
@@ -153,12 +146,12 @@ class Shared:
                 if attested:
                     attest(user, DEFAULT_PASSWORD)
             db.session.commit()
-        _dispose(app)
+        close_app(app)
 
     @classmethod
     def cleanup(cls) -> None:
         if cls.app is not None:
-            _dispose(cls.app)
+            close_app(cls.app)
         if cls.root is not None:
             shutil.rmtree(cls.root, ignore_errors=True)
         cls.root = cls.app = None
