@@ -93,6 +93,19 @@ def test_demo_is_idempotent_and_keeps_generated_passwords_private(cqms):
     assert scoped[0][0] is not None
 
 
+def test_demo_draws_again_when_a_generated_password_breaks_the_policy(cqms, monkeypatch):
+    """A random token can contain a short username such as ``qa``; demo must not fail on it."""
+    draws = iter(["xxQAxx-token-1", "qa-in-every-one"] + [f"Fresh-Token-{n:04d}" for n in range(40)])
+    monkeypatch.setattr("core.cli.demo.secrets.token_urlsafe", lambda _n: next(draws))
+    cqms("db", "upgrade")
+    status, out, err = cqms("demo")
+    assert status == 0, err
+    stored = dict(line.split(" ", 1) for line in (cqms.instance / "demo-passwords.txt")
+                  .read_text().splitlines())
+    assert stored["admin"] == "xxQAxx-token-1"  # acceptable for admin, refused for qa
+    assert "qa" not in stored["qa"].lower()
+
+
 def test_demo_password_from_environment_and_policy(cqms, monkeypatch):
     cqms("db", "upgrade")
     monkeypatch.setenv("CQMS_DEMO_PASSWORD", "password123")

@@ -20,6 +20,7 @@ from core.errors import ValidationError
 from core.studies import Site, Study
 from core.users import service
 from core.users.models import Role
+from core.users.passwords import policy_errors
 
 DEMO_STUDY = ("CQMS-DEMO-01", "A phase II study of demo-mab in moderate asthma (demo data)")
 DEMO_SITES = (("101", "Berlin University Hospital", "DE"), ("102", "Hôpital Lyon Sud", "FR"))
@@ -73,6 +74,14 @@ def _study() -> tuple[Study, dict[str, Site]]:
     return study, sites
 
 
+def _generated_password(username: str) -> str:
+    """A random password the policy accepts (a random one may contain a short username)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if not policy_errors(password, username=username):
+            return password
+
+
 @click.command("demo", help="Load demo study, sites and one account per role (idempotent).")
 @as_system
 def command() -> None:
@@ -84,7 +93,7 @@ def command() -> None:
         if service.get_user(username) is not None:
             passwords[username] = shared or stored.get(username, "(set earlier; not stored here)")
             continue
-        password = shared or secrets.token_urlsafe(12)
+        password = shared or _generated_password(username)
         try:
             user = service.create_user(username, name, f"{username}@example.org", password,
                                        reason=REASON)
