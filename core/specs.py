@@ -158,6 +158,8 @@ class RecordType:
     schema: type | None = None
     number_per_year: bool = False
     number_digits: int = 4
+    # Past draft every change needs a reason; with this set, changes in draft need one too.
+    reason_in_draft: bool = False
     # With both set, the core builds the admin pages of this type (list in scope, record page
     # with actions, signatures, links and history).
     view_permission: str | None = None

@@ -25,6 +25,7 @@ import re
 import shutil
 import types
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,30 @@ def make_user(app: Flask) -> Callable[..., Any]:
         return user
 
     return factory
+
+
+@contextmanager
+def triggers_bypassed(table: str) -> Iterator[Any]:
+    """A connection on which ``table``'s append-only triggers are off, as a rogue database
+    administrator would have it; they are put back afterwards (covering the tracks). For tests
+    that prove tampering below the application is still found."""
+    from core.db import db
+    from core.db.append_only import append_only_ddl, drop_append_only_ddl
+
+    db.session.commit()
+    with db.engine.begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            for statement in drop_append_only_ddl(table, "sqlite"):
+                conn.exec_driver_sql(statement)
+        else:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        yield conn
+        if sqlite:
+            for statement in append_only_ddl(table, "sqlite"):
+                conn.exec_driver_sql(statement)
+        else:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:

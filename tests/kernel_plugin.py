@@ -33,7 +33,7 @@ WORKFLOW = Workflow("acme_widget", ("draft", "in_review", "approved", "retired")
                     TRANSITIONS)
 
 
-def make_plugin(temp_plugin, **extra):  # type: ignore[no-untyped-def]
+def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no-untyped-def]
     return temp_plugin(
         "acme",
         register_models=lambda: [AcmeWidget],
@@ -46,6 +46,6 @@ def make_plugin(temp_plugin, **extra):  # type: ignore[no-untyped-def]
         register_record_types=lambda: [RecordType(
             "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
             controlled_fields=("description",), number_per_year=True,
-            view_permission="acme.edit", manage_permission="acme.edit")],
+            reason_in_draft=reason_in_draft, view_permission="acme.edit", manage_permission="acme.edit")],
         **extra,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from kernel_plugin import make_plugin
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from config import ConfigError, load_config
 from core import (
@@ -36,7 +37,7 @@ from core.attachments.models import Attachment
 from core.attachments.service import AttachmentIntegrityError
 from core.audit.models import AuditEntry
 from core.db import db
-from core.testing import login
+from core.testing import login, triggers_bypassed
 
 BOTH = pytest.mark.backends("sqlite", "postgresql")
 
@@ -411,9 +412,13 @@ def test_audit_verify_finds_a_file_replaced_together_with_its_row(
     attachment = attach(widget, people["alice"])
     forged = b"%PDF-1.7\nforged\n%%EOF\n"
     tamper(attachment, forged)
-    db.session.execute(text("UPDATE core_attachment SET sha256 = :h, size = :s WHERE id = :i"),
-                       {"h": hashlib.sha256(forged).hexdigest(), "s": len(forged),
-                        "i": attachment.id})
+    rewrite = text("UPDATE core_attachment SET sha256 = :h, size = :s WHERE id = :i")
+    values = {"h": hashlib.sha256(forged).hexdigest(), "s": len(forged), "i": attachment.id}
+    with pytest.raises(DBAPIError, match="core_attachment is append-only"):
+        db.session.execute(rewrite, values)  # the database itself refuses
+    db.session.rollback()
+    with triggers_bypassed("core_attachment") as conn:  # unless its administrator drops that
+        conn.execute(rewrite, values)
     status, out = cqms_verify()
     assert status == 1
     assert f"core_attachment {attachment.id} " in out

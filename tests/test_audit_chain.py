@@ -20,8 +20,6 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from core.audit.chain import GENESIS, entry_hash
 from core.audit.context import audit_context, audit_reason
 from core.audit.listener import AuditError
-from core.audit.models import AuditCheckpoint, AuditEntry, append_only_ddl, drop_append_only_ddl
+from core.audit.models import AuditCheckpoint, AuditEntry
 from core.audit.verify import (
     CHECKPOINT_PURPOSE,
     Checkpoint,
@@ -44,7 +42,7 @@ from core.audit.verify import (
 )
 from core.integrity import mac
 from core.studies import Site, Study
-from core.testing import close_app, login
+from core.testing import close_app, login, triggers_bypassed
 
 ENTRIES = AuditEntry.__table__
 BOTH = pytest.mark.backends("sqlite", "postgresql")
@@ -148,23 +146,7 @@ def more_activity(db, tag: str, count: int = 3) -> None:
             db.session.commit()
 
 
-@contextmanager
-def rogue_dba(db) -> Iterator:
-    """A connection with the append-only triggers bypassed (then put back, covering tracks)."""
-    db.session.commit()
-    with db.engine.begin() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            for statement in drop_append_only_ddl("sqlite"):
-                conn.exec_driver_sql(statement)
-        else:
-            conn.exec_driver_sql("ALTER TABLE core_audit_entry DISABLE TRIGGER USER")
-        yield conn
-        if sqlite:
-            for statement in append_only_ddl("sqlite"):
-                conn.exec_driver_sql(statement)
-        else:
-            conn.exec_driver_sql("ALTER TABLE core_audit_entry ENABLE TRIGGER USER")
+
 
 
 def rows(conn, first: int = 1) -> list[dict]:
@@ -302,7 +284,7 @@ def test_an_edited_entry_is_reported_at_its_seq(
     total = head(db)
     assert 1 < target < total and run_verify(db).ok
     values = EDITS[edit](ctx)
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         set_row(conn, target, **values)
 
     report = run_verify(db)
@@ -329,7 +311,7 @@ def test_a_deleted_entry_is_reported_at_its_seq(
     ctx = populate(db, make_user, client)
     target = title_edit_seq(db, ctx["studies"][1], "Study 1, protocol v3")
     total = head(db)
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         conn.execute(ENTRIES.delete().where(ENTRIES.c.id == target))
         if cover == "renumbered":  # close the gap: shift every later entry down by one
             for seq in range(target + 1, total + 1):
@@ -365,7 +347,7 @@ def test_an_entry_slipped_into_the_middle_is_reported_right_after_it(
     ctx = populate(db, make_user, client)
     after = title_edit_seq(db, ctx["studies"][1], "Study 1, protocol v3")
     total = head(db)
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         for seq in range(total, after, -1):
             set_row(conn, seq, id=seq + 1)
         forged = {**rows(conn, after)[0], "id": after + 1, "field": "description",
@@ -402,7 +384,7 @@ def test_reordered_entries_are_reported_at_the_first_moved_seq(
     second = first + 1 if how == "swap-ids" else title_edit_seq(
         db, ctx["studies"][1], "Study 1, protocol v4")
     assert first < second < head(db)
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         a, b = rows(conn, first)[0], rows(conn, second)[0]
         if how == "swap-ids":  # ORDER BY id now yields them the other way round
             set_row(conn, first, id=-1)
@@ -446,7 +428,7 @@ def test_a_truncated_tail_is_found_only_against_an_earlier_checkpoint(
     signed = read_checkpoint_file(points)[0].seq
     more_activity(db, "tail")
     cut = signed - 3
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         conn.execute(ENTRIES.delete().where(ENTRIES.c.id > cut))
         if stored == "stored-checkpoints-wiped":
             conn.execute(AuditCheckpoint.__table__.delete())
@@ -508,7 +490,7 @@ def test_a_rehashed_chain_is_found_at_the_first_later_checkpoint(
                         mac(CHECKPOINT_PURPOSE, unsigned.message()), "")
     points.write_text(checkpoint_line(signed) + "\n" + points.read_text())
 
-    with rogue_dba(db) as conn:
+    with triggers_bypassed("core_audit_entry") as conn:
         set_row(conn, target, new_value="Study 1, protocol v3 (approved)")
         rehash_from(conn, target)
         conn.execute(AuditCheckpoint.__table__.delete())
@@ -571,7 +553,7 @@ def check_forgery(db, make_user, client, cqms, tmp_path, forgery: str) -> None:
     elif forgery == "hash-after-rehash":
         # Rewrite history, then make the file agree with the rewritten head.
         target = title_edit_seq(db, ctx["studies"][1], "Study 1, protocol v3")
-        with rogue_dba(db) as conn:
+        with triggers_bypassed("core_audit_entry") as conn:
             set_row(conn, target, new_value="rewritten")
             rehash_from(conn, target)
             conn.execute(AuditCheckpoint.__table__.delete())
@@ -581,7 +563,7 @@ def check_forgery(db, make_user, client, cqms, tmp_path, forgery: str) -> None:
         forge_line(points, 1, hash=conn_hash(db, read_checkpoint_file(points)[0].seq))
         sources = ["checkpoints.jsonl line 1", "checkpoints.jsonl line 2"]
     elif forgery == "seq-after-truncation":
-        with rogue_dba(db) as conn:
+        with triggers_bypassed("core_audit_entry") as conn:
             conn.execute(ENTRIES.delete().where(ENTRIES.c.id > signed.seq - 2))
             conn.execute(AuditCheckpoint.__table__.delete())
             new_head = conn.scalar(select(ENTRIES.c.hash).where(ENTRIES.c.id == signed.seq - 2))

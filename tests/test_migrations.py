@@ -1,5 +1,6 @@
 """Alembic: one environment, a labelled branch per plugin; the migrated schema equals the models."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import Base, MigrationBranch
-from core.db import db, migrate
+from core.db import db, migrate, utcnow
 from core.testing import create_schema
 
 
@@ -33,8 +34,8 @@ def test_upgrade_matches_models_and_every_branch_downgrades_and_upgrades(app_fac
     migrate.upgrade(app)
     assert migrate.schema_differences(app) == []
     assert not migrate.pending(app)
-    assert migrate.current_heads(app) == {"documents_0001", "training_0001", "capa_0001",
-                                          "audits_0001"}
+    assert migrate.current_heads(app) == {"core_0002", "documents_0001", "training_0001",
+                                          "capa_0001", "audits_0001"}
     for branch in ("audits", "capa", "training", "documents"):
         migrate.downgrade(app, f"{branch}@base")
         assert f"{branch}_0001" not in migrate.current_heads(app)
@@ -48,7 +49,7 @@ def test_upgrade_matches_models_and_every_branch_downgrades_and_upgrades(app_fac
 
 @pytest.mark.req("P11-06")
 @pytest.mark.backends("sqlite", "postgresql")
-def test_migrated_audit_table_rejects_update_and_delete(app_factory, cqms_backend):
+def test_migrated_audit_and_attachment_tables_reject_update_and_delete(app_factory, cqms_backend):
     app = app_factory(schema=False)
     migrate.upgrade(app)
     with app.app_context():
@@ -58,7 +59,19 @@ def test_migrated_audit_table_rejects_update_and_delete(app_factory, cqms_backen
         ensure_system_user()  # writes its own creation entries
         db.session.commit()
         assert db.session.execute(text("SELECT count(*) FROM core_audit_entry")).scalar() > 0
-        for statement in ("UPDATE core_audit_entry SET reason = 'x'", "DELETE FROM core_audit_entry"):
+        # Inserting stays possible below the application; changing the row afterwards is not.
+        system_id = db.session.execute(text("SELECT min(id) FROM core_user")).scalar()
+        db.session.execute(text(
+            "INSERT INTO core_record (id, type, number, title, state, owner_id, version, "
+            "content_hash, created_at, created_by_id, updated_at, updated_by_id) VALUES (1, 'x', "
+            "'X-1', 'x', 'draft', :u, 1, '', :t, :u, :t, :u)"), {"u": system_id, "t": utcnow()})
+        db.session.execute(text(
+            "INSERT INTO core_attachment (id, record_id, filename, media_type, size, sha256, "
+            "storage_name, uploaded_at, uploaded_by_id, record_version) VALUES (1, 1, 'a.pdf', "
+            "'application/pdf', 3, 'abc', 'stored-a', :t, :u, 1)"), {"u": system_id, "t": utcnow()})
+        db.session.commit()
+        for statement in ("UPDATE core_audit_entry SET reason = 'x'", "DELETE FROM core_audit_entry",
+                          "UPDATE core_attachment SET size = 1", "DELETE FROM core_attachment"):
             with pytest.raises(DBAPIError, match="append-only"):
                 db.session.execute(text(statement))
             db.session.rollback()
@@ -93,7 +106,7 @@ def test_plugin_revision_autogenerates_only_its_tables(app_factory, temp_plugin,
     assert source.count("create_table(") == 1  # nothing of the core or other plugins
     assert "drop_table('core_" not in source.split("def downgrade")[0]
     assert "branch_labels = ('acme',)" in source
-    assert "depends_on = 'core_0001'" in source
+    assert re.search(r"depends_on = 'core_\d{4}'", source)  # the core's head when written
     migrate.upgrade(app)
     assert "acme_gadget" in tables(app)
     assert migrate.schema_differences(app) == []

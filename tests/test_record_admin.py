@@ -148,3 +148,28 @@ def test_scoped_users_cannot_create_records_outside_their_site(client, make_user
     form.update(title="Here", site=str(s1.id), csrf_token=csrf_token(client, URL + "new/"))
     assert client.post(URL + "new/", data=form).status_code == 302
     assert db.session.scalar(select(Record)).site_id == s1.id
+
+
+@pytest.mark.req("P11-05")
+def test_audit_viewer_filters_by_record_number(client, make_user, login):
+    alice = make_user("alice", "author")
+    make_user("quinn", "qa_manager")
+    first = create_record("acme_widget", alice, title="First", description="Blue")
+    second = create_record("acme_widget", alice, title="Second", description="Green")
+    db.session.commit()
+    login(client, "quinn")
+    page = client.get("/admin/core_audit/", query_string={"record": first.number})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Blue" in text and "Green" not in text
+    assert client.get("/admin/core_audit/", query_string={"record": second.number}).get_data(
+        as_text=True).count("Green") >= 1
+    missing = client.get("/admin/core_audit/", query_string={"record": "WID-1999-9999"})
+    assert missing.status_code == 400
+    assert "no record is numbered" in missing.get_data(as_text=True)
+    for bad, message in (({"since": "26/11/2026"}, "use the date format YYYY-MM-DD"),
+                         ({"sort": "hash"}, "Unknown filter: sort"),
+                         ({"before": "x1"}, "expected an entry number")):
+        response = client.get("/admin/core_audit/", query_string=bad)
+        assert response.status_code == 400 and message in response.get_data(as_text=True)
+        assert 'id="audit-filters"' in response.get_data(as_text=True)  # the form, re-shown

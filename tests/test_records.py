@@ -255,6 +255,42 @@ def test_changing_signed_content_invalidates_the_signature(kapp, people):
     assert signatures_of(widget, valid_only=True) == []
 
 
+@pytest.mark.req("P11-05", "E6-14")
+def test_any_field_change_past_draft_needs_a_reason_and_is_audited(kapp, people):
+    """Uncontrolled fields (not in the content hash) are still audited changes needing a reason."""
+    author, _, _ = people
+    widget = new_widget(author)
+    transition(widget, "submit", author)
+    db.session.commit()
+    version = widget.version
+    with pytest.raises(ValidationError) as info:
+        update_record(widget, author, expected_version=version, notes="Side remark")
+    assert "reason" in info.value.errors
+    db.session.rollback()
+    assert widget.notes == "" and widget.version == version
+    update_record(widget, author, expected_version=version, notes="Side remark",
+                  reason="Context for the reviewer")
+    db.session.commit()
+    [entry] = entries(entity_id=str(widget.id), field="notes", action="update")
+    assert (entry.new_value, entry.reason) == ("Side remark", "Context for the reviewer")
+
+
+def test_a_type_can_require_reasons_in_draft_too(app_factory, temp_plugin, make_user):
+    plugin = make_plugin(temp_plugin, reason_in_draft=True)
+    app = app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
+    with app.app_context():
+        author = make_user("dora", "author")
+        widget = new_widget(author)
+        with pytest.raises(ValidationError) as info:
+            update_record(widget, author, expected_version=widget.version, description="Red")
+        assert "in draft too" in info.value.errors["reason"]
+        db.session.rollback()
+        update_record(widget, author, expected_version=widget.version, description="Red",
+                      reason="Colour decided")
+        db.session.commit()
+        assert widget.description == "Red"
+
+
 @pytest.mark.req("P11-08")
 def test_retire_needs_reason_and_signature(kapp, people):
     author, approver, _ = people

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
+from core.db.append_only import make_append_only
 
 
 class Attachment(Base):
@@ -38,3 +39,6 @@ class Attachment(Base):
 
     def __str__(self) -> str:
         return self.filename
+
+
+make_append_only(Attachment.__table__)

@@ -4,42 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, BigInteger, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
-
-SQLITE_TRIGGERS = (
-    "CREATE TRIGGER core_audit_entry_no_update BEFORE UPDATE ON core_audit_entry "
-    "BEGIN SELECT RAISE(ABORT, 'core_audit_entry is append-only'); END",
-    "CREATE TRIGGER core_audit_entry_no_delete BEFORE DELETE ON core_audit_entry "
-    "BEGIN SELECT RAISE(ABORT, 'core_audit_entry is append-only'); END",
-)
-POSTGRES_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION core_audit_entry_append_only() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'core_audit_entry is append-only'; END $$",
-    "CREATE TRIGGER core_audit_entry_no_change BEFORE UPDATE OR DELETE ON core_audit_entry "
-    "FOR EACH ROW EXECUTE FUNCTION core_audit_entry_append_only()",
-    "CREATE TRIGGER core_audit_entry_no_truncate BEFORE TRUNCATE ON core_audit_entry "
-    "FOR EACH STATEMENT EXECUTE FUNCTION core_audit_entry_append_only()",
-)
-SQLITE_DROP = (
-    "DROP TRIGGER IF EXISTS core_audit_entry_no_update",
-    "DROP TRIGGER IF EXISTS core_audit_entry_no_delete",
-)
-POSTGRES_DROP = (
-    "DROP TRIGGER IF EXISTS core_audit_entry_no_truncate ON core_audit_entry",
-    "DROP TRIGGER IF EXISTS core_audit_entry_no_change ON core_audit_entry",
-    "DROP FUNCTION IF EXISTS core_audit_entry_append_only()",
-)
-
-
-def append_only_ddl(dialect: str) -> tuple[str, ...]:
-    return {"sqlite": SQLITE_TRIGGERS, "postgresql": POSTGRES_TRIGGERS}.get(dialect, ())
-
-
-def drop_append_only_ddl(dialect: str) -> tuple[str, ...]:
-    return {"sqlite": SQLITE_DROP, "postgresql": POSTGRES_DROP}.get(dialect, ())
+from core.db.append_only import make_append_only
 
 
 class AuditEntry(Base):
@@ -71,12 +40,7 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-def _install_triggers(target, connection, **_kw) -> None:  # type: ignore[no-untyped-def]
-    for statement in append_only_ddl(connection.dialect.name):
-        connection.execute(DDL(statement))
-
-
-event.listen(AuditEntry.__table__, "after_create", _install_triggers)
+make_append_only(AuditEntry.__table__)
 
 
 class AuditCheckpoint(Base):

@@ -1,8 +1,9 @@
 """Content hashes of records and the session guard that keeps records honest.
 
 Before every flush, for each record: recompute ``content_hash`` over its controlled content;
-refuse a state change made outside ``core.transition``; refuse a change to a record past draft
-without a reason; invalidate signatures whose signed content changed.
+refuse a state change made outside ``core.transition``; refuse a change to any field of a record
+past draft (or in draft, where its type says so) without a reason; invalidate signatures whose
+signed content changed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from core.errors import ValidationError, WorkflowError
 from core.records.models import Record
 
 BASE_CONTENT = ("type", "number", "title", "study_id", "site_id")
+# Written by the core on every change; a change to any other column past draft needs a reason.
+BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
 _in_transition: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_in_transition",
                                                                        default=False)
 
@@ -48,7 +51,7 @@ def _plain(value: Any) -> Any:
 
 
 def content_fields(record: Record) -> tuple[str, ...]:
-    record_type = current_app.extensions["cqms"].registry.record_types.get(record.type)
+    record_type = _record_type(record)
     controlled = record_type.controlled_fields if record_type else ()
     return (*BASE_CONTENT, *controlled)
 
@@ -62,10 +65,15 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(b"cqms.record.v1\x00" + canonical.encode()).hexdigest()
 
 
+def _record_type(record: Record):  # type: ignore[no-untyped-def]
+    return current_app.extensions["cqms"].registry.record_types.get(record.type)
+
+
 def workflow_of(record: Record):  # type: ignore[no-untyped-def]
-    registry = current_app.extensions["cqms"].registry
-    record_type = registry.record_types.get(record.type)
-    return registry.workflows[record_type.workflow] if record_type else None
+    record_type = _record_type(record)
+    if record_type is None:
+        return None
+    return current_app.extensions["cqms"].registry.workflows[record_type.workflow]
 
 
 def is_draft(record: Record, state: str | None = None) -> bool:
@@ -90,17 +98,29 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             continue
         state = inspect(obj)
         state_history = state.attrs.state.history
-        if state_history.has_changes() and not _in_transition.get():
+        in_transition = _in_transition.get()
+        if state_history.has_changes() and not in_transition:
             raise WorkflowError("the state of a record changes only through a workflow transition")
+        old_state = state_history.deleted[0] if state_history.deleted else obj.state
+        # A transition explains its own changes (its reason rule and audit entry apply).
+        if not in_transition and _changed_fields(state) and not current_context().reason.strip():
+            if not is_draft(obj, old_state):
+                raise ValidationError({"reason": f"{obj.number} is past draft: a reason for the "
+                                       "change is required."})
+            record_type = _record_type(obj)
+            if record_type is not None and record_type.reason_in_draft:
+                raise ValidationError({"reason": f"Changes to a {record_type.label} need a "
+                                       "reason, in draft too."})
         new_hash = content_hash(content_of(obj))
         if new_hash == obj.content_hash:
             continue
-        old_state = state_history.deleted[0] if state_history.deleted else obj.state
-        if not is_draft(obj, old_state) and not current_context().reason.strip():
-            raise ValidationError({"reason": f"{obj.number} is past draft: a reason for the "
-                                   "change is required."})
         obj.content_hash = new_hash
         invalidate_signatures(session, obj)
+
+
+def _changed_fields(state: Any) -> list[str]:
+    return [attr.key for attr in state.mapper.column_attrs
+            if attr.key not in BOOKKEEPING and state.attrs[attr.key].history.has_changes()]
 
 
 def install() -> None:

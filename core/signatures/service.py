@@ -116,6 +116,11 @@ def invalidate_signatures(session: Session, record: Record) -> None:
     """Signed content changed: mark the record's valid signatures invalidated (kept, shown)."""
     if record.id is None:
         return
+    # Most edits touch unsigned records: a bare existence query is a fraction of an ORM load.
+    if session.connection().execute(select(Signature.id).where(
+            Signature.record_id == record.id, Signature.invalidated_at.is_(None)).limit(1)
+    ).first() is None:
+        return
     with session.no_autoflush:
         for sig in session.scalars(select(Signature).where(
                 Signature.record_id == record.id, Signature.invalidated_at.is_(None))):

@@ -39,7 +39,7 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assignments: Mapped[list[UserRole]] = relationship(
-        back_populates="user", foreign_keys="UserRole.user_id", lazy="selectin"
+        back_populates="user", foreign_keys="UserRole.user_id", lazy="select"
     )
 
     # Flask-Login identifies the *session*, not the user, so a session can be revoked server-side.
