@@ -516,3 +516,51 @@ def test_sniffer_knows_every_configurable_type():
 
     assert set(sniff.EXTENSIONS) == ATTACHMENT_MEDIA_TYPES
     assert not os.path.isabs(sniff.clean_filename("/etc/passwd"))
+
+
+# --------------------------------------------------------------------------------------------
+# Files are part of the signed content
+
+
+@pytest.mark.req("P11-15", "DI-C2")
+def test_a_file_added_after_signing_invalidates_the_signature(app, people, widget, make_user):
+    from core import SignatureRequest, attest, signatures_of, transition
+    from core.testing import DEFAULT_PASSWORD
+
+    approver = make_user("avery", "approver")
+    attest(approver, DEFAULT_PASSWORD)
+    first = attach(widget, people["alice"])
+    assert first.record_version == widget.version
+    transition(widget, "submit", people["alice"])
+    transition(widget, "approve", approver, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    db.session.commit()
+    signed_hash = widget.content_hash
+    [signature] = signatures_of(widget, valid_only=True)
+    assert signature.content_hash == signed_hash
+    with pytest.raises(ValidationError) as refused:
+        add_attachment(widget, people["alice"], "late.pdf", io.BytesIO(PDF))
+    assert "reason" in refused.value.errors
+    db.session.rollback()
+    attach(widget, people["alice"], name="late.pdf", reason="Missing annex")
+    assert widget.content_hash != signed_hash
+    assert signatures_of(widget, valid_only=True) == []
+    [entry] = [e for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.field == "attachments_digest", AuditEntry.entity_id == str(widget.id),
+        AuditEntry.action == "update"))][-1:]
+    assert entry.reason == "Missing annex"
+
+
+@pytest.mark.req("P11-01", "DI-C")
+@BOTH
+def test_audit_verify_finds_an_attachment_row_removed_in_sql(
+        app, people, widget, cqms_verify, cqms_backend):
+    kept = attach(widget, people["alice"])
+    removed = attach(widget, people["alice"], data=PNG, name="scan.png")
+    removed_id = removed.id  # read before the rogue connection takes the (SQLite) write lock
+    assert cqms_verify()[0] == 0
+    with triggers_bypassed("core_attachment") as conn:
+        conn.execute(text("DELETE FROM core_attachment WHERE id = :i"), {"i": removed_id})
+    status, out = cqms_verify()
+    assert status == 1
+    assert f"core_record {widget.id} ({widget.number}): its attachments are not those" in out
+    assert f"core_attachment {kept.id} " not in out

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 
 import pytest
 from kernel_plugin import make_plugin
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from core import create_record
+from core import create_record, transition
+from core.attachments.models import Attachment
 from core.db import db
 from core.records.models import Record
 from core.signatures.models import Signature
@@ -173,3 +176,62 @@ def test_audit_viewer_filters_by_record_number(client, make_user, login):
         response = client.get("/admin/core_audit/", query_string=bad)
         assert response.status_code == 400 and message in response.get_data(as_text=True)
         assert 'id="audit-filters"' in response.get_data(as_text=True)  # the form, re-shown
+
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def upload(client, record_id, data, name, reason=""):
+    token = csrf_token(client, f"{URL}details/?id={record_id}")
+    return client.post(f"{URL}{record_id}/attachments", data={
+        "csrf_token": token, "reason": reason, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data", follow_redirects=True)
+
+
+@pytest.mark.req("P11-05", "SEC-11")
+def test_attach_files_on_the_record_page(client, make_user, login, sites):
+    s1, s2 = sites
+    alice = make_user("alice", "author")
+    record = create_record("acme_widget", alice, title="Pump", description="Blue",
+                           study_id=s1.study_id, site_id=s1.id)
+    db.session.commit()
+    login(client, "alice")
+    page = client.get(f"{URL}details/?id={record.id}").get_data(as_text=True)
+    assert "No attachments." in page and 'id="attach-file"' in page
+    done = upload(client, record.id, PDF, "Spec sheet.pdf").get_data(as_text=True)
+    assert "Spec sheet.pdf attached (version 2)" in done
+    table = re.search(r'id="attachments">(.*?)</table>', done, re.S).group(1)
+    link = re.search(r'href="(/files/\d+)">Spec sheet.pdf</a>', table).group(1)
+    assert "application/pdf" in table and hashlib.sha256(PDF).hexdigest()[:16] in table
+    assert client.get(link).data == PDF
+    refused = upload(client, record.id, b"MZ\x90\x00" + bytes(60), "tool.exe").get_data(
+        as_text=True)
+    assert "Check the form: file: This kind of file is not accepted" in refused
+    assert db.session.scalar(select(func.count()).select_from(Attachment)) == 1
+    client.post("/logout", data={"csrf_token": csrf_token(client, URL)})
+
+    # A monitor of the record's site reads and downloads it; one of the other site sees nothing.
+    make_user("sam", "site_monitor", site=s1)
+    make_user("lou", "site_monitor", site=s2)
+    login(client, "lou")
+    assert client.get(link).status_code == 403  # as for an unknown id: existence not revealed
+    assert client.post(f"{URL}{record.id}/attachments", data={
+        "csrf_token": csrf_token(client, URL)}).status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_token(client, URL)})
+    login(client, "sam")
+    assert client.get(link).data == PDF
+
+
+def test_attaching_past_draft_needs_a_reason(client, make_user, login):
+    alice = make_user("alice", "author")
+    record = create_record("acme_widget", alice, title="Pump", description="Blue")
+    db.session.commit()
+    transition(record, "submit", alice)
+    db.session.commit()
+    login(client, "alice")
+    page = client.get(f"{URL}details/?id={record.id}").get_data(as_text=True)
+    assert 'id="attach-reason" maxlength="2000" required' in page
+    refused = upload(client, record.id, PDF, "annex.pdf").get_data(as_text=True)
+    assert "past draft: a reason for the change is required" in refused
+    done = upload(client, record.id, PDF, "annex.pdf", reason="Annex was missing")
+    assert "annex.pdf attached" in done.get_data(as_text=True)

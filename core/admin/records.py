@@ -1,12 +1,13 @@
 """Admin pages for controlled records: list in scope, create and edit through the services,
 and a record page with state, the user's available actions (with a signing dialog),
-signatures, links and history. The core builds one per record type that names permissions."""
+signatures, links, attachments (with upload) and history. The core builds one per record type
+that names permissions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,10 +15,12 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextA
 from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
+from core.attachments.service import add_attachment, attachments_of
 from core.audit.models import AuditEntry
 from core.db import db
 from core.errors import CQMSError
 from core.permissions import has_permission, scope_clause
+from core.records.content import change_needs_reason
 from core.records.models import Record
 from core.records.service import SERVER_OWNED, create_record, links_of, update_record
 from core.signatures.models import ATTESTATION_TEXT
@@ -72,6 +75,10 @@ class RecordAdmin(CQMSModelView):
 
     def _may_manage(self) -> bool:
         return has_permission(current_user, self.manage_permission or "")
+
+    def _may_manage_record(self, record: Record) -> bool:
+        return has_permission(current_user, self.manage_permission or "", study=record.study,
+                              site=record.site)
 
     def get_query(self) -> Any:
         clause = scope_clause(current_user, self.view_permission, Record.study_id, Record.site_id)
@@ -155,6 +162,10 @@ class RecordAdmin(CQMSModelView):
                 history=_history(record),
                 transition_form=TransitionForm(formdata=None),
                 needs_attestation=not has_attested(user),
+                attachments=attachments_of(record),
+                may_attach=self._may_manage_record(record),
+                reason_required=change_needs_reason(record),
+                accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
             )
         return super().render(template, **kwargs)
 
@@ -189,6 +200,33 @@ class RecordAdmin(CQMSModelView):
             flash(str(exc), "error")
             return redirect(back)
         flash(f"{record.number}: {t.label or t.name if t else step} done.", "info")
+        return redirect(back)
+
+
+    @expose("/<int:record_id>/attachments", methods=["POST"])
+    def attach_view(self, record_id: int) -> Any:
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        if not self._may_manage_record(record):
+            abort(403)
+        back = url_for(".details_view", id=record_id)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Check the form: file: choose a file to attach.", "error")
+            return redirect(back)
+        try:
+            attachment = add_attachment(record, current_user._get_current_object(),
+                                        upload.filename, upload.stream,
+                                        declared_type=upload.mimetype,
+                                        reason=request.form.get("reason", "")[:2000])
+            db.session.commit()
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(f"Check the form: {exc}", "error")
+            return redirect(back)
+        flash(f"{record.number}: {attachment.filename} attached (version {record.version}).",
+              "info")
         return redirect(back)
 
 

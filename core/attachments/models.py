@@ -28,7 +28,7 @@ class Attachment(Base):
     storage_name: Mapped[str] = mapped_column(String(64), unique=True)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
-    # The record's version when the file was added.
+    # The first version of the record that includes the file (adding it makes a new version).
     record_version: Mapped[int] = mapped_column(Integer)
 
     record = relationship("Record")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any, BinaryIO
 
@@ -9,6 +10,7 @@ from flask import current_app
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.attachments import sniff, storage
 from core.attachments.models import Attachment
@@ -39,7 +41,7 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     file name extension or ``declared_type`` that contradicts the content. Past the draft states
     a ``reason`` is required (``ValidationError`` naming ``reason``).
     """
-    from core.records.content import is_draft
+    from core.records.content import change_needs_reason, missing_reason_message
 
     if record.id is None:
         raise ValidationError({"record": "Save the record before attaching files."})
@@ -47,9 +49,9 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     if not name:
         raise ValidationError({"file": "The file has no usable name."})
     reason = (reason or "").strip()
-    if not reason and not is_draft(record):
-        raise ValidationError({"reason": f"{record.number} is past draft: a reason for adding "
-                               "the file is required."})
+    number = record.number  # a failed flush expires the record: name it without reloading
+    if not reason and change_needs_reason(record):
+        raise ValidationError({"reason": missing_reason_message(record)})
     if isinstance(stream, bytes | bytearray):
         stream = io.BytesIO(stream)
     received = storage.receive(stream, current_app.config["ATTACHMENT_MAX_BYTES"])
@@ -58,11 +60,19 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
         attachment = Attachment(
             record_id=record.id, filename=name, media_type=media_type, size=received.size,
             sha256=received.sha256, storage_name=storage.new_storage_name(),
-            uploaded_by_id=user.id, record_version=record.version,
+            uploaded_by_id=user.id, record_version=record.version + 1,
         )
         with acting_as(user), audit_reason(reason or "Attachment added"):
             db.session.add(attachment)
             db.session.flush()
+            # The record's content now includes the file: new version, signatures invalidated.
+            record.attachments_digest = chain_digest(record.attachments_digest, attachment.id,
+                                                     attachment.sha256)
+            record.updated_by_id = user.id
+            try:
+                db.session.flush()
+            except StaleDataError:
+                raise ConflictError(f"{number} was changed by someone else; reload it") from None
             storage.track(db.session(), storage.path_of(attachment.storage_name))
             storage.place(received, attachment.storage_name)
             record_event(
@@ -74,6 +84,12 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     finally:
         storage.discard(received.path)  # a no-op once placed
     return attachment
+
+
+def chain_digest(previous: str, attachment_id: int, sha256: str) -> str:
+    """The record's attachments digest after adding one file to ``previous``."""
+    link = f"{previous}\x00{attachment_id}\x00{sha256}".encode()
+    return hashlib.sha256(b"cqms.attachments.v1\x00" + link).hexdigest()
 
 
 def _checked_type(received: storage.Received, name: str, declared_type: str | None) -> str:
@@ -121,12 +137,15 @@ def open_attachment(attachment: Attachment) -> BinaryIO:
 
 
 def may_download(user: Any, attachment: Attachment) -> bool:
-    """Holders of ``core.audit.view`` in the record's study/site scope, and the record's owner
-    and creator. (Record-type read permissions will refine this.)"""
+    """Whoever may read the record: its owner and creator, and holders of its type's view
+    permission or of ``core.audit.view`` in the record's study/site scope."""
     record = attachment.record
     if user.id in (record.owner_id, record.created_by_id):
         return True
-    return has_permission(user, AUDIT_VIEW, study=record.study, site=record.site)
+    record_type = current_app.extensions["cqms"].registry.record_types.get(record.type)
+    readers = {AUDIT_VIEW, *([record_type.view_permission] if record_type else [])} - {None}
+    return any(has_permission(user, name, study=record.study, site=record.site)
+               for name in readers)
 
 
 # -- immutability and verification -------------------------------------------------------------
@@ -143,7 +162,8 @@ def _refuse_changes(session: Session, _ctx: Any, _instances: Any) -> None:
 
 def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-def]
     """Reconciler for ``cqms audit verify``: every attachment's file exists with its recorded
-    size and SHA-256, and the row still holds the values audited at upload."""
+    size and SHA-256, the row still holds the values audited at upload, and each record's
+    attachments digest is that of its attachment rows (none added or removed in SQL)."""
     from core.audit.listener import format_value
     from core.audit.models import AuditEntry
     from core.audit.verify import Finding
@@ -163,7 +183,10 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
         .join(records, records.c.id == table.c.record_id, isouter=True)
         .order_by(table.c.id)
     ).mappings()
+    digests: dict[int, str] = {}
     for row in rows:
+        digests[row["record_id"]] = chain_digest(digests.get(row["record_id"], ""), row["id"],
+                                                 row["sha256"])
         entity = (f"core_attachment {row['id']} (record {row['record_id']} "
                   f"{row['record_number'] or '?'}, {row['filename']})")
         edited = [name for name in CHECKED_COLUMNS
@@ -180,6 +203,13 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
         if (size, sha256) != (row["size"], row["sha256"]):
             report.add(Finding(None, entity, "the stored file was altered or replaced (SHA-256 "
                                "does not match)"))
+    for record_id, number, digest in connection.execute(
+            select(records.c.id, records.c.number, records.c.attachments_digest)
+            .order_by(records.c.id)):
+        if digests.get(record_id, "") != digest:
+            report.add(Finding(None, f"core_record {record_id} ({number})", "its attachments "
+                               "are not those it was given (a file row added, removed or "
+                               "edited outside the application)"))
 
 
 def _same(audited: str | None, value: Any, format_value: Any) -> bool:

@@ -26,7 +26,7 @@ from core.audit.context import current_context
 from core.errors import ValidationError, WorkflowError
 from core.records.models import Record
 
-BASE_CONTENT = ("type", "number", "title", "study_id", "site_id")
+BASE_CONTENT = ("type", "number", "title", "study_id", "site_id", "attachments_digest")
 # Written by the core on every change; a change to any other column past draft needs a reason.
 BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
 _in_transition: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_in_transition",
@@ -84,6 +84,20 @@ def is_draft(record: Record, state: str | None = None) -> bool:
     return state == workflow.initial or state in workflow.draft_states
 
 
+def change_needs_reason(record: Record, state: str | None = None) -> bool:
+    """Past draft every change needs a reason; in draft, where the record type says so."""
+    if not is_draft(record, state):
+        return True
+    record_type = _record_type(record)
+    return bool(record_type and record_type.reason_in_draft)
+
+
+def missing_reason_message(record: Record, state: str | None = None) -> str:
+    if not is_draft(record, state):
+        return f"{record.number} is past draft: a reason for the change is required."
+    return f"Changes to a {_record_type(record).label} need a reason, in draft too."
+
+
 def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     from core.signatures.service import invalidate_signatures
 
@@ -92,6 +106,8 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             workflow = workflow_of(obj)
             if workflow is not None and obj.state != workflow.initial and not _in_transition.get():
                 raise WorkflowError(f"a new {obj.type} starts in state {workflow.initial!r}")
+            if obj.attachments_digest is None:  # the column default comes too late for the hash
+                obj.attachments_digest = ""
             obj.content_hash = content_hash(content_of(obj))
     for obj in list(session.dirty):
         if not isinstance(obj, Record) or not session.is_modified(obj):
@@ -103,14 +119,9 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             raise WorkflowError("the state of a record changes only through a workflow transition")
         old_state = state_history.deleted[0] if state_history.deleted else obj.state
         # A transition explains its own changes (its reason rule and audit entry apply).
-        if not in_transition and _changed_fields(state) and not current_context().reason.strip():
-            if not is_draft(obj, old_state):
-                raise ValidationError({"reason": f"{obj.number} is past draft: a reason for the "
-                                       "change is required."})
-            record_type = _record_type(obj)
-            if record_type is not None and record_type.reason_in_draft:
-                raise ValidationError({"reason": f"Changes to a {record_type.label} need a "
-                                       "reason, in draft too."})
+        if (not in_transition and _changed_fields(state) and not current_context().reason.strip()
+                and change_needs_reason(obj, old_state)):
+            raise ValidationError({"reason": missing_reason_message(obj, old_state)})
         new_hash = content_hash(content_of(obj))
         if new_hash == obj.content_hash:
             continue

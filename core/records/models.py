@@ -34,6 +34,9 @@ class Record(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("core_site.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # SHA-256 chained over the record's attachments (id and SHA-256, in upload order). Part of
+    # the content hash, so a signature covers the files and a file added later invalidates it.
+    attachments_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -17,7 +17,8 @@ from core.users.models import User
 
 # Fields the server owns: never set from input (state only moves through transitions).
 SERVER_OWNED = frozenset({"id", "type", "number", "state", "version", "content_hash",
-                          "created_at", "created_by_id", "updated_at", "updated_by_id"})
+                          "attachments_digest", "created_at", "created_by_id", "updated_at",
+                          "updated_by_id"})
 BASE_EDITABLE = ("title", "owner_id", "study_id", "site_id")
 
 

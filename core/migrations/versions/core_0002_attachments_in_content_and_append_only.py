@@ -1,15 +1,17 @@
-"""Attachments become append-only in the database
+"""Attachments are part of the record's content and append-only in the database
 
 Revision ID: core_0002
 Revises: core_0001
 Created: 2026-11-26
 
-Triggers refuse UPDATE, DELETE (and TRUNCATE on PostgreSQL) of core_attachment rows, as for the
-audit trail; the application never changes an attachment row (a new upload is a new row).
+``core_record.attachments_digest`` chains the SHA-256 of each attachment into the record's
+content hash (so signatures cover the files). Triggers refuse UPDATE, DELETE (and TRUNCATE on
+PostgreSQL) of core_attachment rows, as for the audit trail; a new upload is a new row.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 # Kept here rather than imported so this revision never changes after release.
@@ -48,8 +50,13 @@ def _run(statements: dict[str, tuple[str, ...]]) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("core_record", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("attachments_digest", sa.String(length=64),
+                                      server_default="", nullable=False))
     _run(APPEND_ONLY)
 
 
 def downgrade() -> None:
     _run(DROP_APPEND_ONLY)
+    with op.batch_alter_table("core_record", schema=None) as batch_op:
+        batch_op.drop_column("attachments_digest")
