@@ -393,6 +393,7 @@ class KernelMachine(RuleBasedStateMachine):
             assert t is not None
             if t.signature:
                 m.signatures.append(SigModel(t.signature, username, name, m.version))
+                u.failures = 0  # a correct signing password ends a run of failures
             m.moves.append((name, m.state, t.target, reason.strip()))
             m.state, m.version, m.updated_by = t.target, m.version + 1, username
 
@@ -415,7 +416,7 @@ class KernelMachine(RuleBasedStateMachine):
             u.failures += 1
             u.locked = u.failures >= LOCKOUT
         if error is None:
-            u.attested = True
+            u.attested, u.failures = True, 0
 
     # -- invariants ------------------------------------------------------------------------
 

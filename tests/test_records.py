@@ -234,6 +234,9 @@ def test_a_wrong_signing_password_is_refused_and_counts_towards_lockout(kapp, pe
     assert approver.failed_logins == 1
     assert widget.state == "in_review"
     assert entries(action="signature.failed", entity_id=str(approver.id))
+    transition(widget, "approve", approver, signature=sig())
+    db.session.commit()
+    assert approver.failed_logins == 0  # lockout counts consecutive failures only
 
 
 @pytest.mark.req("P11-17")

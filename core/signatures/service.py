@@ -75,6 +75,7 @@ def _reauthenticate(user: User, request: SignatureRequest) -> None:
         register_failure(user, "signature")
         record_event("signature.failed", "core_user", user.id, actor=user)
         raise AuthenticationFailed("Signature refused: the password (or code) is not correct.")
+    user.failed_logins = 0  # lockout counts consecutive failures, as at sign-in
 
 
 def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
