@@ -83,7 +83,8 @@ def app_config(temp_plugin):
 def people(app, make_user):
     return {
         "alice": make_user("alice", "author"),  # creates and owns the widget
-        "bob": make_user("bob", "author"),  # unrelated
+        "bob": make_user("bob", "author"),  # holds the widget type's view permission
+        "tess": make_user("tess", "trainee"),  # unrelated to widgets
         "quinn": make_user("quinn", "qa_manager"),  # holds core.audit.view
     }
 
@@ -455,13 +456,14 @@ def test_download_access(app, client, people, widget):
     attachment = attach(widget, people["alice"])
     anonymous = download(client, attachment.id)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
-    for username, own, unknown in (("alice", 200, 403), ("quinn", 200, 404), ("bob", 403, 403)):
+    for username, own, unknown in (("alice", 200, 403), ("quinn", 200, 404), ("bob", 200, 403),
+                                   ("tess", 403, 403)):
         other = app.test_client()
         login(other, username)
         assert download(other, attachment.id).status_code == own, username
         assert download(other, attachment.id + 99).status_code == unknown, username
     api = app.test_client()
-    login(api, "bob")
+    login(api, "tess")
     refused = download(api, attachment.id, headers={"Accept": "application/json"})
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
 
