@@ -75,7 +75,8 @@ class _Plugin:
     @hookimpl
     def register_record_types():  # type: ignore[no-untyped-def]
         return [RecordType("bench_item", "Bench item", BenchItem, "BEN", "bench_item",
-                           controlled_fields=("alpha", "beta", "gamma"), number_per_year=True)]
+                           controlled_fields=("alpha", "beta", "gamma"), number_per_year=True,
+                           view_permission="bench.edit", manage_permission="bench.edit")]
 
 
 def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]

@@ -124,18 +124,22 @@ def _check_types(values: Mapping[str, Any], defaults: dict[str, Any], source: st
 def _check_values(config: dict[str, Any]) -> None:
     if config["ENV"] not in ENVIRONMENTS:
         raise ConfigError(f"ENV: must be one of {', '.join(ENVIRONMENTS)}, got {config['ENV']!r}")
-    for key in ("LOCKOUT_THRESHOLD", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS"):
+    for key in ("LOCKOUT_THRESHOLD", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS",
+                "API_TOKEN_DAYS"):
         if config[key] < 1:
             raise ConfigError(f"{key}: must be at least 1, got {config[key]}")
     if config["PASSWORD_MIN_LENGTH"] < 8:
         raise ConfigError("PASSWORD_MIN_LENGTH: must be at least 8")
     if config["PASSWORD_MAX_LENGTH"] < max(64, config["PASSWORD_MIN_LENGTH"]):
         raise ConfigError("PASSWORD_MAX_LENGTH: must accept at least 64 characters")
+    if config["API_TOKEN_MAX_DAYS"] < config["API_TOKEN_DAYS"]:
+        raise ConfigError("API_TOKEN_MAX_DAYS: must be at least API_TOKEN_DAYS")
     if config["PASSWORD_HISTORY"] < 0:
         raise ConfigError("PASSWORD_HISTORY: must not be negative")
     if len(set(config["PLUGINS"])) != len(config["PLUGINS"]):
         raise ConfigError("PLUGINS: lists a plugin twice")
     _check_attachments(config)
+    _check_mail(config)
     if config["ENV"] == "production":
         if len(config["SECRET_KEY"]) < MIN_PRODUCTION_SECRET:
             raise ConfigError(
@@ -161,6 +165,19 @@ def _check_attachments(config: dict[str, Any]) -> None:
     folder = config["ATTACHMENT_DIR"]
     if folder and Path(folder).exists() and not Path(folder).is_dir():
         raise ConfigError(f"ATTACHMENT_DIR: {folder} exists and is not a folder")
+
+
+def _check_mail(config: dict[str, Any]) -> None:
+    if config["SMTP_HOST"] and "@" not in config["SMTP_FROM"]:
+        raise ConfigError("SMTP_FROM: a sender address is required when SMTP_HOST is set")
+    if not 0 < config["SMTP_PORT"] < 65536:
+        raise ConfigError(f"SMTP_PORT: must be between 1 and 65535, got {config['SMTP_PORT']}")
+    for key in ("SMTP_TIMEOUT", "NOTIFICATION_MAX_ATTEMPTS"):
+        if config[key] < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {config[key]}")
+    url = config["PUBLIC_URL"]
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"PUBLIC_URL: must start with https:// or http://, got {url!r}")
 
 
 def load_config(

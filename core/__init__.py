@@ -21,7 +21,8 @@ from core.errors import (
     WorkflowError,
 )
 from core.hookspecs import hookimpl
-from core.permissions import has_permission, login_only, public, requires
+from core.notifications.service import notify
+from core.permissions import has_permission, login_only, public, requires, scope_clause
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, update_record
 from core.settings import get_setting
@@ -32,12 +33,15 @@ from core.specs import (
     MigrationBranch,
     Permission,
     RecordType,
+    Reminder,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
     Transition,
     Workflow,
 )
+from core.tasks.models import Task
+from core.tasks.service import close_tasks, open_task, tasks_for
 from core.workflows.service import available_transitions, transition
 
 __all__ = [
@@ -52,11 +56,13 @@ __all__ = [
     "PermissionDenied",
     "Record",
     "RecordType",
+    "Reminder",
     "RoleTemplate",
     "SettingSpec",
     "SignatureMeaning",
     "SignatureRequest",
     "StartupError",
+    "Task",
     "Transition",
     "UTCDateTime",
     "ValidationError",
@@ -67,6 +73,7 @@ __all__ = [
     "attest",
     "audit_reason",
     "available_transitions",
+    "close_tasks",
     "create_record",
     "current_user",
     "db",
@@ -76,12 +83,16 @@ __all__ = [
     "link_records",
     "links_of",
     "login_only",
+    "notify",
     "open_attachment",
+    "open_task",
     "public",
     "record_event",
     "requires",
+    "scope_clause",
     "sign",
     "signatures_of",
+    "tasks_for",
     "transition",
     "update_record",
     "utcnow",

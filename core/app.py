@@ -114,6 +114,9 @@ def create_app(
     from core.web import install_web
 
     install_web(app, state)
+    from core.api import install_api
+
+    install_api(app, state)
     for _plugin, blueprint in state.registry.blueprints:
         app.register_blueprint(blueprint)
 

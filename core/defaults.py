@@ -10,12 +10,14 @@ from core.specs import (
     DashboardWidget,
     MigrationBranch,
     Permission,
+    Reminder,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
 )
 
 ADMIN_ACCESS = "core.admin.access"
+TEAM_TASKS = "core.tasks.view_team"
 
 PERMISSIONS = [
     Permission(ADMIN_ACCESS, "Open the dashboard and the administration area"),
@@ -27,6 +29,7 @@ PERMISSIONS = [
     Permission("core.plugins.manage", "Enable and disable plugins"),
     Permission("core.settings.manage", "Change runtime settings"),
     Permission("core.audit.view", "View the audit trail"),
+    Permission(TEAM_TASKS, "See everyone's open tasks in your study/site scope (team view)"),
 ]
 
 _EVERYONE = (ADMIN_ACCESS, "core.studies.view")
@@ -45,13 +48,14 @@ ROLES = [
             "core.plugins.manage",
             "core.settings.manage",
             "core.audit.view",
+            TEAM_TASKS,
         ),
         "Manages accounts, roles, plugins and settings; cannot author or sign GxP content.",
     ),
     RoleTemplate(
         "qa_manager",
         "QA manager",
-        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage"),
+        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage", TEAM_TASKS),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
@@ -102,13 +106,16 @@ def register_settings() -> list[SettingSpec]:
 
 @hookimpl
 def register_models() -> list[type]:
+    from core.api.models import ApiToken
     from core.attachments.models import Attachment
     from core.audit.models import AuditCheckpoint, AuditEntry
+    from core.notifications.models import Notification
     from core.plugins import PluginState
     from core.records.models import Counter, Record, RecordLink
     from core.settings import Setting
     from core.signatures.models import Signature, SignatureAttestation
     from core.studies import Site, Study
+    from core.tasks.models import Task
     from core.users.models import (
         PasswordHistory,
         Role,
@@ -141,6 +148,9 @@ def register_models() -> list[type]:
         Signature,
         SignatureAttestation,
         Attachment,
+        ApiToken,
+        Task,
+        Notification,
     ]
 
 
@@ -159,9 +169,11 @@ def register_blueprints() -> list[object]:
 @hookimpl
 def register_admin_views() -> list[AdminView]:
     from core.admin.audit import AuditView
+    from core.admin.notifications import NotificationsView
     from core.admin.plugins import PluginsView
     from core.admin.roles import RoleAdmin
     from core.admin.studies import SiteAdmin, StudyAdmin
+    from core.admin.tasks import MyTasksView, TeamTasksView
     from core.admin.users import AssignmentAdmin, UserAdmin
     from core.audit.models import AuditEntry
     from core.studies import Site, Study
@@ -169,6 +181,10 @@ def register_admin_views() -> list[AdminView]:
 
     people, clinical, system = "People", "Studies", "System"
     return [
+        AdminView(MyTasksView, "My tasks", "core_tasks", ADMIN_ACCESS, None, None, 10),
+        AdminView(TeamTasksView, "Team tasks", "core_team_tasks", TEAM_TASKS, None, None, 20),
+        AdminView(NotificationsView, "Notifications", "core_notifications", ADMIN_ACCESS, None,
+                  None, 30),
         AdminView(UserAdmin, "Users", "core_users", "core.users.view", User, people, 10),
         AdminView(
             AssignmentAdmin, "Role assignments", "core_assignments", "core.users.view", UserRole,
@@ -192,6 +208,21 @@ def register_dashboard_widgets() -> list[DashboardWidget]:
         DashboardWidget("core_system", "System", "core.users.view", "core/widget_system.html",
                         system_context, 2),
     ]
+
+
+@hookimpl
+def register_reminders() -> list[Reminder]:
+    from core.notifications.reminders import overdue_tasks
+
+    return [Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
+                     overdue_tasks)]
+
+
+@hookimpl
+def app_ready(app) -> None:  # type: ignore[no-untyped-def]
+    from core.admin.notifications import unread_for_current_user
+
+    app.jinja_env.globals["cqms_unread_notifications"] = unread_for_current_user
 
 
 MEANINGS = [

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         MigrationBranch,
         Permission,
         RecordType,
+        Reminder,
         RoleTemplate,
         SettingSpec,
         SignatureMeaning,
@@ -110,6 +111,23 @@ def register_settings() -> list[SettingSpec]:
     """
 
 
+@hookspec
+def register_reminders() -> list[Reminder]:
+    """Return reminder sweeps. Called once at startup; run by ``cqms reminders run`` and
+    ``cqms scheduler`` (one dedicated process, never inside web workers).
+
+    Each sweep is called with the current UTC datetime as the system principal, in its own
+    transaction, and returns how many notifications it queued. It must be idempotent: queue with
+    ``core.notify``, which keeps one notification per (kind, record, due date, recipient).
+
+    Example::
+
+        @hookimpl
+        def register_reminders():
+            return [Reminder("capa.due_soon", "CAPAs due within a week", remind_due_capas)]
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Startup: web, admin and command line
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +146,25 @@ def register_blueprints() -> list[Blueprint]:
         @hookimpl
         def register_blueprints():
             return [views.blueprint]
+    """
+
+
+@hookspec
+def register_api_blueprints() -> list[Blueprint]:
+    """Return ``flask_smorest.Blueprint`` objects named ``<key>_api`` (or ``<key>_api_*``) for
+    endpoints under ``/api/v1/<key>/``. Called once at startup.
+
+    The core registers them with the API, so they appear in the same OpenAPI document, are
+    reached only with a bearer token (401 otherwise) and answer problem+json errors. Check
+    permissions and study/site scope in each view. While the plugin is disabled they answer 404.
+
+    Example::
+
+        blp = flask_smorest.Blueprint("capa_api", __name__, url_prefix="/api/v1/capa")
+
+        @hookimpl
+        def register_api_blueprints():
+            return [blp]
     """
 
 

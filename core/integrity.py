@@ -52,8 +52,19 @@ def _create_key(path: Path) -> None:
         os.unlink(tmp)
 
 
+def keyed_mac(key: bytes, purpose: str, message: bytes) -> str:
+    """HMAC-SHA256 of ``message`` under ``key``, domain-separated by ``purpose`` (also used
+    offline, with a key read from a file, by ``cqms verify-bundle``)."""
+    return hmac.new(key, purpose.encode() + b"\x00" + message, hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of ``key`` (tells which key made a MAC, reveals nothing)."""
+    return keyed_mac(key, "key-id", b"")[:16]
+
+
 def mac(purpose: str, message: bytes) -> str:
-    return hmac.new(integrity_key(), purpose.encode() + b"\x00" + message, hashlib.sha256).hexdigest()
+    return keyed_mac(integrity_key(), purpose, message)
 
 
 def mac_ok(purpose: str, message: bytes, expected: str) -> bool:

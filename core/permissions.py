@@ -120,7 +120,10 @@ def policy_for(endpoint: str) -> Policy | None:
     if blueprint in state.admin_endpoints:
         return Policy("admin")
     view = current_app.view_functions.get(endpoint)
-    return getattr(view, POLICY_ATTR, None)
+    declared = getattr(view, POLICY_ATTR, None)
+    if declared is None and blueprint in state.api_blueprints:
+        return Policy("api")  # a bearer token; each view checks permissions and scope
+    return declared
 
 
 def enforce_request_policy() -> Any:
@@ -140,6 +143,12 @@ def enforce_request_policy() -> Any:
         return None
     if not current_user.is_authenticated:
         return deny_anonymous()
+    if policy.kind == "api":
+        if current_user.must_change_password or (
+                state.totp_required(current_user) and current_user.totp_enabled_at is None):
+            abort(403, description="Sign in to the web interface first: your account must "
+                                   "change its password or enrol an authenticator.")
+        return None
     if endpoint not in ACCOUNT_ENDPOINTS:
         if current_user.must_change_password:
             return redirect(url_for("core_auth.change_password"))

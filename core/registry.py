@@ -14,6 +14,7 @@ from core.specs import (
     MigrationBranch,
     Permission,
     RecordType,
+    Reminder,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
@@ -39,12 +40,15 @@ class Registry:
     setting_owner: dict[str, str] = field(default_factory=dict)
     models: dict[str, list[type]] = field(default_factory=dict)
     blueprints: list[tuple[str, Any]] = field(default_factory=list)
+    api_blueprints: list[tuple[str, Any]] = field(default_factory=list)
     admin_views: list[tuple[str, AdminView]] = field(default_factory=list)
     widgets: list[tuple[str, DashboardWidget]] = field(default_factory=list)
     migrations: list[tuple[str, MigrationBranch]] = field(default_factory=list)
     signature_meanings: dict[str, SignatureMeaning] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     record_types: dict[str, RecordType] = field(default_factory=dict)
+    reminders: dict[str, Reminder] = field(default_factory=dict)
+    reminder_owner: dict[str, str] = field(default_factory=dict)
 
     def settings_of(self, plugin: str) -> list[SettingSpec]:
         return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
@@ -122,6 +126,17 @@ def build_registry(host: PluginHost) -> Registry:
             reg.settings[spec.key] = spec
             reg.setting_owner[spec.key] = plugin
 
+    for plugin, result in call("register_reminders"):
+        for reminder in _items(plugin, "register_reminders", result, Reminder):
+            _check_prefix(plugin, "reminder", reminder.key, ".")
+            if reminder.key in reg.reminders:
+                raise StartupError(f"plugin {plugin!r}: reminder {reminder.key!r} declared twice")
+            if not callable(reminder.sweep):
+                raise StartupError(f"plugin {plugin!r}: reminder {reminder.key!r}: sweep is not "
+                                   "callable")
+            reg.reminders[reminder.key] = reminder
+            reg.reminder_owner[reminder.key] = plugin
+
     for plugin, result in call("register_models"):
         models = _items(plugin, "register_models", result, type)
         for model in models:
@@ -136,6 +151,13 @@ def build_registry(host: PluginHost) -> Registry:
             if plugin != CORE_KEY:
                 _check_prefix(plugin, "blueprint", bp.name, "_")
             reg.blueprints.append((plugin, bp))
+
+    for plugin, result in call("register_api_blueprints"):
+        for bp in _items(plugin, "register_api_blueprints", result, object):
+            if not bp.name.startswith(f"{plugin}_api"):
+                raise StartupError(f"plugin {plugin!r}: API blueprint {bp.name!r} must be named "
+                                   f"{plugin}_api or {plugin}_api_*")
+            reg.api_blueprints.append((plugin, bp))
 
     endpoints: set[str] = set()
     for plugin, result in call("register_admin_views"):

@@ -78,6 +78,20 @@ class DashboardWidget:
 
 
 @dataclass(frozen=True)
+class Reminder:
+    """An idempotent sweep run by ``cqms reminders run`` and ``cqms scheduler``.
+
+    ``sweep(now)`` receives the current UTC datetime, queues notifications with
+    ``core.notify`` (which sends each (kind, record, due date, recipient) once, however often the
+    sweep runs) and returns how many it queued. ``key`` is ``<plugin>.<name>``.
+    """
+
+    key: str
+    label: str
+    sweep: Callable[[Any], int]
+
+
+@dataclass(frozen=True)
 class MigrationBranch:
     """An Alembic branch: ``label`` is the plugin key, ``directory`` holds its revisions."""
 

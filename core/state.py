@@ -20,6 +20,8 @@ class CQMSState:
     # Blueprint names of admin views: their access check lives in the wrapped view class.
     admin_endpoints: set[str] = field(default_factory=set)
     admin: Any = None
+    # Blueprint names of the JSON API: bearer tokens only, problem+json errors.
+    api_blueprints: set[str] = field(default_factory=set)
     # Callables(connection, report) that `cqms audit verify` runs after the chain check.
     reconcilers: list[Any] = field(default_factory=list)
 

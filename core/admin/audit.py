@@ -3,82 +3,32 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response, request
 from flask_admin import BaseView, expose
-from sqlalchemy import select
 
 from core.admin.base import csv_safe
 from core.audit.models import AuditEntry
+from core.audit.query import FilterError, audit_query
 from core.db import db
-from core.records.models import Record
+from core.exports.audit import audit_export
 
 PAGE_SIZE = 100
 CSV_LIMIT = 100_000
-TEXT_FILTERS = {
-    "entity_type": AuditEntry.entity_type,
-    "entity_id": AuditEntry.entity_id,
-    "action": AuditEntry.action,
-    "field": AuditEntry.field,
-    "actor": AuditEntry.actor_name,
-}
-ALLOWED_PARAMS = {*TEXT_FILTERS, "record", "since", "until", "before", "format"}
 COLUMNS = ("id", "at", "actor_name", "action", "entity_type", "entity_id", "field",
            "old_value", "new_value", "reason", "ip", "client", "request_id")
-
-
-class FilterError(ValueError):
-    """A filter the viewer cannot apply; shown above the form (400), never a stack trace."""
-
-
-def _date(name: str) -> datetime | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise FilterError(f"{name}: use the date format YYYY-MM-DD") from None
-
-
-def _record_entries(number: str) -> tuple[Any, ...]:
-    """Conditions selecting the entries of the record numbered ``number`` (all its tables)."""
-    record = db.session.scalar(select(Record).where(Record.number == number))
-    if record is None:
-        raise FilterError(f"record: no record is numbered {number!r}")
-    tables = [t.name for t in record.__mapper__.tables]
-    return AuditEntry.entity_type.in_(tables), AuditEntry.entity_id == str(record.id)
-
-
-def filtered_query() -> Any:
-    unknown = set(request.args) - ALLOWED_PARAMS
-    if unknown:
-        raise FilterError(f"Unknown filter: {', '.join(sorted(unknown))}")
-    stmt = select(AuditEntry)
-    for name, column in TEXT_FILTERS.items():
-        value = request.args.get(name, "").strip()
-        if value:
-            stmt = stmt.where(column.contains(value) if name == "actor" else column == value)
-    number = request.args.get("record", "").strip()
-    if number:
-        stmt = stmt.where(*_record_entries(number))
-    since, until = _date("since"), _date("until")
-    if since:
-        stmt = stmt.where(AuditEntry.at >= since)
-    if until:
-        stmt = stmt.where(AuditEntry.at < until + timedelta(days=1))
-    return stmt.order_by(AuditEntry.id.desc())
+PAGING = ("before", "format")
 
 
 class AuditView(BaseView):
     @expose("/")
     def index_view(self) -> Any:
-        args = {k: v for k, v in request.args.items() if k not in ("before", "format") and v}
+        args = {k: v for k, v in request.args.items() if k not in PAGING and v}
         try:
-            stmt = filtered_query()
+            stmt = audit_query({k: v for k, v in request.args.items() if k not in PAGING})
             before = request.args.get("before", "")
             if before and (not before.isdigit() or len(before) > 18):
                 raise FilterError("before: expected an entry number")
@@ -103,13 +53,20 @@ class AuditView(BaseView):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([*COLUMNS[:2], "at_timezone", *COLUMNS[2:]])
+        rows = 0
         for entry in db.session.scalars(stmt.limit(CSV_LIMIT)):
+            rows += 1
             values = [getattr(entry, c) for c in COLUMNS]
             values[1] = entry.at.isoformat()
             writer.writerow([csv_safe(v) if v is not None else "" for v in values[:2]] + ["UTC"]
                             + [csv_safe(v) if v is not None else "" for v in values[2:]])
+        data = buffer.getvalue()
+        audit_export("csv", AuditEntry.__tablename__, detail=(
+            f"Audit trail: {rows} rows; filters: "
+            f"{request.query_string.decode('utf-8', 'replace')[:500]}; "
+            f"sha256 {hashlib.sha256(data.encode()).hexdigest()}"))
         return Response(
-            buffer.getvalue(),
+            data,
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=audit-trail.csv"},
         )

@@ -10,6 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from core.admin.tasks import my_tasks_summary
 from core.db import db
 from core.permissions import has_permission
 from core.users.models import User
@@ -40,4 +41,6 @@ class DashboardView(AdminIndexView):
                 continue
             body = render_template(widget.template, **widget.context(current_user))
             cards.append({"key": widget.key, "title": widget.title, "body": Markup(body)})
-        return self.render("core/dashboard.html", cards=cards)
+        # The landing page after sign-in: the user's open tasks come first.
+        return self.render("core/dashboard.html", cards=cards,
+                           my_tasks=my_tasks_summary(current_user))

@@ -17,6 +17,7 @@ from wtforms.validators import Length, Optional
 from core.admin.base import CQMSModelView, SecureForm
 from core.attachments.service import add_attachment, attachments_of
 from core.audit.models import AuditEntry
+from core.audit.query import record_conditions
 from core.db import db
 from core.errors import CQMSError
 from core.permissions import has_permission, scope_clause
@@ -203,6 +204,30 @@ class RecordAdmin(CQMSModelView):
         return redirect(back)
 
 
+    @expose("/<int:record_id>/export.pdf")
+    def export_pdf_view(self, record_id: int) -> Any:
+        from core.exports.downloads import pdf_download
+
+        return self._export(record_id, pdf_download)
+
+    @expose("/<int:record_id>/certified-copy.zip")
+    def certified_copy_view(self, record_id: int) -> Any:
+        from core.exports.downloads import certified_copy_download
+
+        return self._export(record_id, certified_copy_download)
+
+    def _export(self, record_id: int, download: Any) -> Any:
+        """Whoever may open the record page may export it; each download is audited."""
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        try:
+            return download(record, current_user._get_current_object())
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(f"No export was made: {exc}", "error")
+            return redirect(url_for(".details_view", id=record_id))
+
     @expose("/<int:record_id>/attachments", methods=["POST"])
     def attach_view(self, record_id: int) -> Any:
         record = self.get_one(str(record_id))
@@ -245,9 +270,7 @@ def record_workflow_transitions(record: Record) -> tuple[Any, ...]:
 
 
 def _history(record: Record, limit: int = 200) -> list[AuditEntry]:
-    tables = [t.name for t in record.__mapper__.tables]
-    stmt = (select(AuditEntry)
-            .where(AuditEntry.entity_type.in_(tables), AuditEntry.entity_id == str(record.id))
+    stmt = (select(AuditEntry).where(*record_conditions(record))
             .order_by(AuditEntry.id.desc()).limit(limit))
     return list(db.session.scalars(stmt))
 

@@ -55,7 +55,6 @@ class RoleAdmin(CQMSModelView):
     column_sortable_list = ("key", "label")
     column_default_sort = "key"
     column_details_list = ("key", "label", "description", "permission_names", "created_at")
-    column_export_list = column_details_list
     column_formatters = {"permission_names": lambda v, c, m, n: ", ".join(m.permission_names)}
     column_formatters_export = column_formatters
 

@@ -59,7 +59,6 @@ class UserAdmin(CQMSModelView):
         "username", "full_name", "email", "active", "locked_at", "last_login_at",
         "password_changed_at", "totp_enabled_at", "deactivated_at", "created_at",
     )
-    column_export_list = column_details_list
 
     def get_query(self) -> Any:
         return super().get_query().filter(User.is_service.is_(False))

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from core.audit import chain
 from core.audit.context import current_context
@@ -224,8 +224,29 @@ def _write_entries(session: Session, flush_context: UOWTransaction) -> None:
     chain.append(session.connection(), [{**stamp, **row} for row in rows])
 
 
+def _refuse_unaudited_bulk(state: ORMExecuteState) -> None:
+    """ORM bulk UPDATE/DELETE statements skip the flush, so they would skip the audit trail:
+    refused on audited models, except an UPDATE touching only ``__audit_ignore__`` columns.
+    (SQL typed past the ORM is what the chain and the reconcilers exist to find.)"""
+    if not (state.is_update or state.is_delete):
+        return
+    mapper = state.bind_arguments.get("mapper")
+    model = mapper.class_ if mapper is not None else None
+    if model is None or not _is_audited(model):
+        return
+    if state.is_update:
+        ignored = getattr(model, "__audit_ignore__", frozenset())
+        columns = {getattr(c, "key", str(c)) for c in state.statement._values or ()}
+        if columns and columns <= ignored:
+            return
+    raise AuditError(f"a bulk {'UPDATE' if state.is_update else 'DELETE'} of {model.__name__} "
+                     "would bypass the audit trail: load the objects and change them instead")
+
+
 def install() -> None:
     """Attach the listeners to the session class used by the app (idempotent)."""
+    if not event.contains(FlaskSession, "do_orm_execute", _refuse_unaudited_bulk):
+        event.listen(FlaskSession, "do_orm_execute", _refuse_unaudited_bulk)
     for name, fn in (("before_flush", _before_flush), ("after_flush", _write_entries)):
         if not event.contains(FlaskSession, name, fn):
             event.listen(FlaskSession, name, fn)

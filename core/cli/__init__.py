@@ -24,7 +24,7 @@ def fail(message: str) -> None:
 
 
 def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
-    from core.cli import audit, demo, plugins, users
+    from core.cli import audit, demo, exports, plugins, reminders, users
     from core.cli import db as db_commands
 
     @click.group(help="CQMS administration commands (configuration from CQMS_CONFIG and CQMS_*).")
@@ -35,7 +35,10 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     cli.add_command(audit.group)
     cli.add_command(plugins.group)
     cli.add_command(users.group)
+    cli.add_command(reminders.group)
+    cli.add_command(reminders.scheduler)
     cli.add_command(demo.command)
+    cli.add_command(exports.verify_bundle_command)
     # Command groups contributed by plugins through `register_commands`.
     for name, command in app.cli.commands.items():
         if name not in cli.commands and isinstance(command, click.Group):
@@ -43,13 +46,15 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     return cli
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, app=None) -> None:  # type: ignore[no-untyped-def]
+    """Run ``cqms``; ``app`` (tests, embedding) replaces the one built from the environment."""
     from core.app import create_app
 
-    try:
-        app = create_app()
-    except (ConfigError, StartupError) as exc:
-        fail(str(exc))
+    if app is None:
+        try:
+            app = create_app()
+        except (ConfigError, StartupError) as exc:
+            fail(str(exc))
     cli = build_cli(app)
     try:
         with app.app_context():

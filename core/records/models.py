@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -25,7 +25,7 @@ class Record(Base):
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     state: Mapped[str] = mapped_column(String(40), index=True)
@@ -47,6 +47,13 @@ class Record(Base):
     site = relationship("Site", lazy="joined")
 
     __mapper_args__ = {"polymorphic_on": "type", "version_id_col": version}
+    # Keyset pages of one type in the API's sort orders (the leading ``type`` also serves
+    # plain lookups by type).
+    __table_args__ = (
+        Index("ix_core_record_type_number", "type", "number"),
+        Index("ix_core_record_type_updated", "type", "updated_at", "id"),
+        Index("ix_core_record_type_created", "type", "created_at", "id"),
+    )
 
     def audit_label(self) -> str:
         return self.number

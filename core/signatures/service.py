@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -41,6 +42,17 @@ def _message(sig: Signature) -> bytes:
              sig.printed_name, sig.meaning, sig.transition,
              sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), sig.method)
     return "\x00".join(str(p) for p in parts).encode()
+
+
+def mac_valid(sig: Signature) -> bool:
+    """Whether the signature's MAC matches its fields (not altered, not copied elsewhere)."""
+    return mac_ok(PURPOSE, _message(sig), sig.mac)
+
+
+def signature_message(sig: Any) -> bytes:
+    """The bytes a signature's MAC covers; ``sig`` needs the Signature's attributes (a
+    certified copy's verifier passes values read back from the bundle)."""
+    return _message(sig)
 
 
 def has_attested(user: User) -> bool:

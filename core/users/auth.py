@@ -24,6 +24,7 @@ LOGIN_FAILED = "Sign-in failed: unknown username, wrong password or code, or a l
 # Blunts online guessing; applied to every failure so timing does not reveal the cause.
 FAILURE_DELAY_SECONDS = 0.05
 SEEN_KEY = "cqms_seen"
+API_PATH = "/api/"
 
 
 def _token_id(token: str) -> str:
@@ -118,7 +119,11 @@ def start_session(user: User) -> str:
 
 
 def load_session_user(token: str) -> User | None:
-    """Flask-Login's loader: the user of a live session, or None (ended, timed out, inactive)."""
+    """Flask-Login's loader: the user of a live session, or None (ended, timed out, inactive).
+    The API takes bearer tokens only: a session cookie sent there is ignored (so no request
+    forged in a browser can act through the API)."""
+    if request.path.startswith(API_PATH):
+        return None
     row = db.session.get(UserSession, _token_id(token))
     if row is None or row.ended_at is not None:
         return None
@@ -138,7 +143,21 @@ def load_session_user(token: str) -> User | None:
 
 def touch_session() -> None:
     """Slide the idle timeout on each authenticated request (kept in the signed cookie)."""
-    session[SEEN_KEY] = int(time.time())
+    if not request.path.startswith(API_PATH):
+        session[SEEN_KEY] = int(time.time())
+
+
+def load_bearer_user(req) -> User | None:  # type: ignore[no-untyped-def]
+    """Flask-Login's request loader: the holder of a valid ``Authorization: Bearer`` token, on
+    API paths only."""
+    from core.api.tokens import user_for_token
+
+    if not req.path.startswith(API_PATH):
+        return None
+    scheme, _, secret = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return user_for_token(secret.strip())
 
 
 def end_session(user: User, why: str = "logout") -> None:

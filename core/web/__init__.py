@@ -14,7 +14,7 @@ from core.db.engine import set_read_only
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
 from core.state import CQMSState
-from core.users.auth import load_session_user, touch_session
+from core.users.auth import load_bearer_user, load_session_user, touch_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -90,10 +90,12 @@ def install_web(app: Flask, state: CQMSState) -> None:
     from core.web.auth import blueprint as auth_blueprint
     from core.web.errors import register_error_handlers
     from core.web.health import blueprint as health_blueprint
+    from core.web.tokens import blueprint as tokens_blueprint
 
     login_manager.login_view = "core_auth.login"
     login_manager.session_protection = None  # our server-side sessions replace it
     login_manager.user_loader(load_session_user)
+    login_manager.request_loader(load_bearer_user)
     app.before_request(_begin_request)
     app.teardown_request(_end_request)
     app.after_request(_security_headers)
@@ -102,4 +104,5 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms_site_name"] = site_name
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
+    app.register_blueprint(tokens_blueprint)
     app.register_blueprint(health_blueprint)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms import IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 
 class LoginForm(FlaskForm):
@@ -24,3 +24,14 @@ class ChangePasswordForm(FlaskForm):
 
 class TotpEnrolForm(FlaskForm):
     code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=10)])
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField("Name (what the token is for)", validators=[DataRequired(), Length(max=100)])
+    days = IntegerField("Valid for (days)", validators=[DataRequired(), NumberRange(1, 3650)],
+                        default=30)
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
+
+
+class RevokeTokenForm(FlaskForm):
+    pass

@@ -1,0 +1,266 @@
+"""Marshmallow schemas of the API's fixed shapes (record bodies are checked per record type in
+``core.api.fields``). Unknown fields are refused everywhere (marshmallow's default, RAISE)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+MAX_INT = 2**31 - 1
+
+
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL cannot store them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("NUL characters are not allowed.")
+        return text
+
+
+class Problem(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class TokenRequest(Schema):
+    username = Text(required=True, validate=validate.Length(min=1, max=150))
+    password = Text(required=True, validate=validate.Length(max=1024))
+    totp = Text(validate=validate.Length(max=10), allow_none=True)
+    name = Text(validate=validate.Length(max=100), load_default="API token")
+    expires_in_days = fields.Integer(strict=True, validate=validate.Range(1, 3650),
+                                     allow_none=True)
+
+
+class Token(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    user = fields.Function(lambda t: t.user.username)
+    created_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime()
+    last_used_at = fields.AwareDateTime(allow_none=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
+    active = fields.Boolean()
+
+
+class NewToken(Token):
+    token = fields.String(metadata={"description": "The secret: shown once, never again."})
+
+
+class TokenListQuery(Schema):
+    user = Text(validate=validate.Length(max=150),
+                metadata={"description": "Administrators: another user's tokens."})
+
+
+class ListQuery(Schema):
+    """Keyset pagination: pass ``next`` from a page as ``after`` to get the following one."""
+
+    limit = fields.Integer(strict=False, validate=validate.Range(1, 200), load_default=50)
+    after = Text(validate=validate.Length(max=500))
+
+
+class RecordListQuery(ListQuery):
+    state = Text(validate=validate.Length(max=40))
+    study = fields.Integer(validate=validate.Range(1, MAX_INT),
+                           metadata={"description": "Study id"})
+    site = fields.Integer(validate=validate.Range(1, MAX_INT), metadata={"description": "Site id"})
+    owner = Text(validate=validate.Length(max=150), metadata={"description": "Owner's username"})
+    q = Text(validate=validate.Length(max=200),
+             metadata={"description": "Text contained in the number or title"})
+    sort = Text(metadata={"description": "number, title, state, created_at or updated_at; "
+                                         "prefix - for descending"})
+
+
+class AuditQuery(ListQuery):
+    record = Text(validate=validate.Length(max=64), metadata={"description": "Record number"})
+    entity_type = Text(validate=validate.Length(max=64))
+    entity_id = Text(validate=validate.Length(max=64))
+    actor = Text(validate=validate.Length(max=300))
+    action = Text(validate=validate.Length(max=64))
+    field = Text(validate=validate.Length(max=64))
+    since = fields.Date()
+    until = fields.Date()
+
+
+class Page(Schema):
+    next = fields.String(allow_none=True,
+                         metadata={"description": "Pass as `after` for the next page"})
+
+
+class Record(Schema):
+    """A record: these fields plus its type's own (see /record-types)."""
+
+    class Meta:
+        unknown = "include"
+
+    id = fields.Integer()
+    type = fields.String()
+    number = fields.String()
+    title = fields.String()
+    state = fields.String()
+    version = fields.Integer()
+    owner = fields.String()
+    owner_id = fields.Integer()
+    study_id = fields.Integer(allow_none=True)
+    study = fields.String(allow_none=True)
+    site_id = fields.Integer(allow_none=True)
+    site = fields.String(allow_none=True)
+    content_hash = fields.String()
+    created_at = fields.AwareDateTime()
+    created_by = fields.String()
+    updated_at = fields.AwareDateTime()
+    updated_by = fields.String()
+    actions = fields.List(fields.String(), metadata={
+        "description": "Transitions the caller may try now"})
+
+
+class RecordPage(Page):
+    items = fields.List(fields.Nested(Record))
+
+
+class RecordWrite(Schema):
+    """Base fields; add the record type's own fields (see /record-types). ``reason`` is
+    required for changes past draft."""
+
+    class Meta:
+        unknown = "include"
+
+    title = Text(validate=validate.Length(min=1, max=300))
+    study_id = fields.Integer(allow_none=True)
+    site_id = fields.Integer(allow_none=True)
+    owner_id = fields.Integer()
+    reason = Text(validate=validate.Length(max=2000))
+
+
+class SignatureRequest(Schema):
+    password = Text(required=True, validate=validate.Length(max=1024))
+    meaning = Text(validate=validate.Length(max=40), allow_none=True)
+    totp = Text(validate=validate.Length(max=10), allow_none=True)
+    comment = Text(validate=validate.Length(max=2000), load_default="")
+    attest = fields.Boolean(load_default=False, metadata={
+        "description": "Before your first signature: sign the attestation that your electronic "
+                       "signature is the legally binding equivalent of your handwritten one"})
+
+
+class TransitionRequest(Schema):
+    reason = Text(validate=validate.Length(max=2000), allow_none=True)
+    signature = fields.Nested(SignatureRequest, allow_none=True)
+
+
+class Field(Schema):
+    name = fields.String()
+    type = fields.String()
+    required = fields.Boolean()
+    nullable = fields.Boolean()
+    max_length = fields.Integer(allow_none=True)
+    controlled = fields.Boolean()
+    read_only = fields.Boolean()
+
+
+class TransitionInfo(Schema):
+    name = fields.String()
+    label = fields.String()
+    source = fields.List(fields.String())
+    target = fields.String()
+    permission = fields.String()
+    signature = fields.String(allow_none=True)
+    reason_required = fields.Boolean()
+
+
+class RecordType(Schema):
+    key = fields.String()
+    label = fields.String()
+    number_prefix = fields.String()
+    states = fields.List(fields.String())
+    initial_state = fields.String()
+    draft_states = fields.List(fields.String())
+    reason_in_draft = fields.Boolean()
+    fields_ = fields.List(fields.Nested(Field), data_key="fields")
+    transitions = fields.List(fields.Nested(TransitionInfo))
+
+
+class AuditEntry(Schema):
+    seq = fields.Integer(attribute="id")
+    at = fields.AwareDateTime()
+    actor_id = fields.Integer(allow_none=True)
+    actor_name = fields.String()
+    action = fields.String()
+    entity_type = fields.String()
+    entity_id = fields.String()
+    entity_version = fields.Integer(allow_none=True)
+    field = fields.String()
+    old_value = fields.String(allow_none=True)
+    new_value = fields.String(allow_none=True)
+    reason = fields.String()
+    request_id = fields.String()
+    ip = fields.String()
+    client = fields.String()
+    hash = fields.String()
+
+
+class AuditPage(Page):
+    items = fields.List(fields.Nested(AuditEntry))
+
+
+class Signature(Schema):
+    id = fields.Integer()
+    signer = fields.String(attribute="username")
+    printed_name = fields.String()
+    meaning = fields.String()
+    signed_at = fields.AwareDateTime()
+    record_version = fields.Integer()
+    content_hash = fields.String()
+    transition = fields.String()
+    method = fields.String()
+    comment = fields.String()
+    valid = fields.Boolean()
+    invalidated_at = fields.AwareDateTime(allow_none=True)
+    invalidated_reason = fields.String(allow_none=True)
+    manifestation = fields.Function(
+        lambda s: f"{s.printed_name} — {s.meaning} — {s.signed_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+class RecordRef(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    number = fields.String()
+    title = fields.String()
+    state = fields.String()
+
+
+class Link(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    direction = fields.String(metadata={"description": "outgoing or incoming"})
+    record = fields.Nested(RecordRef)
+    created_at = fields.AwareDateTime()
+
+
+class LinkRequest(Schema):
+    target = Text(required=True, validate=validate.Length(min=1, max=64),
+                  metadata={"description": "Number of the record to link to"})
+    kind = Text(required=True, validate=validate.Length(min=1, max=40))
+    reason = Text(validate=validate.Length(max=2000), load_default="")
+
+
+class Attachment(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = fields.AwareDateTime()
+    uploaded_by = fields.Function(lambda a: a.uploaded_by.username if a.uploaded_by else None)
+    record_version = fields.Integer()
+    download = fields.String()
+
+
+class Me(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    printed_name = fields.String()
+    permissions = fields.List(fields.String())

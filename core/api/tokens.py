@@ -1,0 +1,105 @@
+"""Issuing, resolving and revoking API tokens.
+
+A token is ``cqms_`` + 43 random URL-safe characters; only its SHA-256 is stored (a fast hash
+suffices for 256 random bits). Issuing one is a sign-in: the same lockout, TOTP and
+password-change rules apply, and it is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from core.api.models import ApiToken
+from core.audit.context import acting_as
+from core.audit.service import record_event
+from core.db import db, utcnow
+from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from core.users.models import User
+
+PREFIX = "cqms_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token of ``user`` valid for ``days`` (config default and maximum); returns the row
+    and the secret, which is shown once and never stored. Flushes; the caller commits."""
+    cfg = current_app.config
+    days = cfg["API_TOKEN_DAYS"] if days is None else days
+    if not 1 <= days <= cfg["API_TOKEN_MAX_DAYS"]:
+        raise ValidationError({"expires_in_days": f"Choose 1 to {cfg['API_TOKEN_MAX_DAYS']} days."})
+    name = (name or "").strip() or "API token"
+    if len(name) > 100:
+        raise ValidationError({"name": "Use at most 100 characters."})
+    secret = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, prefix=secret[: len(PREFIX) + 6],
+                   token_hash=token_hash(secret), expires_at=utcnow() + timedelta(days=days))
+    with acting_as(user):
+        db.session.add(row)
+        db.session.flush()
+    return row, secret
+
+
+def check_token_holder(user: User) -> None:
+    """Refuse tokens to accounts that must first act in the web UI."""
+    if user.must_change_password:
+        raise PermissionDenied("Change your password in the web interface first.")
+    state = current_app.extensions["cqms"]
+    if state.totp_required(user) and user.totp_enabled_at is None:
+        raise PermissionDenied("Your role requires an authenticator: enrol in the web interface "
+                               "first.")
+
+
+def sign_in_for_token(username: str, password: str, totp: str | None) -> User:
+    """Check credentials as the sign-in page does (failures count, lockout applies)."""
+    from core.users.auth import authenticate
+
+    user = authenticate(username, password, totp)
+    if user is None:
+        db.session.commit()  # the failure and any lockout are kept
+        raise AuthenticationFailed("Unknown username, wrong password or code, or a locked account.")
+    check_token_holder(user)
+    return user
+
+
+def user_for_token(secret: str) -> User | None:
+    """The active user holding an unexpired, unrevoked token (``None`` otherwise)."""
+    if not secret.startswith(PREFIX) or len(secret) > 128:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
+    if row is None or not row.active or not row.user.is_active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        # Coarse (reads should not write on every request), unaudited bookkeeping, committed
+        # now so that a read-only request keeps it too.
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id)
+                           .values(last_used_at=now).execution_options(synchronize_session=False))
+        db.session.commit()
+        row = db.session.get(ApiToken, row.id)
+    return row.user
+
+
+def tokens_of(user: User | None = None) -> list[ApiToken]:
+    stmt = select(ApiToken).order_by(ApiToken.id.desc())
+    if user is not None:
+        stmt = stmt.where(ApiToken.user_id == user.id)
+    return list(db.session.scalars(stmt))
+
+
+def revoke_token(token: ApiToken, by: User) -> None:
+    if token.revoked_at is not None:
+        return
+    with acting_as(by):
+        token.revoked_at = utcnow()
+        token.revoked_by_id = by.id
+        db.session.flush()
+    record_event("api_token.revoked", "core_api_token", token.id, actor=by,
+                 new=token.audit_label())

@@ -1,0 +1,30 @@
+"""Every export is an audited event: who took which copy of what, when, and its SHA-256."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.audit.service import record_event
+from core.db import db
+from core.db.engine import set_read_only
+
+
+def audit_export(kind: str, entity_type: str, entity_id: Any = "", *, detail: str,
+                 entity_version: int | None = None) -> int:
+    """Write an ``export`` entry (``field`` = ``kind``: pdf, certified_copy, csv) and commit it.
+
+    Exports are GET downloads whose request transaction is read-only (a deferred ``BEGIN`` on
+    SQLite); the entry is written in its own short write transaction, after the file is built
+    and before it is sent, so a download that cannot be audited is not served."""
+    db.session.commit()  # ends the read transaction; a GET has nothing pending
+    token = set_read_only(False)
+    try:
+        seq = record_event("export", entity_type, entity_id, field=kind, new=detail,
+                           entity_version=entity_version)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        token.var.reset(token)
+    return seq

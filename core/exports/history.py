@@ -1,0 +1,139 @@
+"""A record's history read back from the audit trail: its entries, and every version rebuilt.
+
+A record's create entries are its baseline (version 1, one entry per field); each later version
+is the previous one plus the update entries stamped with that ``entity_version``. Entries of
+the record's attachments, signatures and links belong to its history too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from core.attachments.models import Attachment
+from core.audit.chain import CHAINED_FIELDS
+from core.audit.listener import _class_for_table, format_value
+from core.audit.models import AuditEntry
+from core.db import db
+from core.records.models import Record, RecordLink
+from core.signatures.models import Signature
+
+# Not rebuilt per version: ``version`` is the version itself; ``updated_at`` is set by the
+# database on update and never audited, so an old value would be misleading.
+NOT_VERSIONED = frozenset({"version", "updated_at"})
+# Written by the core with every change; never counted as a change of content.
+BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id"})
+
+
+def record_tables(record: Record) -> list[str]:
+    return [table.name for table in record.__mapper__.tables]
+
+
+def record_entries(record: Record) -> list[AuditEntry]:
+    """Every audit entry of ``record`` and of its attachments, signatures and links, in order."""
+    owned = (
+        (Attachment.__tablename__, select(Attachment.id).where(Attachment.record_id == record.id)),
+        (Signature.__tablename__, select(Signature.id).where(Signature.record_id == record.id)),
+        (RecordLink.__tablename__, select(RecordLink.id).where(
+            or_(RecordLink.source_id == record.id, RecordLink.target_id == record.id))),
+    )
+    conditions = [and_(AuditEntry.entity_type.in_(record_tables(record)),
+                       AuditEntry.entity_id == str(record.id))]
+    for table, ids in owned:
+        keys = [str(i) for i in db.session.scalars(ids)]
+        if keys:
+            conditions.append(and_(AuditEntry.entity_type == table, AuditEntry.entity_id.in_(keys)))
+    stmt = select(AuditEntry).where(or_(*conditions)).order_by(AuditEntry.id)
+    return list(db.session.scalars(stmt))
+
+
+def target_of(record: Record, key: str) -> Any:
+    """The object a foreign-key column of ``record`` points to (None if not a foreign key)."""
+    value = getattr(record, key)
+    column = record.__mapper__.get_property(key).columns[0]
+    if value is None or not column.foreign_keys:
+        return None
+    target = _class_for_table(next(iter(column.foreign_keys)).column.table.name)
+    return db.session.get(target, value) if target is not None else None
+
+
+def audit_text(record: Record, key: str) -> str | None:
+    """A column's current value as the audit trail writes it (foreign keys ``label (#id)``)."""
+    value = getattr(record, key)
+    target = target_of(record, key)
+    if target is None or not hasattr(target, "audit_label"):
+        return format_value(value)
+    return f"{target.audit_label()} (#{format_value(value)})"
+
+
+def utc_iso(value: datetime) -> str:
+    """The chain's canonical time text (ISO 8601, microseconds, ``Z``)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as chained (``entry_hash(prev_hash, dict)`` gives its hash back), plus its
+    links in the chain."""
+    data = {name: getattr(entry, name) for name in CHAINED_FIELDS}
+    data["at"] = utc_iso(entry.at)
+    data["prev_hash"] = entry.prev_hash
+    data["hash"] = entry.hash
+    return data
+
+
+@dataclass
+class Version:
+    number: int
+    at: str = ""
+    actor: str = ""
+    reason: str = ""
+    changed: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    values: dict[str, str | None] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": self.number, "at": self.at, "actor": self.actor,
+                "reason": self.reason, "changed_fields": self.changed, "events": self.events,
+                "content_hash": self.values.get("content_hash"), "values": self.values}
+
+
+def _own(record: Record, entries: list[AuditEntry]) -> list[AuditEntry]:
+    tables = set(record_tables(record))
+    return [e for e in entries if e.entity_type in tables and e.entity_id == str(record.id)]
+
+
+def reconstruct_versions(record: Record, entries: list[AuditEntry]) -> list[Version]:
+    """Versions 1..current of ``record`` with their field values as audited (text)."""
+    own = _own(record, entries)
+    last = max([record.version or 1, *(e.entity_version or 1 for e in own)])
+    versions = {n: Version(n) for n in range(1, last + 1)}
+    for entry in own:
+        version = versions.get(entry.entity_version or 0)
+        if version is None:
+            continue
+        if entry.action in ("create", "update"):
+            if not version.at:
+                version.at, version.actor = utc_iso(entry.at), entry.actor_name
+            if entry.reason and not version.reason:
+                version.reason = entry.reason
+            if entry.field not in NOT_VERSIONED:
+                version.values[entry.field] = entry.new_value
+            if entry.action == "update" and entry.field not in BOOKKEEPING:
+                version.changed.append(entry.field)
+        else:
+            version.events.append(f"{entry.action} {entry.field}".strip())
+    values: dict[str, str | None] = {}
+    for number in range(1, last + 1):
+        values = {**values, **versions[number].values}
+        versions[number].values = values
+    return [versions[n] for n in range(1, last + 1)]
+
+
+def change_counts(record: Record, entries: list[AuditEntry]) -> Counter[str]:
+    """How many times each field changed after its original entry (A11-08)."""
+    return Counter(e.field for e in _own(record, entries)
+                   if e.action == "update" and e.field not in BOOKKEEPING)

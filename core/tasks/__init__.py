@@ -1,0 +1,1 @@
+"""Tasks: work assigned to a user, or to a role within a study/site scope, on a record."""
