@@ -87,6 +87,17 @@ def has_permission(user: Any, name: str, *, study: Any = None, site: Any = None)
     return False
 
 
+def may_act_in(user: Any, name: str, study: Any = None, site: Any = None) -> bool:
+    """Whether ``user`` may act with ``name`` on data of this study/site (create, edit,
+    transition): an assignment must cover the scope, and data of no study needs a global one
+    (a study-scoped user reads global SOPs but does not approve them)."""
+    if getattr(study, "id", study) is not None or getattr(site, "id", site) is not None:
+        return has_permission(user, name, study=study, site=site)
+    return has_permission(user, name) and any(
+        name in perms and a_study is None and a_site is None
+        for perms, a_study, a_site, _ in _grants(user))
+
+
 def user_permissions(user: Any) -> set[str]:
     names: set[str] = set()
     for perms, *_ in _grants(user):

@@ -289,3 +289,47 @@ def test_personal_tokens_page(client, make_user, login, app):
     token_id = db.session.scalar(select(ApiToken.id))
     client.post(f"{page}/{token_id}/revoke", data={"csrf_token": csrf_token(client, page)})
     assert_problem(caller.get("/me"), 401)
+
+
+@pytest.mark.req("SEC-02", "E6-10")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_two_study_scoped_users_never_reach_each_others_records(as_user, system_actor,
+                                                                cqms_backend):
+    one, two = Study(code="ST-1", title="One"), Study(code="ST-2", title="Two")
+    db.session.add_all([one, two])
+    db.session.commit()
+    ann = as_user("ann", "author", study=one)
+    ben = as_user("ben", "author", study=two)
+    own = ann.post("/records/acme_widget", json={"title": "Ann's", "study_id": one.id})
+    assert own.status_code == 201
+    assert_problem(ann.post("/records/acme_widget", json={"title": "x", "study_id": two.id}), 403)
+    assert_problem(ann.post("/records/acme_widget", json={"title": "global"}), 403)
+    record = own.get_json()
+    url = f"/records/acme_widget/{record['id']}"
+    for call in (lambda: ben.get(url), lambda: ben.get(f"{url}/audit"),
+                 lambda: ben.get(f"{url}/signatures"), lambda: ben.get(f"{url}/links"),
+                 lambda: ben.get(f"{url}/attachments"),
+                 lambda: ben.get(f"/records/by-number/{record['number']}"),
+                 lambda: ben.patch(url, json={"title": "mine"}, headers={"If-Match": '"1"'}),
+                 lambda: ben.post(f"{url}/transitions/submit", json={}),
+                 lambda: ben.post(f"{url}/links", json={"target": record["number"], "kind": "x"}),
+                 lambda: ben.post(f"{url}/attachments", data={"file": (io.BytesIO(PDF), "a.pdf")},
+                                  content_type="multipart/form-data")):
+        assert_problem(call(), 404)
+    assert ben.get("/records/acme_widget").get_json()["items"] == []
+    assert ann.get(url).get_json()["title"] == "Ann's"  # unchanged by ben's attempts
+
+
+def test_openapi_and_docs_page(client):
+    spec = client.get(f"{API}/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    assert f"{API}/records/{{type_key}}/{{record_id}}/transitions/{{name}}" in spec["paths"]
+    errors = spec["paths"][f"{API}/records/{{type_key}}"]["get"]["responses"]["404"]
+    assert list(errors["content"]) == ["application/problem+json"]
+    page = client.get(f"{API}/docs/")
+    csp = page.headers["Content-Security-Policy"]
+    script_src = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+    assert "unsafe" not in script_src and "'nonce-" in script_src
+    assert "swagger-ui-bundle.js" in page.get_data(as_text=True)
+    assert client.get(f"{API}/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get(f"{API}/docs/assets/..%2Fsecret").status_code == 404

@@ -132,3 +132,24 @@ def test_no_configuration_key_or_setting_can_switch_auditing_off(app):
 
     assert event.contains(FlaskSession, "after_flush", listener._write_entries)
     assert event.contains(FlaskSession, "before_flush", listener._before_flush)
+
+
+@pytest.mark.req("P11-05", "A11-09")
+def test_orm_bulk_writes_that_would_skip_the_trail_are_refused(db, system_actor, make_user):
+    from sqlalchemy import delete, update
+
+    from core.users.models import User
+
+    db.session.add(Study(code="S-1", title="Original"))
+    db.session.commit()
+    before = count_entries(db)
+    for statement in (update(Study).values(title="Rewritten"), delete(Study)):
+        with pytest.raises(AuditError, match="bypass the audit trail"):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert db.session.scalar(select(Study.title)) == "Original"
+    assert count_entries(db) == before
+    # Bookkeeping columns the trail ignores by design may be bulk-updated.
+    alice = make_user("alice")
+    db.session.execute(update(User).where(User.id == alice.id).values(failed_logins=0))
+    db.session.commit()

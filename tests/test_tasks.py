@@ -15,8 +15,10 @@ from core import Task, ValidationError, close_tasks, open_task, tasks_for
 from core.audit.context import audit_context
 from core.audit.models import AuditEntry
 from core.db import db
+from core.records.models import Record
 from core.tasks.models import today
 from core.testing import csrf_token
+from core.users.models import User
 from core.users.service import system_context
 
 REVIEW = "acme.review"
@@ -255,18 +257,21 @@ def test_tasks_of_a_disabled_plugin_are_hidden(world, app):
 def test_racing_openers_make_one_task(cqms_backend, app, make_user, system_actor):
     alice = make_user("alice", "author")
     sue = make_user("sue", "reviewer")
-    records = [widget(alice, f"W{i}") for i in range(5)]
+    record_ids = [widget(alice, f"W{i}").id for i in range(5)]
+    sue_id = sue.id
+    db.session.commit()  # the test's own session holds no transaction (SQLite write lock)
     errors, barrier = [], threading.Barrier(4)
 
     def opener() -> None:
         with app.app_context():
             ctx = system_context("pytest")
+            db.session.commit()  # hold no SQLite write lock while waiting for the others
             with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
-                for record in records:
+                for record_id in record_ids:
                     try:
                         barrier.wait(timeout=30)
-                        open_task(db.session.get(type(record), record.id), REVIEW, "Review",
-                                  assignee=db.session.get(type(sue), sue.id))
+                        open_task(db.session.get(Record, record_id), REVIEW, "Review",
+                                  assignee=db.session.get(User, sue_id))
                         db.session.commit()
                     except Exception as exc:  # noqa: BLE001 - reported below
                         db.session.rollback()

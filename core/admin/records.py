@@ -20,7 +20,7 @@ from core.audit.models import AuditEntry
 from core.audit.query import record_conditions
 from core.db import db
 from core.errors import CQMSError
-from core.permissions import has_permission, scope_clause
+from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.content import change_needs_reason
 from core.records.models import Record
 from core.records.service import SERVER_OWNED, create_record, links_of, update_record
@@ -78,7 +78,7 @@ class RecordAdmin(CQMSModelView):
         return has_permission(current_user, self.manage_permission or "")
 
     def _may_manage_record(self, record: Record) -> bool:
-        return has_permission(current_user, self.manage_permission or "", study=record.study,
+        return may_act_in(current_user, self.manage_permission or "", study=record.study,
                               site=record.site)
 
     def get_query(self) -> Any:
@@ -112,8 +112,8 @@ class RecordAdmin(CQMSModelView):
         """The chosen study/site must be one the user may manage records in."""
         study = getattr(form, "study", None)
         site = getattr(form, "site", None)
-        if has_permission(current_user, self.manage_permission or "",
-                          study=study.data if study else None, site=site.data if site else None):
+        if may_act_in(current_user, self.manage_permission or "",
+                      study=study.data if study else None, site=site.data if site else None):
             return True
         flash("You may not manage records of that study or site.", "error")
         return False

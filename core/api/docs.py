@@ -23,7 +23,39 @@ ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standa
 @public
 def openapi_json() -> Any:
     """The OpenAPI 3.1 description of every operation (plugins' included)."""
-    return jsonify(current_app.extensions["cqms"].api.spec.to_dict())
+    spec = problem_media_types(current_app.extensions["cqms"].api.spec.to_dict())
+    return jsonify(with_record_types(spec))
+
+
+def with_record_types(spec: dict[str, Any]) -> dict[str, Any]:
+    """``type_key`` path parameters list the record types of this deployment."""
+    state = current_app.extensions["cqms"]
+    keys = sorted(k for k, rt in state.registry.record_types.items() if rt.view_permission)
+    for operations in spec.get("paths", {}).values():
+        for parameter in operations.get("parameters", []):
+            if parameter.get("name") == "type_key" and keys:
+                parameter["schema"] = {**parameter.get("schema", {}), "enum": keys}
+    return spec
+
+
+def problem_media_types(spec: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are ``application/problem+json`` (flask-smorest documents them as JSON)."""
+
+    def fix(responses: dict[str, Any], all_errors: bool = False) -> None:
+        for code, response in responses.items():
+            is_error = all_errors or code == "default" or (code.isdigit() and int(code) >= 400)
+            content = response.get("content") if isinstance(response, dict) else None
+            if is_error and content and "application/json" in content:
+                content.pop("application/json")
+                content["application/problem+json"] = {"schema": {
+                    "$ref": "#/components/schemas/Problem"}}
+
+    fix(spec.get("components", {}).get("responses", {}), all_errors=True)
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                fix(operation["responses"])
+    return spec
 
 
 page = flask.Blueprint("core_api_docs_page", __name__, url_prefix="/api/v1/docs")

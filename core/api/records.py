@@ -21,7 +21,7 @@ from core.audit.models import AuditEntry
 from core.audit.query import FilterError, audit_query, record_conditions
 from core.db import db
 from core.errors import ValidationError
-from core.permissions import has_permission, scope_clause
+from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, update_record
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
@@ -81,7 +81,7 @@ def _record(type_key: str, record_id: int) -> tuple[RecordType, Record]:
 
 def _require_manage(rt: RecordType, study: Any = None, site: Any = None) -> None:
     permission = rt.manage_permission or rt.view_permission or ""
-    if not has_permission(_user(), permission, study=study, site=site):
+    if not may_act_in(_user(), permission, study=study, site=site):
         abort(403, description=f"{permission} is required here (in this study/site).")
 
 

@@ -224,7 +224,7 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
                     writer.add_stream(row["member"], stream)
             except AttachmentIntegrityError as exc:
                 raise CertifiedCopyRefused(f"{record.number}: {exc}; no copy was made") from None
-        writer.add("record.pdf", render_record_pdf(record, user, now).data)
+        writer.add("record.pdf", render_record_pdf(record, user, now, certified=True).data)
         manifest = _json({
             "format": FORMAT,
             "record": {"id": record.id, "number": record.number, "type": record.type,

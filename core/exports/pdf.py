@@ -143,7 +143,8 @@ def _link_row(record: Record, link: RecordLink) -> dict[str, str]:
             "at": utc_text(link.created_at)}
 
 
-def record_context(record: Record, user: Any, printed_at: datetime | None = None) -> dict[str, Any]:
+def record_context(record: Record, user: Any, printed_at: datetime | None = None,
+                   certified: bool = False) -> dict[str, Any]:
     """Everything the PDF template shows about ``record``."""
     entries = record_entries(record)
     changes = change_counts(record, entries)
@@ -163,12 +164,16 @@ def record_context(record: Record, user: Any, printed_at: datetime | None = None
         "history": [(e, _entity(record, e)) for e in entries],
         "printed_at": utc_text(printed_at or utcnow()),
         "printed_by": getattr(user, "printed_name", str(user)),
+        "certified": certified,
         "utc_text": utc_text,
     }
 
 
-def render_record_pdf(record: Record, user: Any, printed_at: datetime | None = None) -> RenderedPdf:
-    """The PDF of ``record`` as printed by ``user`` now (bytes and page count)."""
-    html = render_template("core/exports/record.html", **record_context(record, user, printed_at))
+def render_record_pdf(record: Record, user: Any, printed_at: datetime | None = None,
+                      certified: bool = False) -> RenderedPdf:
+    """The PDF of ``record`` as printed by ``user`` now (bytes and page count); ``certified``
+    marks it as part of a certified copy."""
+    context = record_context(record, user, printed_at, certified)
+    html = render_template("core/exports/record.html", **context)
     document = HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher()).render()
     return RenderedPdf(document.write_pdf(pdf_variant="pdf/a-3b"), len(document.pages))

@@ -72,6 +72,8 @@ def verify_bundle(path: Path, key: bytes | None) -> BundleReport:
             _verify(archive, key, report)
         except Problem as problem:
             report.problem = str(problem)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # JSON of the wrong shape
+            report.problem = f"malformed content ({exc.__class__.__name__}: {exc})"
     return report
 
 
@@ -181,23 +183,28 @@ def _check_contents(archive: zipfile.ZipFile, files: dict[str, dict[str, Any]]) 
     return signatures
 
 
+def _same(computed: str, stated: Any) -> bool:
+    return hmac.compare_digest(computed.encode(), str(stated).encode("utf-8", "replace"))
+
+
 def _check_macs(archive: zipfile.ZipFile, raw: bytes, manifest: dict[str, Any], key: bytes,
                 signatures: list[Any]) -> None:
-    stated = archive.read(MAC_FILE).decode("ascii", "replace").strip()
-    if not hmac.compare_digest(keyed_mac(key, MAC_PURPOSE, raw), stated):
-        named = (manifest.get("mac") or {}).get("key_id", "?")
-        raise Problem(f"{MAC_FILE}: the manifest's MAC does not verify with this key (key id "
-                      f"{key_id(key)}; the copy names {named}): manifest.json was altered, or "
-                      "the copy was made with another key")
+    """Signatures first (names the altered one), then the manifest MAC over everything."""
     for sig in signatures:
         try:
             signed_at = datetime.strptime(sig["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
             message = signature_message(SimpleNamespace(**{**sig, "signed_at": signed_at}))
         except (KeyError, TypeError, ValueError):
             raise Problem(f"signatures.json: signature {sig.get('id')} is malformed") from None
-        if not hmac.compare_digest(keyed_mac(key, SIGNATURE_PURPOSE, message), str(sig.get("mac"))):
+        if not _same(keyed_mac(key, SIGNATURE_PURPOSE, message), sig.get("mac")):
             raise Problem(f"signatures.json: signature {sig.get('id')} ({sig.get('printed_name')}"
                           ") does not match its MAC (altered)")
+    stated = archive.read(MAC_FILE).decode("utf-8", "replace").strip()
+    if not _same(keyed_mac(key, MAC_PURPOSE, raw), stated):
+        named = (manifest.get("mac") or {}).get("key_id", "?")
+        raise Problem(f"{MAC_FILE}: the manifest's MAC does not verify with this key (key id "
+                      f"{key_id(key)}; the copy names {named}): manifest.json was altered, or "
+                      "the copy was made with another key")
 
 
 def _verify(archive: zipfile.ZipFile, key: bytes | None, report: BundleReport) -> None:

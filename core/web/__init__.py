@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, current_app, g, redirect, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from core.audit.context import AuditContext, reset_context, set_context
@@ -69,11 +70,21 @@ def _security_headers(response: Any) -> Any:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_user.is_authenticated or request.endpoint == "core_auth.login":
+    if (current_user.is_authenticated or request.endpoint == "core_auth.login"
+            or request.path.startswith("/api/")):
         headers["Cache-Control"] = "no-store"
     if current_app.config["FORCE_HTTPS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, never sent on API responses (the API is cookie-free)."""
+
+    def should_set_cookie(self, app: Flask, session: Any) -> bool:
+        if request.path.startswith("/api/"):
+            return False
+        return super().should_set_cookie(app, session)
 
 
 def site_name() -> str:
@@ -92,6 +103,7 @@ def install_web(app: Flask, state: CQMSState) -> None:
     from core.web.health import blueprint as health_blueprint
     from core.web.tokens import blueprint as tokens_blueprint
 
+    app.session_interface = CookieSessions()
     login_manager.login_view = "core_auth.login"
     login_manager.session_protection = None  # our server-side sessions replace it
     login_manager.user_loader(load_session_user)

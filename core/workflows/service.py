@@ -21,7 +21,7 @@ from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
 from core.db import db
 from core.errors import ConflictError, PermissionDenied, ValidationError, WorkflowError
-from core.permissions import has_permission
+from core.permissions import may_act_in
 from core.records.content import transition_scope, workflow_of
 from core.records.models import Record
 from core.signatures.models import Signature
@@ -59,7 +59,7 @@ def available_transitions(record: Record, user: User) -> list[Transition]:
 
 
 def _permitted(record: Record, t: Transition, user: User) -> bool:
-    return has_permission(user, t.permission, study=record.study, site=record.site)
+    return may_act_in(user, t.permission, study=record.study, site=record.site)
 
 
 def _barred(record: Record, t: Transition, user: User) -> list[str]:
