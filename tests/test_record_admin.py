@@ -235,3 +235,28 @@ def test_attaching_past_draft_needs_a_reason(client, make_user, login):
     assert "past draft: a reason for the change is required" in refused
     done = upload(client, record.id, PDF, "annex.pdf", reason="Annex was missing")
     assert "annex.pdf attached" in done.get_data(as_text=True)
+
+
+def test_link_records_on_the_record_page(client, make_user, login, sites):
+    s1, s2 = sites
+    alice = make_user("alice", "author")
+    first = create_record("acme_widget", alice, title="Pump", description="Blue")
+    hidden = create_record("acme_widget", alice, title="Other site", description="x",
+                           study_id=s2.study_id, site_id=s2.id)
+    second = create_record("acme_widget", alice, title="Valve", description="Red",
+                           study_id=s1.study_id, site_id=s1.id)
+    db.session.commit()
+    make_user("sam", "site_monitor", site=s1)
+    login(client, "sam")
+    url = f"{URL}details/?id={second.id}"
+
+    def link(target, kind="addresses"):
+        return client.post(f"{URL}{second.id}/links", data={
+            "csrf_token": csrf_token(client, url), "target": target, "kind": kind},
+            follow_redirects=True).get_data(as_text=True)
+
+    assert "linked to" in link(first.number)  # a global record is readable to everyone
+    assert f"no record numbered {hidden.number!r} that you may see" in link(hidden.number)
+    assert "already linked" in link(first.number)
+    page = client.get(url).get_data(as_text=True)
+    assert f"addresses &rarr; {first.number}" in page

@@ -396,3 +396,45 @@ def test_task_list_pages_by_keyset(client, login, world):
     ids = lambda text: set(text.split('<tr id="task-')[1:])  # noqa: E731
     assert second.count('<tr id="task-') == 7 and not (ids(first) & ids(second))
     assert 'id="tasks-next"' not in second
+
+
+# -- a workflow opening and closing tasks through the hooks -------------------------------------
+
+
+class TestWorkflowHooks:
+    """The pattern the plugin author guide shows: tasks opened and closed in
+    ``record_transitioned`` (after the transition's transaction committed)."""
+
+    @pytest.fixture
+    def app_config(self, temp_plugin):
+        def record_transitioned(record, transition, user):
+            if transition.name == "submit":
+                open_task(record, "acme.approve", f"Approve {record.number}", role="approver",
+                          due=today() + timedelta(days=10), action="approve", by=user)
+            elif transition.name in ("approve", "reject"):
+                close_tasks(record, kind="acme.approve", by=user)
+            db.session.commit()
+
+        plugin = make_plugin(temp_plugin, record_transitioned=record_transitioned)
+        return {"plugins": ["acme"], "extra_plugins": {"acme": plugin}}
+
+    def test_submit_opens_and_approval_closes_the_task(self, app, make_user):
+        from core import SignatureRequest, attest, transition
+        from core.testing import DEFAULT_PASSWORD
+
+        alice = make_user("alice", "author")
+        bob = make_user("bob", "approver")
+        attest(bob, DEFAULT_PASSWORD)
+        db.session.commit()
+        record = widget(alice, "Pump")
+        transition(record, "submit", alice)
+        db.session.commit()
+        [task] = db.session.scalars(tasks_for(bob)).all()
+        assert (task.kind, task.action, task.created_by_id) == ("acme.approve", "approve", alice.id)
+        assert db.session.scalars(tasks_for(alice)).all() == []
+        transition(record, "approve", bob, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.scalars(tasks_for(bob)).all() == []
+        task = db.session.get(Task, task.id)
+        assert (task.state, task.completed_by_id) == ("done", bob.id)

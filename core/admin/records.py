@@ -12,7 +12,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
 from core.attachments.service import add_attachment, attachments_of
@@ -23,7 +23,14 @@ from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.content import change_needs_reason
 from core.records.models import Record
-from core.records.service import SERVER_OWNED, create_record, links_of, update_record
+from core.records.service import (
+    SERVER_OWNED,
+    create_record,
+    link_records,
+    links_of,
+    may_read,
+    update_record,
+)
 from core.signatures.models import ATTESTATION_TEXT
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
 from core.specs import RecordType
@@ -41,6 +48,13 @@ class TransitionForm(SecureForm):
     comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)],
                             render_kw={"rows": 2})
     attest = BooleanField(ATTESTATION_TEXT)
+
+
+class LinkForm(SecureForm):
+    target = StringField("Record number", validators=[DataRequired(), Length(max=64)])
+    kind = StringField("Kind of link", validators=[DataRequired(), Length(max=40)],
+                       description="e.g. addresses, relates to, supersedes")
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
 
 
 class RecordAdmin(CQMSModelView):
@@ -164,6 +178,7 @@ class RecordAdmin(CQMSModelView):
                 transition_form=TransitionForm(formdata=None),
                 needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
+                link_form=LinkForm(formdata=None),
                 may_attach=self._may_manage_record(record),
                 reason_required=change_needs_reason(record),
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
@@ -227,6 +242,35 @@ class RecordAdmin(CQMSModelView):
             db.session.rollback()
             flash(f"No export was made: {exc}", "error")
             return redirect(url_for(".details_view", id=record_id))
+
+    @expose("/<int:record_id>/links", methods=["POST"])
+    def link_view(self, record_id: int) -> Any:
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        if not self._may_manage_record(record):
+            abort(403)
+        back = url_for(".details_view", id=record_id)
+        form = LinkForm()
+        if not form.validate_on_submit():
+            flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
+                                                  for k, v in form.errors.items()), "error")
+            return redirect(back)
+        user = current_user._get_current_object()
+        target = db.session.scalar(select(Record).where(Record.number == form.target.data.strip()))
+        if target is None or not may_read(target, user):
+            flash(f"Check the form: target: no record numbered {form.target.data!r} that you "
+                  "may see.", "error")
+            return redirect(back)
+        try:
+            link_records(record, target, form.kind.data.strip(), user, reason=form.reason.data or "")
+            db.session.commit()
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(f"Check the form: {exc}", "error")
+            return redirect(back)
+        flash(f"{record.number} linked to {target.number} ({form.kind.data}).", "info")
+        return redirect(back)
 
     @expose("/<int:record_id>/attachments", methods=["POST"])
     def attach_view(self, record_id: int) -> Any:

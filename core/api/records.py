@@ -23,7 +23,7 @@ from core.db import db
 from core.errors import ValidationError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.models import Record
-from core.records.service import create_record, link_records, links_of, update_record
+from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
 from core.specs import RecordType
 from core.users.models import User
@@ -66,9 +66,7 @@ def _type(type_key: str) -> RecordType:
 
 
 def _may_see(record: Record) -> bool:
-    rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
-    return bool(rt and rt.view_permission and has_permission(
-        _user(), rt.view_permission, study=record.study, site=record.site))
+    return may_read(record, _user())
 
 
 def _record(type_key: str, record_id: int) -> tuple[RecordType, Record]:

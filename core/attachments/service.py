@@ -139,13 +139,13 @@ def open_attachment(attachment: Attachment) -> BinaryIO:
 def may_download(user: Any, attachment: Attachment) -> bool:
     """Whoever may read the record: its owner and creator, and holders of its type's view
     permission or of ``core.audit.view`` in the record's study/site scope."""
+    from core.records.service import may_read
+
     record = attachment.record
     if user.id in (record.owner_id, record.created_by_id):
         return True
-    record_type = current_app.extensions["cqms"].registry.record_types.get(record.type)
-    readers = {AUDIT_VIEW, *([record_type.view_permission] if record_type else [])} - {None}
-    return any(has_permission(user, name, study=record.study, site=record.site)
-               for name in readers)
+    return may_read(record, user) or has_permission(user, AUDIT_VIEW, study=record.study,
+                                                     site=record.site)
 
 
 # -- immutability and verification -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The ``cqms`` command line: database, plugins, users and demo data.
+"""The ``cqms`` command line: database, plugins, users, reminders and demo data.
 
 Every command that writes runs as the ``system`` service principal with the operating-system
 user and host recorded as the client, in one transaction: it commits on success and writes

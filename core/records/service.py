@@ -29,6 +29,15 @@ def record_type(key: str) -> RecordType:
     return types[key]
 
 
+def may_read(record: Record, user: Any) -> bool:
+    """Whether ``user`` holds the view permission of the record's type in its study/site."""
+    from core.permissions import has_permission
+
+    rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
+    return bool(rt and rt.view_permission and has_permission(
+        user, rt.view_permission, study=record.study, site=record.site))
+
+
 def _editable(rt: RecordType) -> set[str]:
     mapper = rt.model.__mapper__
     return {attr.key for attr in mapper.column_attrs} - SERVER_OWNED

@@ -30,6 +30,7 @@ from core.specs import Transition
 from core.users.models import User
 
 AFTER_COMMIT = "cqms_after_commit"
+COMMITTED = "cqms_after_commit_ready"
 
 
 def after_commit(session: Session, callback: Callable[[], Any]) -> None:
@@ -37,8 +38,16 @@ def after_commit(session: Session, callback: Callable[[], Any]) -> None:
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
-def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop(AFTER_COMMIT, [])
+def _committed(session: Session) -> None:
+    session.info.setdefault(COMMITTED, []).extend(session.info.pop(AFTER_COMMIT, []))
+
+
+def _run_after_commit(session: Session, transaction: Any) -> None:
+    """Run the callbacks once the committed transaction has ended: unlike inside
+    ``after_commit``, they may write (and commit) in a new transaction, e.g. open tasks."""
+    if transaction.parent is not None:
+        return
+    callbacks = session.info.pop(COMMITTED, [])
     for callback in callbacks:
         callback()
 
@@ -138,8 +147,8 @@ def transition(
 def install() -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
-    for name, fn in (("after_commit", _run_after_commit), ("after_soft_rollback",
-                                                           _drop_after_commit)):
+    for name, fn in (("after_commit", _committed), ("after_transaction_end", _run_after_commit),
+                     ("after_soft_rollback", _drop_after_commit)):
         if not event.contains(FlaskSession, name, fn):
             event.listen(FlaskSession, name, fn)
 
