@@ -256,7 +256,8 @@ def test_link_records_on_the_record_page(client, make_user, login, sites):
             follow_redirects=True).get_data(as_text=True)
 
     assert "linked to" in link(first.number)  # a global record is readable to everyone
-    assert f"no record numbered {hidden.number!r} that you may see" in link(hidden.number)
+    refused = link(hidden.number)
+    assert "no record numbered" in refused and "that you may see" in refused
     assert "already linked" in link(first.number)
     page = client.get(url).get_data(as_text=True)
     assert f"addresses &rarr; {first.number}" in page
