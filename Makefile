@@ -3,10 +3,20 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
 BIN := $(VENV)/bin
+# WeasyPrint (record PDFs and certified copies) loads Debian's Pango at run time.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 .PHONY: run test serve lint bench clean
 
 $(BIN)/python:
+	@if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpango-1\.0'; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "Pango missing (PDF exports): installing $(PDF_LIBS) with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq $(PDF_LIBS) >/dev/null 2>&1 || \
+	      { apt-get update -qq && apt-get install -y -qq $(PDF_LIBS); }; \
+	  else echo "PDF exports need Pango: as root run apt-get install -y $(PDF_LIBS)"; fi; \
+	fi
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
 	  echo "python3-venv missing: installing it with apt-get"; \
 	  apt-get install -y -qq python3-venv python3-pip && $(PYTHON) -m venv $(VENV); }

@@ -333,3 +333,28 @@ def test_openapi_and_docs_page(client):
     assert "swagger-ui-bundle.js" in page.get_data(as_text=True)
     assert client.get(f"{API}/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get(f"{API}/docs/assets/..%2Fsecret").status_code == 404
+
+
+def test_my_tasks_and_team_tasks(as_user, system_actor):
+    from datetime import date, timedelta
+
+    from core import open_task
+
+    alice = as_user("alice", "author")
+    quinn = as_user("quinn", "qa_manager")
+    bob = as_user("bob", "approver")
+    owner = get_user("alice")
+    record = create_record("acme_widget", owner, title="Pump")
+    db.session.commit()
+    open_task(record, "acme.fix", "Fix the pump", assignee=owner,
+              due=date.today() - timedelta(days=2), by=owner)
+    open_task(record, "acme.approve", "Approve the pump", role="approver", by=owner)
+    db.session.commit()
+    mine = alice.get("/tasks").get_json()["items"]
+    assert [(t["kind"], t["overdue"], t["record"]["number"]) for t in mine] == [
+        ("acme.fix", True, record.number)]
+    assert [t["kind"] for t in bob.get("/tasks").get_json()["items"]] == ["acme.approve"]
+    assert_problem(alice.get("/tasks", query_string={"assignee": "team"}), 403)
+    team = quinn.get("/tasks", query_string={"assignee": "team", "overdue": "true"}).get_json()
+    assert [t["kind"] for t in team["items"]] == ["acme.fix"]
+    assert_problem(alice.get("/tasks", query_string={"assignee": "someone"}), 400)

@@ -211,7 +211,7 @@ def _verify(archive: zipfile.ZipFile, key: bytes | None, report: BundleReport) -
     raw, manifest, files = _manifest(archive)
     _check_members(archive, files, raw)
     report.files = len(files)
-    report.entries = 0
+    report.entries = _check_chain(_json(archive, "audit-trail.json"), manifest)
     signatures = _check_contents(archive, files)
     if key is not None:
         _check_macs(archive, raw, manifest, key, signatures)
