@@ -200,13 +200,26 @@ def register_admin_views() -> list[AdminView]:
 
 @hookimpl
 def register_dashboard_widgets() -> list[DashboardWidget]:
+    from core.admin import charts
     from core.admin.dashboard import account_context, system_context
+
+    def overdue(user):  # type: ignore[no-untyped-def]
+        return {**charts.overdue_tasks_by_kind(user), "label": "Kind",
+                "alt": "Bar chart of overdue tasks by kind", "empty": "No overdue tasks."}
+
+    def by_state(user):  # type: ignore[no-untyped-def]
+        return {**charts.records_by_state(user), "label": "Record type: state",
+                "alt": "Bar chart of records by type and state", "empty": "No records yet."}
 
     return [
         DashboardWidget("core_account", "Your account", ADMIN_ACCESS, "core/widget_account.html",
                         account_context, 1),
         DashboardWidget("core_system", "System", "core.users.view", "core/widget_system.html",
                         system_context, 2),
+        DashboardWidget("core_overdue_tasks", "Overdue tasks by kind", ADMIN_ACCESS,
+                        "core/widget_chart.html", overdue, 3),
+        DashboardWidget("core_records_by_state", "Records by state", ADMIN_ACCESS,
+                        "core/widget_chart.html", by_state, 4),
     ]
 
 
