@@ -255,6 +255,37 @@ def test_concurrent_deliverers_send_each_message_once(cqms_backend, app, people,
     assert len(events("notification.sent")) == 60
 
 
+@pytest.mark.backends("sqlite", "postgresql")
+def test_racing_sweeps_queue_each_reminder_once(cqms_backend, app, people):
+    late = today() - timedelta(days=1)
+    for i in range(10):
+        record = widget(people["alice"], f"W{i}")
+        for name in ("alice", "bob", "carol"):
+            open_task(record, "acme.fix", "Fix it", assignee=people[name], due=late)
+    db.session.commit()
+    results, errors, barrier = [], [], threading.Barrier(3)
+
+    def scheduler() -> None:
+        with app.app_context():
+            ctx = system_context("pytest")
+            db.session.commit()
+            with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
+                try:
+                    barrier.wait(timeout=30)
+                    results.extend(r.queued for r in run_reminders())
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    errors.append(repr(exc))
+            db.session.remove()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sum(results) == 30
+    assert len(rows()) == 30 and len(events("notification.queued")) == 30
+
+
 # -- reminder sweeps -------------------------------------------------------------------------------
 
 

@@ -381,6 +381,18 @@ def test_team_view_is_for_managers_and_scoped(client, login, world, sue_tasks):
     assert "No open tasks." in page  # quinn's own list
 
 
+@pytest.mark.req("E6-13")
+def test_task_events_show_in_the_record_history(client, login, world):
+    record, sue = world["records"]["w101"], world["people"]["sue"]
+    close_tasks(record, kind=REVIEW, by=sue)
+    db.session.commit()
+    login(client, "alice")
+    _, page = page_of(client, f"/admin/acme_widget/details/?id={record.id}")
+    history = page.split('id="history"', 1)[1]
+    assert "<td>task.opened</td>" in history and "<td>task.done</td>" in history
+    assert f"<td>{sue.printed_name}</td>" in history
+
+
 def test_task_list_pages_by_keyset(client, login, world):
     sue, record = world["people"]["sue"], world["records"]["w101"]
     for i in range(55):

@@ -27,6 +27,9 @@ def bar_svg(labels: list[str], values: list[int], *, height: int | None = None) 
                                 width=420, height=height or max(120, 36 * len(labels) + 40),
                                 style=STYLE, print_values=True, margin=8)
     chart.x_labels = labels
+    top = max(values + [1])
+    step = max(1, -(-top // 5))  # at most about five whole-number ticks
+    chart.y_labels = list(range(0, top + step, step))
     chart.add("count", values)
     return chart.render(is_unicode=True)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from core.audit.context import audit_reason
 from core.db import db, utcnow
+from core.notifications.models import Notification, dedupe_key
 from core.notifications.service import notify
 from core.tasks.models import OPEN, Task
 from core.tasks.service import disabled_record_types, recipients
@@ -99,12 +101,26 @@ def overdue_tasks(now: datetime) -> int:
     stmt = select(Task).where(Task.state == OPEN, Task.due.is_not(None), Task.due < today)
     hidden = disabled_record_types()
     tasks = [t for t in db.session.scalars(stmt.order_by(Task.id)) if t.record.type not in hidden]
-    queued = 0
+    holders: dict[tuple[int | None, int | None, int | None], list[Any]] = {}
+    wanted = []
     for task in tasks:
-        subject = f"Overdue: {task.title} ({task.record.number})"
-        body = _body(task)
-        for user in recipients(task):
-            if notify(f"{OVERDUE_KIND}.{task.kind}", user, subject, body, record=task.record,
-                      due=task.due):
-                queued += 1
+        scope = (task.role_id, task.study_id, task.site_id)
+        if task.role_id is not None and scope not in holders:
+            holders[scope] = recipients(task)
+        people = holders[scope] if task.role_id is not None else recipients(task)
+        kind = f"{OVERDUE_KIND}.{task.kind}"
+        wanted += [(task, user, kind, dedupe_key(kind, task.record_id, task.due, user.id))
+                   for user in people]
+    # Reminders already queued by an earlier run are skipped with one query per chunk instead
+    # of one INSERT each (notify's unique key still decides when sweeps race).
+    done: set[str] = set()
+    keys = [key for *_rest, key in wanted]
+    for start in range(0, len(keys), 500):
+        done.update(db.session.scalars(select(Notification.dedupe_key).where(
+            Notification.dedupe_key.in_(keys[start:start + 500]))))
+    queued = 0
+    for task, user, kind, key in wanted:
+        if key not in done and notify(kind, user, f"Overdue: {task.title} ({task.record.number})",
+                                      _body(task), record=task.record, due=task.due):
+            queued += 1
     return queued
