@@ -358,3 +358,22 @@ def test_my_tasks_and_team_tasks(as_user, system_actor):
     team = quinn.get("/tasks", query_string={"assignee": "team", "overdue": "true"}).get_json()
     assert [t["kind"] for t in team["items"]] == ["acme.fix"]
     assert_problem(alice.get("/tasks", query_string={"assignee": "someone"}), 400)
+
+
+@pytest.mark.req("P11-02", "A11-08")
+def test_export_a_record_as_pdf_and_certified_copy(as_user):
+    import zipfile
+
+    alice = as_user("alice", "author")
+    record = alice.post("/records/acme_widget", json={"title": "Pump"}).get_json()
+    url = f"/records/acme_widget/{record['id']}/export"
+    pdf = alice.get(url, query_string={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF"), pdf.get_data(as_text=True)[:300]
+    copy = alice.get(url, query_string={"format": "certified-copy"})
+    assert copy.status_code == 200, copy.get_json()
+    assert copy.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(copy.data)).namelist()
+    assert any(n.endswith(".pdf") for n in names) and any("manifest" in n for n in names)
+    assert_problem(alice.get(url, query_string={"format": "docx"}), 400)
+    exports = alice.get(f"/records/acme_widget/{record['id']}/audit").get_json()["items"]
+    assert [e["action"] for e in exports].count("export") == 2

@@ -365,3 +365,19 @@ def test_verify_finds_rows_edited_in_sql_and_copied_signatures(kapp, people):
     db.session.execute(text("UPDATE core_signature SET record_id = :o"), {"o": other.id})
     db.session.commit()
     assert any("signature MAC does not match" in f for f in findings())
+
+
+@pytest.mark.req("DI-C")
+def test_a_controlled_field_left_to_its_default_is_hashed_as_stored(kapp, people):
+    from core.records.content import content_hash, content_of
+
+    author, _, _ = people
+    widget = create_record("acme_widget", author, title="No description given")
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(AcmeWidget, widget.id)
+    assert stored.description == ""
+    assert content_hash(content_of(stored)) == stored.content_hash
+    report = verify(db.session.connection(), (), kapp.extensions["cqms"].reconcilers)
+    db.session.rollback()
+    assert report.ok, [f.line() for f in report.findings]

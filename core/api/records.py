@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, jsonify, request, send_file, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import RAISE
+from marshmallow import RAISE, validate
 from sqlalchemy import or_, select
 
 from core.api import schemas
@@ -387,6 +387,29 @@ def attachment_content(type_key: str, record_id: int, attachment_id: int) -> Any
     response.headers["Content-Disposition"] = content_disposition(attachment.filename)
     response.headers["Content-Length"] = str(attachment.size)
     return response
+
+
+class ExportQuery(schemas.Schema):
+    format = schemas.Text(required=True, validate=validate.OneOf(["pdf", "certified-copy"]),
+                          metadata={"description": "pdf: the record rendered with signature "
+                                    "manifestations and history; certified-copy: a zip of all "
+                                    "versions, audit trail, signatures, files, the PDF and a "
+                                    "signed SHA-256 manifest (check with `cqms verify-bundle`)"})
+
+
+@blp.route(f"{RECORD}/export")
+@blp.arguments(ExportQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.doc(responses={"200": {"description": "The file (the download is audited)", "content": {
+    "application/pdf": {}, "application/zip": {}}}})
+@_problems(400, 401, 403, 404, 409, 503)
+def export(query: dict[str, Any], type_key: str, record_id: int) -> Any:
+    """A PDF or a certified copy of the record (P11-02); refused (409) when any of its data
+    fails an integrity check."""
+    from core.exports.downloads import certified_copy_download, pdf_download
+
+    _rt, record = _record(type_key, record_id)
+    download = pdf_download if query["format"] == "pdf" else certified_copy_download
+    return download(record, _user())
 
 
 # -- the whole trail -----------------------------------------------------------------------------

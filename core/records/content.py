@@ -106,8 +106,7 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             workflow = workflow_of(obj)
             if workflow is not None and obj.state != workflow.initial and not _in_transition.get():
                 raise WorkflowError(f"a new {obj.type} starts in state {workflow.initial!r}")
-            if obj.attachments_digest is None:  # the column default comes too late for the hash
-                obj.attachments_digest = ""
+            _apply_scalar_defaults(obj)
             obj.content_hash = content_hash(content_of(obj))
     for obj in list(session.dirty):
         if not isinstance(obj, Record) or not session.is_modified(obj):
@@ -127,6 +126,19 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             continue
         obj.content_hash = new_hash
         invalidate_signatures(session, obj)
+
+
+def _apply_scalar_defaults(record: Record) -> None:
+    """Fill unset content fields with their column's scalar default now: the INSERT would apply
+    it after the content hash is taken, and the stored row would no longer match its hash."""
+    mapper = inspect(record).mapper
+    for name in content_fields(record):
+        if getattr(record, name) is not None:
+            continue
+        column = mapper.get_property(name).columns[0]
+        default = column.default
+        if default is not None and default.is_scalar:
+            setattr(record, name, default.arg)
 
 
 def _changed_fields(state: Any) -> list[str]:

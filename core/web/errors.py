@@ -90,6 +90,8 @@ STATUS_OF = {
     "WorkflowError": 409,
     "AuthenticationFailed": 401,
     "AttachmentIntegrityError": 409,
+    "CertifiedCopyRefused": 409,
+    "ExportUnavailable": 503,
 }
 
 
