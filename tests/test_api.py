@@ -118,7 +118,7 @@ def test_bad_token_requests_name_the_field(client):
                                content_type="application/json"), 400)
 
 
-@pytest.mark.req("SEC-01", "P11-05")
+@pytest.mark.req("SEC-01", "P11-05", "A11-04", "SEC-13")
 def test_record_round_trip(as_user, make_user):
     alice = as_user("alice", "author")
     bob = as_user("bob", "approver")
@@ -230,6 +230,7 @@ def walk(caller, limit, sort):
             return seen
 
 
+@pytest.mark.req("SEC-05")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_keyset_pages_and_filters(as_user, cqms_backend):
     alice = as_user("alice", "author")
@@ -377,3 +378,19 @@ def test_export_a_record_as_pdf_and_certified_copy(as_user):
     assert_problem(alice.get(url, query_string={"format": "docx"}), 400)
     exports = alice.get(f"/records/acme_widget/{record['id']}/audit").get_json()["items"]
     assert [e["action"] for e in exports].count("export") == 2
+
+
+@pytest.mark.req("P11-10", "A11-04")
+def test_api_writes_name_their_client_and_invalid_payloads_write_nothing(as_user):
+    alice = as_user("alice", "author")
+    token = db.session.scalar(select(ApiToken))
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    for body in ({"title": ""}, {"title": "x", "description": 5}, {"title": "x", "id": 9},
+                 {"title": "x", "study_id": 999}, ["not", "an", "object"]):
+        assert_problem(alice.post("/records/acme_widget", json=body), 422)
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == before
+    created = alice.post("/records/acme_widget", json={"title": "Pump"}).get_json()
+    entries = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_id == str(created["id"]), AuditEntry.action == "create",
+        AuditEntry.entity_type.in_(["core_record", "acme_widget"]))).all()
+    assert entries and {e.client for e in entries} == {f"api-token:{token.id} API token"}

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from core.api.models import ApiToken
-from core.audit.context import acting_as
+from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
@@ -69,8 +70,14 @@ def sign_in_for_token(username: str, password: str, totp: str | None) -> User:
     return user
 
 
+def client_id(token: ApiToken) -> str:
+    """How audit entries name the API client: the token (a registered client) and its name."""
+    return f"api-token:{token.id} {token.name}"[:255]
+
+
 def user_for_token(secret: str) -> User | None:
-    """The active user holding an unexpired, unrevoked token (``None`` otherwise)."""
+    """The active user holding an unexpired, unrevoked token (``None`` otherwise). The request's
+    audit entries name the token as their client (21 CFR 11.10(h))."""
     if not secret.startswith(PREFIX) or len(secret) > 128:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
@@ -84,6 +91,7 @@ def user_for_token(secret: str) -> User | None:
                            .values(last_used_at=now).execution_options(synchronize_session=False))
         db.session.commit()
         row = db.session.get(ApiToken, row.id)
+    set_context(replace(current_context(), client=client_id(row)))  # reset at request end
     return row.user
 
 
