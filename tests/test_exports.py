@@ -41,7 +41,7 @@ from core.integrity import key_path
 from core.records.models import Record
 from core.signatures.models import Signature
 from core.studies import Site, Study
-from core.testing import DEFAULT_PASSWORD, csrf_token, triggers_bypassed
+from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token, triggers_bypassed
 
 URL = "/admin/acme_widget/"
 
@@ -101,7 +101,7 @@ def test_record_pdf_shows_header_footer_signatures_and_history(client, login, wi
     login(client, "bob")
     page = client.get(f"{URL}details/?id={widget.id}").get_data(as_text=True)
     assert 'id="export-pdf"' in page and 'id="export-certified-copy"' in page
-    response = client.get(f"{URL}{widget.id}/export.pdf")
+    response = post_with_token(client, f"{URL}{widget.id}/export.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
     pages = pdf_text(response.data)
@@ -203,17 +203,19 @@ def test_exports_follow_the_record_pages_access(app, client, make_user, login, s
     there = create_record("acme_widget", alice, title="At 102", description="d",
                           study_id=lyon.study_id, site_id=lyon.id)
     db.session.commit()
-    assert client.get(f"{URL}{here.id}/export.pdf").status_code == 302  # to the sign-in page
+    anonymous = client.post(f"{URL}{here.id}/export.pdf",
+                            data={"csrf_token": csrf_token(client, "/login")})
+    assert anonymous.status_code == 302  # to the sign-in page
     make_user("sam", "site_monitor", site=berlin)
     make_user("tina", "trainee")
     login(client, "sam")
-    assert client.get(f"{URL}{here.id}/export.pdf").status_code == 200
-    assert client.get(f"{URL}{here.id}/certified-copy.zip").status_code == 200
+    assert post_with_token(client, f"{URL}{here.id}/export.pdf").status_code == 200
+    assert post_with_token(client, f"{URL}{here.id}/certified-copy.zip").status_code == 200
     for url in (f"{URL}{there.id}/export.pdf", f"{URL}{there.id}/certified-copy.zip"):
-        assert client.get(url).status_code == 404  # out of scope: does not exist for sam
+        assert post_with_token(client, url).status_code == 404  # out of scope: does not exist for sam
     client.post("/logout", data={"csrf_token": csrf_token(client, URL)})
     login(client, "tina")
-    assert client.get(f"{URL}{here.id}/export.pdf").status_code == 403
+    assert post_with_token(client, f"{URL}{here.id}/export.pdf").status_code == 403
     assert [e.field for e in exports_of(here)] == ["pdf", "certified_copy"]
     assert exports_of(there) == []
 
@@ -252,7 +254,7 @@ def cqms(tmp_path, monkeypatch, capsys):
 @pytest.mark.backends("sqlite", "postgresql")
 def test_certified_copy_round_trip(app, client, login, widget, tmp_path, cqms):
     login(client, "bob")
-    response = client.get(f"{URL}{widget.id}/certified-copy.zip")
+    response = post_with_token(client, f"{URL}{widget.id}/certified-copy.zip")
     assert response.status_code == 200 and response.mimetype == "application/zip"
     members = members_of(response.data)
     manifest = json.loads(members["manifest.json"])
@@ -412,7 +414,7 @@ def test_an_altered_attachment_refuses_the_certified_copy(app, client, login, wi
     with pytest.raises(CertifiedCopyRefused, match="altered"):
         build_certified_copy(widget, widget.owner)
     login(client, "bob")
-    response = client.get(f"{URL}{widget.id}/certified-copy.zip", follow_redirects=True)
+    response = post_with_token(client, f"{URL}{widget.id}/certified-copy.zip", follow_redirects=True)
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert "No export was made" in response.get_data(as_text=True)
     assert "spec.txt" in response.get_data(as_text=True)
@@ -451,12 +453,12 @@ def test_list_csv_escapes_formulas_respects_scope_and_is_audited(client, make_us
     db.session.commit()
     make_user("sam", "site_monitor", site=berlin)
     login(client, "sam")
-    response = client.get(f"{URL}export/csv/")
+    response = post_with_token(client, f"{URL}export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert sorted(r["Title"] for r in rows) == ["'=cmd|' /C calc'!A0", "Plain at 101"]
     assert all(r["Updated At"].endswith("+00:00") for r in rows)  # ISO 8601 with its zone
-    searched = client.get(f"{URL}export/csv/", query_string={"search": "Plain"})
+    searched = post_with_token(client, f"{URL}export.csv", query={"search": "Plain"})
     assert [r["Title"] for r in csv.DictReader(io.StringIO(searched.get_data(as_text=True)))] == [
         "Plain at 101"]
     events = db.session.scalars(select(AuditEntry).where(
@@ -471,7 +473,8 @@ def test_list_csv_escapes_formulas_respects_scope_and_is_audited(client, make_us
 def test_audit_trail_csv_export_is_audited(client, make_user, login):
     make_user("quinn", "qa_manager")
     login(client, "quinn")
-    response = client.get("/admin/core_audit/", query_string={"format": "csv", "action": "create"})
+    response = post_with_token(client, "/admin/core_audit/export.csv",
+                               query={"action": "create"})
     assert response.status_code == 200
     event = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
     assert (event.entity_type, event.field, event.actor_name) == (
@@ -491,7 +494,7 @@ def test_csv_exports_list_columns_only_never_secrets(app, client, make_user, log
         exported = [name for name, _label in view.get_export_columns()]
         assert exported == [n for n in listed if not is_secret_column(str(n))], view.endpoint
         assert not any(is_secret_column(str(n)) for n in exported), view.endpoint
-    body = client.get("/admin/core_users/export/csv/").get_data(as_text=True)
+    body = post_with_token(client, "/admin/core_users/export.csv").get_data(as_text=True)
     header = next(csv.reader(io.StringIO(body)))
     assert header == ["Username", "Printed name", "Email", "Active", "Locked", "Last sign-in"]
     assert "$argon2" not in body and "password" not in body.lower()

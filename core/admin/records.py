@@ -219,13 +219,14 @@ class RecordAdmin(CQMSModelView):
         return redirect(back)
 
 
-    @expose("/<int:record_id>/export.pdf")
+    # Exports are POSTs with a CSRF token: each writes an audit entry (SEC-03).
+    @expose("/<int:record_id>/export.pdf", methods=["POST"])
     def export_pdf_view(self, record_id: int) -> Any:
         from core.exports.downloads import pdf_download
 
         return self._export(record_id, pdf_download)
 
-    @expose("/<int:record_id>/certified-copy.zip")
+    @expose("/<int:record_id>/certified-copy.zip", methods=["POST"])
     def certified_copy_view(self, record_id: int) -> Any:
         from core.exports.downloads import certified_copy_download
 
