@@ -174,7 +174,9 @@ def register_admin_views() -> list[AdminView]:
     from core.admin.roles import RoleAdmin
     from core.admin.studies import SiteAdmin, StudyAdmin
     from core.admin.tasks import MyTasksView, TeamTasksView
+    from core.admin.tokens import TokenAdmin
     from core.admin.users import AssignmentAdmin, UserAdmin
+    from core.api.models import ApiToken
     from core.audit.models import AuditEntry
     from core.studies import Site, Study
     from core.users.models import Role, User, UserRole
@@ -191,6 +193,8 @@ def register_admin_views() -> list[AdminView]:
             people, 20,
         ),
         AdminView(RoleAdmin, "Roles", "core_roles", "core.users.view", Role, people, 30),
+        AdminView(TokenAdmin, "API tokens", "core_api_tokens", "core.users.manage", ApiToken,
+                  people, 40),
         AdminView(StudyAdmin, "Studies", "core_studies", "core.studies.view", Study, clinical, 10),
         AdminView(SiteAdmin, "Sites", "core_sites", "core.studies.view", Site, clinical, 20),
         AdminView(PluginsView, "Plugins", "core_plugins", "core.plugins.manage", None, system, 10),
