@@ -7,9 +7,11 @@ nothing is removed or renamed without a release that warns first.
 
 from flask_login import current_user
 
+from core.admin.base import CQMSModelView
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason
 from core.audit.service import record_event
+from core.cli.context import as_system
 from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import (
     AuthenticationFailed,
@@ -23,6 +25,7 @@ from core.errors import (
 from core.hookspecs import hookimpl
 from core.notifications.service import notify
 from core.permissions import has_permission, login_only, public, requires, scope_clause
+from core.plugins import call_hook
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, update_record
 from core.settings import get_setting
@@ -48,6 +51,7 @@ __all__ = [
     "AdminView",
     "AuthenticationFailed",
     "Base",
+    "CQMSModelView",
     "CQMSError",
     "ConflictError",
     "DashboardWidget",
@@ -69,10 +73,12 @@ __all__ = [
     "Workflow",
     "WorkflowError",
     "add_attachment",
+    "as_system",
     "attachments_of",
     "attest",
     "audit_reason",
     "available_transitions",
+    "call_hook",
     "close_tasks",
     "create_record",
     "current_user",

@@ -128,6 +128,22 @@ def register_reminders() -> list[Reminder]:
     """
 
 
+@hookspec
+def register_hookspecs() -> list[object]:
+    """Return modules (or classes) of hookspecs the plugin offers other plugins. Called once
+    while the plugins load, before hook implementations are checked.
+
+    Mark them with ``pluggy.HookspecMarker("cqms")``; names must start with ``<key>_``. Call them
+    with ``core.call_hook("<key>_...", ...)``; plugins implementing them should ``REQUIRES`` you.
+
+    Example::
+
+        @hookimpl
+        def register_hookspecs():
+            return [hookspecs]  # e.g. documents_version_effective(document, version)
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Startup: web, admin and command line
 # ---------------------------------------------------------------------------------------------

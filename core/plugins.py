@@ -95,6 +95,7 @@ class PluginHost:
             else:
                 raise StartupError(f"plugin {key!r} is listed in PLUGINS but is not installed")
         self._check_requires()
+        self._add_plugin_hookspecs()
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -129,6 +130,18 @@ class PluginHost:
                     raise StartupError(
                         f"plugin {info.key!r} requires plugin {needed!r}, which is not in PLUGINS"
                     )
+
+    def _add_plugin_hookspecs(self) -> None:
+        """Hooks plugins offer each other (``register_hookspecs``), named ``<key>_*``."""
+        for key, result in self.call_each("register_hookspecs"):
+            for holder in (result or []):
+                marker = f"{hookspecs.PROJECT}_spec"
+                names = [n for n in dir(holder) if hasattr(getattr(holder, n), marker)]
+                wrong = [n for n in names if not n.startswith(f"{key}_")]
+                if wrong or not names:
+                    raise StartupError(f"plugin {key!r}: hookspecs must be named '{key}_*' "
+                                       f"(got {', '.join(wrong) or 'none'})")
+                self.pm.add_hookspecs(holder)
 
     # -- calling hooks ----------------------------------------------------------------------
 
@@ -207,6 +220,18 @@ class PluginHost:
             if key != CORE_KEY and (name == key or name.startswith(key + "_")):
                 return key
         return None
+
+
+def call_hook(name: str, **kwargs: Any) -> list[Any]:
+    """Call hook ``name`` on every loaded plugin of the current app and return the results: for
+    the hooks plugins offer each other (``register_hookspecs``).
+
+    :param name: the hook, e.g. ``documents_version_effective``.
+    :param kwargs: its arguments, by name.
+    """
+    from flask import current_app
+
+    return getattr(current_app.extensions["cqms"].host.pm.hook, name)(**kwargs)
 
 
 def _implemented_hooks(pm: pluggy.PluginManager, obj: Any) -> list[str]:

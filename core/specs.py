@@ -129,7 +129,10 @@ class Transition:
     ``permission`` is needed (in the record's study/site scope); ``signature`` names the meaning
     of the signature it requires; ``guards`` are callables ``(record, user) -> list[str]``
     returning reasons to refuse; ``not_by`` names record attributes holding user ids that may
-    not perform it (separation of duties, e.g. ``("created_by_id",)``).
+    not perform it (separation of duties, e.g. ``("created_by_id",)``); ``effects`` are
+    callables ``(record, user)`` run after the state changed, in the same transaction (they may
+    change other records, e.g. supersede the previously effective version; an exception rolls
+    everything back).
     """
 
     name: str
@@ -141,6 +144,7 @@ class Transition:
     reason_required: bool = False
     guards: tuple[Callable[..., list[str]], ...] = ()
     not_by: tuple[str, ...] = ()
+    effects: tuple[Callable[..., None], ...] = ()
 
 
 @dataclass(frozen=True)

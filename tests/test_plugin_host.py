@@ -150,7 +150,8 @@ def test_only_allowed_entry_points_are_imported(tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == ["core", "documents"]
     assert report["not_allowed"] == ["audits", "capa", "training"]
-    assert report["modules"] == ["plugins.documents", "plugins.documents.plugin"]
+    assert "plugins.documents.plugin" in report["modules"]
+    assert {m.split(".")[1] for m in report["modules"]} == {"documents"}  # its own modules only
 
 
 @pytest.mark.req("SEC-14")

@@ -116,7 +116,8 @@ class RecordAdmin(CQMSModelView):
             if name in ("csrf_token", "reason", "expected_version"):
                 continue
             value = field.data
-            if name in ("study", "site"):
+            if name in ("study", "site") or name in self.model.__mapper__.relationships:
+                # A many-to-one choice (study, site, or the type's own) sets its foreign key.
                 values[f"{name}_id"] = value.id if value is not None else None
             else:
                 values[name] = value

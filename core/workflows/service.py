@@ -133,6 +133,8 @@ def transition(
             db.session.flush()
             record_event("transition", record.audit_entity_type, record.id, field=t.name, old=old,
                          new=t.target, actor=user, entity_version=record.version)
+            for effect in t.effects:  # consequences in the same transaction (see Transition)
+                effect(record, user)
     except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
         raise ConflictError(f"{number} was changed by someone else; reload it") from None
     host = state.host

@@ -2,7 +2,17 @@
 
 from pathlib import Path
 
-from core import MigrationBranch, Permission, RoleTemplate, SettingSpec, hookimpl
+from core import (
+    AdminView,
+    DashboardWidget,
+    MigrationBranch,
+    Permission,
+    RecordType,
+    Reminder,
+    RoleTemplate,
+    SettingSpec,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -21,10 +31,14 @@ def register_permissions():
 def register_roles():
     return [
         RoleTemplate("qa_manager", None, ("documents.view", "documents.view_history",
-                                          "documents.approve", "documents.manage")),
+                                          "documents.review", "documents.approve",
+                                          "documents.manage")),
         RoleTemplate("author", None, ("documents.view", "documents.create")),
         RoleTemplate("reviewer", None, ("documents.view", "documents.review")),
-        RoleTemplate("approver", None, ("documents.view", "documents.approve")),
+        # Approvers may return a version to draft (reject needs documents.review); a reviewer
+        # of a version never approves it (see workflows.independent_approver).
+        RoleTemplate("approver", None, ("documents.view", "documents.review",
+                                        "documents.approve")),
         RoleTemplate("trainer", None, ("documents.view",)),
         RoleTemplate("trainee", None, ("documents.view",)),
         RoleTemplate("auditor", None, ("documents.view", "documents.view_history")),
@@ -48,3 +62,106 @@ def register_settings():
 @hookimpl
 def register_migrations():
     return MigrationBranch("documents", Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def register_models():
+    from plugins.documents.models import Document, DocumentType, DocumentVersion
+
+    return [DocumentType, Document, DocumentVersion]
+
+
+@hookimpl
+def register_workflows():
+    from plugins.documents.workflows import WORKFLOWS
+
+    return WORKFLOWS
+
+
+@hookimpl
+def register_record_types():
+    from plugins.documents.models import Document, DocumentVersion
+
+    return [
+        RecordType("documents_document", "Document", Document, "DOC", "documents_document",
+                   controlled_fields=("document_type_id", "description"),
+                   view_permission="documents.view", manage_permission="documents.create"),
+        RecordType("documents_version", "Document version", DocumentVersion, "DOC",
+                   "documents_version",
+                   controlled_fields=("document_id", "version_label", "change_summary",
+                                      "change_reason", "planned_effective_date",
+                                      "training_required", "reviews_required"),
+                   view_permission="documents.view", manage_permission="documents.create"),
+    ]
+
+
+@hookimpl
+def register_hookspecs():
+    from plugins.documents import hookspecs
+
+    return [hookspecs]
+
+
+@hookimpl
+def register_reminders():
+    from plugins.documents.reminders import periodic_review_sweep
+
+    return [Reminder("documents.periodic_review", "Documents due for periodic review",
+                     periodic_review_sweep)]
+
+
+@hookimpl
+def register_blueprints():
+    from plugins.documents.views import blueprint
+
+    return [blueprint]
+
+
+@hookimpl
+def register_dashboard_widgets():
+    from plugins.documents.dashboard import work_context
+
+    return [DashboardWidget("documents_work", "Document control", "documents.view",
+                            "documents/widget_work.html", work_context, 20)]
+
+
+@hookimpl
+def register_admin_views():
+    from plugins.documents.admin import DocumentTypeAdmin
+    from plugins.documents.models import DocumentType
+
+    return [AdminView(DocumentTypeAdmin, "Document types", "documents_type", "documents.view",
+                      model=DocumentType, category="Documents")]
+
+
+@hookimpl
+def register_commands(cli):
+    from plugins.documents.commands import seed_types_command
+
+    cli.add_command(seed_types_command)
+
+
+@hookimpl
+def next_record_number(record_type, record):
+    from plugins.documents import numbering
+
+    if record_type.key == "documents_document":
+        return numbering.document_number(record)
+    if record_type.key == "documents_version":
+        return numbering.version_number(record)
+    return None
+
+
+@hookimpl
+def record_transitioned(record, transition, user):
+    if record.type == "documents_version":
+        from plugins.documents.reactions import version_transitioned
+
+        version_transitioned(record, transition, user)
+
+
+@hookimpl
+def app_ready(app):
+    from plugins.documents import guards
+
+    guards.install()

@@ -1,0 +1,116 @@
+"""The session guard of the documents plugin: what no path (service, admin, API) may change.
+
+Before every flush: a new version gets its server-owned fields and must be the document's only
+one in progress; a version past review (approved, effective, superseded, obsolete) never
+changes, files included; a version's document, label and predecessor, and a document's type,
+are fixed at creation. Server-owned fields change only inside the plugin's own effects.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from core import ValidationError
+from plugins.documents.models import (
+    OPEN_STATES,
+    SERVER_OWNED_VERSION_FIELDS,
+    Document,
+    DocumentVersion,
+)
+
+# Written by the core on every change (see core.records.content).
+BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
+FIXED_VERSION_FIELDS = ("document_id", "version_label", "supersedes_id")
+_in_service: contextvars.ContextVar[bool] = contextvars.ContextVar("documents_service",
+                                                                    default=False)
+
+
+@contextmanager
+def service_scope() -> Iterator[None]:
+    """The plugin's own effects may write the server-owned fields of versions."""
+    token = _in_service.set(True)
+    try:
+        yield
+    finally:
+        _in_service.reset(token)
+
+
+def _changed(obj: Any) -> list[str]:
+    state = inspect(obj)
+    return [attr.key for attr in state.mapper.column_attrs
+            if attr.key not in BOOKKEEPING and state.attrs[attr.key].history.has_changes()]
+
+
+def _old_state(obj: Any) -> str:
+    history = inspect(obj).attrs.state.history
+    return history.deleted[0] if history.deleted else obj.state
+
+
+def _check_new_version(session: Session, version: DocumentVersion) -> None:
+    from plugins.documents import queries
+
+    given = [n for n in SERVER_OWNED_VERSION_FIELDS
+             if getattr(version, n) is not None and n != "supersedes_id"]
+    if given and not _in_service.get():
+        raise ValidationError({n: "Set by the server." for n in given})
+    document = session.get(Document, version.document_id) if version.document_id else None
+    if document is None:
+        raise ValidationError({"document_id": "Name an existing document."})
+    if document.state == "obsolete":
+        raise ValidationError({"document_id": f"{document.number} is obsolete: it gets no new "
+                                              "versions."})
+    if (version.study_id, version.site_id) != (document.study_id, document.site_id):
+        raise ValidationError({"study_id": f"A version belongs to the study and site of "
+                                           f"{document.number}."})
+    with session.no_autoflush:
+        busy = queries.versions_in_progress(document.id)
+        previous = queries.effective_version(document)
+    busy = [v for v in busy if v is not version]
+    if busy:
+        raise ValidationError({"document_id": f"{document.number} already has a version in "
+                                              f"progress ({busy[0].number}, {busy[0].state})."})
+    expected = previous.id if previous is not None else None
+    if version.supersedes_id not in (None, expected):
+        raise ValidationError({"supersedes_id": "Set by the server."})
+    version.supersedes_id = expected
+
+
+def _check_changed_version(version: DocumentVersion) -> None:
+    changed = _changed(version)
+    if not changed:
+        return
+    fixed = [n for n in changed if n in FIXED_VERSION_FIELDS]
+    if fixed:
+        raise ValidationError({n: "Fixed when the version was created." for n in fixed})
+    owned = [n for n in changed if n in SERVER_OWNED_VERSION_FIELDS]
+    if owned and not _in_service.get():
+        raise ValidationError({n: "Set by the server." for n in owned})
+    old = _old_state(version)
+    content = [n for n in changed if n not in SERVER_OWNED_VERSION_FIELDS]
+    if old not in OPEN_STATES and content:
+        raise ValidationError({content[0]: f"{version.number} is {old}: an approved version "
+                                           "never changes; revise the document instead."})
+
+
+def _guard(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in list(session.new):
+        if isinstance(obj, DocumentVersion):
+            _check_new_version(session, obj)
+    for obj in list(session.dirty):
+        if isinstance(obj, DocumentVersion):
+            _check_changed_version(obj)
+        elif isinstance(obj, Document) and "document_type_id" in _changed(obj):
+            raise ValidationError({"document_type_id": "Fixed when the document was created "
+                                                       "(its number carries the type's prefix)."})
+
+
+def install() -> None:
+    """Listen on every session (idempotent); only documents' own models are looked at."""
+    if not event.contains(Session, "before_flush", _guard):
+        event.listen(Session, "before_flush", _guard)

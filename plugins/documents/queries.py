@@ -1,0 +1,59 @@
+"""Read-only lookups shared by the guards, the services and the hooks."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core import db, signatures_of
+from plugins.documents.models import IN_PROGRESS_STATES, Document, DocumentType, DocumentVersion
+
+
+def document_of(version: DocumentVersion) -> Document | None:
+    return db.session.get(Document, version.document_id) if version.document_id else None
+
+
+def type_of(document: Document) -> DocumentType | None:
+    return db.session.get(DocumentType, document.document_type_id) if document.document_type_id \
+        else None
+
+
+def versions_of(document: Document) -> list[DocumentVersion]:
+    return list(db.session.scalars(select(DocumentVersion).where(
+        DocumentVersion.document_id == document.id).order_by(DocumentVersion.id)))
+
+
+def effective_version(document: Document) -> DocumentVersion | None:
+    """The one effective version of ``document`` (None before the first, or once obsolete)."""
+    return db.session.scalar(select(DocumentVersion).where(
+        DocumentVersion.effective_document_id == document.id))
+
+
+def versions_in_progress(document_id: int, exclude: int | None = None) -> list[DocumentVersion]:
+    stmt = select(DocumentVersion).where(DocumentVersion.document_id == document_id,
+                                         DocumentVersion.state.in_(IN_PROGRESS_STATES))
+    if exclude is not None:
+        stmt = stmt.where(DocumentVersion.id != exclude)
+    return list(db.session.scalars(stmt))
+
+
+def count_in_state(document_id: int, state: str, exclude: int | None = None) -> int:
+    stmt = select(func.count()).select_from(DocumentVersion).where(
+        DocumentVersion.document_id == document_id, DocumentVersion.state == state)
+    if exclude is not None:
+        stmt = stmt.where(DocumentVersion.id != exclude)
+    return db.session.scalar(stmt) or 0
+
+
+def valid_signers(version: DocumentVersion, meaning: str) -> set[int]:
+    """Users whose ``meaning`` signature on the version's current content is still valid."""
+    return {s.signer_id for s in signatures_of(version, valid_only=True)
+            if s.meaning == meaning and s.content_hash == version.content_hash}
+
+
+def parse_label(label: str) -> tuple[int, int]:
+    major, _, minor = label.partition(".")
+    return int(major), int(minor)
+
+
+def reviews_missing(version: DocumentVersion) -> int:
+    return max(0, version.reviews_required - len(valid_signers(version, "reviewed")))

@@ -1,0 +1,218 @@
+"""The document and version workflows: states, transitions, guards and their effects.
+
+Version: draft -> in_review (submit) -> in_review (review, repeated) -> approved (approve) ->
+effective (make_effective) -> superseded (when the next version becomes effective) or obsolete.
+The document follows: draft until its first version is effective, effective, then obsolete.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from core import (
+    Transition,
+    Workflow,
+    attachments_of,
+    close_tasks,
+    db,
+    get_setting,
+    link_records,
+    transition,
+    utcnow,
+)
+from plugins.documents import queries
+from plugins.documents.guards import service_scope
+from plugins.documents.models import Document, DocumentVersion
+
+PERIODIC_REVIEW = "documents.periodic_review"
+VERSION = "documents_version"
+DOCUMENT = "documents_document"
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    return date(year, month, min(day.day, last))
+
+
+# -- guards: (record, user) -> reasons to refuse ------------------------------------------------
+
+
+def has_a_file(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    return [] if attachments_of(version) else [f"{version.number} has no file: attach one first"]
+
+
+def change_is_explained(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    """From the second version on, the change needs a summary and a reason (ISO-03)."""
+    earlier = [v for v in queries.versions_of(queries.document_of(version)) if v.id < version.id]
+    if not earlier:
+        return []
+    missing = [name for name in ("change_summary", "change_reason")
+               if not (getattr(version, name) or "").strip()]
+    return [f"a new version needs a {name.replace('_', ' ')}" for name in missing]
+
+
+def sensible_review_count(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    return [] if 1 <= (version.reviews_required or 0) <= 20 else [
+        "reviews required must be between 1 and 20"]
+
+
+def not_reviewed_yet_by(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
+    if user.id in queries.valid_signers(version, "reviewed"):
+        return [f"you have already reviewed {version.number}"]
+    return []
+
+
+def reviews_complete(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    done = len(queries.valid_signers(version, "reviewed"))
+    if done < version.reviews_required:
+        return [f"{version.number} has {done} of {version.reviews_required} required reviews"]
+    return []
+
+
+def independent_approver(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
+    if user.id in queries.valid_signers(version, "reviewed"):
+        return ["a reviewer of this version may not also approve it"]
+    return []
+
+
+def approving_function(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
+    """Changes are approved by the function the document type names (ISO-07)."""
+    document = queries.document_of(version)
+    doc_type = queries.type_of(document) if document else None
+    if doc_type is None or not doc_type.approver_role:
+        return []
+    if any(a.role.key == doc_type.approver_role for a in user.active_assignments()):
+        return []
+    return [f"{doc_type.code} documents are approved by the role {doc_type.approver_role!r}"]
+
+
+def approval_present(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    """Effective only with a valid approval signature on this very version (ISO-01)."""
+    if queries.valid_signers(version, "approved"):
+        return []
+    return [f"{version.number} carries no valid approval signature"]
+
+
+def planned_date_reached(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    planned = version.planned_effective_date
+    if planned is not None and planned > utcnow().date():
+        return [f"{version.number} is planned to become effective on {planned.isoformat()}"]
+    return []
+
+
+def newer_version_effective(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    if queries.count_in_state(version.document_id, "effective", exclude=version.id):
+        return []
+    return ["a version is superseded only when a newer one becomes effective"]
+
+
+def no_revision_in_progress(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    others = queries.versions_in_progress(version.document_id, exclude=version.id)
+    return [f"{v.number} is in progress ({v.state}): finish it first" for v in others]
+
+
+def has_effective_version(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    if queries.count_in_state(document.id, "effective"):
+        return []
+    return [f"{document.number} has no effective version"]
+
+
+def no_current_revision(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{v.number} is in progress: the revision answers the review"
+            for v in queries.versions_in_progress(document.id)]
+
+
+def nothing_left_in_use(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    reasons = []
+    if queries.count_in_state(document.id, "effective"):
+        reasons.append(f"{document.number} still has an effective version: obsolete it")
+    reasons += [f"{v.number} is in progress ({v.state})"
+                for v in queries.versions_in_progress(document.id)]
+    return reasons
+
+
+# -- effects: (record, user), inside the transition's transaction --------------------------------
+
+
+def take_effect(version: DocumentVersion, user) -> None:  # type: ignore[no-untyped-def]
+    """Supersede the previously effective version, take its place, start the review clock."""
+    document = queries.document_of(version)
+    previous = queries.effective_version(document)
+    with service_scope():
+        if previous is not None:
+            previous.effective_document_id = None
+            transition(previous, "supersede", user)  # flushes: frees the one effective slot
+        version.effective_document_id = document.id
+        version.effective_at = utcnow()
+        document.next_review_date = next_review(document)
+        if document.state == "draft":
+            transition(document, "activate", user)
+        db.session.flush()
+    close_tasks(document, kind=PERIODIC_REVIEW, by=user)  # a revision answers the review
+    if previous is not None:
+        link_records(version, previous, "supersedes", user,
+                     reason=f"{version.number} supersedes {previous.number}")
+
+
+def next_review(document: Document) -> date:
+    doc_type = queries.type_of(document)
+    months = doc_type.review_interval_months if doc_type else get_setting(
+        "documents.review_interval_months")
+    return add_months(utcnow().date(), months)
+
+
+def review_confirmed(document: Document, user) -> None:  # type: ignore[no-untyped-def]
+    """Periodic review outcome "no change": a new review date, the review task done."""
+    document.next_review_date = next_review(document)
+    db.session.flush()
+    close_tasks(document, kind=PERIODIC_REVIEW, by=user)
+
+
+def withdraw_from_use(version: DocumentVersion, user) -> None:  # type: ignore[no-untyped-def]
+    document = queries.document_of(version)
+    with service_scope():
+        version.effective_document_id = None
+        version.obsoleted_at = utcnow()
+        document.next_review_date = None
+        db.session.flush()
+        transition(document, "retire", user)
+    close_tasks(document, kind=PERIODIC_REVIEW, by=user, state="cancelled")
+
+
+VERSION_TRANSITIONS = (
+    Transition("submit", ("draft",), "in_review", "documents.create", "Submit for review",
+               guards=(has_a_file, change_is_explained, sensible_review_count)),
+    Transition("review", ("in_review",), "in_review", "documents.review", "Sign the review",
+               signature="reviewed", guards=(not_reviewed_yet_by,), not_by=("created_by_id",)),
+    Transition("reject", ("in_review",), "draft", "documents.review", "Return to draft",
+               reason_required=True),
+    Transition("approve", ("in_review",), "approved", "documents.approve", "Approve",
+               signature="approved", not_by=("created_by_id",),
+               guards=(reviews_complete, independent_approver, approving_function)),
+    Transition("make_effective", ("approved",), "effective", "documents.manage", "Make effective",
+               guards=(approval_present, planned_date_reached, no_revision_in_progress),
+               effects=(take_effect,)),
+    Transition("supersede", ("effective",), "superseded", "documents.manage", "Supersede",
+               guards=(newer_version_effective,)),
+    Transition("obsolete", ("effective",), "obsolete", "documents.approve", "Make obsolete",
+               signature="approved", reason_required=True, guards=(no_revision_in_progress,),
+               effects=(withdraw_from_use,)),
+)
+DOCUMENT_TRANSITIONS = (
+    Transition("activate", ("draft",), "effective", "documents.manage", "Activate",
+               guards=(has_effective_version,)),
+    Transition("retire", ("effective",), "obsolete", "documents.approve", "Retire",
+               guards=(nothing_left_in_use,)),
+    # Periodic review, outcome "no change" (outcome "revise": a new version, see services.revise).
+    Transition("confirm_review", ("effective",), "effective", "documents.approve",
+               "Confirm the periodic review", signature="approved",
+               guards=(no_current_revision,), effects=(review_confirmed,)),
+)
+WORKFLOWS = [
+    Workflow(VERSION, ("draft", "in_review", "approved", "effective", "superseded", "obsolete"),
+             "draft", VERSION_TRANSITIONS),
+    Workflow(DOCUMENT, ("draft", "effective", "obsolete"), "draft", DOCUMENT_TRANSITIONS),
+]
