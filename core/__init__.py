@@ -22,12 +22,13 @@ from core.errors import (
     ValidationError,
     WorkflowError,
 )
+from core.exports.audit import audit_export
 from core.hookspecs import hookimpl
 from core.notifications.service import notify
 from core.permissions import has_permission, login_only, public, requires, scope_clause
 from core.plugins import call_hook
 from core.records.models import Record
-from core.records.service import create_record, link_records, links_of, update_record
+from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.settings import get_setting
 from core.signatures.service import SignatureRequest, attest, sign, signatures_of
 from core.specs import (
@@ -35,6 +36,7 @@ from core.specs import (
     DashboardWidget,
     MigrationBranch,
     Permission,
+    RecordAction,
     RecordType,
     Reminder,
     RoleTemplate,
@@ -59,6 +61,7 @@ __all__ = [
     "Permission",
     "PermissionDenied",
     "Record",
+    "RecordAction",
     "RecordType",
     "Reminder",
     "RoleTemplate",
@@ -76,6 +79,7 @@ __all__ = [
     "as_system",
     "attachments_of",
     "attest",
+    "audit_export",
     "audit_reason",
     "available_transitions",
     "call_hook",
@@ -89,6 +93,7 @@ __all__ = [
     "link_records",
     "links_of",
     "login_only",
+    "may_read",
     "notify",
     "open_attachment",
     "open_task",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         DashboardWidget,
         MigrationBranch,
         Permission,
+        RecordAction,
         RecordType,
         Reminder,
         RoleTemplate,
@@ -350,6 +351,51 @@ def signature_applied(record: object, signature: object) -> None:
         @hookimpl
         def signature_applied(record, signature):
             log.info("%s signed %s", signature.printed_name, record.number)
+    """
+
+
+@hookspec
+def record_page_actions(record: object, user: object) -> list[RecordAction]:
+    """Return extra actions for the core's record page of ``record`` as seen by ``user`` (empty
+    list: none). Each ``RecordAction(label, url, element_id, fields)`` is shown with the exports
+    as a button posting a CSRF-protected form (plus its hidden ``fields``) to ``url``, a route
+    of the plugin that checks access itself.
+
+    Example::
+
+        @hookimpl
+        def record_page_actions(record, user):
+            if record.type != "acme_widget":
+                return []
+            return [RecordAction("Label PDF", url_for("acme.label", record_id=record.id),
+                                 "acme-label")]
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def load_demo_data(users: dict[str, object], passwords: dict[str, str | None],
+                   study: object) -> str | None:
+    """Add the plugin's demo data. Called by ``cqms demo`` once the demo study, sites and
+    accounts exist and are committed, for each *enabled* plugin, as the system principal.
+
+    ``users`` maps demo usernames (``author``, ``reviewer``, ``approver``, ``qa``, ...) to their
+    accounts, ``passwords`` to their passwords (None when not known: then skip signed steps),
+    ``study`` is the demo study. Act as the demo users, commit as you go, and be idempotent
+    (``cqms demo`` may run again). Return a one-line summary to print, or None.
+
+    Example::
+
+        @hookimpl
+        def load_demo_data(users, passwords, study):
+            if not existing_demo_suppliers():
+                create_record("acme_supplier", users["qa"], title="Demo Labs GmbH")
+                db.session.commit()
+            return "acme: demo suppliers present"
     """
 
 

@@ -145,12 +145,16 @@ class PluginHost:
 
     # -- calling hooks ----------------------------------------------------------------------
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a hook on every plugin and return ``(plugin key, result)`` pairs in load order."""
+    def call_each(self, hook_name: str, *, enabled_only: bool = False,
+                  **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook on every plugin (only the enabled ones with ``enabled_only``) and return
+        ``(plugin key, result)`` pairs in load order."""
         hook = getattr(self.pm.hook, hook_name)
         order = {key: i for i, key in enumerate(self.plugins)}
         results = []
         for impl in sorted(hook.get_hookimpls(), key=lambda i: order[i.plugin_name]):
+            if enabled_only and not self.is_enabled(impl.plugin_name):
+                continue
             args = [kwargs[name] for name in impl.argnames]
             results.append((impl.plugin_name, impl.function(*args)))
         return results

@@ -114,6 +114,17 @@ class PluginInfo:
 
 
 @dataclass(frozen=True)
+class RecordAction:
+    """A plugin's button on the core's record page (hook ``record_page_actions``): a POST of a
+    CSRF-protected form with ``fields`` (name, value) as hidden inputs to ``url``."""
+
+    label: str
+    url: str
+    element_id: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class SignatureMeaning:
     """An entry of the controlled vocabulary of signature meanings (``approved``, ...)."""
 
@@ -182,3 +193,13 @@ class RecordType:
     # with actions, signatures, links and history).
     view_permission: str | None = None
     manage_permission: str | None = None
+    # Optional narrowing of what a reader sees of this type, on top of permission and scope:
+    # ``read_filter(user)`` returns a SQL condition on the model (or None: no narrowing). The
+    # admin list and record page, the API list/get/by-number, links, exports and downloads
+    # apply it through ``core.records.service.may_read`` and ``read_clause``.
+    read_filter: Callable[[Any], Any] | None = None
+    # Optional ``badge(record)`` -> short text shown prominently on the record page (e.g.
+    # "SUPERSEDED"), or None.
+    badge: Callable[[Any], str | None] | None = None
+    # Extra admin list filters (Flask-Admin filter objects or column names) for this type.
+    admin_filters: tuple[Any, ...] = ()

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.permissions import has_permission, scope_clause
 from core.records.models import Record
+from core.records.service import read_clause
 
 STYLE = Style(background="white", plot_background="white", foreground="#333",
               foreground_strong="#111", colors=("#2c6fad", "#c0392b", "#7f8c8d"),
@@ -47,10 +48,13 @@ def records_by_state(user: Any) -> dict[str, Any]:
         if (not rt.view_permission or (owner and not state.host.is_enabled(owner))
                 or not has_permission(user, rt.view_permission)):
             continue
-        stmt = (select(Record.state, func.count()).where(
+        stmt = (select(Record.state, func.count()).select_from(rt.model).where(
             Record.type == rt.key,
             scope_clause(user, rt.view_permission, Record.study_id, Record.site_id))
             .group_by(Record.state).order_by(Record.state))
+        extra = read_clause(rt, user)
+        if extra is not None:
+            stmt = stmt.where(extra)
         rows += [(f"{rt.label}: {s}", n) for s, n in db.session.execute(stmt)]
     return _chart(rows)
 

@@ -29,6 +29,7 @@ from core.records.service import (
     link_records,
     links_of,
     may_read,
+    read_clause,
     update_record,
 )
 from core.signatures.models import ATTESTATION_TEXT
@@ -95,19 +96,22 @@ class RecordAdmin(CQMSModelView):
         return may_act_in(current_user, self.manage_permission or "", study=record.study,
                               site=record.site)
 
+    def _read_clauses(self) -> list[Any]:
+        clauses = [scope_clause(current_user, self.view_permission, Record.study_id,
+                                Record.site_id)]
+        extra = read_clause(self.record_type, current_user)
+        return clauses if extra is None else [*clauses, extra]
+
     def get_query(self) -> Any:
-        clause = scope_clause(current_user, self.view_permission, Record.study_id, Record.site_id)
-        return super().get_query().filter(clause)
+        return super().get_query().filter(*self._read_clauses())
 
     def get_count_query(self) -> Any:
-        clause = scope_clause(current_user, self.view_permission, Record.study_id, Record.site_id)
-        return super().get_count_query().filter(clause)
+        return super().get_count_query().filter(*self._read_clauses())
 
     def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
         record = super().get_one(id)
-        if record is not None and not has_permission(current_user, self.view_permission,
-                                                     study=record.study, site=record.site):
-            abort(404)  # out of scope records do not exist for this user
+        if record is not None and not may_read(record, current_user):
+            abort(404)  # out of scope (or filtered out) records do not exist for this user
         return record
 
     def _values(self, form: Any) -> dict[str, Any]:
@@ -174,7 +178,9 @@ class RecordAdmin(CQMSModelView):
             kwargs.update(
                 transitions=available_transitions(record, user),
                 signatures=signatures_of(record),
-                links=links_of(record),
+                links=[link for link in links_of(record) if may_read(
+                    link.target if link.source_id == record.id else link.source, user)],
+                record_badge=self.record_type.badge(record) if self.record_type.badge else None,
                 history=_history(record),
                 transition_form=TransitionForm(formdata=None),
                 needs_attestation=not has_attested(user),
@@ -183,6 +189,7 @@ class RecordAdmin(CQMSModelView):
                 may_attach=self._may_manage_record(record),
                 reason_required=change_needs_reason(record),
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
+                page_actions=_page_actions(record, user),
             )
         return super().render(template, **kwargs)
 
@@ -301,6 +308,12 @@ class RecordAdmin(CQMSModelView):
         return redirect(back)
 
 
+def _page_actions(record: Record, user: Any) -> list[Any]:
+    """Plugins' buttons for this record page (hook ``record_page_actions``)."""
+    hook = current_app.extensions["cqms"].host.pm.hook.record_page_actions
+    return [action for actions in hook(record=record, user=user) for action in actions or ()]
+
+
 def _keep_failure(exc: Exception) -> bool:
     """A wrong signing password is recorded (it counts towards lockout); nothing else is."""
     from core.errors import AuthenticationFailed
@@ -326,6 +339,7 @@ def record_admin_for(record_type: RecordType, view_permission: str,
     """The admin view class the core builds for a record type."""
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
+        "column_filters": (*RecordAdmin.column_filters, *record_type.admin_filters),
         "view_permission": view_permission,
         "manage_permission": manage_permission,
         "__module__": __name__,

@@ -23,7 +23,14 @@ from core.db import db
 from core.errors import ValidationError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.models import Record
-from core.records.service import create_record, link_records, links_of, may_read, update_record
+from core.records.service import (
+    create_record,
+    link_records,
+    links_of,
+    may_read,
+    read_clause,
+    update_record,
+)
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
 from core.specs import RecordType
 from core.users.models import User
@@ -157,6 +164,9 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
     stmt = select(rt.model).where(
         Record.type == rt.key,
         scope_clause(user, rt.view_permission, Record.study_id, Record.site_id))
+    extra = read_clause(rt, user)
+    if extra is not None:
+        stmt = stmt.where(extra)
     if query.get("state"):
         stmt = stmt.where(Record.state == query["state"])
     if query.get("study"):

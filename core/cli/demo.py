@@ -1,4 +1,5 @@
-"""``cqms demo``: demo study, sites and one account per role (idempotent).
+"""``cqms demo``: demo study, sites and one account per role, then each enabled plugin's demo
+data (hook ``load_demo_data``); idempotent.
 
 Passwords come from ``CQMS_DEMO_PASSWORD`` when set; otherwise each account gets a generated one,
 kept (mode 0600) in ``<instance>/demo-passwords.txt`` so later runs can print it again.
@@ -87,7 +88,7 @@ def _generated_password(username: str) -> str:
 def command() -> None:
     shared = os.environ.get("CQMS_DEMO_PASSWORD", "")
     stored = _stored_passwords()
-    _study_obj, sites = _study()
+    study, sites = _study()
     created, passwords = [], {}
     for username, name, role_keys, site_code in DEMO_USERS:
         if service.get_user(username) is not None:
@@ -121,3 +122,20 @@ def command() -> None:
     for username, _name, role_keys, site_code in DEMO_USERS:
         scope = f" (site {site_code} of {DEMO_STUDY[0]})" if site_code else ""
         click.echo(f"  {username:<13} {passwords[username]:<24} {', '.join(role_keys)}{scope}")
+    known = {u: shared or (passwords[u] if u in created else stored.get(u)) for u in passwords}
+    for line in _plugin_demo_data(known, study):
+        click.echo(line)
+
+
+def _plugin_demo_data(passwords: dict[str, str | None], study: Study) -> list[str]:
+    """Each enabled plugin's ``load_demo_data`` (in plugin order); their summary lines."""
+    host = current_app.extensions["cqms"].host
+    users = {username: service.get_user(username) for username, *_ in DEMO_USERS}
+    users = {username: user for username, user in users.items() if user is not None}
+    lines = []
+    for _plugin, summary in host.call_each("load_demo_data", users=users, passwords=passwords,
+                                          study=study, enabled_only=True):
+        if summary:
+            lines.append(f"  {summary}")
+    db.session.commit()
+    return lines

@@ -30,12 +30,24 @@ def record_type(key: str) -> RecordType:
 
 
 def may_read(record: Record, user: Any) -> bool:
-    """Whether ``user`` holds the view permission of the record's type in its study/site."""
+    """Whether ``user`` holds the view permission of the record's type in its study/site, and
+    the record passes the type's ``read_filter`` (if it declares one)."""
     from core.permissions import has_permission
 
     rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
-    return bool(rt and rt.view_permission and has_permission(
-        user, rt.view_permission, study=record.study, site=record.site))
+    if not (rt and rt.view_permission and has_permission(
+            user, rt.view_permission, study=record.study, site=record.site)):
+        return False
+    clause = read_clause(rt, user)
+    if clause is None:
+        return True
+    return db.session.scalar(select(Record.id).select_from(rt.model).where(
+        Record.id == record.id, clause)) is not None
+
+
+def read_clause(rt: RecordType, user: Any) -> Any:
+    """The type's extra read condition for ``user`` (None: every record in scope)."""
+    return rt.read_filter(user) if rt.read_filter is not None else None
 
 
 def _editable(rt: RecordType) -> set[str]:

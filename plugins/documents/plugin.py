@@ -80,18 +80,23 @@ def register_workflows():
 
 @hookimpl
 def register_record_types():
+    from plugins.documents import access
     from plugins.documents.models import Document, DocumentVersion
 
     return [
         RecordType("documents_document", "Document", Document, "DOC", "documents_document",
                    controlled_fields=("document_type_id", "description"),
-                   view_permission="documents.view", manage_permission="documents.create"),
+                   view_permission="documents.view", manage_permission="documents.create",
+                   read_filter=access.document_read_filter, badge=access.badge,
+                   admin_filters=access.document_filters()),
         RecordType("documents_version", "Document version", DocumentVersion, "DOC",
                    "documents_version",
                    controlled_fields=("document_id", "version_label", "change_summary",
                                       "change_reason", "planned_effective_date",
                                       "training_required", "reviews_required"),
-                   view_permission="documents.view", manage_permission="documents.create"),
+                   view_permission="documents.view", manage_permission="documents.create",
+                   read_filter=access.version_read_filter, badge=access.badge,
+                   admin_filters=access.version_filters()),
     ]
 
 
@@ -115,6 +120,20 @@ def register_blueprints():
     from plugins.documents.views import blueprint
 
     return [blueprint]
+
+
+@hookimpl
+def register_api_blueprints():
+    from plugins.documents.api import blp
+
+    return [blp]
+
+
+@hookimpl
+def record_page_actions(record, user):
+    from plugins.documents.views import page_actions
+
+    return page_actions(record, user)
 
 
 @hookimpl
@@ -158,6 +177,13 @@ def record_transitioned(record, transition, user):
         from plugins.documents.reactions import version_transitioned
 
         version_transitioned(record, transition, user)
+
+
+@hookimpl
+def load_demo_data(users, passwords, study):
+    from plugins.documents.demo import load
+
+    return load(users, passwords, study)
 
 
 @hookimpl
