@@ -249,7 +249,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                                         rt.manage_permission or rt.view_permission)
                 reg.admin_views.append((plugin, AdminView(view, rt.label, rt.key,
                                                           rt.view_permission, rt.model,
-                                                          None, 50)))
+                                                          rt.admin_category, 50)))
 
 
 def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:

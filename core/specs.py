@@ -203,3 +203,5 @@ class RecordType:
     badge: Callable[[Any], str | None] | None = None
     # Extra admin list filters (Flask-Admin filter objects or column names) for this type.
     admin_filters: tuple[Any, ...] = ()
+    # The admin menu category of the type's pages (None: a top-level item).
+    admin_category: str | None = None

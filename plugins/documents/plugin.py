@@ -88,7 +88,7 @@ def register_record_types():
                    controlled_fields=("document_type_id", "description"),
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.document_read_filter, badge=access.badge,
-                   admin_filters=access.document_filters()),
+                   admin_filters=access.document_filters(), admin_category="Documents"),
         RecordType("documents_version", "Document version", DocumentVersion, "DOC",
                    "documents_version",
                    controlled_fields=("document_id", "version_label", "change_summary",
@@ -96,7 +96,7 @@ def register_record_types():
                                       "training_required", "reviews_required"),
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.version_read_filter, badge=access.badge,
-                   admin_filters=access.version_filters()),
+                   admin_filters=access.version_filters(), admin_category="Documents"),
     ]
 
 
