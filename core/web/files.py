@@ -29,12 +29,13 @@ ALTERED = ("This file failed its integrity check and cannot be served. The probl
            "logged; please tell your quality administrator.")
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact name as RFC 5987 ``filename*``."""
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """``attachment`` (or ``inline``) with an ASCII fallback name and the exact name as RFC 5987
+    ``filename*``."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     fallback = "".join(c if c.isprintable() and c not in '"\\;' else "_" for c in fallback)
     fallback = fallback.strip() or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @blueprint.get("/files/<int:attachment_id>")

@@ -9,11 +9,11 @@ Every copy served is an ``export`` entry (field ``document_pdf``) in the version
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response
 
 from core import audit_export, db, has_permission, may_read
+from core.web.files import content_disposition
 
 HISTORY_STATES = ("superseded", "obsolete")
 
@@ -48,9 +48,7 @@ def version_pdf_response(version: Any, user: Any, copy: str) -> Response:
     response = Response(rendered.data, mimetype="application/pdf")
     filename = f"{number}-{copy}.pdf".replace("/", "-")
     disposition = "inline" if copy == "controlled" else "attachment"
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename=\"{filename.encode('ascii', 'replace').decode()}\"; "
-        f"filename*=UTF-8''{quote(filename)}")
+    response.headers["Content-Disposition"] = content_disposition(filename, disposition)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
