@@ -261,3 +261,18 @@ def test_link_records_on_the_record_page(client, make_user, login, sites):
     assert "already linked" in link(first.number)
     page = client.get(url).get_data(as_text=True)
     assert f"addresses &rarr; {first.number}" in page
+
+
+@pytest.mark.req("SEC-13")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_ids_beyond_the_database_range_are_not_found(client, make_user, login, cqms_backend):
+    """PostgreSQL refuses integers past 2**31 - 1 with an error; routes answer 404 instead."""
+    make_user("alice", "author")
+    login(client, "alice")
+    huge = 2**40
+    token = csrf_token(client, URL)
+    for url in (f"{URL}{huge}/links", f"{URL}{huge}/attachments", f"{URL}{huge}/export.pdf",
+                f"{URL}{huge}/transition/submit"):
+        assert client.post(url, data={"csrf_token": token}).status_code == 404, url
+    assert client.get(f"/files/{huge}").status_code in (403, 404)
+    assert client.get(f"{URL}details/", query_string={"id": huge}).status_code in (302, 404)

@@ -23,6 +23,7 @@ from core.audit.context import audit_reason
 from core.errors import CQMSError
 from core.permissions import has_permission
 
+MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Column-name parts that mark a secret: never exported, whatever a view lists.
 SECRET_PARTS = frozenset({"password", "secret", "token", "mac"})
@@ -135,6 +136,14 @@ class CQMSModelView(ModelView):
             flash(str(exc), "error")
             return True
         return super().handle_view_exception(exc)
+
+    def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
+        """None (Flask-Admin answers "does not exist") for an id no row can have: PostgreSQL
+        would refuse an integer past its range with an error."""
+        text = str(id)
+        if not text.isdigit() or int(text) > MAX_ID:
+            return None
+        return super().get_one(id)
 
     def get_export_value(self, model: Any, name: Any) -> Any:
         return csv_safe(super().get_export_value(model, name))

@@ -50,7 +50,7 @@ class NotificationsView(BaseView):
         return self.render("core/admin/notifications.html", rows=rows,
                            next_before=items[-1].id if more else None)
 
-    @expose("/<int:notification_id>/read", methods=["POST"])
+    @expose("/<int(max=2147483647):notification_id>/read", methods=["POST"])
     def read(self, notification_id: int) -> Any:
         return self._mark([notification_id])
 

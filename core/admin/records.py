@@ -193,7 +193,7 @@ class RecordAdmin(CQMSModelView):
             )
         return super().render(template, **kwargs)
 
-    @expose("/<int:record_id>/transition/<step>", methods=["POST"])
+    @expose("/<int(max=2147483647):record_id>/transition/<step>", methods=["POST"])
     def transition_view(self, record_id: int, step: str) -> Any:
         record = self.get_one(str(record_id))
         if record is None:
@@ -228,13 +228,13 @@ class RecordAdmin(CQMSModelView):
 
 
     # Exports are POSTs with a CSRF token: each writes an audit entry (SEC-03).
-    @expose("/<int:record_id>/export.pdf", methods=["POST"])
+    @expose("/<int(max=2147483647):record_id>/export.pdf", methods=["POST"])
     def export_pdf_view(self, record_id: int) -> Any:
         from core.exports.downloads import pdf_download
 
         return self._export(record_id, pdf_download)
 
-    @expose("/<int:record_id>/certified-copy.zip", methods=["POST"])
+    @expose("/<int(max=2147483647):record_id>/certified-copy.zip", methods=["POST"])
     def certified_copy_view(self, record_id: int) -> Any:
         from core.exports.downloads import certified_copy_download
 
@@ -252,7 +252,7 @@ class RecordAdmin(CQMSModelView):
             flash(f"No export was made: {exc}", "error")
             return redirect(url_for(".details_view", id=record_id))
 
-    @expose("/<int:record_id>/links", methods=["POST"])
+    @expose("/<int(max=2147483647):record_id>/links", methods=["POST"])
     def link_view(self, record_id: int) -> Any:
         record = self.get_one(str(record_id))
         if record is None:
@@ -281,7 +281,7 @@ class RecordAdmin(CQMSModelView):
         flash(f"{record.number} linked to {target.number} ({form.kind.data}).", "info")
         return redirect(back)
 
-    @expose("/<int:record_id>/attachments", methods=["POST"])
+    @expose("/<int(max=2147483647):record_id>/attachments", methods=["POST"])
     def attach_view(self, record_id: int) -> Any:
         record = self.get_one(str(record_id))
         if record is None:

@@ -36,7 +36,7 @@ class TokenAdmin(CQMSModelView):
         "prefix": lambda v, c, m, n: f"{m.prefix}…",
     }
 
-    @expose("/<int:token_id>/revoke", methods=["POST"])
+    @expose("/<int(max=2147483647):token_id>/revoke", methods=["POST"])
     def revoke_view(self, token_id: int) -> Any:
         token = db.session.get(ApiToken, token_id)
         form = ReasonForm()

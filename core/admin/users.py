@@ -129,15 +129,15 @@ class UserAdmin(CQMSModelView):
             flash(str(exc), "error")
         return redirect(back)
 
-    @expose("/<int:user_id>/deactivate", methods=["POST"])
+    @expose("/<int(max=2147483647):user_id>/deactivate", methods=["POST"])
     def deactivate_view(self, user_id: int) -> Any:
         return self._user_action(user_id, "deactivate")
 
-    @expose("/<int:user_id>/reactivate", methods=["POST"])
+    @expose("/<int(max=2147483647):user_id>/reactivate", methods=["POST"])
     def reactivate_view(self, user_id: int) -> Any:
         return self._user_action(user_id, "reactivate")
 
-    @expose("/<int:user_id>/unlock", methods=["POST"])
+    @expose("/<int(max=2147483647):user_id>/unlock", methods=["POST"])
     def unlock_view(self, user_id: int) -> Any:
         return self._user_action(user_id, "unlock")
 
@@ -215,7 +215,7 @@ class AssignmentAdmin(CQMSModelView):
             flash(str(exc), "error")
             return False
 
-    @expose("/<int:assignment_id>/revoke", methods=["POST"])
+    @expose("/<int(max=2147483647):assignment_id>/revoke", methods=["POST"])
     def revoke_view(self, assignment_id: int) -> Any:
         back = url_for(".index_view")
         assignment = db.session.get(UserRole, assignment_id)

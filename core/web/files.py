@@ -38,7 +38,7 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@blueprint.get("/files/<int:attachment_id>")
+@blueprint.get("/files/<int(max=2147483647):attachment_id>")
 @login_only
 def download(attachment_id: int) -> Any:
     user = current_user._get_current_object()

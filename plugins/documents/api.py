@@ -21,7 +21,7 @@ class PdfQuery(Schema):
                                                   "uncontrolled (default): printed or downloaded"})
 
 
-@blp.route("/versions/<int:version_id>/pdf")
+@blp.route("/versions/<int(max=2147483647):version_id>/pdf")
 @blp.arguments(PdfQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.doc(responses={"200": {"description": "The PDF (audited): a cover with the signature "
                                            "manifestations, then the version's PDF pages "

@@ -14,7 +14,8 @@ blueprint = Blueprint("documents", __name__, template_folder="templates",
 
 
 # No automatic OPTIONS answer: like every refused request it would carry the HTML error page.
-@blueprint.route("/versions/<int:version_id>/pdf", methods=["POST"], provide_automatic_options=False)
+@blueprint.route("/versions/<int(max=2147483647):version_id>/pdf", methods=["POST"],
+                 provide_automatic_options=False)
 @requires("documents.view")
 def version_pdf(version_id: int) -> Any:
     """The version's PDF: ``copy=controlled`` (viewed in the system, inline) or
