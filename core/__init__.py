@@ -47,14 +47,15 @@ from core.specs import (
 )
 from core.tasks.models import Task
 from core.tasks.service import close_tasks, open_task, tasks_for
+from core.web.files import content_disposition
 from core.workflows.service import available_transitions, transition
 
 __all__ = [
     "AdminView",
     "AuthenticationFailed",
     "Base",
-    "CQMSModelView",
     "CQMSError",
+    "CQMSModelView",
     "ConflictError",
     "DashboardWidget",
     "MigrationBranch",
@@ -84,6 +85,7 @@ __all__ = [
     "available_transitions",
     "call_hook",
     "close_tasks",
+    "content_disposition",
     "create_record",
     "current_user",
     "db",

@@ -12,8 +12,7 @@ from typing import Any
 
 from flask import Response
 
-from core import audit_export, db, has_permission, may_read
-from core.web.files import content_disposition
+from core import audit_export, content_disposition, db, has_permission, may_read
 
 HISTORY_STATES = ("superseded", "obsolete")
 
