@@ -355,6 +355,20 @@ def signature_applied(record: object, signature: object) -> None:
 
 
 @hookspec
+def role_assignment_changed(assignment: object) -> None:
+    """Called after the transaction that granted or revoked a role assignment committed
+    (``assignment.revoked_at`` tells which); ``assignment.user``, ``.role``, ``.study`` and
+    ``.site`` say who holds what where. Runs in a new transaction: commit what you write.
+
+    Example::
+
+        @hookimpl
+        def role_assignment_changed(assignment):
+            assign_curricula(assignment.user)
+    """
+
+
+@hookspec
 def record_page_actions(record: object, user: object) -> list[RecordAction]:
     """Return extra actions for the core's record page of ``record`` as seen by ``user`` (empty
     list: none). Each ``RecordAction(label, url, element_id, fields)`` is shown with the exports

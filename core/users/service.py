@@ -99,9 +99,11 @@ def create_user(
         user = User(username=username, full_name=full_name.strip(), email=email.strip())
         db.session.add(user)
         set_password(user, password, must_change=must_change_password)
-        for role in role_objs:
-            db.session.add(UserRole(user=user, role=role))
+        granted = [UserRole(user=user, role=role) for role in role_objs]
+        db.session.add_all(granted)
         db.session.flush()
+    for assignment in granted:
+        _announce(assignment)
     return user
 
 
@@ -136,6 +138,7 @@ def assign_role(
         )
         db.session.add(assignment)
         db.session.flush()
+    _announce(assignment)
     return assignment
 
 
@@ -147,6 +150,17 @@ def revoke_assignment(assignment: UserRole, *, reason: str, revoked_by: User | N
         assignment.revoked_at = utcnow()
         assignment.revoked_by_id = revoked_by.id if revoked_by else None
         db.session.flush()
+    _announce(assignment)
+
+
+def _announce(assignment: UserRole) -> None:
+    """Plugins hear of a grant or revocation once it committed (``role_assignment_changed``)."""
+    from flask import current_app
+
+    from core.workflows.service import after_commit
+
+    hook = current_app.extensions["cqms"].host.pm.hook.role_assignment_changed
+    after_commit(db.session(), lambda: hook(assignment=assignment))
 
 
 def end_sessions(user: User, why: str) -> int:

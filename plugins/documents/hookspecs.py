@@ -19,3 +19,17 @@ def documents_version_effective(document: object, version: object) -> None:
         def documents_version_effective(document, version):
             if version.training_required: assign_training(document, version)
     """
+
+
+@hookspec(firstresult=True)
+def documents_version_in_effect(document_id: int, at: object = None) -> object | None:
+    """Return the version of document ``document_id`` (a ``core_record`` id) that was
+    effective at the UTC datetime ``at`` (None: now), or None (no such document, not yet
+    effective, or obsolete by then). Implemented by the documents plugin itself, so that others
+    (training) can ask without importing it.
+
+    Example::
+
+        version = call_hook("documents_version_in_effect", document_id=doc_id, at=None)
+        if version is not None: print(version.version_label, version.effective_at)
+    """

@@ -108,6 +108,13 @@ def register_hookspecs():
 
 
 @hookimpl
+def documents_version_in_effect(document_id, at):
+    from plugins.documents.queries import version_in_effect
+
+    return version_in_effect(document_id, at)
+
+
+@hookimpl
 def register_reminders():
     from plugins.documents.reminders import periodic_review_sweep
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from core import db, signatures_of
@@ -57,3 +59,20 @@ def parse_label(label: str) -> tuple[int, int]:
 
 def reviews_missing(version: DocumentVersion) -> int:
     return max(0, version.reviews_required - len(valid_signers(version, "reviewed")))
+
+
+def version_in_effect(document_id: int, at: datetime | None = None) -> DocumentVersion | None:
+    """The version effective at ``at`` (None: now): the last to take effect by then, unless the
+    document was made obsolete by then (a superseding version's ``effective_at`` is the moment
+    its predecessor stopped being effective)."""
+    if at is None:
+        return db.session.scalar(select(DocumentVersion).where(
+            DocumentVersion.effective_document_id == document_id))
+    version = db.session.scalars(
+        select(DocumentVersion).where(DocumentVersion.document_id == document_id,
+                                      DocumentVersion.effective_at.is_not(None),
+                                      DocumentVersion.effective_at <= at)
+        .order_by(DocumentVersion.effective_at.desc(), DocumentVersion.id.desc()).limit(1)).first()
+    if version is None or (version.obsoleted_at is not None and version.obsoleted_at <= at):
+        return None
+    return version
