@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from core.admin.base import CQMSModelView
 from core.attachments.service import add_attachment, attachments_of, open_attachment
-from core.audit.context import audit_reason
+from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
 from core.cli.context import as_system
 from core.db import Base, UTCDateTime, db, utcnow
@@ -26,7 +26,7 @@ from core.exports.audit import audit_export
 from core.hookspecs import hookimpl
 from core.notifications.service import notify
 from core.permissions import has_permission, login_only, public, requires, scope_clause
-from core.plugins import call_hook
+from core.plugins import call_hook, plugin_enabled
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.settings import get_setting
@@ -45,8 +45,11 @@ from core.specs import (
     Transition,
     Workflow,
 )
+from core.studies import Site, Study
 from core.tasks.models import Task
 from core.tasks.service import close_tasks, open_task, tasks_for
+from core.users.models import Role, User, UserRole
+from core.users.service import ensure_system_user as system_user
 from core.web.files import content_disposition
 from core.workflows.service import available_transitions, transition
 
@@ -65,14 +68,19 @@ __all__ = [
     "RecordAction",
     "RecordType",
     "Reminder",
+    "Role",
     "RoleTemplate",
     "SettingSpec",
     "SignatureMeaning",
     "SignatureRequest",
+    "Site",
     "StartupError",
+    "Study",
     "Task",
     "Transition",
     "UTCDateTime",
+    "User",
+    "UserRole",
     "ValidationError",
     "Workflow",
     "WorkflowError",
@@ -87,6 +95,7 @@ __all__ = [
     "close_tasks",
     "content_disposition",
     "create_record",
+    "current_reason",
     "current_user",
     "db",
     "get_setting",
@@ -99,12 +108,14 @@ __all__ = [
     "notify",
     "open_attachment",
     "open_task",
+    "plugin_enabled",
     "public",
     "record_event",
     "requires",
     "scope_clause",
     "sign",
     "signatures_of",
+    "system_user",
     "tasks_for",
     "transition",
     "update_record",

@@ -319,6 +319,22 @@ def validate_transition(record: object, transition: object, user: object) -> lis
 
 
 @hookspec
+def validate_link(source: object, target: object, kind: str, user: object) -> list[str]:
+    """Return reasons to refuse linking ``source`` to ``target`` as ``kind`` by ``user`` (empty:
+    no objection).
+
+    Called by ``core.link_records`` inside the transaction, before the link is written; any
+    reason from any plugin refuses the link (409) and nothing is written.
+
+    Example::
+
+        @hookimpl
+        def validate_link(source, target, kind, user):
+            return ["Retired procedure."] if kind == "governed_by" and retired(target) else []
+    """
+
+
+@hookspec
 def record_created(record: object) -> None:
     """Called after the transaction that created ``record`` committed.
 

@@ -238,6 +238,17 @@ def call_hook(name: str, **kwargs: Any) -> list[Any]:
     return getattr(current_app.extensions["cqms"].host.pm.hook, name)(**kwargs)
 
 
+def plugin_enabled(key: str) -> bool:
+    """Whether plugin ``key`` is loaded and enabled in the current app (e.g. to integrate with
+    it when it is there, as training does with documents).
+
+    :param key: the plugin key, e.g. ``documents``.
+    """
+    from flask import current_app
+
+    return current_app.extensions["cqms"].host.is_enabled(key)
+
+
 def _implemented_hooks(pm: pluggy.PluginManager, obj: Any) -> list[str]:
     return [caller.name for caller in pm.get_hookcallers(obj) or []]
 

@@ -268,6 +268,9 @@ def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
         if t.permission not in reg.permissions:
             raise StartupError(f"{where}: transition {t.name!r} names unknown permission "
                                f"{t.permission!r}")
+        if t.automatic and t.signature is not None:
+            raise StartupError(f"{where}: transition {t.name!r} is automatic: the system "
+                               "principal cannot sign")
         if t.signature is not None and t.signature not in reg.signature_meanings:
             raise StartupError(f"{where}: transition {t.name!r} names unknown signature meaning "
                                f"{t.signature!r}")

@@ -143,7 +143,7 @@ class Transition:
     not perform it (separation of duties, e.g. ``("created_by_id",)``); ``effects`` are
     callables ``(record, user)`` run after the state changed, in the same transaction (they may
     change other records, e.g. supersede the previously effective version; an exception rolls
-    everything back).
+    everything back). ``automatic`` transitions are the system's own (see the field).
     """
 
     name: str
@@ -156,6 +156,9 @@ class Transition:
     guards: tuple[Callable[..., list[str]], ...] = ()
     not_by: tuple[str, ...] = ()
     effects: tuple[Callable[..., None], ...] = ()
+    # Done only by the system principal (``core.system_user()``: reactions and sweeps, e.g.
+    # superseding a replaced training assignment), never offered to people; no signature.
+    automatic: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,3 +208,6 @@ class RecordType:
     admin_filters: tuple[Any, ...] = ()
     # The admin menu category of the type's pages (None: a top-level item).
     admin_category: str | None = None
+    # Columns only the plugin's own services set (e.g. the trainee of an assignment, when it
+    # was completed): left out of admin forms and refused as read-only by the API.
+    server_fields: tuple[str, ...] = ()

@@ -85,8 +85,12 @@ class RecordAdmin(CQMSModelView):
 
     def __init__(self, model: Any, session: Any, **kwargs: Any):
         excluded = {c for c in HIDDEN if c in model.__mapper__.attrs}
-        self.form_excluded_columns = tuple(sorted(excluded | {"owner", "created_by",
-                                                              "updated_by"}))
+        server = set(self.record_type.server_fields)
+        # A server-set foreign key hides its relationship too (``trainee_id`` -> ``trainee``).
+        server |= {name for name, rel in model.__mapper__.relationships.items()
+                   if any(col.key in server for col in rel.local_columns)}
+        self.form_excluded_columns = tuple(sorted(excluded | server | {
+            "owner", "created_by", "updated_by"}))
         super().__init__(model, session, **kwargs)
 
     def _may_manage(self) -> bool:

@@ -48,7 +48,7 @@ def _field_for(column: Any) -> fields.Field:
 def writable_columns(rt: RecordType) -> dict[str, Any]:
     mapper = rt.model.__mapper__
     return {attr.key: attr.columns[0] for attr in mapper.column_attrs
-            if attr.key not in SERVER_OWNED}
+            if attr.key not in SERVER_OWNED and attr.key not in rt.server_fields}
 
 
 @cache
@@ -77,7 +77,7 @@ def load_body(rt: RecordType, body: Any, *, creating: bool) -> tuple[dict[str, A
     reason = body.pop("reason", "")
     if not isinstance(reason, str) or len(reason) > 2000 or "\x00" in reason:
         raise ValidationError({"reason": "A text of at most 2000 characters."})
-    read_only = sorted(k for k in body if k in SERVER_OWNED)
+    read_only = sorted(k for k in body if k in SERVER_OWNED or k in rt.server_fields)
     if read_only:
         raise ValidationError({k: "Read-only: set by the server." for k in read_only})
     try:

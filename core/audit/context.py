@@ -41,6 +41,11 @@ def audit_context(**changes: object) -> Iterator[AuditContext]:
         _context.reset(token)
 
 
+def current_reason() -> str:
+    """The reason the current change is made for (``audit_reason``, or a transition's)."""
+    return _context.get().reason
+
+
 @contextmanager
 def audit_reason(reason: str) -> Iterator[None]:
     with audit_context(reason=reason):

@@ -119,6 +119,13 @@ def link_records(source: Record, target: Record, kind: str, user: User, *,
         RecordLink.kind == kind))
     if existing is not None:
         raise ConflictError(f"{source.number} is already linked to {target.number} ({kind}).")
+    host = current_app.extensions["cqms"].host
+    reasons = [text for _plugin, answer in host.call_each(
+        "validate_link", source=source, target=target, kind=kind, user=user)
+        for text in (answer or [])]
+    if reasons:
+        raise ConflictError(f"{source.number} cannot be linked to {target.number} ({kind}): "
+                            + "; ".join(reasons))
     with acting_as(user), audit_reason(reason or f"Linked {kind}"):
         link = RecordLink(source_id=source.id, target_id=target.id, kind=kind,
                           created_by_id=user.id)

@@ -63,7 +63,8 @@ def available_transitions(record: Record, user: User) -> list[Transition]:
         return []
     return [
         t for t in workflow.transitions
-        if record.state in t.source and _permitted(record, t, user) and not _barred(record, t, user)
+        if record.state in t.source and not t.automatic and _permitted(record, t, user)
+        and not _barred(record, t, user)
     ]
 
 
@@ -103,7 +104,11 @@ def transition(
         raise WorkflowError(f"{record.type} has no transition {name!r}")
     if record.state not in t.source:
         raise WorkflowError(f"cannot {t.label or t.name} {record.number} in state {record.state!r}")
-    if not _permitted(record, t, user):
+    if t.automatic:
+        if not user.is_service:
+            raise PermissionDenied(f"{t.label or t.name} of {record.number} is done by the "
+                                   "system only")
+    elif not _permitted(record, t, user):
         raise PermissionDenied(f"{t.permission} is required to {t.label or t.name} {record.number}")
     reasons = _barred(record, t, user)
     for guard in t.guards:

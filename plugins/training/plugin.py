@@ -2,7 +2,16 @@
 
 from pathlib import Path
 
-from core import MigrationBranch, Permission, RoleTemplate, SettingSpec, hookimpl
+from core import (
+    AdminView,
+    MigrationBranch,
+    Permission,
+    RecordType,
+    Reminder,
+    RoleTemplate,
+    SettingSpec,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -10,7 +19,7 @@ def register_permissions():
     return [
         Permission("training.view", "See one's own training and assignments"),
         Permission("training.view_matrix", "See the training matrix and training records of others"),
-        Permission("training.manage", "Manage curricula and assignments"),
+        Permission("training.manage", "Manage requirements, curricula and assignments"),
         Permission("training.record_completion", "Record completion of instructor-led training"),
     ]
 
@@ -36,11 +45,127 @@ def register_settings():
     return [
         SettingSpec("training.default_due_days", "int", 30,
                     "Days a trainee has to complete a new assignment.", minimum=1, maximum=365),
+        SettingSpec("training.due_soon_days", "int", 7,
+                    "Days before an assignment's due date that its trainee is reminded.",
+                    minimum=0, maximum=90),
+        SettingSpec("training.expiry_notice_days", "int", 30,
+                    "Days before a completion expires that retraining is assigned.",
+                    minimum=0, maximum=365),
         SettingSpec("training.gate_signatures", "bool", False,
                     "Refuse signatures on records governed by an SOP the signer is not trained on."),
+        SettingSpec("training.gate_grace_days", "int", 0,
+                    "Days after a new SOP version takes effect before the signature gate "
+                    "applies to it.", minimum=0, maximum=90),
     ]
 
 
 @hookimpl
 def register_migrations():
     return MigrationBranch("training", Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def register_models():
+    from plugins.training.models import (
+        Curriculum,
+        QuizAttempt,
+        TrainingAssignment,
+        TrainingQuestion,
+        TrainingRequirement,
+    )
+
+    return [TrainingRequirement, TrainingQuestion, Curriculum, TrainingAssignment, QuizAttempt]
+
+
+@hookimpl
+def register_workflows():
+    from plugins.training.workflows import WORKFLOWS
+
+    return WORKFLOWS
+
+
+@hookimpl
+def register_record_types():
+    from plugins.training.access import assignment_read_filter
+    from plugins.training.models import ASSIGNMENT_SERVER_FIELDS, Curriculum, TrainingAssignment
+
+    return [
+        RecordType("training_curriculum", "Curriculum", Curriculum, "CUR", "training_curriculum",
+                   controlled_fields=("role_key", "country", "requirement_codes", "description"),
+                   view_permission="training.view", manage_permission="training.manage",
+                   admin_category="Training"),
+        RecordType("training_assignment", "Training assignment", TrainingAssignment, "TRN",
+                   "training_assignment", number_per_year=True, number_digits=5,
+                   controlled_fields=("trainee_id", "requirement_id", "document_version_id",
+                                      "version_label", "due_date", "carried_over_from_id"),
+                   view_permission="training.view", manage_permission="training.manage",
+                   reason_in_draft=True, read_filter=assignment_read_filter,
+                   server_fields=ASSIGNMENT_SERVER_FIELDS, admin_category="Training"),
+    ]
+
+
+@hookimpl
+def register_admin_views():
+    from plugins.training.admin import QuestionAdmin, RequirementAdmin
+    from plugins.training.models import TrainingQuestion, TrainingRequirement
+
+    return [
+        AdminView(RequirementAdmin, "Requirements", "training_requirement", "training.view",
+                  model=TrainingRequirement, category="Training", order=10),
+        AdminView(QuestionAdmin, "Quiz questions", "training_question", "training.manage",
+                  model=TrainingQuestion, category="Training", order=20),
+    ]
+
+
+@hookimpl
+def register_reminders():
+    from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep
+
+    return [
+        Reminder("training.due_soon", "Training due soon", due_soon_sweep),
+        Reminder("training.overdue", "Overdue training", overdue_sweep),
+        Reminder("training.expiring", "Expiring training (retraining assigned)", expiry_sweep),
+    ]
+
+
+@hookimpl
+def role_assignment_changed(assignment):
+    from plugins.training.reactions import role_changed
+
+    role_changed(assignment)
+
+
+@hookimpl
+def record_transitioned(record, transition, user):
+    if record.type == "training_curriculum":
+        from plugins.training.reactions import curriculum_transitioned
+
+        curriculum_transitioned(record, transition)
+
+
+# Offered by the documents plugin when it is loaded; training works without it (courses only).
+@hookimpl(optionalhook=True)
+def documents_version_effective(document, version):
+    from plugins.training.reactions import version_effective
+
+    version_effective(document, version)
+
+
+@hookimpl
+def validate_transition(record, transition, user):
+    if transition.signature is None:
+        return []
+    from core import get_setting, plugin_enabled
+
+    if not plugin_enabled("training") or not get_setting("training.gate_signatures"):
+        return []
+    from plugins.training.qualification import missing_training
+
+    return missing_training(record, user)
+
+
+@hookimpl
+def app_ready(app):
+    from plugins.training import guards
+
+    guards.install()

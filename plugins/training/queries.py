@@ -1,0 +1,115 @@
+"""Read-only lookups shared by the guards, workflows, services and views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from core import Record, Role, User, UserRole, call_hook, db, plugin_enabled
+from plugins.training.models import (
+    LIVE_STATES,
+    Curriculum,
+    QuizAttempt,
+    TrainingAssignment,
+    TrainingQuestion,
+    TrainingRequirement,
+)
+
+DOCUMENT_RECORD_TYPE = "documents_document"
+
+
+def requirements_by_code(codes: Iterable[str]) -> list[TrainingRequirement]:
+    codes = list(codes)
+    if not codes:
+        return []
+    return list(db.session.scalars(select(TrainingRequirement).where(
+        TrainingRequirement.code.in_(codes))))
+
+
+def role_by_key(key: str) -> Role | None:
+    return db.session.scalar(select(Role).where(Role.key == (key or "").strip()))
+
+
+def documents_available() -> bool:
+    return plugin_enabled("documents")
+
+
+def version_in_effect(document_id: int | None, at: datetime | None = None) -> Any:
+    """The documents plugin's answer (None without it, or when nothing is in effect)."""
+    if document_id is None or not documents_available():
+        return None
+    return call_hook("documents_version_in_effect", document_id=document_id, at=at)
+
+
+def document_problem(requirement: TrainingRequirement) -> str | None:
+    """Why a document requirement cannot be assigned now (ISO-06), or None."""
+    if requirement.kind != "document":
+        return None
+    if not documents_available():
+        return "document control (plugin documents) is not enabled"
+    document = db.session.get(Record, requirement.document_id) if requirement.document_id else None
+    if document is None or document.type != DOCUMENT_RECORD_TYPE:
+        return "names no controlled document"
+    if document.state not in ("effective",):
+        return f"{document.number} is {document.state}: only effective documents are trained on"
+    if version_in_effect(document.id) is None:
+        return f"{document.number} has no effective version"
+    return None
+
+
+def questions_of(requirement: TrainingRequirement) -> list[TrainingQuestion]:
+    return list(db.session.scalars(select(TrainingQuestion).where(
+        TrainingQuestion.requirement_id == requirement.id).order_by(TrainingQuestion.position,
+                                                                     TrainingQuestion.id)))
+
+
+def attempts_of(assignment: TrainingAssignment) -> list[QuizAttempt]:
+    return list(db.session.scalars(select(QuizAttempt).where(
+        QuizAttempt.assignment_id == assignment.id).order_by(QuizAttempt.attempt)))
+
+
+def passed_attempt(assignment: TrainingAssignment) -> QuizAttempt | None:
+    return db.session.scalars(select(QuizAttempt).where(
+        QuizAttempt.assignment_id == assignment.id, QuizAttempt.passed.is_(True))
+        .order_by(QuizAttempt.attempt.desc()).limit(1)).first()
+
+
+def live_assignments(trainee_id: int, requirement_id: int, *,
+                     exclude: int | None = None) -> list[TrainingAssignment]:
+    stmt = select(TrainingAssignment).where(
+        TrainingAssignment.trainee_id == trainee_id,
+        TrainingAssignment.requirement_id == requirement_id,
+        Record.state.in_(LIVE_STATES))
+    if exclude is not None:
+        stmt = stmt.where(TrainingAssignment.id != exclude)
+    return list(db.session.scalars(stmt.order_by(TrainingAssignment.id)))
+
+
+def assignments_of_requirement(requirement_id: int) -> list[TrainingAssignment]:
+    return list(db.session.scalars(select(TrainingAssignment).where(
+        TrainingAssignment.requirement_id == requirement_id,
+        Record.state.in_(LIVE_STATES)).order_by(TrainingAssignment.id)))
+
+
+def active_curricula(role_key: str | None = None) -> list[Curriculum]:
+    stmt = select(Curriculum).where(Record.state == "active")
+    if role_key is not None:
+        stmt = stmt.where(Curriculum.role_key == role_key)
+    return list(db.session.scalars(stmt.order_by(Curriculum.id)))
+
+
+def holders_of(role_key: str) -> list[User]:
+    """Active, human users holding ``role_key`` in any scope."""
+    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(Role.key == role_key, UserRole.revoked_at.is_(None), User.active.is_(True),
+                   User.is_service.is_(False)).distinct().order_by(User.id))
+    return list(db.session.scalars(stmt))
+
+
+def requirements_of_document(document_id: int) -> list[TrainingRequirement]:
+    return list(db.session.scalars(select(TrainingRequirement).where(
+        TrainingRequirement.document_id == document_id, TrainingRequirement.active.is_(True))))

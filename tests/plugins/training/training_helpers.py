@@ -1,0 +1,76 @@
+"""Shared set-up of the training plugin's tests: people, requirements, curricula, short-hands."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core import Record, Role, SignatureRequest, attest, audit_reason, db, transition
+from core.testing import DEFAULT_PASSWORD
+from plugins.training.models import (
+    Curriculum,
+    TrainingAssignment,
+    TrainingQuestion,
+    TrainingRequirement,
+)
+
+
+def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
+    return SignatureRequest(password=password)
+
+
+def step(record, name, user, **kwargs):  # type: ignore[no-untyped-def]
+    transition(record, name, user, **kwargs)
+    db.session.commit()
+    return record
+
+
+def attested(*users):  # type: ignore[no-untyped-def]
+    for user in users:
+        attest(user, DEFAULT_PASSWORD)
+    db.session.commit()
+    return users
+
+
+def requirement(code="GCP-101", kind="elearning", title="GCP essentials", **values):  # type: ignore[no-untyped-def]
+    with audit_reason("test set-up"):
+        req = TrainingRequirement(code=code, kind=kind, title=title, **values)
+        db.session.add(req)
+        db.session.flush()
+    db.session.commit()
+    return req
+
+
+def quiz(req, *questions):  # type: ignore[no-untyped-def]
+    """``questions``: (text, choices, answer) triples."""
+    with audit_reason("test set-up"):
+        for position, (text, choices, answer) in enumerate(questions, 1):
+            db.session.add(TrainingQuestion(requirement_id=req.id, position=position, text=text,
+                                            choices="\n".join(choices), answer=answer))
+        db.session.flush()
+    db.session.commit()
+
+
+def curriculum(manager, role_key, *codes, approve=True, **values):  # type: ignore[no-untyped-def]
+    from core import create_record
+
+    record = create_record("training_curriculum", manager, title=f"Curriculum {role_key}",
+                           role_key=role_key, requirement_codes="\n".join(codes), **values)
+    db.session.commit()
+    if approve:
+        step(record, "approve", manager, signature=sig())
+    return record
+
+
+def assignments_of(user, state=None):  # type: ignore[no-untyped-def]
+    stmt = select(TrainingAssignment).where(TrainingAssignment.trainee_id == user.id)
+    if state is not None:
+        stmt = stmt.where(Record.state == state)
+    return list(db.session.scalars(stmt.order_by(TrainingAssignment.id)))
+
+
+def role(key):  # type: ignore[no-untyped-def]
+    return db.session.scalar(select(Role).where(Role.key == key))
+
+
+def curricula():  # type: ignore[no-untyped-def]
+    return list(db.session.scalars(select(Curriculum).order_by(Curriculum.id)))
