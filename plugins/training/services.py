@@ -67,12 +67,15 @@ def curriculum_applies(curriculum: Curriculum, grant: Any) -> bool:
     return True
 
 
-def needs_of(user: Any, curricula: list[Curriculum] | None = None) -> dict[int, Need]:
-    """The requirements ``user`` must be trained on, from the active curricula of their roles."""
+def needs_of(user: Any, curricula: list[Curriculum] | None = None,
+             by_code: dict[str, TrainingRequirement] | None = None) -> dict[int, Need]:
+    """The requirements ``user`` must be trained on, from the active curricula of their roles
+    (``curricula`` and the requirements ``by_code`` may be given to save queries)."""
     if curricula is None:
         curricula = queries.active_curricula()
-    by_code = {r.code: r for r in queries.requirements_by_code(
-        {code for c in curricula for code in c.codes})}
+    if by_code is None:
+        by_code = {r.code: r for r in queries.requirements_by_code(
+            {code for c in curricula for code in c.codes})}
     needs: dict[int, Need] = {}
     grants = sorted(user.active_assignments(), key=lambda g: (g.site_id is not None,
                                                               g.study_id is not None, g.id))

@@ -293,3 +293,41 @@ def test_revoked_role_withdraws_open_curriculum_training(team):
     db.session.commit()
     db.session.refresh(assignment)
     assert assignment.state == "cancelled"
+
+
+@pytest.mark.req("ISO-10")
+def test_matrix_shows_each_persons_status_per_requirement(team, make_user):
+    from plugins.training.matrix import Filters, build_matrix
+
+    qa, _trainer, trainee = team
+    requirement("GCP-101")
+    requirement("GCP-CLASS", kind="instructor_led")
+    requirement("DI-1", title="Data integrity", expiry_months=12)
+    curriculum(qa, "trainee", "GCP-101", "GCP-CLASS", "DI-1")
+    other = make_user("olga", "trainee")
+    mine = {a.requirement.code: a for a in assignments_of(trainee)}
+    step(mine["GCP-101"], "complete", trainee, signature=sig())
+    step(mine["DI-1"], "complete", trainee, signature=sig())
+    with service_scope(), audit_reason("test: an old completion"):
+        mine["DI-1"].expires_on = utcnow().date() - timedelta(days=1)
+        db.session.flush()
+    from core import update_record
+
+    theirs = {a.requirement.code: a for a in assignments_of(other)}
+    update_record(theirs["GCP-101"], qa, expected_version=theirs["GCP-101"].version,
+                  reason="test: overdue", due_date=utcnow().date() - timedelta(days=2))
+    db.session.commit()
+    matrix = build_matrix(qa, Filters(role="trainee"))
+    codes = [r.code for r in matrix.requirements]
+    assert codes == ["DI-1", "GCP-101", "GCP-CLASS"]
+    table = {row.user.username: {r.code: row.cells[r.id].status for r in matrix.requirements
+                                 if r.id in row.cells} for row in matrix.rows}
+    assert table == {
+        "olga": {"DI-1": "due", "GCP-101": "overdue", "GCP-CLASS": "due"},
+        "tina": {"DI-1": "expired", "GCP-101": "current", "GCP-CLASS": "due"},
+    }
+    page = build_matrix(qa, Filters(role="trainee"), limit=1)
+    assert [r.user.username for r in page.rows] == ["olga"] and page.next_after == "olga"
+    rest = build_matrix(qa, Filters(role="trainee"), after=page.next_after, limit=1)
+    assert [r.user.username for r in rest.rows] == ["tina"] and rest.next_after is None
+    assert build_matrix(trainee).rows == []  # the matrix needs training.view_matrix
