@@ -167,7 +167,10 @@ def _capture_unloaded_old_values(session: Session) -> None:
         mapper = state.mapper
         columns = [mapper.get_property(k).columns[0] for k in keys]
         where = [c == v for c, v in zip(mapper.primary_key, state.identity, strict=True)]
-        row = session.connection().execute(select(*columns).where(*where)).first()
+        # From the mapper's own join: a subclass column with the base table's key would
+        # otherwise make a cartesian product and read another row's value.
+        stmt = select(*columns).select_from(mapper.persist_selectable).where(*where)
+        row = session.connection().execute(stmt).first()
         if row is not None:
             captured.update({(id(obj), k): v for k, v in zip(keys, row, strict=True)})
     session.info[OLD_VALUES] = captured

@@ -331,3 +331,34 @@ def test_matrix_shows_each_persons_status_per_requirement(team, make_user):
     rest = build_matrix(qa, Filters(role="trainee"), after=page.next_after, limit=1)
     assert [r.user.username for r in rest.rows] == ["tina"] and rest.next_after is None
     assert build_matrix(trainee).rows == []  # the matrix needs training.view_matrix
+
+
+@pytest.mark.req("P11-05")
+def test_old_value_of_an_unloaded_subclass_field_is_the_records_own(team, make_user):
+    """An attribute set on an expired joined-inheritance record: the audit entry's old value is
+    read from that record's row (a cartesian SELECT read another assignment's)."""
+    from sqlalchemy import select
+
+    from core import update_record
+    from core.audit.models import AuditEntry
+
+    qa, _trainer, trainee = team
+    requirement("GCP-101")
+    curriculum(qa, "trainee", "GCP-101")
+    other = make_user("olga", "trainee")
+    [first] = assignments_of(trainee)
+    [second] = assignments_of(other)
+    update_record(first, qa, expected_version=first.version, reason="a",
+                  due_date=utcnow().date() + timedelta(days=5))
+    db.session.commit()  # expires both
+    old_due = db.session.get(type(second), second.id).due_date
+    db.session.expire_all()
+    second = db.session.get(type(second), second.id)
+    db.session.expire(second, ["due_date"])
+    update_record(second, qa, expected_version=second.version, reason="b",
+                  due_date=utcnow().date() + timedelta(days=90))
+    db.session.commit()
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_id == str(second.id), AuditEntry.field == "due_date")
+        .order_by(AuditEntry.id.desc())).first()
+    assert entry.old_value == old_due.isoformat()
