@@ -119,9 +119,10 @@ def register_admin_views():
 
 @hookimpl
 def register_reminders():
-    from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep
+    from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
 
     return [
+        Reminder("training.sync", "Training the curricula require (catch-up)", sync_sweep),
         Reminder("training.due_soon", "Training due soon", due_soon_sweep),
         Reminder("training.overdue", "Overdue training", overdue_sweep),
         Reminder("training.expiring", "Expiring training (retraining assigned)", expiry_sweep),

@@ -45,3 +45,15 @@ def expiry_sweep(now: datetime) -> int:
     """Assign retraining for completions expiring within the notice period (once each)."""
     horizon = now.date() + timedelta(days=get_setting("training.expiry_notice_days"))
     return len(services.expiring_renewals(horizon))
+
+
+def sync_sweep(now: datetime) -> int:
+    """Catch up on assignments the curricula require (normally made at once by the reactions;
+    this repairs any missed, e.g. after a failure or a plugin re-enabled)."""
+    from core import User
+    from plugins.training import queries
+
+    curricula = queries.active_curricula()
+    people = db.session.scalars(select(User).where(User.active.is_(True),
+                                                   User.is_service.is_(False)))
+    return sum(len(services.sync_user(user, curricula)) for user in people.all())

@@ -141,7 +141,11 @@ def sync_user(user: Any, curricula: list[Curriculum] | None = None) -> list[Trai
         live = queries.live_assignments(user.id, requirement.id)
         if any(_current(a, version.id if version else None, today) for a in live):
             continue
-        trigger = "expiry" if live else "curriculum"
+        trigger = "curriculum"
+        if live:  # trained before: on an older version, or the completion expired
+            older = version is not None and any(a.document_version_id != version.id
+                                                for a in live)
+            trigger = "document_version" if older else "expiry"
         made.append(assign(user, requirement, trigger=trigger, curriculum_id=need.curriculum_id,
                            study_id=need.study_id, site_id=need.site_id))
     required = set(needs)
