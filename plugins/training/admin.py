@@ -53,7 +53,8 @@ class RequirementAdmin(CQMSModelView):
         if not number:
             model.document_id = None
             return
-        record = db.session.scalar(select(Record).where(Record.number == number))
+        with db.session.no_autoflush:  # the new row is checked at flush, once complete
+            record = db.session.scalar(select(Record).where(Record.number == number))
         if record is None or record.type != "documents_document":
             raise ValidationError({"document_number": f"No controlled document {number!r}."})
         model.document_id = record.id
