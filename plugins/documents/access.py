@@ -1,5 +1,6 @@
 """Point of use (ISO-04): what a reader sees of documents and versions, the record-page badge of
-superseded and obsolete versions, and the admin list filters."""
+superseded, obsolete and disposed records, and the admin list filters. Distribution (ISO-05): a
+document naming ``distribution_roles`` is read by plain readers holding one of those roles."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from sqlalchemy import literal, or_, select
 
 from core import Record, get_setting, has_permission
 
@@ -18,7 +20,7 @@ VERSION_CURRENT = ("effective",)
 VERSION_IN_PROGRESS = ("draft", "in_review", "approved")
 DOCUMENT_CURRENT = ("effective",)
 DOCUMENT_IN_PROGRESS = ("draft",)
-BADGES = {"superseded": "SUPERSEDED", "obsolete": "OBSOLETE"}
+BADGES = {"superseded": "SUPERSEDED", "obsolete": "OBSOLETE", "disposed": "DISPOSED"}
 
 
 def _visible_states(user: Any, current: tuple[str, ...],
@@ -31,18 +33,53 @@ def _visible_states(user: Any, current: tuple[str, ...],
     return current
 
 
+def _plain_reader(user: Any) -> bool:
+    """Neither history nor any work permission: distribution restrictions apply."""
+    return not any(has_permission(user, name) for name in (HISTORY, *WORK_PERMISSIONS))
+
+
+def _distributed_to(user: Any, roles_column: Any) -> Any:
+    """``roles_column`` is empty or names one of the user's active roles."""
+    keys = sorted({a.role.key for a in user.active_assignments()})
+    padded = literal(",") + roles_column + literal(",")
+    return or_(roles_column == "", *[padded.contains(f",{key},", autoescape=True)
+                                     for key in keys])
+
+
+def _all(*conditions: Any) -> Any:
+    present = [c for c in conditions if c is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else present[0] & present[1]
+
+
 def version_read_filter(user: Any) -> Any:
-    """Plain readers see effective versions; authors, reviewers, approvers and QA also see work
-    in progress; superseded and obsolete versions need ``documents.view_history``."""
+    """Plain readers see effective versions (of documents distributed to them); authors,
+    reviewers, approvers and QA also see work in progress; superseded and obsolete versions need
+    ``documents.view_history``."""
+    from plugins.documents.models import Document, DocumentVersion
+
     states = _visible_states(user, VERSION_CURRENT, VERSION_IN_PROGRESS)
-    return None if states is None else Record.state.in_(states)
+    distributed = None
+    if _plain_reader(user):
+        documents = Document.__table__
+        # The table, not the entity, and no correlation: the outer query is on core_record.
+        allowed = select(documents.c.id).where(
+            _distributed_to(user, documents.c.distribution_roles)).correlate(None)
+        distributed = DocumentVersion.document_id.in_(allowed)
+    return _all(None if states is None else Record.state.in_(states), distributed)
 
 
 def document_read_filter(user: Any) -> Any:
-    """Obsolete documents need ``documents.view_history``; documents never effective yet are for
-    those who work on documents."""
+    """Obsolete and disposed documents need ``documents.view_history``; documents never
+    effective yet are for those who work on documents; plain readers see only the documents
+    distributed to them."""
+    from plugins.documents.models import Document
+
     states = _visible_states(user, DOCUMENT_CURRENT, DOCUMENT_IN_PROGRESS)
-    return None if states is None else Record.state.in_(states)
+    distributed = _distributed_to(user, Document.distribution_roles) if _plain_reader(user) \
+        else None
+    return _all(None if states is None else Record.state.in_(states), distributed)
 
 
 def badge(record: Any) -> str | None:

@@ -3,7 +3,9 @@
 Before every flush: a new version gets its server-owned fields and must be the document's only
 one in progress; a version past review (approved, effective, superseded, obsolete) never
 changes, files included; a version's document, label and predecessor, and a document's type,
-are fixed at creation. Server-owned fields change only inside the plugin's own effects.
+are fixed at creation. Server-owned fields change only inside the plugin's own effects. A
+document of external origin names its source, external version and date; its distribution
+roles are existing role keys.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from core import ValidationError
+from core import Base, ValidationError
 from plugins.documents.models import (
+    EXTERNAL_TYPE,
     OPEN_STATES,
+    RETIRED_STATES,
     SERVER_OWNED_VERSION_FIELDS,
     Document,
+    DocumentType,
     DocumentVersion,
 )
 
@@ -62,9 +67,9 @@ def _check_new_version(session: Session, version: DocumentVersion) -> None:
     document = session.get(Document, version.document_id) if version.document_id else None
     if document is None:
         raise ValidationError({"document_id": "Name an existing document."})
-    if document.state == "obsolete":
-        raise ValidationError({"document_id": f"{document.number} is obsolete: it gets no new "
-                                              "versions."})
+    if document.state in RETIRED_STATES:
+        raise ValidationError({"document_id": f"{document.number} is {document.state}: it gets "
+                                              "no new versions."})
     if (version.study_id, version.site_id) != (document.study_id, document.site_id):
         raise ValidationError({"study_id": f"A version belongs to the study and site of "
                                            f"{document.number}."})
@@ -98,16 +103,52 @@ def _check_changed_version(version: DocumentVersion) -> None:
                                            "never changes; revise the document instead."})
 
 
+EXTERNAL_FIELDS = {"source": "the issuing organisation",
+                   "external_version": "the issuer's version",
+                   "external_date": "the issuer's date"}
+
+
+def _check_document(session: Session, document: Document) -> None:
+    """External origin identified (ISO-05); distribution names existing roles."""
+    with session.no_autoflush:
+        doc_type = session.get(DocumentType, document.document_type_id) \
+            if document.document_type_id else None
+        if doc_type is not None and doc_type.code == EXTERNAL_TYPE:
+            missing = {name: f"Required for a document of external origin: {what}."
+                       for name, what in EXTERNAL_FIELDS.items()
+                       if not str(getattr(document, name) or "").strip()}
+            if missing:
+                raise ValidationError(missing)
+        value = document.distribution_roles or ""
+        keys = [key.strip() for key in value.split(",")]
+        if value and (",".join(keys) != value or not all(keys)):
+            raise ValidationError({"distribution_roles": "Role keys separated by commas, "
+                                   f"without spaces: {','.join(k for k in keys if k)!r}."})
+        if keys and value:
+            roles = Base.metadata.tables["core_role"]
+            known = set(session.scalars(select(roles.c.key).where(roles.c.key.in_(keys))))
+            unknown = [key for key in keys if key not in known]
+            if unknown:
+                raise ValidationError({"distribution_roles": "No role with the key "
+                                       f"{', '.join(map(repr, unknown))}."})
+
+
 def _guard(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.new):
         if isinstance(obj, DocumentVersion):
             _check_new_version(session, obj)
+        elif isinstance(obj, Document):
+            _check_document(session, obj)
     for obj in list(session.dirty):
         if isinstance(obj, DocumentVersion):
             _check_changed_version(obj)
-        elif isinstance(obj, Document) and "document_type_id" in _changed(obj):
-            raise ValidationError({"document_type_id": "Fixed when the document was created "
-                                                       "(its number carries the type's prefix)."})
+        elif isinstance(obj, Document):
+            changed = _changed(obj)
+            if "document_type_id" in changed:
+                raise ValidationError({"document_type_id": "Fixed when the document was "
+                                       "created (its number carries the type's prefix)."})
+            if changed:
+                _check_document(session, obj)
 
 
 def install() -> None:

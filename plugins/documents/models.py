@@ -13,6 +13,10 @@ from core import Base, Record, UTCDateTime
 OPEN_STATES = ("draft", "in_review")
 # Version states of work in progress: a document has at most one such version at a time.
 IN_PROGRESS_STATES = ("draft", "in_review", "approved")
+# Document states in which it gets no new versions.
+RETIRED_STATES = ("obsolete", "disposed")
+# The type whose documents are of external origin (source, external version and date required).
+EXTERNAL_TYPE = "EXTERNAL"
 
 
 class DocumentType(Base):
@@ -30,6 +34,8 @@ class DocumentType(Base):
     training_required: Mapped[bool] = mapped_column(Boolean, default=False)
     # The role whose holders may approve versions of this type; empty: any approver.
     approver_role: Mapped[str] = mapped_column(String(64), default="")
+    # Months an obsolete document of this type is kept before it may be disposed of (ISO-08).
+    retain_obsolete_for_months: Mapped[int] = mapped_column(Integer, default=120)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Last number handed out with this prefix (gapless: incremented in the creating transaction).
     last_number: Mapped[int] = mapped_column(Integer, default=0)
@@ -53,6 +59,12 @@ class Document(Record):
                                                          index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     next_review_date: Mapped[date | None] = mapped_column(Date)
+    # Documents of external origin (type EXTERNAL, ISO-05): who issued it, their version, date.
+    source: Mapped[str] = mapped_column(String(200), default="")
+    external_version: Mapped[str] = mapped_column(String(40), default="")
+    external_date: Mapped[date | None] = mapped_column(Date)
+    # Comma-separated role keys whose holders may read it (empty: everyone with documents.view).
+    distribution_roles: Mapped[str] = mapped_column(String(500), default="")
 
     # For the admin form's choice (the core maps it back to ``document_type_id``).
     document_type = relationship(DocumentType)

@@ -9,8 +9,9 @@ A NEW PDF is built; the stored files are never altered:
    watermark). The overlays are one WeasyPrint document with one page per original page, each
    sized like its original; pypdf merges them.
 
-Watermark: ``SUPERSEDED`` or ``OBSOLETE`` when the version is, otherwise ``CONTROLLED COPY``
-(viewed inside the system) or ``UNCONTROLLED WHEN PRINTED`` (printed or downloaded).
+Watermark: ``SUPERSEDED`` or ``OBSOLETE`` when the version is, ``DRAFT - NOT FOR USE`` while it
+is not yet effective (draft, in review, approved), otherwise ``CONTROLLED COPY`` (viewed inside
+the system) or ``UNCONTROLLED WHEN PRINTED`` (printed or downloaded).
 WeasyPrint fetches nothing but ``data:`` URIs, and the templates escape every value.
 """
 
@@ -34,7 +35,9 @@ log = logging.getLogger("cqms.documents.pdf")
 
 COPY_TYPES = ("controlled", "uncontrolled")
 WATERMARKS = {"controlled": "CONTROLLED COPY", "uncontrolled": "UNCONTROLLED WHEN PRINTED",
-              "superseded": "SUPERSEDED", "obsolete": "OBSOLETE"}
+              "superseded": "SUPERSEDED", "obsolete": "OBSOLETE",
+              "not_effective": "DRAFT - NOT FOR USE"}
+NOT_EFFECTIVE_STATES = ("draft", "in_review", "approved")
 
 
 class _DataOnlyFetcher(URLFetcher):
@@ -77,9 +80,11 @@ def utc(value: datetime | None) -> str:
 
 
 def watermark_for(version: Any, copy: str) -> str:
-    """``SUPERSEDED``/``OBSOLETE`` override the copy type's mark."""
+    """``SUPERSEDED``/``OBSOLETE`` and the draft mark override the copy type's mark."""
     if version.state in ("superseded", "obsolete"):
         return WATERMARKS[version.state]
+    if version.state in NOT_EFFECTIVE_STATES:
+        return WATERMARKS["not_effective"]
     return WATERMARKS[copy]
 
 

@@ -56,6 +56,9 @@ def register_settings():
         SettingSpec("documents.review_reminder_days", "int", 30,
                     "Days before a periodic review falls due that its owner is reminded.",
                     minimum=0, maximum=365),
+        SettingSpec("documents.retain_obsolete_for_months", "int", 120,
+                    "Months an obsolete document without a type is kept before it may be "
+                    "disposed of (types set their own).", minimum=0, maximum=1200),
     ]
 
 
@@ -145,10 +148,14 @@ def record_page_actions(record, user):
 
 @hookimpl
 def register_dashboard_widgets():
-    from plugins.documents.dashboard import work_context
+    from plugins.documents.dashboard import reviews_context, states_context, work_context
 
     return [DashboardWidget("documents_work", "Document control", "documents.view",
-                            "documents/widget_work.html", work_context, 20)]
+                            "documents/widget_work.html", work_context, 20),
+            DashboardWidget("documents_by_state", "Documents by state", "documents.view",
+                            "core/widget_chart.html", states_context, 21),
+            DashboardWidget("documents_reviews", "Periodic reviews", "documents.view",
+                            "documents/widget_reviews.html", reviews_context, 22)]
 
 
 @hookimpl
@@ -184,6 +191,13 @@ def record_transitioned(record, transition, user):
         from plugins.documents.reactions import version_transitioned
 
         version_transitioned(record, transition, user)
+
+
+@hookimpl
+def validate_link(target, kind):
+    from plugins.documents.links import link_reasons
+
+    return link_reasons(target, kind)
 
 
 @hookimpl

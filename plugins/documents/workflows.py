@@ -2,12 +2,14 @@
 
 Version: draft -> in_review (submit) -> in_review (review, repeated) -> approved (approve) ->
 effective (make_effective) -> superseded (when the next version becomes effective) or obsolete.
-The document follows: draft until its first version is effective, effective, then obsolete.
+The document follows: draft until its first version is effective, effective, then obsolete;
+once its type's retention period has passed, an obsolete document may be disposed of (ISO-08:
+a state, nothing is deleted).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from core import (
     Transition,
@@ -125,6 +127,31 @@ def no_current_revision(document: Document, _user) -> list[str]:  # type: ignore
             for v in queries.versions_in_progress(document.id)]
 
 
+def retired_at(document: Document) -> datetime | None:
+    """When the document was made obsolete: when its last effective version was."""
+    return max((v.obsoleted_at for v in queries.versions_of(document) if v.obsoleted_at),
+               default=None)
+
+
+def retention_months(document: Document) -> int:
+    doc_type = queries.type_of(document)
+    return doc_type.retain_obsolete_for_months if doc_type else get_setting(
+        "documents.retain_obsolete_for_months")
+
+
+def retention_over(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    """Kept for the type's retention period after it became obsolete (ISO-08)."""
+    since = retired_at(document)
+    if since is None:
+        return [f"{document.number} has no date of obsolescence: it is kept"]
+    months = retention_months(document)
+    until = add_months(since.date(), months)
+    if utcnow().date() < until:
+        return [f"{document.number} is kept until {until.isoformat()} ({months} months after it "
+                f"became obsolete on {since.date().isoformat()})"]
+    return []
+
+
 def nothing_left_in_use(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]
     reasons = []
     if queries.count_in_state(document.id, "effective"):
@@ -210,9 +237,13 @@ DOCUMENT_TRANSITIONS = (
     Transition("confirm_review", ("effective",), "effective", "documents.approve",
                "Confirm the periodic review", signature="approved",
                guards=(no_current_revision,), effects=(review_confirmed,)),
+    # Retention over: the record stays (metadata, files, trail); only its state says disposed.
+    Transition("dispose", ("obsolete",), "disposed", "documents.manage", "Dispose of",
+               signature="approved", reason_required=True, guards=(retention_over,)),
 )
 WORKFLOWS = [
     Workflow(VERSION, ("draft", "in_review", "approved", "effective", "superseded", "obsolete"),
              "draft", VERSION_TRANSITIONS),
-    Workflow(DOCUMENT, ("draft", "effective", "obsolete"), "draft", DOCUMENT_TRANSITIONS),
+    Workflow(DOCUMENT, ("draft", "effective", "obsolete", "disposed"), "draft",
+             DOCUMENT_TRANSITIONS),
 ]

@@ -139,4 +139,3 @@ def test_the_dashboard_card_counts_work_in_progress(client, login, team):
     card = re.search(r'id="widget-documents_work">(.*?)</section>', page, re.S).group(1)
     assert re.search(r'id="documents-in-review">1<', card)
     assert re.search(r'id="documents-approved">0<', card)
-    assert re.search(r'id="documents-review-due">0<', card)

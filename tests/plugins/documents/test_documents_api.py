@@ -138,4 +138,4 @@ def test_record_types_describe_the_contract(callers):
     assert names["approve"] == (["in_review"], "approved", "approved")
     assert names["make_effective"] == (["approved"], "effective", None)
     assert names["obsolete"] == (["effective"], "obsolete", "approved")
-    assert types["documents_document"]["states"] == ["draft", "effective", "obsolete"]
+    assert types["documents_document"]["states"] == ["draft", "effective", "obsolete", "disposed"]

@@ -196,7 +196,8 @@ def test_invalidated_signatures_are_marked_and_drafts_say_so(app, team):
     cover, = texts(rendered.data)  # the unreadable PDF is listed, not embedded
     flat = cover.replace("\n", " ")
     assert "INVALIDATED" in flat and "Rita Tester (rita)" in flat
-    assert "Not effective: in review" in flat and "CONTROLLED COPY" in flat
+    assert "Not effective: in review" in flat and "DRAFT - NOT FOR USE" in flat
+    assert "CONTROLLED COPY" not in flat and rendered.watermark == "DRAFT - NOT FOR USE"
     assert "broken.pdf" in flat and "not included" in flat
 
 
