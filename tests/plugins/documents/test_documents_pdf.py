@@ -201,6 +201,32 @@ def test_invalidated_signatures_are_marked_and_drafts_say_so(app, team):
     assert "broken.pdf" in flat and "not included" in flat
 
 
+@pytest.mark.req("ISO-04")
+def test_versions_not_yet_effective_are_marked_not_for_use(app, team):
+    author, reviewer, approver, _qa = team
+    document = create_document(author, title="Freezer defrost", type_code="SOP")
+    db.session.commit()
+    version = create_version(document, author)
+    db.session.commit()
+    add_attachment(version, author, "procedure.pdf", io.BytesIO(original_pdf()))
+    db.session.commit()
+    for state in ("draft", "in_review", "approved"):
+        if state == "in_review":
+            step(version, "submit", author)
+        elif state == "approved":
+            step(version, "review", reviewer, signature=sig())
+            step(version, "approve", approver, signature=sig())
+        assert version.state == state
+        for copy in ("controlled", "uncontrolled"):
+            rendered = render_version_pdf(version, author, copy)
+            pages = texts(rendered.data)
+            assert rendered.watermark == "DRAFT - NOT FOR USE" and len(pages) == 3
+            for text in pages:  # the cover and each stamped original page
+                assert "DRAFT - NOT FOR USE" in text and "CONTROLLED COPY" not in text, text
+                assert "UNCONTROLLED" not in text and "Not effective" in text
+            assert "ORIGINAL PAGE ONE" in pages[1]
+
+
 class Caller:
     def __init__(self, client, username):  # type: ignore[no-untyped-def]
         response = client.post(f"{API}/auth/tokens", json={"username": username,
