@@ -118,6 +118,13 @@ def register_admin_views():
 
 
 @hookimpl
+def register_api_blueprints():
+    from plugins.training.api import blp
+
+    return [blp]
+
+
+@hookimpl
 def register_reminders():
     from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
 

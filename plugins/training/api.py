@@ -1,0 +1,538 @@
+"""The training plugin's JSON API (``/api/v1/training``): the matrix, qualification at a moment,
+one's own training, quizzes and requirements. Curricula and assignments are records: the core's
+``/api/v1/records/training_curriculum`` and ``.../training_assignment`` endpoints serve them."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from flask import abort
+from flask_smorest import Blueprint
+from flask_smorest import abort as abort_with
+from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from core import (
+    ConflictError,
+    Record,
+    Site,
+    Study,
+    User,
+    UserRole,
+    ValidationError,
+    audit_reason,
+    current_user,
+    db,
+    get_setting,
+    has_permission,
+    may_read,
+    plugin_enabled,
+    scope_clause,
+    utcnow,
+)
+from plugins.training import queries
+from plugins.training.matrix import MATRIX, STATUSES, Filters, build_matrix, cell_status
+from plugins.training.models import (
+    KINDS,
+    LIVE_STATES,
+    TrainingAssignment,
+    TrainingQuestion,
+    TrainingRequirement,
+)
+
+blp = Blueprint("training_api", __name__, url_prefix="/api/v1/training",
+                description="Training: matrix, qualification, one's own training, quizzes and "
+                            "requirements (curricula and assignments: /records/training_*)")
+VIEW = "training.view"
+MANAGE = "training.manage"
+DOCUMENT_TYPE = "documents_document"
+ASSIGNMENT = "/assignments/<int(max=2147483647):assignment_id>/quiz"
+MY_STATUSES = (*STATUSES, "outdated")
+
+
+def _problems(*codes: int):  # type: ignore[no-untyped-def]
+    def decorate(view):  # type: ignore[no-untyped-def]
+        for code in codes:
+            view = blp.alt_response(code, schema="Problem")(view)  # the core's problem+json
+        return view
+    return decorate
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL cannot store or compare them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise SchemaError("NUL characters are not allowed.")
+        return text
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise SchemaError("Must not be blank.")
+
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+                       error="Letters, digits and . _ / - only (no spaces).")
+LIMIT = fields.Integer(validate=validate.Range(1, 200), load_default=50,
+                       metadata={"description": "Page size (1-200)"})
+
+
+class MatrixQuery(Schema):
+    role = Text(validate=validate.Length(max=64), metadata={"description": "Role key"})
+    study = Text(validate=validate.Length(max=40), metadata={"description": "Study code"})
+    site = Text(validate=validate.Length(max=81), metadata={
+        "description": "Site code within `study`, or STUDY/SITE"})
+    user = Text(validate=validate.Length(max=64), metadata={"description": "Username"})
+    after = Text(validate=validate.Length(max=64), metadata={
+        "description": "`next` of the previous page (a username)"})
+    limit = LIMIT
+
+
+class RequirementRef(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    title = fields.String()
+    kind = fields.String()
+
+
+class Cell(Schema):
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    assignment = fields.String(allow_none=True, metadata={
+        "description": "Number of the assignment the status comes from"})
+    due = fields.Date(allow_none=True)
+    expires = fields.Date(allow_none=True)
+
+
+class MatrixRow(Schema):
+    user = fields.String(metadata={"description": "Username"})
+    full_name = fields.String()
+    cells = fields.Dict(keys=fields.String(), values=fields.Nested(Cell), metadata={
+        "description": "By requirement code; a code missing here is not required of them"})
+    compliant = fields.Integer()
+    required = fields.Integer()
+
+
+class MatrixPage(Schema):
+    requirements = fields.List(fields.Nested(RequirementRef))
+    rows = fields.List(fields.Nested(MatrixRow))
+    next = fields.String(allow_none=True, metadata={"description": "Pass as `after`"})
+
+
+class QualificationQuery(Schema):
+    user = Text(validate=validate.Length(max=64), metadata={
+        "description": "Username (default: you)"})
+    document = Text(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "Number of a controlled document, e.g. SOP-0001"})
+    at = fields.AwareDateTime(format="iso", metadata={
+        "description": "ISO 8601 with a time zone (default: now)"})
+
+
+class EvidenceSignature(Schema):
+    signer = fields.String()
+    meaning = fields.String()
+    signed_at = fields.String(metadata={"format": "date-time"})
+    valid = fields.Boolean()
+
+
+class Evidence(Schema):
+    assignment = fields.String()
+    state = fields.String()
+    version_label = fields.String()
+    completed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    expires_on = fields.String(allow_none=True, metadata={"format": "date"})
+    score = fields.Integer(allow_none=True)
+    evidence = fields.String()
+    signatures = fields.List(fields.Nested(EvidenceSignature))
+
+
+class VersionRef(Schema):
+    number = fields.String()
+    label = fields.String()
+    effective_at = fields.String(metadata={"format": "date-time"})
+
+
+class Qualification(Schema):
+    user = fields.String()
+    document = fields.String()
+    at = fields.String(metadata={"format": "date-time"})
+    version = fields.Nested(VersionRef, allow_none=True, metadata={
+        "description": "The version in effect at that moment"})
+    qualified = fields.Boolean()
+    evidence = fields.List(fields.Nested(Evidence))
+    reason = fields.String(metadata={"description": "Why not (empty when qualified)"})
+
+
+class MyAssignment(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    title = fields.String()
+    requirement = fields.String(metadata={"description": "Requirement code"})
+    kind = fields.String()
+    version_label = fields.String()
+    state = fields.String()
+    status = fields.String(metadata={
+        "enum": list(MY_STATUSES), "description": "As in the matrix; outdated: a completion of "
+        "a document version no longer in effect"})
+    due_date = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    quiz_pending = fields.Boolean(metadata={"description": "A quiz must still be passed"})
+
+
+class QuizQuestion(Schema):
+    position = fields.Integer()
+    text = fields.String()
+    choices = fields.List(fields.String(), metadata={"description": "Answer with 1, 2, ..."})
+
+
+class Quiz(Schema):
+    assignment = fields.String()
+    requirement = fields.String()
+    state = fields.String()
+    pass_mark = fields.Integer(metadata={"description": "Percent"})
+    attempts_used = fields.Integer()
+    attempts_allowed = fields.Integer(metadata={"description": "0: any number"})
+    passed = fields.Boolean()
+    questions = fields.List(fields.Nested(QuizQuestion), metadata={
+        "description": "In order; empty when the requirement has no quiz"})
+
+
+class QuizAnswers(Schema):
+    answers = fields.List(fields.Integer(strict=True), required=True,
+                          validate=validate.Length(min=1, max=200), metadata={
+                              "description": "The number of the chosen choice per question"})
+
+
+class QuizAttempt(Schema):
+    attempt = fields.Integer()
+    score = fields.Integer(metadata={"description": "Percent"})
+    passed = fields.Boolean()
+    taken_at = fields.AwareDateTime()
+
+
+class RequirementQuery(Schema):
+    after = Text(validate=validate.Length(max=40), metadata={
+        "description": "`next` of the previous page (a code)"})
+    limit = LIMIT
+    kind = Text(validate=validate.OneOf(KINDS))
+
+
+class Requirement(RequirementRef):
+    document = fields.String(allow_none=True, metadata={"description": "Document number"})
+    expiry_months = fields.Integer(metadata={"description": "0: never expires"})
+    pass_mark = fields.Integer()
+    max_attempts = fields.Integer(metadata={"description": "0: any number"})
+    description = fields.String()
+    active = fields.Boolean()
+    questions = fields.Integer(metadata={"description": "Number of quiz questions"})
+
+
+class RequirementPage(Schema):
+    items = fields.List(fields.Nested(Requirement))
+    next = fields.String(allow_none=True, metadata={"description": "Pass as `after`"})
+
+
+class RequirementWrite(Schema):
+    code = Text(required=True, validate=[validate.Length(min=1, max=40), CODE])
+    title = Text(required=True, validate=[validate.Length(min=1, max=300), _not_blank])
+    kind = Text(required=True, validate=validate.OneOf(KINDS))
+    document = Text(allow_none=True, validate=validate.Length(max=64), metadata={
+        "description": "Kind document: the controlled document's number (fixed once created)"})
+    expiry_months = fields.Integer(strict=True, validate=validate.Range(0, 240), load_default=0)
+    pass_mark = fields.Integer(strict=True, validate=validate.Range(1, 100), load_default=80)
+    max_attempts = fields.Integer(strict=True, validate=validate.Range(0, 20), load_default=3)
+    description = Text(validate=validate.Length(max=10000), load_default="")
+    reason = Text(required=True, validate=[validate.Length(min=1, max=2000), _not_blank],
+                  metadata={"description": "Audited: a requirement is in use once created"})
+
+
+# -- lookups -------------------------------------------------------------------------------------
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _require(permission: str) -> User:
+    user = _user()
+    if not has_permission(user, permission):
+        abort(403, description=f"{permission} is required.")
+    return user
+
+
+def _bad(field: str, message: str) -> None:
+    """A 400 problem naming the query parameter."""
+    abort_with(400, messages={"query": {field: [message]}})
+
+
+def _holds_everywhere(user: User, permission: str) -> bool:
+    """Whether a role assignment of ``user`` without study or site grants ``permission``."""
+    return any(a.study_id is None and a.site_id is None and permission in a.role.permission_names
+               for a in user.active_assignments())
+
+
+def _person(viewer: User, username: str, field: str = "user") -> User:
+    """A user the viewer may see training of: themselves, or someone with a role (past or
+    present) in the viewer's training.view_matrix scope; 400 otherwise."""
+    person = db.session.scalar(select(User).where(User.username == username))
+    if person is not None and person.id != viewer.id and not _holds_everywhere(viewer, MATRIX):
+        visible = db.session.scalar(select(exists().where(
+            UserRole.user_id == person.id,
+            scope_clause(viewer, MATRIX, UserRole.study_id, UserRole.site_id))))
+        person = person if visible else None
+    if person is None:
+        _bad(field, f"No user {username!r} in your scope.")
+    return person
+
+
+def _study(viewer: User, code: str, field: str = "study") -> Study:
+    study = db.session.scalar(select(Study).where(Study.code == code))
+    if study is None or not has_permission(viewer, MATRIX, study=study.id):
+        _bad(field, f"No study {code!r} in your scope.")
+    return study
+
+
+def _site(viewer: User, code: str, study: Study | None) -> Site:
+    if "/" in code:
+        study_code, _, code = code.partition("/")
+        named = _study(viewer, study_code, "site")
+        if study is not None and named.id != study.id:
+            _bad("site", f"Site {study_code}/{code} is not in study {study.code}.")
+        study = named
+    stmt = select(Site).where(Site.code == code)
+    if study is not None:
+        stmt = stmt.where(Site.study_id == study.id)
+    sites = list(db.session.scalars(stmt.limit(2)))
+    if len(sites) > 1:
+        _bad("site", f"Several studies have a site {code!r}: give STUDY/SITE or study.")
+    if not sites or not has_permission(viewer, MATRIX, site=sites[0]):
+        _bad("site", f"No site {code!r} in your scope.")
+    return sites[0]
+
+
+def _assignment(assignment_id: int, viewer: User) -> TrainingAssignment:
+    assignment = db.session.get(TrainingAssignment, assignment_id)
+    if assignment is None or not may_read(assignment, viewer):
+        abort(404, description=f"No training assignment with id {assignment_id}.")
+    return assignment
+
+
+def _version_id(requirement: TrainingRequirement) -> int | None:
+    if requirement.kind != "document":
+        return None
+    version = queries.version_in_effect(requirement.document_id)
+    return version.id if version is not None else None
+
+
+# -- the matrix and qualification ----------------------------------------------------------------
+
+
+@blp.route("/matrix")
+@blp.arguments(MatrixQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.response(200, MatrixPage)
+@_problems(400, 401, 403)
+def matrix(query: dict[str, Any]) -> Any:
+    """People x requirements of the active curricula in your scope (training.view_matrix);
+    keyset pages of people by username."""
+    viewer = _require(MATRIX)
+    if query.get("role") and queries.role_by_key(query["role"]) is None:
+        _bad("role", f"No role {query['role']!r}.")
+    study = _study(viewer, query["study"]) if query.get("study") else None
+    site = _site(viewer, query["site"], study) if query.get("site") else None
+    if query.get("user"):
+        _person(viewer, query["user"])
+    filters = Filters(role=query.get("role") or None, study_id=study.id if study else None,
+                      site_id=site.id if site else None, username=query.get("user") or None)
+    page = build_matrix(viewer, filters, after=query.get("after") or None, limit=query["limit"])
+    codes = {r.id: r.code for r in page.requirements}
+    rows = []
+    for row in page.rows:
+        compliant, required = row.compliance
+        rows.append({"user": row.user.username, "full_name": row.user.full_name,
+                     "cells": {codes[rid]: cell for rid, cell in row.cells.items() if rid in codes},
+                     "compliant": compliant, "required": required})
+    return {"requirements": page.requirements, "rows": rows, "next": page.next_after}
+
+
+@blp.route("/qualification")
+@blp.arguments(QualificationQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.response(200, Qualification)
+@_problems(400, 401, 403, 404)
+def qualification(query: dict[str, Any]) -> Any:
+    """Whether a person was trained on the version of a document in effect at a moment, with
+    the evidence (training.view_matrix; yourself: training.view)."""
+    from plugins.training.qualification import qualification as answer
+
+    viewer = _user()
+    username = query.get("user") or viewer.username
+    needed = VIEW if username == viewer.username and not has_permission(viewer, MATRIX) \
+        else MATRIX
+    _require(needed)
+    if not plugin_enabled("documents"):
+        abort(404, description="document control is not enabled")
+    person = _person(viewer, username)
+    document = db.session.scalar(select(Record).where(Record.number == query["document"],
+                                                      Record.type == DOCUMENT_TYPE))
+    if document is None or not may_read(document, viewer):
+        _bad("document", f"No controlled document {query['document']!r}.")
+    at = query.get("at")
+    if at is not None:
+        try:
+            at = at.astimezone(UTC)
+        except OverflowError:
+            _bad("at", "Out of range.")
+    return answer(person, document, at)
+
+
+# -- one's own training and quizzes --------------------------------------------------------------
+
+
+@blp.route("/my")
+@blp.response(200, MyAssignment(many=True))
+@_problems(401, 403)
+def my_training() -> Any:
+    """Your live assignments (assigned, completed, waived) with their derived status."""
+    user = _require(VIEW)
+    stmt = (select(TrainingAssignment)
+            .where(TrainingAssignment.trainee_id == user.id, Record.state.in_(LIVE_STATES),
+                   scope_clause(user, VIEW, Record.study_id, Record.site_id))
+            .order_by(TrainingAssignment.id))
+    today = utcnow().date()
+    expiring_days = get_setting("training.expiry_notice_days")
+    versions: dict[int, int | None] = {}
+    out = []
+    for assignment in db.session.scalars(stmt):
+        requirement = assignment.requirement
+        if requirement.id not in versions:
+            versions[requirement.id] = _version_id(requirement)
+        status = cell_status([assignment], versions[requirement.id], today, expiring_days).status
+        if status == "not_assigned":  # a completion that no longer covers the requirement
+            status = "outdated"
+        pending = (assignment.state == "assigned" and bool(queries.questions_of(requirement))
+                   and queries.passed_attempt(assignment) is None)
+        out.append({"id": assignment.id, "number": assignment.number, "title": assignment.title,
+                    "requirement": requirement.code, "kind": requirement.kind,
+                    "version_label": assignment.version_label, "state": assignment.state,
+                    "status": status, "due_date": assignment.due_date,
+                    "expires_on": assignment.expires_on, "quiz_pending": pending})
+    return out
+
+
+@blp.route(ASSIGNMENT, methods=["GET"])
+@blp.response(200, Quiz)
+@_problems(401, 403, 404)
+def quiz(assignment_id: int) -> Any:
+    """The assignment's quiz without the answers (its trainee, or training.manage)."""
+    viewer = _user()
+    assignment = _assignment(assignment_id, viewer)
+    if assignment.trainee_id != viewer.id and not has_permission(
+            viewer, MANAGE, study=assignment.study_id, site=assignment.site_id):
+        abort(403, description=f"Only the trainee (or {MANAGE}) sees this quiz.")
+    requirement = assignment.requirement
+    return {"assignment": assignment.number, "requirement": requirement.code,
+            "state": assignment.state, "pass_mark": requirement.pass_mark,
+            "attempts_used": len(queries.attempts_of(assignment)),
+            "attempts_allowed": requirement.max_attempts,
+            "passed": queries.passed_attempt(assignment) is not None,
+            "questions": [{"position": i, "text": q.text, "choices": q.choice_list}
+                          for i, q in enumerate(queries.questions_of(requirement), 1)]}
+
+
+@blp.route(ASSIGNMENT, methods=["POST"])
+@blp.arguments(QuizAnswers)
+@blp.response(201, QuizAttempt)
+@_problems(401, 403, 404, 409, 422)
+def take_quiz(body: dict[str, Any], assignment_id: int) -> Any:
+    """One attempt at the quiz (the trainee only, while the assignment is open); 409 when
+    passed already or the attempts are used up."""
+    from plugins.training.services import take_quiz as score
+
+    viewer = _user()
+    attempt = score(_assignment(assignment_id, viewer), viewer, body["answers"])
+    db.session.commit()
+    return attempt
+
+
+# -- requirements --------------------------------------------------------------------------------
+
+
+def _requirement_json(requirements: list[TrainingRequirement]) -> list[dict[str, Any]]:
+    ids = [r.id for r in requirements]
+    documents = {r.document_id for r in requirements if r.document_id}
+    numbers = dict(db.session.execute(select(Record.id, Record.number).where(
+        Record.id.in_(documents))).all()) if documents else {}
+    counts = dict(db.session.execute(
+        select(TrainingQuestion.requirement_id, func.count()).where(
+            TrainingQuestion.requirement_id.in_(ids)).group_by(TrainingQuestion.requirement_id))
+        .all())
+    return [{"id": r.id, "code": r.code, "title": r.title, "kind": r.kind,
+             "document": numbers.get(r.document_id), "expiry_months": r.expiry_months,
+             "pass_mark": r.pass_mark, "max_attempts": r.max_attempts,
+             "description": r.description, "active": r.active, "questions": counts.get(r.id, 0)}
+            for r in requirements]
+
+
+@blp.route("/requirements", methods=["GET"])
+@blp.arguments(RequirementQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.response(200, RequirementPage)
+@_problems(400, 401, 403)
+def requirements(query: dict[str, Any]) -> Any:
+    """Training requirements by code (training.view); keyset pages."""
+    _require(VIEW)
+    stmt = select(TrainingRequirement)
+    if query.get("kind"):
+        stmt = stmt.where(TrainingRequirement.kind == query["kind"])
+    if query.get("after"):
+        stmt = stmt.where(TrainingRequirement.code > query["after"])
+    limit = query["limit"]
+    rows = list(db.session.scalars(stmt.order_by(TrainingRequirement.code).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": _requirement_json(rows), "next": rows[-1].code if more else None}
+
+
+@blp.route("/requirements", methods=["POST"])
+@blp.arguments(RequirementWrite)
+@blp.response(201, Requirement)
+@_problems(401, 403, 409, 422)
+def create_requirement(body: dict[str, Any]) -> Any:
+    """A new requirement (training.manage held without study/site scope: requirements are
+    shared by every study). A reason is required: it is in use once created."""
+    user = _require(MANAGE)
+    if not _holds_everywhere(user, MANAGE):
+        abort(403, description=f"{MANAGE} without a study/site scope is required: "
+                               "requirements are shared by every study.")
+    values = dict(body)
+    reason = values.pop("reason").strip()
+    number = (values.pop("document", None) or "").strip()
+    if values["kind"] == "document" and not number:
+        raise ValidationError({"document": "A document requirement names the controlled "
+                                           "document (its number)."})
+    if values["kind"] != "document" and number:
+        raise ValidationError({"document": "Only document requirements name a document."})
+    if number:
+        document = db.session.scalar(select(Record).where(Record.number == number,
+                                                          Record.type == DOCUMENT_TYPE))
+        if document is None or not may_read(document, user):
+            raise ValidationError({"document": f"No controlled document {number!r}."})
+        values["document_id"] = document.id
+    if db.session.scalar(select(exists().where(TrainingRequirement.code == values["code"]))):
+        raise ValidationError({"code": f"A requirement {values['code']} exists already."})
+    requirement = TrainingRequirement(**values)
+    try:
+        with audit_reason(reason):
+            db.session.add(requirement)
+            db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ConflictError(f"A requirement {values['code']} was just created by someone "
+                            "else.") from None
+    db.session.commit()
+    return _requirement_json([requirement])[0]
