@@ -422,6 +422,45 @@ def test_qualification_at_a_past_moment(documents_team, client):
     problem(ask(olga, user="tina"), 403)  # about others: training.view_matrix
 
 
+@pytest.mark.plugins("documents", "training")
+@pytest.mark.req("P11-11")
+def test_gated_signature_through_the_api_until_the_signer_is_trained(documents_team, client):
+    from core import link_records
+    from core.settings import set_setting
+    from plugins.documents.services import create_document, create_version
+
+    people = documents_team
+    quinn, rita = Caller(client, "quinn"), Caller(client, "rita")
+    document = create_document(people["alice"], title="Handling of IMP", type_code="SOP")
+    db.session.commit()
+    effective(create_version(document, people["alice"]), people)
+    ok(quinn.post("/training/requirements", json={
+        "code": "IMP-SOP", "title": "Handling of IMP", "kind": "document",
+        "document": document.number, "reason": "SOP needs training"}), 201)
+    curriculum(people["quinn"], "reviewer", "IMP-SOP")
+    form = create_document(people["alice"], title="Temperature log", type_code="FORM")
+    db.session.commit()
+    version = create_version(form, people["alice"])
+    db.session.commit()
+    link_records(version, document, "governed_by", people["alice"])
+    add_attachment(version, people["alice"], "form.pdf", io.BytesIO(PDF))
+    db.session.commit()
+    step(version, "submit", people["alice"])
+    with audit_reason("test: switch the gate on"):
+        set_setting("training.gate_signatures", True)
+    db.session.commit()
+    review = f"/records/documents_version/{version.id}/transitions/review"
+    refused = problem(rita.post(review, json=signed()), 409)
+    assert f"rita is not trained on {document.number}" in refused["detail"]
+    [mine] = ok(rita.get("/training/my"))
+    assert (mine["requirement"], mine["status"]) == ("IMP-SOP", "due")
+    ok(rita.post(f"/records/training_assignment/{mine['id']}/transitions/complete",
+                 json=signed()))
+    ok(rita.post(review, json=signed()))  # trained now: the signature is accepted
+    signatures = ok(rita.get(f"/records/documents_version/{version.id}/signatures"))
+    assert [(s["signer"], s["meaning"]) for s in signatures] == [("rita", "reviewed")]
+
+
 # -- the contract of the training operations (tests/test_api_fuzz.py enables no training) -------
 
 
