@@ -177,3 +177,10 @@ def app_ready(app):
     from plugins.training import guards
 
     guards.install()
+
+
+@hookimpl
+def load_demo_data(users, passwords, study):
+    from plugins.training.demo import load
+
+    return load(users, passwords, study)
