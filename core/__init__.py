@@ -30,7 +30,8 @@ from core.plugins import call_hook, plugin_enabled
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.settings import get_setting
-from core.signatures.service import SignatureRequest, attest, sign, signatures_of
+from core.signatures.models import ATTESTATION_TEXT
+from core.signatures.service import SignatureRequest, attest, has_attested, sign, signatures_of
 from core.specs import (
     AdminView,
     DashboardWidget,
@@ -54,6 +55,7 @@ from core.web.files import content_disposition
 from core.workflows.service import available_transitions, transition
 
 __all__ = [
+    "ATTESTATION_TEXT",
     "AdminView",
     "AuthenticationFailed",
     "Base",
@@ -99,6 +101,7 @@ __all__ = [
     "current_user",
     "db",
     "get_setting",
+    "has_attested",
     "has_permission",
     "hookimpl",
     "link_records",

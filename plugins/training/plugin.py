@@ -125,6 +125,13 @@ def register_api_blueprints():
 
 
 @hookimpl
+def register_blueprints():
+    from plugins.training.views import blueprint
+
+    return [blueprint]
+
+
+@hookimpl
 def register_reminders():
     from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
 

@@ -1,0 +1,215 @@
+"""The training pages (test client): My training with the quiz and the read-and-understood
+signature, the training matrix with filters and exports, the individual training record PDF
+and the dashboard cards."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+from training_helpers import assignments_of, attested, curriculum, quiz, requirement
+
+from core import db
+from core.audit.models import AuditEntry
+from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
+from core.users.models import User
+
+pytestmark = pytest.mark.plugins("training")
+WRONG = "not-the-password-1"
+
+
+@pytest.fixture
+def team(app, make_user, system_actor):
+    qa = make_user("quinn", "qa_manager", full_name="Quinn Quality")
+    trainee = make_user("tina", "trainee", full_name="Tina Trainee")
+    other = make_user("otto", "trainee", full_name="Otto Other")
+    attested(qa)
+    requirement("GCP-101", title="GCP essentials")
+    requirement("LAB-1", kind="instructor_led", title="Freezer practical")
+    curriculum(qa, "trainee", "GCP-101", "LAB-1")
+    return qa, trainee, other
+
+
+def gcp(user):  # type: ignore[no-untyped-def]
+    return next(a for a in assignments_of(user) if a.requirement.code == "GCP-101")
+
+
+def page_text(response) -> str:  # type: ignore[no-untyped-def]
+    return response.get_data(as_text=True)
+
+
+def pdf_text(data: bytes) -> str:
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    return " ".join(text.split())  # table cells wrap: compare with single spaces
+
+
+def exports(kind: str) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "export", AuditEntry.field == kind)))
+
+
+# -- My training ------------------------------------------------------------------------------
+
+
+def test_my_training_lists_open_assignments_with_status_and_actions(team, client, login):
+    _qa, trainee, _other = team
+    login(client, "tina")
+    page = client.get("/training/my")
+    assert page.status_code == 200
+    text = page_text(page)
+    mine = gcp(trainee)
+    assert "GCP-101" in text and "LAB-1" in text
+    assert f'id="status-{mine.id}"' in text and ">due</span>" in text
+    assert f"due {mine.due_date.isoformat()}" in text
+    assert f'id="sign-{mine.id}"' in text  # e-learning: signed by the trainee
+    assert "recorded by your trainer" in text  # instructor-led
+    assert 'name="attest"' in text  # not attested yet: the statement is part of the form
+    assert "No completed training yet." in text
+
+
+def test_anonymous_is_sent_to_login(team, client):
+    response = client.get("/training/my")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_signing_from_the_page(team, client, login, db):
+    _qa, trainee, _other = team
+    mine = gcp(trainee)
+    login(client, "tina")
+    token = csrf_token(client, "/training/my")
+    wrong = client.post(f"/training/assignments/{mine.id}/sign",
+                        data={"csrf_token": token, "password": WRONG, "attest": "y"},
+                        follow_redirects=True)
+    assert wrong.status_code == 200
+    assert "alert-danger" in page_text(wrong)
+    db.session.expire_all()
+    assert db.session.get(User, trainee.id).failed_logins == 1  # counts towards lockout
+    assert gcp(trainee).state == "assigned"
+    done = client.post(f"/training/assignments/{mine.id}/sign",
+                       data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y",
+                             "comment": "Read it"}, follow_redirects=True)
+    text = page_text(done)
+    assert "read and understood, signed by Tina Trainee" in text
+    db.session.expire_all()
+    assert gcp(trainee).state == "completed"
+    assert 'id="completed-training"' in text and "GCP essentials" in text
+    assert f'id="sign-{mine.id}"' not in text
+
+
+def test_another_users_assignment_is_not_found(team, client, login):
+    _qa, _trainee, other = team
+    theirs = gcp(other)
+    login(client, "tina")
+    token = csrf_token(client, "/training/my")
+    for action in ("sign", "quiz"):
+        response = client.post(f"/training/assignments/{theirs.id}/{action}",
+                               data={"csrf_token": token, "password": DEFAULT_PASSWORD})
+        assert response.status_code == 404
+    assert client.post("/training/assignments/2147483647/sign",
+                       data={"csrf_token": token}).status_code == 404
+    assert gcp(other).state == "assigned"
+
+
+def test_missing_csrf_token_is_refused(team, client, login):
+    _qa, trainee, _other = team
+    login(client, "tina")
+    response = client.post(f"/training/assignments/{gcp(trainee).id}/sign",
+                           data={"password": DEFAULT_PASSWORD})
+    assert response.status_code == 400
+    assert gcp(trainee).state == "assigned"
+
+
+def test_quiz_from_the_page_scores_and_limits_attempts(team, client, login):
+    _qa, trainee, _other = team
+    req = gcp(trainee).requirement
+    with_quiz = req
+    with_quiz.max_attempts = 2
+    db.session.commit()
+    quiz(with_quiz, ("Who signs read and understood?", ("The trainer", "The trainee"), 2),
+         ("ALCOA+ A stands for", ("Attributable", "Approved"), 1))
+    mine = gcp(trainee)
+    login(client, "tina")
+    text = page_text(client.get("/training/my"))
+    assert f'id="quiz-{mine.id}"' in text and 'type="radio"' in text
+    assert f'id="sign-{mine.id}"' not in text  # quiz first
+    questions = sorted(q.id for q in with_quiz.questions)
+    token = csrf_token(client, "/training/my")
+    url = f"/training/assignments/{mine.id}/quiz"
+    half = client.post(url, data={"csrf_token": token, f"q{questions[0]}": "2",
+                                  f"q{questions[1]}": "2"}, follow_redirects=True)
+    assert "quiz attempt 1 scored 50% (not passed; pass mark 80%)" in page_text(half)
+    missing = client.post(url, data={"csrf_token": token}, follow_redirects=True)
+    assert missing.status_code == 200 and "choose 1-2" in page_text(missing)
+    client.post(url, data={"csrf_token": token, f"q{questions[0]}": "1",
+                           f"q{questions[1]}": "2"})
+    used_up = client.post(url, data={"csrf_token": token, f"q{questions[0]}": "2",
+                                     f"q{questions[1]}": "1"}, follow_redirects=True)
+    text = page_text(used_up)
+    assert "all 2 attempts are used" in text
+    assert f'id="quiz-used-up-{mine.id}"' in text
+
+
+def test_quiz_pass_then_sign(team, client, login):
+    _qa, trainee, _other = team
+    req = gcp(trainee).requirement
+    quiz(req, ("Who signs read and understood?", ("The trainer", "The trainee"), 2))
+    mine = gcp(trainee)
+    login(client, "tina")
+    token = csrf_token(client, "/training/my")
+    [question] = req.questions
+    passed = client.post(f"/training/assignments/{mine.id}/quiz",
+                         data={"csrf_token": token, f"q{question.id}": "2"},
+                         follow_redirects=True)
+    text = page_text(passed)
+    assert "scored 100% (passed" in text and f'id="sign-{mine.id}"' in text
+    client.post(f"/training/assignments/{mine.id}/sign",
+                data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y"})
+    db.session.expire_all()
+    assert gcp(trainee).state == "completed" and gcp(trainee).score == 100
+
+
+# -- the individual training record -------------------------------------------------------------
+
+
+def complete_gcp(client, trainee):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/training/my")
+    client.post(f"/training/assignments/{gcp(trainee).id}/sign",
+                data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y"})
+    db.session.expire_all()
+    assert gcp(trainee).state == "completed"
+
+
+def test_own_training_record_pdf_shows_the_signature_manifestation(team, client, login):
+    _qa, trainee, _other = team
+    login(client, "tina")
+    complete_gcp(client, trainee)
+    assert 'id="my-training-record"' in page_text(client.get("/training/my"))
+    response = post_with_token(client, f"/training/users/{trainee.id}/record.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = pdf_text(response.data)
+    assert "Individual training record" in text
+    assert "Tina Trainee" in text and "tina" in text
+    assert "Trainee (all)" in text
+    assert "GCP-101 GCP essentials" in text
+    assert "Tina Trainee · Read and understood" in text  # the manifestation
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text)
+    assert "LAB-1" in text  # open: instructor-led, not recorded yet
+    [entry] = exports("training_record_pdf")
+    assert entry.entity_id == str(trainee.id) and "sha256" in entry.new_value
+
+
+def test_training_record_of_others_needs_the_matrix_permission(team, client, login):
+    qa, trainee, other = team
+    login(client, "tina")
+    assert post_with_token(client, f"/training/users/{other.id}/record.pdf").status_code == 404
+    assert post_with_token(client, "/training/users/2147483647/record.pdf").status_code == 404
+    manager = client.application.test_client()
+    login(manager, "quinn")
+    response = post_with_token(manager, f"/training/users/{trainee.id}/record.pdf")
+    assert response.status_code == 200
+    assert "Printed" in pdf_text(response.data) and "Quinn Quality" in pdf_text(response.data)
