@@ -1,8 +1,8 @@
 """Foundation benchmarks on a throwaway SQLite file (and PostgreSQL when CQMS_TEST_POSTGRES_URL
 is set): cost of the audit listener per write, sign-in cost with production argon2 parameters,
 and request latency of the dashboard; then the kernel (bench.kernel), API list latency
-(bench.api) and reminder (bench.reminders) benchmarks. Prints medians and ratios; asserts
-nothing."""
+(bench.api), reminder (bench.reminders) and training matrix (bench.training) benchmarks. Prints
+medians and ratios; asserts nothing."""
 
 from __future__ import annotations
 
@@ -95,9 +95,9 @@ def main() -> int:
             bench_requests(prod, label)
             with prod.app_context():
                 db.engine.dispose()
-    from bench import api, kernel, reminders
+    from bench import api, kernel, reminders, training
 
-    status = max(kernel.main(), api.main(), reminders.main())
+    status = max(kernel.main(), api.main(), reminders.main(), training.main())
     if os.environ.get("CQMS_BENCH_AUDIT_CHAIN"):  # 1M-entry verify bench: minutes, opt-in
         from bench import audit_chain
 

@@ -161,10 +161,12 @@ def build_matrix(viewer: Any, filters: Filters = Filters(), *, after: str | None
                 .select_from(TrainingAssignment)
                 .where(TrainingAssignment.trainee_id.in_([p.id for p in people]),
                        TrainingAssignment.requirement_id.in_([r.id for r in requirements]),
-                       Record.state.in_(LIVE_STATES),
                        scope_clause(viewer, MATRIX, Record.study_id, Record.site_id)))
+        # States are filtered here: in SQL, SQLite drives the query by the state index (every
+        # live assignment) instead of the (trainee, requirement) index.
         for row in db.session.execute(stmt):
-            live[row.trainee_id][row.requirement_id].append(row)
+            if row.state in LIVE_STATES:
+                live[row.trainee_id][row.requirement_id].append(row)
     today = utcnow().date()
     expiring_days = get_setting("training.expiry_notice_days")
     wanted = {r.id for r in requirements}

@@ -95,7 +95,8 @@ def assignments_of_requirement(requirement_id: int) -> list[TrainingAssignment]:
 
 
 def active_curricula(role_key: str | None = None) -> list[Curriculum]:
-    stmt = select(Curriculum).where(Record.state == "active")
+    # The type too: else PostgreSQL walks core_record's primary key for the few active rows.
+    stmt = select(Curriculum).where(Record.type == "training_curriculum", Record.state == "active")
     if role_key is not None:
         stmt = stmt.where(Curriculum.role_key == role_key)
     return list(db.session.scalars(stmt.order_by(Curriculum.id)))

@@ -79,8 +79,11 @@ def needs_of(user: Any, curricula: list[Curriculum] | None = None,
     needs: dict[int, Need] = {}
     grants = sorted(user.active_assignments(), key=lambda g: (g.site_id is not None,
                                                               g.study_id is not None, g.id))
+    of_role: dict[str, list[Curriculum]] = {}  # a matrix export asks for thousands of people
+    for curriculum in curricula:
+        of_role.setdefault(curriculum.role_key, []).append(curriculum)
     for grant in grants:  # global grants first: their scope is the widest
-        for curriculum in curricula:
+        for curriculum in of_role.get(grant.role.key, ()):
             if not curriculum_applies(curriculum, grant):
                 continue
             for code in curriculum.codes:
