@@ -27,6 +27,7 @@ from plugins.documents.models import (
     Document,
     DocumentType,
     DocumentVersion,
+    VersionReviewer,
 )
 
 # Written by the core on every change (see core.records.content).
@@ -133,14 +134,38 @@ def _check_document(session: Session, document: Document) -> None:
                                        f"{', '.join(map(repr, unknown))}."})
 
 
+def _check_reviewer(session: Session, reviewer: VersionReviewer, new: bool) -> None:
+    """Reviewers are named and withdrawn only while the version is a draft, never its author."""
+    changed = _changed(reviewer)
+    if not new and set(changed) - {"removed_at", "removed_by_id"}:
+        raise ValidationError({changed[0]: "Fixed when the reviewer was named."})
+    with session.no_autoflush:
+        version = session.get(DocumentVersion, reviewer.version_id) if reviewer.version_id \
+            else None
+    if version is None:
+        raise ValidationError({"version_id": "Name an existing document version."})
+    if _old_state(version) != "draft":
+        raise ValidationError({"reviewer": f"{version.number} is {version.state}: reviewers "
+                                           "are named while it is a draft."})
+    if new and reviewer.user_id == version.created_by_id:
+        raise ValidationError({"reviewer": "The author of a version does not review it."})
+
+
 def _guard(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.new):
         if isinstance(obj, DocumentVersion):
             _check_new_version(session, obj)
         elif isinstance(obj, Document):
             _check_document(session, obj)
+        elif isinstance(obj, VersionReviewer):
+            _check_reviewer(session, obj, new=True)
+    for obj in list(session.deleted):
+        if isinstance(obj, VersionReviewer):
+            raise ValidationError({"reviewer": "A named reviewer is withdrawn, not deleted."})
     for obj in list(session.dirty):
-        if isinstance(obj, DocumentVersion):
+        if isinstance(obj, VersionReviewer):
+            _check_reviewer(session, obj, new=False)
+        elif isinstance(obj, DocumentVersion):
             _check_changed_version(obj)
         elif isinstance(obj, Document):
             changed = _changed(obj)

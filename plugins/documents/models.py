@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import Base, Record, UTCDateTime
+from core import Base, Record, UTCDateTime, utcnow
 
 # Version states in which the content may still change (with a reason past draft).
 OPEN_STATES = ("draft", "in_review")
@@ -96,6 +96,28 @@ class DocumentVersion(Record):
 
     # For the admin form's choice (the core maps it back to ``document_id``).
     document = relationship(Document, foreign_keys=[document_id])
+
+
+class VersionReviewer(Base):
+    """A reviewer named for one version: only named reviewers review it, and approval waits for
+    all of them. Named (and withdrawn, never deleted) only while the version is a draft."""
+
+    __tablename__ = "documents_version_reviewer"
+    __audit__ = True
+    __table_args__ = (UniqueConstraint("version_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("documents_version.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User", foreign_keys=[user_id])
+
+    def audit_label(self) -> str:
+        return f"reviewer {self.user_id} of version {self.version_id}"
 
 
 SERVER_OWNED_VERSION_FIELDS = ("supersedes_id", "effective_document_id", "effective_at",

@@ -69,9 +69,9 @@ def register_migrations():
 
 @hookimpl
 def register_models():
-    from plugins.documents.models import Document, DocumentType, DocumentVersion
+    from plugins.documents.models import Document, DocumentType, DocumentVersion, VersionReviewer
 
-    return [DocumentType, Document, DocumentVersion]
+    return [DocumentType, Document, DocumentVersion, VersionReviewer]
 
 
 @hookimpl

@@ -7,7 +7,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from core import db, signatures_of
-from plugins.documents.models import IN_PROGRESS_STATES, Document, DocumentType, DocumentVersion
+from plugins.documents.models import (
+    IN_PROGRESS_STATES,
+    Document,
+    DocumentType,
+    DocumentVersion,
+    VersionReviewer,
+)
 
 
 def document_of(version: DocumentVersion) -> Document | None:
@@ -57,8 +63,20 @@ def parse_label(label: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def named_reviewers(version: DocumentVersion) -> list[VersionReviewer]:
+    """The reviewers named for ``version`` (not withdrawn), in the order they were named."""
+    return list(db.session.scalars(select(VersionReviewer).where(
+        VersionReviewer.version_id == version.id, VersionReviewer.removed_at.is_(None))
+        .order_by(VersionReviewer.id)))
+
+
 def reviews_missing(version: DocumentVersion) -> int:
-    return max(0, version.reviews_required - len(valid_signers(version, "reviewed")))
+    """Reviews still needed: every named reviewer's, or else the required count."""
+    done = valid_signers(version, "reviewed")
+    named = {r.user_id for r in named_reviewers(version)}
+    if named:
+        return len(named - done)
+    return max(0, version.reviews_required - len(done))
 
 
 def version_in_effect(document_id: int, at: datetime | None = None) -> DocumentVersion | None:

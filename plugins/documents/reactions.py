@@ -16,11 +16,15 @@ DUE_DAYS = 10
 
 def version_transitioned(version: Any, transition: Any, user: Any) -> None:
     name = transition.name
+    named = queries.named_reviewers(version)
     if name == "submit":
         due = utcnow().date() + timedelta(days=DUE_DAYS)
-        open_task(version, REVIEW_TASK, f"Review {version.number}", role="reviewer", due=due,
-                  action="review", by=user)
-    elif name == "review" and not queries.reviews_missing(version):
+        for who in [{"assignee": r.user} for r in named] or [{"role": "reviewer"}]:
+            open_task(version, REVIEW_TASK, f"Review {version.number}", due=due,
+                      action="review", by=user, **who)
+    elif name == "review" and named:
+        close_tasks(version, kind=REVIEW_TASK, assignee=user, by=user)
+    if name == "review" and not queries.reviews_missing(version):
         close_tasks(version, kind=REVIEW_TASK, by=user)
         open_task(version, APPROVAL_TASK, f"Approve {version.number}", role="approver",
                   action="approve", by=user)

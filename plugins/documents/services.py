@@ -11,9 +11,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import ValidationError, WorkflowError, audit_reason, create_record, db
+from core import (
+    PermissionDenied,
+    User,
+    ValidationError,
+    WorkflowError,
+    audit_reason,
+    create_record,
+    db,
+    has_permission,
+    utcnow,
+)
 from plugins.documents import queries
-from plugins.documents.models import Document, DocumentType, DocumentVersion
+from plugins.documents.models import Document, DocumentType, DocumentVersion, VersionReviewer
 from plugins.documents.numbering import next_label
 
 # code, label, prefix, review interval (months), training required
@@ -84,3 +94,64 @@ def revise(document: Document, user: Any, *, major: bool, change_summary: str,
         version_label=next_label(labels, major=major), change_summary=change_summary,
         change_reason=change_reason, planned_effective_date=planned_effective_date,
         training_required=current.training_required, reviews_required=current.reviews_required)
+
+
+def _may_name_reviewers(version: DocumentVersion, user: Any) -> None:
+    if not has_permission(user, "documents.create", study=version.study, site=version.site):
+        raise PermissionDenied(f"documents.create is required to name the reviewers of "
+                               f"{version.number}")
+
+
+def reviewer_by_username(version: DocumentVersion, username: str) -> User:
+    """An active user holding ``documents.review`` where the version is."""
+    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None or not user.active or user.is_service:
+        raise ValidationError({"username": f"No active user {username!r}."})
+    if not has_permission(user, "documents.review", study=version.study, site=version.site):
+        raise ValidationError({"username": f"{user.username} may not review documents here "
+                                           "(documents.review)."})
+    return user
+
+
+def name_reviewer(version: DocumentVersion, by: Any, username: str,
+                  reason: str = "") -> VersionReviewer:
+    """Name a reviewer of a draft version (audited). Flushes; the caller commits."""
+    _may_name_reviewers(version, by)
+    user = reviewer_by_username(version, username)
+    existing = db.session.scalar(select(VersionReviewer).where(
+        VersionReviewer.version_id == version.id, VersionReviewer.user_id == user.id))
+    if existing is not None and existing.removed_at is None:
+        raise ValidationError({"username": f"{user.username} is already a reviewer."})
+    with audit_reason(reason or f"{user.username} named reviewer of {version.number}"):
+        if existing is not None:  # named again after a withdrawal: the same row, audited
+            existing.removed_at = existing.removed_by_id = None
+            reviewer = existing
+        else:
+            reviewer = VersionReviewer(version_id=version.id, user_id=user.id,
+                                       added_by_id=by.id, added_at=utcnow())
+            db.session.add(reviewer)
+        db.session.flush()
+    return reviewer
+
+
+def withdraw_reviewer(version: DocumentVersion, by: Any, username: str,
+                      reason: str = "") -> VersionReviewer:
+    """Withdraw a named reviewer of a draft version (audited; the row stays)."""
+    _may_name_reviewers(version, by)
+    reviewer = next((r for r in queries.named_reviewers(version)
+                     if r.user.username == (username or "").strip()), None)
+    if reviewer is None:
+        raise ValidationError({"username": f"{username!r} is not a reviewer of "
+                                           f"{version.number}."})
+    with audit_reason(reason or f"{username} withdrawn as reviewer of {version.number}"):
+        reviewer.removed_at, reviewer.removed_by_id = utcnow(), by.id
+        db.session.flush()
+    return reviewer
+
+
+def review_status(version: DocumentVersion) -> list[dict[str, Any]]:
+    """Each named reviewer and whether their review is signed on the current content."""
+    signed = queries.valid_signers(version, "reviewed")
+    return [{"username": r.user.username, "printed_name": r.user.printed_name,
+             "added_at": r.added_at, "reviewed": r.user_id in signed}
+            for r in queries.named_reviewers(version)]

@@ -1,13 +1,14 @@
-"""The documents blueprint: the plugin's templates (``templates/documents/``) and the record
-page's point-of-use PDF (a POST with a CSRF token, like the core's exports)."""
+"""The documents blueprint: the plugin's templates (``templates/documents/``), the record
+page's point-of-use PDF (a POST with a CSRF token, like the core's exports) and the page of a
+version's named reviewers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from core import RecordAction, current_user, requires
+from core import CQMSError, RecordAction, current_user, db, has_permission, requires
 
 blueprint = Blueprint("documents", __name__, template_folder="templates",
                       url_prefix="/documents")
@@ -32,6 +33,67 @@ def version_pdf(version_id: int) -> Any:
     return version_pdf_response(version, user, copy)
 
 
+def _readable(version_id: int) -> Any:
+    from plugins.documents.exports import find_version, may_print
+
+    version = find_version(version_id)
+    if version is None or not may_print(version, current_user._get_current_object()):
+        abort(404)
+    return version
+
+
+REVIEWERS = "/versions/<int(max=2147483647):version_id>/reviewers"
+
+
+@blueprint.route(REVIEWERS, methods=["GET"])
+@requires("documents.view")
+def reviewers_page(version_id: int) -> Any:
+    """The version's named reviewers, each with their review status; name or withdraw them
+    while the version is a draft."""
+    from plugins.documents.services import review_status
+
+    version = _readable(version_id)
+    user = current_user._get_current_object()
+    may_name = version.state == "draft" and has_permission(
+        user, "documents.create", study=version.study, site=version.site)
+    return render_template("documents/reviewers.html", version=version,
+                           reviewers=review_status(version), may_name=may_name,
+                           back=url_for("documents_version.details_view", id=version.id))
+
+
+# The record page's buttons are CSRF-protected POSTs: this one only leads to the page above.
+@blueprint.route(f"{REVIEWERS}/open", methods=["POST"], provide_automatic_options=False)
+@requires("documents.view")
+def open_reviewers_page(version_id: int) -> Any:
+    _readable(version_id)
+    return redirect(url_for(".reviewers_page", version_id=version_id), 303)
+
+
+@blueprint.route(REVIEWERS, methods=["POST"], provide_automatic_options=False)
+@requires("documents.create")
+def change_reviewers(version_id: int) -> Any:
+    """Name (``username``) or withdraw (``withdraw``) a reviewer; errors are shown on the page."""
+    from plugins.documents.services import name_reviewer, withdraw_reviewer
+
+    version = _readable(version_id)
+    user = current_user._get_current_object()
+    reason = (request.form.get("reason") or "")[:2000]
+    withdraw = (request.form.get("withdraw") or "")[:64]
+    username = (request.form.get("username") or "")[:64]
+    try:
+        if withdraw:
+            withdraw_reviewer(version, user, withdraw, reason)
+        else:
+            name_reviewer(version, user, username, reason)
+        db.session.commit()
+    except CQMSError as exc:
+        db.session.rollback()
+        flash(f"Check the form: {exc}", "error")
+    else:
+        flash(f"{withdraw} withdrawn." if withdraw else f"{username} named reviewer.", "info")
+    return redirect(url_for(".reviewers_page", version_id=version_id))
+
+
 def page_actions(record: Any, user: Any) -> list[RecordAction]:
     if record.type != "documents_version":
         return []
@@ -43,4 +105,6 @@ def page_actions(record: Any, user: Any) -> list[RecordAction]:
     return [RecordAction("View PDF (controlled copy)", url, "documents-pdf-controlled",
                          (("copy", "controlled"),)),
             RecordAction("Print PDF (uncontrolled)", url, "documents-pdf-uncontrolled",
-                         (("copy", "uncontrolled"),))]
+                         (("copy", "uncontrolled"),)),
+            RecordAction("Reviewers", url_for("documents.open_reviewers_page",
+                                              version_id=record.id), "documents-reviewers")]

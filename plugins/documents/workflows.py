@@ -61,6 +61,14 @@ def sensible_review_count(version: DocumentVersion, _user) -> list[str]:  # type
         "reviews required must be between 1 and 20"]
 
 
+def named_reviewer(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
+    """With named reviewers, only they review the version."""
+    named = {r.user_id for r in queries.named_reviewers(version)}
+    if named and user.id not in named:
+        return [f"{version.number} is reviewed by its named reviewers only"]
+    return []
+
+
 def not_reviewed_yet_by(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
     if user.id in queries.valid_signers(version, "reviewed"):
         return [f"you have already reviewed {version.number}"]
@@ -68,6 +76,11 @@ def not_reviewed_yet_by(version: DocumentVersion, user) -> list[str]:  # type: i
 
 
 def reviews_complete(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
+    named = queries.named_reviewers(version)
+    if named:
+        signed = queries.valid_signers(version, "reviewed")
+        waiting = [r.user.username for r in named if r.user_id not in signed]
+        return [f"{version.number} awaits the review of {', '.join(waiting)}"] if waiting else []
     done = len(queries.valid_signers(version, "reviewed"))
     if done < version.reviews_required:
         return [f"{version.number} has {done} of {version.reviews_required} required reviews"]
@@ -213,7 +226,8 @@ VERSION_TRANSITIONS = (
     Transition("submit", ("draft",), "in_review", "documents.create", "Submit for review",
                guards=(has_a_file, change_is_explained, sensible_review_count)),
     Transition("review", ("in_review",), "in_review", "documents.review", "Sign the review",
-               signature="reviewed", guards=(not_reviewed_yet_by,), not_by=("created_by_id",)),
+               signature="reviewed", guards=(named_reviewer, not_reviewed_yet_by),
+               not_by=("created_by_id",)),
     Transition("reject", ("in_review",), "draft", "documents.review", "Return to draft",
                reason_required=True),
     Transition("approve", ("in_review",), "approved", "documents.approve", "Approve",
