@@ -107,6 +107,7 @@ def register_record_types():
 @hookimpl
 def register_admin_views():
     from plugins.training.admin import QuestionAdmin, RequirementAdmin
+    from plugins.training.matrix_admin import MatrixView
     from plugins.training.models import TrainingQuestion, TrainingRequirement
 
     return [
@@ -114,6 +115,8 @@ def register_admin_views():
                   model=TrainingRequirement, category="Training", order=10),
         AdminView(QuestionAdmin, "Quiz questions", "training_question", "training.manage",
                   model=TrainingQuestion, category="Training", order=20),
+        AdminView(MatrixView, "Training matrix", "training_matrix", "training.view_matrix",
+                  category="Training", order=5),
     ]
 
 

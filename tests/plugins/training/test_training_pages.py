@@ -213,3 +213,99 @@ def test_training_record_of_others_needs_the_matrix_permission(team, client, log
     response = post_with_token(manager, f"/training/users/{trainee.id}/record.pdf")
     assert response.status_code == 200
     assert "Printed" in pdf_text(response.data) and "Quinn Quality" in pdf_text(response.data)
+
+
+# -- the training matrix ----------------------------------------------------------------------
+
+
+def test_matrix_page_shows_cells_compliance_and_record_links(team, client, login):
+    _qa, trainee, _other = team
+    login(client, "tina")
+    complete_gcp(client, trainee)
+    assert client.get("/admin/training_matrix/").status_code == 403  # a trainee: own only
+    manager = client.application.test_client()
+    login(manager, "quinn")
+    page = manager.get("/admin/training_matrix/")
+    assert page.status_code == 200
+    text = page_text(page)
+    cell = re.search(r'id="cell-tina-GCP-101"[^>]*>(.*?)</td>', text, re.S).group(1)
+    assert "badge-success" in cell and ">current</span>" in cell
+    assert ">due</span>" in re.search(r'id="cell-otto-GCP-101"[^>]*>(.*?)</td>', text,
+                                      re.S).group(1)
+    assert re.search(r'id="compliance-tina">1/2<', text)
+    assert re.search(r'id="compliance-otto">0/2<', text)
+    assert f"/training/users/{trainee.id}/record.pdf" in text
+    assert 'id="export-matrix-csv"' in text and 'id="export-matrix-pdf"' in text
+
+
+def test_matrix_filters_and_bad_filters(team, client, login, make_user):
+    login(client, "quinn")
+    only = page_text(client.get("/admin/training_matrix/?user=tina"))
+    assert 'id="matrix-row-tina"' in only and 'id="matrix-row-otto"' not in only
+    by_role = page_text(client.get("/admin/training_matrix/?role=trainee"))
+    assert 'id="matrix-row-otto"' in by_role and 'id="matrix-row-quinn"' not in by_role
+    for query, message in (("role=nope", "role: no role &#39;nope&#39;"),
+                           ("study=NOPE", "study: no study &#39;NOPE&#39;"),
+                           ("site=abc", "site: choose a site from the list"),
+                           ("site=99999999999999999999", "site: at most 18 characters"),
+                           ("user=" + "x" * 65, "user: at most 64 characters"),
+                           ("user=ghost", "user: no user &#39;ghost&#39;"),
+                           ("colour=red", "Unknown filter: colour")):
+        response = client.get(f"/admin/training_matrix/?{query}")
+        assert response.status_code == 400, query
+        assert message in page_text(response), query
+        assert 'id="matrix-filter-error"' in page_text(response)
+
+
+def test_matrix_keyset_pages(team, client, login, make_user):
+    from plugins.training import matrix_admin
+
+    for name in ("ann", "bea", "cid"):
+        make_user(name, "trainee")
+    login(client, "quinn")
+    page_size = matrix_admin.PAGE_SIZE
+    matrix_admin.PAGE_SIZE = 2
+    try:
+        first = page_text(client.get("/admin/training_matrix/?role=trainee"))
+        assert 'id="matrix-row-ann"' in first and 'id="matrix-row-bea"' in first
+        assert 'id="matrix-row-cid"' not in first
+        link = re.search(r'id="matrix-next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+        second = page_text(client.get(link))
+        assert 'id="matrix-row-cid"' in second and 'id="matrix-row-ann"' not in second
+    finally:
+        matrix_admin.PAGE_SIZE = page_size
+
+
+def test_matrix_csv_export_guards_formulas_and_is_audited(team, client, login, make_user):
+    make_user("mallory", "trainee", full_name="=HYPERLINK(\"http://evil\")")
+    login(client, "quinn")
+    response = post_with_token(client, "/admin/training_matrix/export.csv",
+                               query={"role": "trainee"})
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    lines = text.splitlines()
+    assert lines[0].startswith("username,name,compliant,required,GCP-101 GCP essentials")
+    assert any(line.startswith("tina,Tina Trainee,0,2,due,due") for line in lines)
+    mallory = next(line for line in lines if line.startswith("mallory"))
+    assert "'=HYPERLINK" in mallory
+    [entry] = exports("csv")
+    assert "Training matrix: 3 people x 2 requirements" in entry.new_value
+    assert "role=trainee" in entry.new_value
+    assert client.post("/admin/training_matrix/export.csv").status_code == 400  # no CSRF token
+    bad = post_with_token(client, "/admin/training_matrix/export.csv", query={"role": "x"})
+    assert bad.status_code == 400
+
+
+def test_matrix_pdf_export(team, client, login):
+    _qa, trainee, _other = team
+    login(client, "tina")
+    complete_gcp(client, trainee)
+    manager = client.application.test_client()
+    login(manager, "quinn")
+    response = post_with_token(manager, "/admin/training_matrix/export.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert "Training matrix" in text and "Tina Trainee (tina)" in text
+    assert "current" in text and "due" in text and "GCP-101" in text
+    [entry] = exports("pdf")
+    assert "sha256" in entry.new_value

@@ -1,0 +1,152 @@
+"""The training matrix admin page: people x requirements in the viewer's scope, allow-listed
+filters (role, study, site, user), keyset pages, and CSV/PDF exports of the whole filtered
+matrix (POSTs with a CSRF token, each audited)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from typing import Any
+
+from flask import Response, request
+from flask_admin import BaseView, expose
+from sqlalchemy import select
+
+from core import Role, Site, Study, User, audit_export, current_user, db, utcnow
+from plugins.training.matrix import STATUSES, Filters, Matrix, build_matrix
+from plugins.training.record_pdf import pdf_response, render_pdf, utc
+
+PAGE_SIZE = 50
+ALLOWED_PARAMS = {"role", "study", "site", "user", "after"}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+LABELS = {status: status.replace("_", " ") for status in STATUSES}
+
+
+class FilterError(ValueError):
+    """A filter the matrix cannot apply: shown above the form with 400, never a stack trace."""
+
+
+def csv_safe(value: Any) -> str:
+    """Spreadsheet formulas neutralised (SEC-06): a leading = + - @ TAB CR gets a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _text(args: Any, name: str, limit: int = 64) -> str:
+    value = args.get(name, "").strip()
+    if len(value) > limit:
+        raise FilterError(f"{name}: at most {limit} characters")
+    return value
+
+
+def parse_filters(args: Any) -> tuple[Filters, dict[str, str], str | None]:
+    """The filters from the query string (validated), the values to keep in links, ``after``."""
+    unknown = set(args) - ALLOWED_PARAMS
+    if unknown:
+        raise FilterError(f"Unknown filter: {', '.join(sorted(unknown))}")
+    kept = {k: v.strip() for k, v in args.items() if k != "after" and v.strip()}
+    role = _text(args, "role")
+    if role and db.session.scalar(select(Role.id).where(Role.key == role)) is None:
+        raise FilterError(f"role: no role {role!r}")
+    study_id = site_id = None
+    study = _text(args, "study")
+    if study:
+        study_id = db.session.scalar(select(Study.id).where(Study.code == study))
+        if study_id is None:
+            raise FilterError(f"study: no study {study!r}")
+    site = _text(args, "site", 18)
+    if site:
+        if not site.isdigit():
+            raise FilterError("site: choose a site from the list")
+        found = db.session.get(Site, int(site))
+        if found is None:
+            raise FilterError("site: choose a site from the list")
+        if study_id is not None and found.study_id != study_id:
+            raise FilterError(f"site: {found.audit_label()} is not a site of {study}")
+        site_id = found.id
+    username = _text(args, "user")
+    if username and db.session.scalar(select(User.id).where(User.username == username)) is None:
+        raise FilterError(f"user: no user {username!r}")
+    after = _text(args, "after") or None
+    return Filters(role or None, study_id, site_id, username or None), kept, after
+
+
+def matrix_csv(matrix: Matrix) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_safe(v) for v in ("username", "name", "compliant", "required",
+                                           *(f"{r.code} {r.title}" for r in matrix.requirements))])
+    for row in matrix.rows:
+        compliant, required = row.compliance
+        cells = []
+        for requirement in matrix.requirements:
+            cell = row.cells.get(requirement.id)
+            cells.append(LABELS[cell.status] if cell is not None else "")
+        writer.writerow([csv_safe(v) for v in (row.user.username, row.user.full_name, compliant,
+                                               required, *cells)])
+    return buffer.getvalue()
+
+
+def _describe(kept: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(kept.items())) or "none"
+
+
+class MatrixView(BaseView):
+    def _render(self, **kwargs: Any) -> Any:
+        roles = list(db.session.scalars(select(Role.key).order_by(Role.key)))
+        studies = list(db.session.scalars(select(Study).order_by(Study.code)))
+        sites = list(db.session.scalars(select(Site).order_by(Site.study_id, Site.code)))
+        values = {"matrix": None, "args": {}, "error": "", "labels": LABELS}
+        values.update(kwargs)
+        return self.render("training/matrix.html", roles=roles, studies=studies, sites=sites,
+                           **values)
+
+    def _filtered(self) -> tuple[Filters, dict[str, str], str | None]:
+        return parse_filters(request.args)
+
+    @expose("/")
+    def index(self) -> Any:
+        try:
+            filters, kept, after = self._filtered()
+        except FilterError as exc:
+            kept = {k: v for k, v in request.args.items() if k in ALLOWED_PARAMS and v}
+            return self._render(args=kept, error=str(exc)), 400
+        matrix = build_matrix(current_user, filters, after=after, limit=PAGE_SIZE)
+        return self._render(matrix=matrix, args=kept)
+
+    def _export(self) -> tuple[Matrix | None, dict[str, str], Any]:
+        try:
+            filters, kept, _after = self._filtered()
+        except FilterError as exc:
+            return None, {}, (self._render(error=str(exc)), 400)
+        return build_matrix(current_user, filters, limit=None), kept, None
+
+    @expose("/export.csv", methods=["POST"])
+    def export_csv(self) -> Any:
+        matrix, kept, refused = self._export()
+        if refused is not None:
+            return refused
+        data = matrix_csv(matrix)
+        audit_export("csv", "training_assignment", detail=(
+            f"Training matrix: {len(matrix.rows)} people x {len(matrix.requirements)} "
+            f"requirements; filters: {_describe(kept)}; "
+            f"sha256 {hashlib.sha256(data.encode()).hexdigest()}"))
+        return Response(data, mimetype="text/csv", headers={
+            "Content-Disposition": "attachment; filename=training-matrix.csv",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+    @expose("/export.pdf", methods=["POST"])
+    def export_pdf(self) -> Any:
+        matrix, kept, refused = self._export()
+        if refused is not None:
+            return refused
+        user = current_user._get_current_object()
+        data = render_pdf("training/matrix_pdf.html", matrix=matrix, labels=LABELS,
+                          filters=_describe(kept), printed_by=user.printed_name,
+                          printed_at=utc(utcnow()))
+        audit_export("pdf", "training_assignment", detail=(
+            f"Training matrix PDF: {len(matrix.rows)} people x {len(matrix.requirements)} "
+            f"requirements; filters: {_describe(kept)}; {len(data)} bytes, "
+            f"sha256 {hashlib.sha256(data).hexdigest()}"))
+        return pdf_response(data, "training-matrix.pdf")
