@@ -120,7 +120,9 @@ def numbers(caller, type_key):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.req("ISO-05", "ISO-04")
-def test_distribution_is_restricted_to_the_named_roles_in_the_api(client, restricted):
+@pytest.mark.backends("sqlite", "postgresql")
+def test_distribution_is_restricted_to_the_named_roles_in_the_api(client, restricted,
+                                                                  cqms_backend):
     document, version, open_version = restricted
     tina, simon, audrey, quinn, rita = (Caller(client, n)
                                         for n in ("tina", "simon", "audrey", "quinn", "rita"))

@@ -44,7 +44,8 @@ def links() -> int:
 
 
 @pytest.mark.req("ISO-06")
-def test_governed_by_only_effective_documents_in_the_api(client, library):
+@pytest.mark.backends("sqlite", "postgresql")
+def test_governed_by_only_effective_documents_in_the_api(client, library, cqms_backend):
     olga = Caller(client, "olga")
     url = f"/records/documents_document/{library['form'].id}/links"
     before = links()

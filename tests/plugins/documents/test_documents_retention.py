@@ -68,8 +68,9 @@ def test_disposal_is_refused_before_the_retention_period_ends(client, team, monk
 
 
 @pytest.mark.req("ISO-08")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_disposal_after_the_period_keeps_metadata_files_and_trail(client, login, team,
-                                                                  monkeypatch):
+                                                                  monkeypatch, cqms_backend):
     author, *_ = team
     document, version = obsolete_document(team, monkeypatch, "Old freezer log",
                                           years_ago=YEARS_AGO)

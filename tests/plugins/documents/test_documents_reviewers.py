@@ -40,7 +40,8 @@ def review_tasks(version):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.req("ISO-01", "P11-08")
-def test_named_reviewers_review_and_approval_waits_for_all(client, team):
+@pytest.mark.backends("sqlite", "postgresql")
+def test_named_reviewers_review_and_approval_waits_for_all(client, team, cqms_backend):
     author, rita, bob, _qa, rex, ron = team
     _document, version = draft(author)
     alice = Caller(client, "alice")
