@@ -4,6 +4,7 @@ from pathlib import Path
 
 from core import (
     AdminView,
+    DashboardWidget,
     MigrationBranch,
     Permission,
     RecordType,
@@ -132,6 +133,16 @@ def register_blueprints():
     from plugins.training.views import blueprint
 
     return [blueprint]
+
+
+@hookimpl
+def register_dashboard_widgets():
+    from plugins.training.dashboard import compliance_context, my_training_context
+
+    return [DashboardWidget("training_my", "My training", "training.view",
+                            "training/widget_my.html", my_training_context, 30),
+            DashboardWidget("training_compliance", "Training compliance", "training.view_matrix",
+                            "training/widget_compliance.html", compliance_context, 31)]
 
 
 @hookimpl

@@ -12,10 +12,11 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from training_helpers import assignments_of, attested, curriculum, quiz, requirement
 
-from core import db
+from core import audit_reason, db, utcnow
 from core.audit.models import AuditEntry
 from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
 from core.users.models import User
+from plugins.training.guards import service_scope
 
 pytestmark = pytest.mark.plugins("training")
 WRONG = "not-the-password-1"
@@ -309,3 +310,28 @@ def test_matrix_pdf_export(team, client, login):
     assert "current" in text and "due" in text and "GCP-101" in text
     [entry] = exports("pdf")
     assert "sha256" in entry.new_value
+
+
+# -- dashboard cards ----------------------------------------------------------------------------
+
+
+def test_dashboard_cards(team, client, login, db):
+    _qa, trainee, other = team
+    late = gcp(other)
+    with service_scope(), audit_reason("test set-up: overdue"):
+        late.due_date = utcnow().date().replace(year=2000)
+        db.session.commit()
+    login(client, "tina")
+    complete_gcp(client, trainee)
+    text = page_text(client.get("/admin/"))
+    assert 'id="widget-training_my"' in text and 'id="training-open">1<' in text
+    assert 'href="/training/my"' in text
+    assert 'id="widget-training_compliance"' not in text  # a trainee has no matrix view
+    manager = client.application.test_client()
+    login(manager, "quinn")
+    text = page_text(manager.get("/admin/"))
+    assert 'id="widget-training_compliance"' in text
+    by_role = re.search(r'id="compliance-by-role".*?</table>', text, re.S).group(0)
+    assert "<td>trainee</td><td>2</td><td>25%" in by_role  # 1 of 4 cells trained
+    assert re.search(r'id="training-overdue-total"[^>]*>1<', text)
+    assert 'href="/admin/training_matrix/"' in text
