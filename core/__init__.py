@@ -25,7 +25,14 @@ from core.errors import (
 from core.exports.audit import audit_export
 from core.hookspecs import hookimpl
 from core.notifications.service import notify
-from core.permissions import has_permission, login_only, public, requires, scope_clause
+from core.permissions import (
+    has_permission,
+    login_only,
+    may_act_in,
+    public,
+    requires,
+    scope_clause,
+)
 from core.plugins import call_hook, plugin_enabled
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, may_read, update_record
@@ -107,6 +114,7 @@ __all__ = [
     "link_records",
     "links_of",
     "login_only",
+    "may_act_in",
     "may_read",
     "notify",
     "open_attachment",
