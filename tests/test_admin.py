@@ -594,6 +594,7 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
 
     response = post(client, url, {"documents.review_interval_months": "36",
                                   "documents.review_reminder_days": "30",
+                                  "documents.retain_obsolete_for_months": "120",
                                   "reason": "SOP-QA-001 v4 sets a 3-year review cycle"},
                     follow_redirects=True)
     assert "Settings saved." in text_of(response)
@@ -606,7 +607,8 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
     assert entry.actor_id == qa.id and entry.reason == "SOP-QA-001 v4 sets a 3-year review cycle"
 
     post(client, url, {"documents.review_interval_months": "48",
-                       "documents.review_reminder_days": "30", "reason": "Longer cycle"})
+                       "documents.review_reminder_days": "30",
+                       "documents.retain_obsolete_for_months": "120", "reason": "Longer cycle"})
     change = entries(db, entity_type="core_setting",
                      entity_id="documents.review_interval_months", field="value")[-1]
     assert (change.action, change.old_value, change.new_value) == ("update", "36", "48")
@@ -633,8 +635,8 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
 )
 def test_invalid_setting_is_reshown_and_not_stored(client, admin, db, url, values, message):
     defaults = {"documents.review_interval_months": "36", "documents.review_reminder_days": "30",
-                "training.default_due_days": "30", "training.gate_signatures": "true",
-                "reason": "tuning"}
+                "documents.retain_obsolete_for_months": "120", "training.default_due_days": "30",
+                "training.gate_signatures": "true", "reason": "tuning"}
     before = audit_count(db)
     response = post(client, url, {**defaults, **values})
     assert response.status_code == 200

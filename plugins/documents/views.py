@@ -45,7 +45,7 @@ def _readable(version_id: int) -> Any:
 REVIEWERS = "/versions/<int(max=2147483647):version_id>/reviewers"
 
 
-@blueprint.route(REVIEWERS, methods=["GET"])
+@blueprint.route(REVIEWERS, methods=["GET"], provide_automatic_options=False)
 @requires("documents.view")
 def reviewers_page(version_id: int) -> Any:
     """The version's named reviewers, each with their review status; name or withdraw them
