@@ -33,3 +33,15 @@ def documents_version_in_effect(document_id: int, at: object = None) -> object |
         version = call_hook("documents_version_in_effect", document_id=doc_id, at=None)
         if version is not None: print(version.version_label, version.effective_at)
     """
+
+
+@hookspec(firstresult=True)
+def documents_versions_in_effect(document_ids: list[int]) -> dict[int, object]:
+    """Return ``{document id: version}`` for those of ``document_ids`` that have an effective
+    version now (one query; e.g. for a matrix of many documents).
+
+    Example::
+
+        versions = call_hook("documents_versions_in_effect", document_ids=[3, 8])
+        label = versions[3].version_label if 3 in versions else None
+    """

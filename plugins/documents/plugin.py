@@ -118,6 +118,13 @@ def documents_version_in_effect(document_id, at):
 
 
 @hookimpl
+def documents_versions_in_effect(document_ids):
+    from plugins.documents.queries import versions_in_effect
+
+    return versions_in_effect(document_ids)
+
+
+@hookimpl
 def register_reminders():
     from plugins.documents.reminders import periodic_review_sweep
 

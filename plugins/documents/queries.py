@@ -94,3 +94,11 @@ def version_in_effect(document_id: int, at: datetime | None = None) -> DocumentV
     if version is None or (version.obsoleted_at is not None and version.obsoleted_at <= at):
         return None
     return version
+
+
+def versions_in_effect(document_ids: list[int]) -> dict[int, DocumentVersion]:
+    if not document_ids:
+        return {}
+    rows = db.session.scalars(select(DocumentVersion).where(
+        DocumentVersion.effective_document_id.in_(list(document_ids))))
+    return {v.effective_document_id: v for v in rows}

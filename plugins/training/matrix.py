@@ -147,11 +147,10 @@ def build_matrix(viewer: Any, filters: Filters = Filters(), *, after: str | None
     if limit is not None and len(people) > limit:
         people = people[:limit]
         next_after = people[-1].username
-    versions = {}
-    for r in requirements:
-        if r.kind == "document":
-            version = queries.version_in_effect(r.document_id)
-            versions[r.id] = version.id if version is not None else None
+    in_effect = queries.versions_in_effect(r.document_id for r in requirements
+                                           if r.kind == "document")
+    versions = {r.id: in_effect[r.document_id].id if r.document_id in in_effect else None
+                for r in requirements if r.kind == "document"}
     live: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
     if people and requirements:
         stmt = (select(TrainingAssignment.id, Record.number, Record.state,

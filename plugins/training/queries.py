@@ -44,6 +44,14 @@ def version_in_effect(document_id: int | None, at: datetime | None = None) -> An
     return call_hook("documents_version_in_effect", document_id=document_id, at=at)
 
 
+def versions_in_effect(document_ids: Iterable[int]) -> dict[int, Any]:
+    """``{document id: effective version}`` in one query (empty without document control)."""
+    ids = [i for i in document_ids if i is not None]
+    if not ids or not documents_available():
+        return {}
+    return call_hook("documents_versions_in_effect", document_ids=ids) or {}
+
+
 def document_problem(requirement: TrainingRequirement) -> str | None:
     """Why a document requirement cannot be assigned now (ISO-06), or None."""
     if requirement.kind != "document":

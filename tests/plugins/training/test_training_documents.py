@@ -100,9 +100,20 @@ def test_a_new_effective_version_assigns_retraining(team, trained_sop):
     assert (new.state, new.document_version_id, new.trigger) == ("assigned", v2.id,
                                                                   "document_version")
     assert new.due_date == utcnow().date() + timedelta(days=30)
+    assert matrix_status(team, document) == "due"  # trained on v1.0 only: not current
     step(new, "complete", team["tina"], signature=sig())
     db.session.refresh(old)
     assert old.state == "superseded"
+    assert matrix_status(team, document) == "current"
+
+
+def matrix_status(team, document):  # type: ignore[no-untyped-def]
+    from plugins.training.matrix import Filters, build_matrix
+
+    matrix = build_matrix(team["quinn"], Filters(username="tina"))
+    [row] = matrix.rows
+    [column] = [r for r in matrix.requirements if r.document_id == document.id]
+    return row.cells[column.id].status
 
 
 def test_an_open_assignment_of_a_replaced_version_is_superseded(team, trained_sop):
