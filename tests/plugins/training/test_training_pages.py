@@ -335,3 +335,40 @@ def test_dashboard_cards(team, client, login, db):
     assert "<td>trainee</td><td>2</td><td>25%" in by_role  # 1 of 4 cells trained
     assert re.search(r'id="training-overdue-total"[^>]*>1<', text)
     assert 'href="/admin/training_matrix/"' in text
+
+
+# -- with document control: the SOP to read -----------------------------------------------------
+
+
+@pytest.mark.plugins("documents", "training")
+def test_document_requirement_offers_the_controlled_copy(app, client, login, make_user,
+                                                         system_actor):
+    from core import SignatureRequest, add_attachment, transition
+    from plugins.documents.services import create_document, create_version, seed_types
+
+    people = {n: make_user(n, r) for n, r in (("alice", "author"), ("rita", "reviewer"),
+                                               ("bob", "approver"), ("quinn", "qa_manager"),
+                                               ("tina", "trainee"))}
+    attested(people["rita"], people["bob"], people["quinn"])
+    seed_types()
+    document = create_document(people["alice"], title="IP handling", type_code="SOP")
+    db.session.commit()
+    version = create_version(document, people["alice"])
+    add_attachment(version, people["alice"], "sop.pdf", io.BytesIO(b"%PDF-1.7\n%%EOF\n"))
+    db.session.commit()
+    for name, who, signed in (("submit", "alice", False), ("review", "rita", True),
+                              ("approve", "bob", True), ("make_effective", "quinn", False)):
+        transition(version, name, people[who],
+                   signature=SignatureRequest(DEFAULT_PASSWORD) if signed else None)
+        db.session.commit()
+    requirement("SOP-IP", kind="document", title="IP handling", document_id=document.id)
+    curriculum(people["quinn"], "trainee", "SOP-IP")
+    [mine] = assignments_of(people["tina"])
+    login(client, "tina")
+    text = page_text(client.get("/training/my"))
+    assert f'id="read-{mine.id}"' in text
+    assert f'action="/documents/versions/{version.id}/pdf"' in text
+    assert 'name="copy" value="controlled"' in text
+    response = post_with_token(client, f"/documents/versions/{version.id}/pdf",
+                               data={"copy": "controlled"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
