@@ -1,7 +1,8 @@
 """Training matrix (``python -m bench.training``): ``build_matrix`` as a QA manager on 100 people
 x 50 requirements and on 5,000 people x 500 requirements, SQLite and, when
 CQMS_TEST_POSTGRES_URL is set, PostgreSQL: the first page, a deep keyset page (the last full one), a
-role-filtered page (medians of 7 rounds) and the full export (``limit=None``, one run). Target: a page under
+role-filtered page, the compliance dashboard card (medians of 7 rounds) and the full export
+(``limit=None``, one run). Target: a page under
 1 s on SQLite at 5,000 x 500.
 
 The data is what the app would write, bulk-inserted with Core statements (no audit entries:
@@ -325,25 +326,28 @@ def _check_needs(needs: dict[int, dict[int, Any]]) -> None:
     db.session.rollback()
 
 
-def _median_ms(app, viewer_id: int, rounds: int, **kwargs: Any) -> tuple[float, Any]:  # type: ignore[no-untyped-def]
-    """Median of ``build_matrix`` in a fresh request context and session each round (per-request
-    caches such as the plugin states start empty, as on the page)."""
+def _median_ms(app, viewer_id: int, rounds: int, fn: Any = None, **kwargs: Any) -> tuple[float, Any]:  # type: ignore[no-untyped-def]
+    """Median of ``fn(viewer, **kwargs)`` (default ``build_matrix``) in a fresh request context
+    and session each round (per-request caches such as the plugin states start empty, as on the
+    page)."""
     from core import User, db
     from plugins.training.matrix import build_matrix
 
-    samples, matrix = [], None
+    fn = fn or build_matrix
+    samples, result = [], None
     for _ in range(rounds):
         with app.test_request_context():
             viewer = db.session.get(User, viewer_id)
             start = time.perf_counter()
-            matrix = build_matrix(viewer, **kwargs)
+            result = fn(viewer, **kwargs)
             samples.append(time.perf_counter() - start)
             db.session.remove()
-    return statistics.median(samples) * 1000, matrix
+    return statistics.median(samples) * 1000, result
 
 
 def measure(url: str, instance: Path, people: int, requirements: int) -> dict[str, Any]:
     from core import db
+    from plugins.training.dashboard import compliance_context
     from plugins.training.matrix import Filters
 
     app = build_app(url, instance, PLUGINS=["documents", "training"])
@@ -356,6 +360,7 @@ def measure(url: str, instance: Path, people: int, requirements: int) -> dict[st
     role_ms, by_role = _median_ms(app, viewer, ROUNDS, filters=Filters(role="trainee"),
                                   limit=PAGE)
     export_ms, export = _median_ms(app, viewer, EXPORT_ROUNDS, filters=Filters(), limit=None)
+    card_ms, _card = _median_ms(app, viewer, ROUNDS, compliance_context)
     assert len(first.rows) == len(deep.rows) == PAGE and first.next_after, "short page"
     assert len(first.requirements) == requirements, len(first.requirements)
     assert by_role.rows and len(export.rows) == people + 1  # everyone and the viewer
@@ -364,6 +369,7 @@ def measure(url: str, instance: Path, people: int, requirements: int) -> dict[st
     mix = Tally(cell.status for row in export.rows for cell in row.cells.values())
     return {**facts, "first_ms": first_ms, "deep_ms": deep_ms, "role_ms": role_ms,
             "role_rows": len(by_role.rows), "role_columns": len(by_role.requirements), "export_ms": export_ms,
+            "card_ms": card_ms,
             "cells": sum(mix.values()), "status_mix": dict(sorted(mix.items()))}
 
 
@@ -380,19 +386,20 @@ def main() -> int:
                 key = f"{people}x{requirements}"
                 rows[key] = measure(url(key), Path(tmp) / f"{label}-{key}", people, requirements)
             small, large = (rows[f"{p}x{r}"] for p, r in SIZES)
-            for name in ("first", "deep", "role", "export"):
+            for name in ("first", "deep", "role", "export", "card"):
                 rows[f"ratio_{name}"] = large[f"{name}_ms"] / small[f"{name}_ms"]
             results[label] = rows
     print(f"{'backend':<11} {'people x reqs':>13} {'assignments':>11} {'first page':>11} "
-          f"{'deep page':>10} {'role page':>10} {'export':>10}")
+          f"{'deep page':>10} {'role page':>10} {'export':>10} {'card':>9}")
     for label, r in ((k, v) for k, v in results.items() if isinstance(v, dict)):
         for people, requirements in SIZES:
             row = r[f"{people}x{requirements}"]
             print(f"{label:<11} {people:>6} x {requirements:<4} {row['assignments']:>11} "
                   f"{row['first_ms']:>9.1f}ms {row['deep_ms']:>8.1f}ms {row['role_ms']:>8.1f}ms "
-                  f"{row['export_ms']:>8.0f}ms")
+                  f"{row['export_ms']:>8.0f}ms {row['card_ms']:>7.0f}ms")
         print(f"{label:<11} {'ratio':>13} {'':>11} {r['ratio_first']:>10.2f}x "
-              f"{r['ratio_deep']:>9.2f}x {r['ratio_role']:>9.2f}x {r['ratio_export']:>9.1f}x"
+              f"{r['ratio_deep']:>9.2f}x {r['ratio_role']:>9.2f}x {r['ratio_export']:>9.1f}x "
+              f"{r['ratio_card']:>8.1f}x"
               "   (5,000 x 500 vs 100 x 50; target: a page < 1 s)")
         large = r[f"{SIZES[1][0]}x{SIZES[1][1]}"]
         print(f"{label:<11} {SIZES[1][0]} x {SIZES[1][1]}: {large['needs_per_person']} needs "

@@ -15,6 +15,7 @@ from core.audit.models import AuditEntry
 from core.db import db
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD
+from core.users.models import User
 from core.users.service import get_user
 
 API = "/api/v1"
@@ -402,6 +403,20 @@ SAMPLES = {"string": "Sample text", "text": "Sample text", "integer": 1, "boolea
            "date": "2026-01-15", "utcdatetime": "2026-01-15T10:00:00Z"}
 
 
+def references(type_key, user_id):  # type: ignore[no-untyped-def]
+    """Fields of a type that must name existing rows (a sample number would name none)."""
+    if type_key != "training_assignment":
+        return {}
+    from core import audit_reason
+    from plugins.training.models import TrainingRequirement
+
+    with audit_reason("round trip set-up"):
+        requirement = TrainingRequirement(code="RT-1", title="Round trip", kind="elearning")
+        db.session.add(requirement)
+        db.session.commit()
+    return {"trainee_id": user_id, "requirement_id": requirement.id}
+
+
 def test_round_trip_for_every_record_type(as_user, app, system_actor):
     """Create, read, list, find by number and change a record of every enabled type, as an
     administrator-like user holding every role, through the API alone."""
@@ -409,10 +424,11 @@ def test_round_trip_for_every_record_type(as_user, app, system_actor):
 
     roles = [r.key for r in db.session.scalars(select(Role))]
     caller = as_user("omni", *roles)
+    caller_id = db.session.scalar(select(User.id).where(User.username == "omni"))
     types = caller.get("/record-types").get_json()
     assert types, "no record type is exposed"
     for rt in types:
-        body = {"title": f"A {rt['label']}"}
+        body = {"title": f"A {rt['label']}", **references(rt["key"], caller_id)}
         for field in rt["fields"]:
             if field["required"] and not field["read_only"] and field["name"] not in body:
                 body[field["name"]] = SAMPLES[field["type"]]

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from core import Record, Study, db, scope_clause, utcnow
-from plugins.training import queries
-from plugins.training.matrix import MATRIX, Filters, build_matrix
-from plugins.training.models import TrainingAssignment
+from plugins.training.matrix import MATRIX
+from plugins.training.models import LIVE_STATES, Curriculum, TrainingAssignment
 
 NEXT_DUE = 5
-STUDIES_SHOWN = 10  # the first studies by code: one matrix each
+STUDIES_SHOWN = 10  # the first studies by code
 
 
 def my_training_context(user: Any) -> dict[str, Any]:
@@ -27,25 +26,42 @@ def my_training_context(user: Any) -> dict[str, Any]:
     return {"open_count": open_count, "overdue": overdue, "upcoming": upcoming, "today": today}
 
 
-def _percent(rows: list[Any]) -> tuple[int, int, int | None]:
-    compliant = sum(r.compliance[0] for r in rows)
-    required = sum(r.compliance[1] for r in rows)
-    return compliant, required, round(100 * compliant / required) if required else None
+def _figures(rows: Any) -> list[tuple[str, int, int, int, int | None]]:
+    return [(key or "(no curriculum)", people, trained, pairs,
+             round(100 * trained / pairs) if pairs else None)
+            for key, people, trained, pairs in rows]
 
 
 def compliance_context(user: Any) -> dict[str, Any]:
-    """Compliance (trained / required cells) per role of the active curricula and per study;
-    each figure is the matrix of that filter, so it honours the viewer's scope."""
-    by_role = []
-    for role_key in sorted({c.role_key for c in queries.active_curricula()}):
-        rows = build_matrix(user, Filters(role=role_key), limit=None).rows
-        by_role.append((role_key, len(rows), *_percent(rows)))
-    by_study = []
-    for study in db.session.scalars(select(Study).order_by(Study.code).limit(STUDIES_SHOWN)):
-        rows = build_matrix(user, Filters(study_id=study.id), limit=None).rows
-        if rows:
-            by_study.append((study.code, len(rows), *_percent(rows)))
+    """Compliance of assigned training in the viewer's matrix scope, by the role of the
+    curriculum that required it and by study: one aggregate over (person, requirement) pairs,
+    a pair trained when it has a valid completion (or waiver) and no open assignment other than
+    a renewal. Requirements never assigned are not counted here (the matrix shows them)."""
+    today = utcnow().date()
+    curriculum = Curriculum.__table__
+    trained = case((or_(Record.state == "waived", and_(
+        Record.state == "completed", or_(TrainingAssignment.expires_on.is_(None),
+                                         TrainingAssignment.expires_on >= today))), 1), else_=0)
+    stale = case((and_(Record.state == "assigned", TrainingAssignment.trigger != "expiry"), 1),
+                 else_=0)
+    pairs = (select(TrainingAssignment.trainee_id,
+                    func.max(curriculum.c.role_key).label("role_key"),
+                    func.max(Record.study_id).label("study_id"),
+                    func.max(trained).label("trained"), func.max(stale).label("stale"))
+             .select_from(TrainingAssignment)
+             .outerjoin(curriculum, curriculum.c.id == TrainingAssignment.curriculum_id)
+             .where(Record.state.in_(LIVE_STATES),
+                    scope_clause(user, MATRIX, Record.study_id, Record.site_id))
+             .group_by(TrainingAssignment.trainee_id, TrainingAssignment.requirement_id)
+             .subquery())
+    ok = func.sum(case((and_(pairs.c.trained == 1, pairs.c.stale == 0), 1), else_=0))
+    figures = (func.count(func.distinct(pairs.c.trainee_id)), ok, func.count())
+    by_role = db.session.execute(select(pairs.c.role_key, *figures)
+                                 .group_by(pairs.c.role_key).order_by(pairs.c.role_key))
+    by_study = db.session.execute(
+        select(Study.code, *figures).join(Study, Study.id == pairs.c.study_id)
+        .group_by(Study.code).order_by(Study.code).limit(STUDIES_SHOWN))
     overdue = db.session.scalar(select(func.count()).select_from(TrainingAssignment).where(
-        Record.state == "assigned", TrainingAssignment.due_date < utcnow().date(),
+        Record.state == "assigned", TrainingAssignment.due_date < today,
         scope_clause(user, MATRIX, Record.study_id, Record.site_id))) or 0
-    return {"by_role": by_role, "by_study": by_study, "overdue": overdue}
+    return {"by_role": _figures(by_role), "by_study": _figures(by_study), "overdue": overdue}
