@@ -310,7 +310,7 @@ def _needs(grants: Any, curricula: list[Any],
                     continue
             applied += 1
             for req_id in req_ids:
-                needs.setdefault(req_id, (cid, study_id, site_id))
+                needs.setdefault(req_id, (cid, site["study_id"] if site else study_id, site_id))
     return needs, applied
 
 

@@ -90,7 +90,8 @@ def needs_of(user: Any, curricula: list[Curriculum] | None = None,
                 requirement = by_code.get(code)
                 if requirement is None or not requirement.active or requirement.id in needs:
                     continue
-                needs[requirement.id] = Need(requirement.id, curriculum.id, grant.study_id,
+                study_id = grant.site.study_id if grant.site is not None else grant.study_id
+                needs[requirement.id] = Need(requirement.id, curriculum.id, study_id,
                                              grant.site_id)
     return needs
 

@@ -279,7 +279,7 @@ def test_scoped_curricula_follow_the_role_scope(team, make_user):
     assert [a.requirement.code for a in assignments_of(paris)] == ["S1-PROT"]
     assert assignments_of(elsewhere) == []
     [record] = assignments_of(paris)
-    assert record.site_id == fr.id  # in the trainee's scope: they may act on it
+    assert (record.study_id, record.site_id) == (study.id, fr.id)  # the trainee's scope
     step(record, "complete", paris, signature=attested(paris) and sig())
 
 
