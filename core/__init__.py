@@ -34,6 +34,7 @@ from core.permissions import (
     scope_clause,
 )
 from core.plugins import call_hook, plugin_enabled
+from core.records.content import ServiceScope, changed_fields, state_before_change
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.settings import get_setting
@@ -80,6 +81,7 @@ __all__ = [
     "Role",
     "RoleTemplate",
     "SettingSpec",
+    "ServiceScope",
     "SignatureMeaning",
     "SignatureRequest",
     "Site",
@@ -101,6 +103,7 @@ __all__ = [
     "audit_reason",
     "available_transitions",
     "call_hook",
+    "changed_fields",
     "close_tasks",
     "content_disposition",
     "create_record",
@@ -125,6 +128,7 @@ __all__ = [
     "requires",
     "scope_clause",
     "sign",
+    "state_before_change",
     "signatures_of",
     "system_user",
     "tasks_for",

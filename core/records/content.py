@@ -146,6 +146,48 @@ def _changed_fields(state: Any) -> list[str]:
             if attr.key not in BOOKKEEPING and state.attrs[attr.key].history.has_changes()]
 
 
+def changed_fields(obj: Any) -> list[str]:
+    """The columns of ``obj`` changed and not yet flushed, the core's bookkeeping (version,
+    content hash, state, updated at/by) aside: for plugins' flush guards.
+
+    :param obj: a mapped object in the session (a record or any other model).
+    """
+    return _changed_fields(inspect(obj))
+
+
+def state_before_change(record: Record) -> str:
+    """The state ``record`` had before the change being flushed (its current one if unchanged).
+
+    :param record: a record in the session.
+    """
+    history = inspect(record).attrs.state.history
+    return history.deleted[0] if history.deleted else record.state
+
+
+class ServiceScope:
+    """A plugin's "my own services are writing" flag for its flush guard: ``with scope():``
+    around the writes of server-owned fields, ``scope.active`` in the guard.
+
+    :param name: a name for the flag (the plugin key).
+    """
+
+    def __init__(self, name: str):
+        self._flag: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"cqms_service_{name}", default=False)
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        token = self._flag.set(True)
+        try:
+            yield
+        finally:
+            self._flag.reset(token)
+
+    @property
+    def active(self) -> bool:
+        return self._flag.get()
+
+
 def install() -> None:
     if not event.contains(FlaskSession, "before_flush", _guard_records):
         event.listen(FlaskSession, "before_flush", _guard_records)

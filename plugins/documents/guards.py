@@ -10,15 +10,12 @@ roles are existing role keys.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from core import Base, ValidationError
+from core import Base, ServiceScope, ValidationError, changed_fields, state_before_change
 from plugins.documents.models import (
     EXTERNAL_TYPE,
     OPEN_STATES,
@@ -30,32 +27,8 @@ from plugins.documents.models import (
     VersionReviewer,
 )
 
-# Written by the core on every change (see core.records.content).
-BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
 FIXED_VERSION_FIELDS = ("document_id", "version_label", "supersedes_id")
-_in_service: contextvars.ContextVar[bool] = contextvars.ContextVar("documents_service",
-                                                                    default=False)
-
-
-@contextmanager
-def service_scope() -> Iterator[None]:
-    """The plugin's own effects may write the server-owned fields of versions."""
-    token = _in_service.set(True)
-    try:
-        yield
-    finally:
-        _in_service.reset(token)
-
-
-def _changed(obj: Any) -> list[str]:
-    state = inspect(obj)
-    return [attr.key for attr in state.mapper.column_attrs
-            if attr.key not in BOOKKEEPING and state.attrs[attr.key].history.has_changes()]
-
-
-def _old_state(obj: Any) -> str:
-    history = inspect(obj).attrs.state.history
-    return history.deleted[0] if history.deleted else obj.state
+service_scope = ServiceScope("documents")  # ``with service_scope():`` in own effects
 
 
 def _check_new_version(session: Session, version: DocumentVersion) -> None:
@@ -63,7 +36,7 @@ def _check_new_version(session: Session, version: DocumentVersion) -> None:
 
     given = [n for n in SERVER_OWNED_VERSION_FIELDS
              if getattr(version, n) is not None and n != "supersedes_id"]
-    if given and not _in_service.get():
+    if given and not service_scope.active:
         raise ValidationError({n: "Set by the server." for n in given})
     document = session.get(Document, version.document_id) if version.document_id else None
     if document is None:
@@ -88,16 +61,16 @@ def _check_new_version(session: Session, version: DocumentVersion) -> None:
 
 
 def _check_changed_version(version: DocumentVersion) -> None:
-    changed = _changed(version)
+    changed = changed_fields(version)
     if not changed:
         return
     fixed = [n for n in changed if n in FIXED_VERSION_FIELDS]
     if fixed:
         raise ValidationError({n: "Fixed when the version was created." for n in fixed})
     owned = [n for n in changed if n in SERVER_OWNED_VERSION_FIELDS]
-    if owned and not _in_service.get():
+    if owned and not service_scope.active:
         raise ValidationError({n: "Set by the server." for n in owned})
-    old = _old_state(version)
+    old = state_before_change(version)
     content = [n for n in changed if n not in SERVER_OWNED_VERSION_FIELDS]
     if old not in OPEN_STATES and content:
         raise ValidationError({content[0]: f"{version.number} is {old}: an approved version "
@@ -136,7 +109,7 @@ def _check_document(session: Session, document: Document) -> None:
 
 def _check_reviewer(session: Session, reviewer: VersionReviewer, new: bool) -> None:
     """Reviewers are named and withdrawn only while the version is a draft, never its author."""
-    changed = _changed(reviewer)
+    changed = changed_fields(reviewer)
     if not new and set(changed) - {"removed_at", "removed_by_id"}:
         raise ValidationError({changed[0]: "Fixed when the reviewer was named."})
     with session.no_autoflush:
@@ -144,7 +117,7 @@ def _check_reviewer(session: Session, reviewer: VersionReviewer, new: bool) -> N
             else None
     if version is None:
         raise ValidationError({"version_id": "Name an existing document version."})
-    if _old_state(version) != "draft":
+    if state_before_change(version) != "draft":
         raise ValidationError({"reviewer": f"{version.number} is {version.state}: reviewers "
                                            "are named while it is a draft."})
     if new and reviewer.user_id == version.created_by_id:
@@ -168,7 +141,7 @@ def _guard(session: Session, _ctx: Any, _instances: Any) -> None:
         elif isinstance(obj, DocumentVersion):
             _check_changed_version(obj)
         elif isinstance(obj, Document):
-            changed = _changed(obj)
+            changed = changed_fields(obj)
             if "document_type_id" in changed:
                 raise ValidationError({"document_type_id": "Fixed when the document was "
                                        "created (its number carries the type's prefix)."})

@@ -10,16 +10,13 @@ fixed; quiz attempts are never changed or removed.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from core import ConflictError, User, ValidationError
+from core import ConflictError, ServiceScope, User, ValidationError, changed_fields, state_before_change
 from plugins.training.models import (
     ASSIGNMENT_SERVER_FIELDS,
     KINDS,
@@ -30,32 +27,9 @@ from plugins.training.models import (
     TrainingRequirement,
 )
 
-BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
 FIXED_ASSIGNMENT_FIELDS = ("trainee_id", "requirement_id")
 FIXED_REQUIREMENT_FIELDS = ("code", "kind", "document_id")
-_in_service: contextvars.ContextVar[bool] = contextvars.ContextVar("training_service",
-                                                                    default=False)
-
-
-@contextmanager
-def service_scope() -> Iterator[None]:
-    """The plugin's own services and effects may write server-owned assignment fields."""
-    token = _in_service.set(True)
-    try:
-        yield
-    finally:
-        _in_service.reset(token)
-
-
-def _changed(obj: Any) -> list[str]:
-    state = inspect(obj)
-    return [attr.key for attr in state.mapper.column_attrs
-            if attr.key not in BOOKKEEPING and state.attrs[attr.key].history.has_changes()]
-
-
-def _old_state(obj: Any) -> str:
-    history = inspect(obj).attrs.state.history
-    return history.deleted[0] if history.deleted else obj.state
+service_scope = ServiceScope("training")  # ``with service_scope():`` in own effects
 
 
 def _check_new_assignment(session: Session, assignment: TrainingAssignment) -> None:
@@ -63,7 +37,7 @@ def _check_new_assignment(session: Session, assignment: TrainingAssignment) -> N
 
     given = [n for n in ASSIGNMENT_SERVER_FIELDS if n != "trigger"
              and getattr(assignment, n) not in (None, "")]
-    if given and not _in_service.get():
+    if given and not service_scope.active:
         raise ValidationError({n: "Set by the server." for n in given})
     trainee = session.get(User, assignment.trainee_id) if assignment.trainee_id else None
     if trainee is None or not trainee.active or trainee.is_service:
@@ -89,28 +63,30 @@ def _check_new_assignment(session: Session, assignment: TrainingAssignment) -> N
 
 
 def _check_changed_assignment(assignment: TrainingAssignment) -> None:
-    changed = _changed(assignment)
+    changed = changed_fields(assignment)
     fixed = [n for n in changed if n in FIXED_ASSIGNMENT_FIELDS or n == "owner_id"]
     if fixed:
         raise ValidationError({n: "Fixed when the assignment was made." for n in fixed})
     owned = [n for n in changed if n in ASSIGNMENT_SERVER_FIELDS]
-    if owned and not _in_service.get():
+    if owned and not service_scope.active:
         raise ValidationError({n: "Set by the server." for n in owned})
-    if _old_state(assignment) != "assigned" and not _in_service.get() and changed:
-        raise ValidationError({changed[0]: f"{assignment.number} is {_old_state(assignment)}: "
-                                           "a closed assignment never changes."})
+    before = state_before_change(assignment)
+    if before != "assigned" and not service_scope.active and changed:
+        raise ValidationError({changed[0]: f"{assignment.number} is {before}: a closed "
+                                           "assignment never changes."})
 
 
 def _check_curriculum(curriculum: Curriculum) -> None:
-    changed = _changed(curriculum)
-    if changed and _old_state(curriculum) != "draft":
-        raise ValidationError({changed[0]: f"{curriculum.number} is {_old_state(curriculum)}: "
-                                           "revise it (back to draft) to change it."})
+    changed = changed_fields(curriculum)
+    before = state_before_change(curriculum)
+    if changed and before != "draft":
+        raise ValidationError({changed[0]: f"{curriculum.number} is {before}: revise it (back "
+                                           "to draft) to change it."})
 
 
 def _check_requirement(requirement: TrainingRequirement, new: bool) -> None:
     if not new:
-        fixed = [n for n in _changed(requirement) if n in FIXED_REQUIREMENT_FIELDS]
+        fixed = [n for n in changed_fields(requirement) if n in FIXED_REQUIREMENT_FIELDS]
         if fixed:
             raise ValidationError({n: "Fixed when the requirement was created." for n in fixed})
         return
