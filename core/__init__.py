@@ -7,7 +7,7 @@ nothing is removed or renamed without a release that warns first.
 
 from flask_login import current_user
 
-from core.admin.base import CQMSModelView
+from core.admin.base import CQMSModelView, csv_safe
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
@@ -107,6 +107,7 @@ __all__ = [
     "close_tasks",
     "content_disposition",
     "create_record",
+    "csv_safe",
     "current_reason",
     "current_user",
     "db",

@@ -13,24 +13,17 @@ from flask import Response, request
 from flask_admin import BaseView, expose
 from sqlalchemy import select
 
-from core import Role, Site, Study, User, audit_export, current_user, db, utcnow
+from core import Role, Site, Study, User, audit_export, csv_safe, current_user, db, utcnow
 from plugins.training.matrix import STATUSES, Filters, Matrix, build_matrix
 from plugins.training.record_pdf import pdf_response, render_pdf, utc
 
 PAGE_SIZE = 50
 ALLOWED_PARAMS = {"role", "study", "site", "user", "after"}
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LABELS = {status: status.replace("_", " ") for status in STATUSES}
 
 
 class FilterError(ValueError):
     """A filter the matrix cannot apply: shown above the form with 400, never a stack trace."""
-
-
-def csv_safe(value: Any) -> str:
-    """Spreadsheet formulas neutralised (SEC-06): a leading = + - @ TAB CR gets a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _text(args: Any, name: str, limit: int = 64) -> str:
