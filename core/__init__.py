@@ -23,6 +23,7 @@ from core.errors import (
     WorkflowError,
 )
 from core.exports.audit import audit_export
+from core.exports.render import render_html
 from core.hookspecs import hookimpl
 from core.notifications.service import notify
 from core.permissions import (
@@ -126,6 +127,7 @@ __all__ = [
     "plugin_enabled",
     "public",
     "record_event",
+    "render_html",
     "requires",
     "scope_clause",
     "sign",

@@ -26,10 +26,8 @@ from typing import Any
 
 from flask import current_app, render_template
 from pypdf import PdfReader, PdfWriter, Transformation
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
-from core import attachments_of, open_attachment, signatures_of, utcnow
+from core import attachments_of, open_attachment, render_html, signatures_of, utcnow
 
 log = logging.getLogger("cqms.documents.pdf")
 
@@ -38,19 +36,6 @@ WATERMARKS = {"controlled": "CONTROLLED COPY", "uncontrolled": "UNCONTROLLED WHE
               "superseded": "SUPERSEDED", "obsolete": "OBSOLETE",
               "not_effective": "DRAFT - NOT FOR USE"}
 NOT_EFFECTIVE_STATES = ("draft", "in_review", "approved")
-
-
-class _DataOnlyFetcher(URLFetcher):
-    """WeasyPrint's fetcher allowed ``data:`` URIs only (values never make the server fetch)."""
-
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols=("data",), allow_redirects=False, timeout=1)
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if not url.lower().startswith("data:"):
-            log.warning("document PDF: refused to fetch %s", url[:200])
-            raise ValueError(f"external resources are not fetched: {url[:200]}")
-        return super().fetch(url, headers)
 
 
 @dataclass
@@ -129,8 +114,7 @@ def _files(version: Any) -> list[FileEntry]:
 
 
 def _render(template: str, **context: Any) -> Any:
-    html = render_template(template, **context)
-    return HTML(string=html, base_url=None, url_fetcher=_DataOnlyFetcher()).render()
+    return render_html(render_template(template, **context))
 
 
 def _cover(version: Any, user: Any, files: list[FileEntry], header: dict[str, str],

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, render_template
 from pypdf import PdfReader
 from sqlalchemy import select
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from core import (
     Record,
@@ -27,6 +24,7 @@ from core import (
     content_disposition,
     db,
     has_permission,
+    render_html,
     scope_clause,
     signatures_of,
     utcnow,
@@ -34,21 +32,7 @@ from core import (
 from plugins.training.matrix import MATRIX, Filters, build_matrix
 from plugins.training.models import TRAINER_RECORDED, TrainingAssignment
 
-log = logging.getLogger("cqms.training.pdf")
 DONE_STATES = ("completed", "waived", "superseded")
-
-
-class DataOnlyFetcher(URLFetcher):
-    """WeasyPrint's fetcher allowed ``data:`` URIs only (values never make the server fetch)."""
-
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols=("data",), allow_redirects=False, timeout=1)
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if not url.lower().startswith("data:"):
-            log.warning("training PDF: refused to fetch %s", url[:200])
-            raise ValueError(f"external resources are not fetched: {url[:200]}")
-        return super().fetch(url, headers)
 
 
 def utc(value: datetime | None) -> str:
@@ -56,8 +40,7 @@ def utc(value: datetime | None) -> str:
 
 
 def render_pdf(template: str, **context: Any) -> bytes:
-    html = render_template(template, utc=utc, **context)
-    return HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher()).write_pdf()
+    return render_html(render_template(template, utc=utc, **context)).write_pdf()
 
 
 def pdf_response(data: bytes, filename: str) -> Response:
