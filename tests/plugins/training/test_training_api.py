@@ -9,7 +9,17 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from training_helpers import assignments_of, attested, curriculum, quiz, requirement, sig, step
+from training_helpers import (
+    PDF,
+    assignments_of,
+    attested,
+    curriculum,
+    effective,
+    quiz,
+    requirement,
+    sig,
+    step,
+)
 
 from core import Site, Study, add_attachment, audit_reason, db, update_record, utcnow
 from core.audit.models import AuditEntry
@@ -17,7 +27,6 @@ from core.testing import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.plugins("training")
 API = "/api/v1"
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 class Caller:
@@ -353,16 +362,6 @@ def documents_team(app, make_user, system_actor):
         ("quinn", ("qa_manager",)), ("tina", ("trainee",)), ("olga", ("trainee",)))}
     attested(*(u for k, u in people.items() if k != "alice"))
     return people
-
-
-def effective(version, people):  # type: ignore[no-untyped-def]
-    add_attachment(version, people["alice"], "sop.pdf", io.BytesIO(PDF))
-    db.session.commit()
-    step(version, "submit", people["alice"])
-    step(version, "review", people["rita"], signature=sig())
-    step(version, "approve", people["bob"], signature=sig())
-    step(version, "make_effective", people["quinn"])
-    return version
 
 
 @pytest.mark.plugins("documents", "training")

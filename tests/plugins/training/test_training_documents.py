@@ -9,7 +9,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from training_helpers import assignments_of, attested, curriculum, requirement, sig, step
+from training_helpers import PDF, assignments_of, attested, curriculum, effective, requirement, sig, step
 
 from core import (
     ConflictError,
@@ -26,7 +26,6 @@ from plugins.training import services
 from plugins.training.qualification import qualification
 
 pytestmark = pytest.mark.plugins("documents", "training")
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.fixture
@@ -38,16 +37,6 @@ def team(app, make_user, system_actor):
         ("quinn", ("qa_manager",)), ("tina", ("trainee",)))}
     attested(*(u for k, u in people.items() if k != "alice"))
     return people
-
-
-def effective(version, team):  # type: ignore[no-untyped-def]
-    add_attachment(version, team["alice"], "sop.pdf", io.BytesIO(PDF))
-    db.session.commit()
-    step(version, "submit", team["alice"])
-    step(version, "review", team["rita"], signature=sig())
-    step(version, "approve", team["bob"], signature=sig())
-    step(version, "make_effective", team["quinn"])
-    return version
 
 
 def sop(team, title="Handling of investigational product"):  # type: ignore[no-untyped-def]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import select
 
-from core import Record, Role, SignatureRequest, attest, audit_reason, db, transition
+from core import (
+    Record,
+    Role,
+    SignatureRequest,
+    add_attachment,
+    attest,
+    audit_reason,
+    db,
+    transition,
+)
 from core.testing import DEFAULT_PASSWORD
 from plugins.training.models import (
     Curriculum,
@@ -12,6 +23,20 @@ from plugins.training.models import (
     TrainingQuestion,
     TrainingRequirement,
 )
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def effective(version, people):  # type: ignore[no-untyped-def]
+    """A document version taken through submit, review, approve and make_effective by the
+    ``people`` alice (author), rita (reviewer), bob (approver) and quinn (QA)."""
+    add_attachment(version, people["alice"], "sop.pdf", io.BytesIO(PDF))
+    db.session.commit()
+    step(version, "submit", people["alice"])
+    step(version, "review", people["rita"], signature=sig())
+    step(version, "approve", people["bob"], signature=sig())
+    step(version, "make_effective", people["quinn"])
+    return version
 
 
 def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
