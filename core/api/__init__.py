@@ -26,7 +26,7 @@ class CQMSApi(Api):
 
 
 def install_api(app: Flask, state: CQMSState) -> CQMSApi:
-    from core.api import docs, records, tasks, tokens_views
+    from core.api import audit, docs, records, tasks, tokens_views
     from core.extensions import csrf
 
     app.config.update(
@@ -42,7 +42,8 @@ def install_api(app: Flask, state: CQMSState) -> CQMSApi:
     )
     api = CQMSApi(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    blueprints: list[Any] = [tokens_views.blp, records.blp, tasks.blp, docs.blp]
+    blueprints: list[Any] = [tokens_views.blp, records.blp, audit.blp, tasks.blp,
+                              docs.blp]
     blueprints += [bp for _plugin, bp in state.registry.api_blueprints]
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

@@ -1,6 +1,6 @@
-"""``/api/v1/record-types``, ``/api/v1/records/...`` and ``/api/v1/audit``: every record action
-of the user interface. Study/site scope applies to every list and every object by id; records
-out of scope answer 404, as if they did not exist."""
+"""``/api/v1/record-types`` and ``/api/v1/records/...``: every record action of the user
+interface (their audit trail: ``core.api.audit``). Study/site scope applies to every list and
+every object by id; records out of scope answer 404, as if they did not exist."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from core.api.pagination import after_clause, decode_cursor, encode_cursor
 from core.api.records_io import field_info, load_body, record_json
 from core.attachments.models import Attachment
 from core.attachments.service import add_attachment, attachments_of, open_attachment
-from core.audit.models import AuditEntry
-from core.audit.query import FilterError, audit_query, record_conditions
 from core.db import db
 from core.errors import ValidationError
 from core.permissions import has_permission, may_act_in, scope_clause
@@ -37,13 +35,12 @@ from core.users.models import User
 from core.workflows.service import transition
 
 blp = Blueprint("core_api_records", __name__, url_prefix="/api/v1",
-                description="Records, their workflow, signatures, links, attachments and audit")
+                description="Records, their workflow, signatures, links and attachments")
 MAX_ID = 2147483647
 RECORD = f"/records/<string(maxlength=64):type_key>/<int(max={MAX_ID}):record_id>"
 SORTS = {"number": "str", "title": "str", "state": "str", "created_at": "datetime",
          "updated_at": "datetime", "id": "int"}
 UNIQUE_SORTS = frozenset({"number", "id"})  # no tie-breaker needed: the index alone serves
-AUDIT_VIEW = "core.audit.view"
 
 
 def _problems(*codes: int):  # type: ignore[no-untyped-def]
@@ -279,23 +276,6 @@ def by_number(number: str) -> Any:
 # -- what hangs off a record ---------------------------------------------------------------------
 
 
-@blp.route(f"{RECORD}/audit")
-@blp.arguments(schemas.ListQuery, location="query", error_status_code=400,
-               unknown=RAISE)
-@blp.response(200, schemas.AuditPage)
-@_problems(400, 401, 403, 404)
-def record_audit(query: dict[str, Any], type_key: str, record_id: int) -> Any:
-    """The record's audit trail, oldest first."""
-    _rt, record = _record(type_key, record_id)
-    stmt = select(AuditEntry).where(*record_conditions(record))
-    if query.get("after"):
-        _value, seq = decode_cursor(query["after"], "int")
-        stmt = stmt.where(AuditEntry.id > seq)
-    rows = list(db.session.scalars(stmt.order_by(AuditEntry.id).limit(query["limit"] + 1)))
-    rows, cursor = _page(rows, query["limit"], lambda e: encode_cursor(e.id, e.id))
-    return {"items": rows, "next": cursor}
-
-
 @blp.route(f"{RECORD}/signatures")
 @blp.response(200, schemas.Signature(many=True))
 @_problems(401, 403, 404)
@@ -420,30 +400,3 @@ def export(query: dict[str, Any], type_key: str, record_id: int) -> Any:
     _rt, record = _record(type_key, record_id)
     download = pdf_download if query["format"] == "pdf" else certified_copy_download
     return download(record, _user())
-
-
-# -- the whole trail -----------------------------------------------------------------------------
-
-
-@blp.route("/audit")
-@blp.arguments(schemas.AuditQuery, location="query", error_status_code=400,
-               unknown=RAISE)
-@blp.response(200, schemas.AuditPage)
-@_problems(400, 401, 403)
-def audit(query: dict[str, Any]) -> Any:
-    """The audit trail, newest first, filtered (needs core.audit.view)."""
-    if not has_permission(_user(), AUDIT_VIEW):
-        abort(403, description=f"{AUDIT_VIEW} is required.")
-    filters = {k: v for k, v in query.items() if k not in ("after", "limit")}
-    try:
-        stmt = audit_query(filters)
-    except FilterError as exc:
-        abort(400, description=str(exc))
-    if query.get("after"):
-        _value, seq = decode_cursor(query["after"], "int")
-        stmt = stmt.where(AuditEntry.id < seq)
-    rows = list(db.session.scalars(stmt.limit(query["limit"] + 1)))
-    rows, cursor = _page(rows, query["limit"], lambda e: encode_cursor(e.id, e.id))
-    return {"items": rows, "next": cursor}
-
-
