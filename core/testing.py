@@ -261,7 +261,7 @@ def make_user(app: Flask) -> Callable[..., Any]:
             for key in roles:
                 role = db.session.query(Role).filter_by(key=key).one()
                 assign_role(user, role, reason="test set-up", study=study, site=site)
-        db.session.commit()
+            db.session.commit()  # inside: the grants' reactions act as the system principal
         return user
 
     return factory

@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
 import click
 from flask import current_app
 
-from core.audit.context import audit_context, cli_client
+from core.audit.context import AuditContext, audit_context, cli_client
 from core.db import db
 from core.errors import CQMSError
+from core.users.service import system_context
 
 
 def state():  # type: ignore[no-untyped-def]
     return current_app.extensions["cqms"]
 
 
+@contextmanager
+def system_principal() -> Iterator[AuditContext]:
+    """Act as the system principal, the operating-system user and host named as the client."""
+    ctx = system_context(cli_client())
+    with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name,
+                       client=ctx.client) as active:
+        yield active
+
+
 def as_system(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run the command as the system principal in one transaction (all or nothing)."""
+    """Run the command as the system principal in one transaction (all or nothing). The commit
+    is made as the system principal too: the reactions it triggers (``record_created``,
+    ``role_assignment_changed``, ...) run at commit and act as the command did."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from core.users.service import system_context
-
         try:
-            ctx = system_context(cli_client())
-            with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name,
-                               client=ctx.client):
+            with system_principal():
                 result = fn(*args, **kwargs)
-            db.session.commit()
+                db.session.commit()
             return result
         except (CQMSError, click.ClickException):
             db.session.rollback()

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from core.audit.context import audit_context, cli_client
-from core.cli.context import _missing_tables, as_system, state
+from core.cli.context import _missing_tables, as_system, state, system_principal
 from core.db import db
 from core.notifications.outbox import deliver_outbox
 from core.notifications.reminders import run_reminders
@@ -91,19 +90,15 @@ class _Stop:
 @click.option("--interval", type=click.IntRange(min=1), default=DEFAULT_INTERVAL, show_default=True,
               help="Seconds between the start of one cycle and the next.")
 def scheduler(interval: int) -> None:
-    from core.users.service import system_context
-
     cycles = 0
     with _Stop() as stop:
         click.echo(f"scheduler: started, a cycle every {interval} s; stop with SIGTERM or SIGINT")
         while not stop.requested:
             started = time.monotonic()
             try:
-                ctx = system_context(cli_client())
-                with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name,
-                                   client=ctx.client):
+                with system_principal():  # the commit's reactions act as the system too
                     run_cycle(click.echo)
-                db.session.commit()
+                    db.session.commit()
             except Exception as exc:  # noqa: BLE001 - a bad cycle must not end the scheduler
                 db.session.rollback()
                 if cycles == 0 and _missing_tables(exc):
