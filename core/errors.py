@@ -37,3 +37,10 @@ class WorkflowError(CQMSError):
 
 class AuthenticationFailed(CQMSError):
     """Credentials re-entered for a signature are wrong (HTTP 401); counts towards lockout."""
+
+
+class TokenRefused(AuthenticationFailed):
+    """A bearer token that may not be used now (unknown, revoked, expired, its account locked
+    or deactivated, or older than the password): HTTP 401 saying which."""
+
+    title = "API token refused"

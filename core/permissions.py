@@ -118,6 +118,9 @@ def _wants_json() -> bool:
 
 def deny_anonymous() -> Any:
     if _wants_json():
+        refused = g.get("cqms_auth_refused")  # a bearer token refused, with the reason
+        if refused is not None:
+            raise refused
         abort(401)
     return redirect(url_for("core_auth.login", next=request.full_path.rstrip("?")))
 

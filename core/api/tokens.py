@@ -12,17 +12,19 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select, update
 
 from core.api.models import ApiToken
 from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
-from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from core.errors import AuthenticationFailed, PermissionDenied, TokenRefused, ValidationError
 from core.users.models import User
 
 PREFIX = "cqms_"
+# Where the bearer loader leaves why it refused a token; the 401 answer names it.
+REFUSAL_KEY = "cqms_auth_refused"
 
 
 def token_hash(token: str) -> str:
@@ -75,13 +77,34 @@ def client_id(token: ApiToken) -> str:
     return f"api-token:{token.id} {token.name}"[:255]
 
 
+def refusal(row: ApiToken) -> str | None:
+    """Why ``row`` may not be used now (``None`` when it may). A token ends with its account's
+    other credentials: lockout refuses it while locked; deactivation and a password change
+    revoke it, and a token issued before the password's last change is refused whatever wrote
+    the password."""
+    user = row.user
+    if not user.is_active:
+        return "The account is deactivated."
+    if user.is_locked:
+        return "The account is locked; an administrator must unlock it."
+    if row.revoked_at is not None:
+        return "The token was revoked; issue a new one."
+    if row.expires_at <= utcnow():
+        return "The token expired; issue a new one."
+    if user.password_changed_at is not None and row.created_at < user.password_changed_at:
+        return "The password was changed after the token was issued; issue a new one."
+    return None
+
+
 def user_for_token(secret: str) -> User | None:
-    """The active user holding an unexpired, unrevoked token (``None`` otherwise). The request's
-    audit entries name the token as their client (21 CFR 11.10(h))."""
-    if not secret.startswith(PREFIX) or len(secret) > 128:
-        return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
-    if row is None or not row.active or not row.user.is_active:
+    """The user holding a token that may be used now (``None`` otherwise, the reason kept for
+    the 401). The request's audit entries name the token as their client (21 CFR 11.10(h))."""
+    row = None
+    if secret.startswith(PREFIX) and len(secret) <= 128:
+        row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
+    why = "The token is not known." if row is None else refusal(row)
+    if why is not None:
+        g.setdefault(REFUSAL_KEY, TokenRefused(why))
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):

@@ -6,7 +6,8 @@ import re
 
 from sqlalchemy import func, insert, select
 
-from core.audit.context import AuditContext, audit_reason
+from core.api.models import ApiToken
+from core.audit.context import AuditContext, audit_reason, current_context
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ConflictError, ValidationError
@@ -175,6 +176,26 @@ def end_sessions(user: User, why: str) -> int:
     return len(sessions)
 
 
+def end_tokens(user: User, why: str) -> int:
+    """Revoke every live API token of ``user`` (each audited, by whoever acts now, with the
+    current reason); returns how many."""
+    now = utcnow()
+    rows = db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)).all()
+    for row in rows:
+        row.revoked_at = now
+        row.revoked_by_id = current_context().actor_id
+        db.session.flush()
+        record_event("api_token.revoked", "core_api_token", row.id, field="cause", new=why)
+    return len(rows)
+
+
+def end_access(user: User, why: str) -> None:
+    """End every credential of ``user`` in use: web sessions and API tokens."""
+    end_sessions(user, why)
+    end_tokens(user, why)
+
+
 def deactivate(user: User, *, reason: str) -> None:
     reason = _require_reason(reason)
     if not user.active:
@@ -182,7 +203,7 @@ def deactivate(user: User, *, reason: str) -> None:
     with audit_reason(reason):
         user.active = False
         user.deactivated_at = utcnow()
-        end_sessions(user, "deactivated")
+        end_access(user, "deactivated")
         db.session.flush()
 
 
@@ -218,5 +239,5 @@ def change_own_password(user: User, current: str, new: str) -> None:
         raise ValidationError({"current_password": "The current password is not correct."})
     with audit_reason("Password changed by the user"):
         set_password(user, new)
-        end_sessions(user, "password changed")
+        end_access(user, "password changed")
         db.session.flush()

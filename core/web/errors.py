@@ -27,9 +27,9 @@ def _wants_problem_json() -> bool:
 
 
 def _render(code: int, detail: str, headers: Any = None,
-            errors: dict[str, list[str]] | None = None) -> Any:
+            errors: dict[str, list[str]] | None = None, title: str | None = None) -> Any:
     if _wants_problem_json():
-        title = MESSAGES.get(code, "Error")
+        title = title or MESSAGES.get(code, "Error")
         body: dict[str, Any] = {"type": "about:blank", "title": title, "status": code,
                                 "detail": detail}
         if errors:
@@ -109,7 +109,7 @@ def _domain_error(exc: CQMSError) -> Any:
     errors = None
     if isinstance(exc, ValidationError):
         errors = {name: [message] for name, message in exc.errors.items()}
-    return _render(status, str(exc), None, errors)
+    return _render(status, str(exc), None, errors, getattr(exc, "title", None))
 
 
 def _unexpected(exc: Exception) -> Any:
