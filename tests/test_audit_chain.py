@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.audit.chain import GENESIS, entry_hash
+from core.audit.chain import GENESIS, app_hasher, entry_hash, keyed_entry_hash
 from core.audit.context import audit_context, audit_reason
 from core.audit.listener import AuditError
 from core.audit.models import AuditCheckpoint, AuditEntry
@@ -40,7 +40,7 @@ from core.audit.verify import (
     stored_checkpoints,
     verify,
 )
-from core.integrity import mac
+from core.integrity import integrity_key, key_path, mac
 from core.studies import Site, Study
 from core.testing import close_app, login, triggers_bypassed
 
@@ -67,6 +67,9 @@ def cqms(app, db, monkeypatch, capsys):
     monkeypatch.setenv("CQMS_INSTANCE_PATH", app.instance_path)
     monkeypatch.setenv("CQMS_DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     monkeypatch.setenv("CQMS_PLUGINS", ",".join(app.config["PLUGINS"]))
+    # These tests play a rogue DBA who also holds the integrity key and has removed the
+    # automatic checkpoint file: only the checkpoints each test names can catch them.
+    monkeypatch.setenv("CQMS_AUDIT_CHECKPOINT_FILE", str(Path(app.instance_path) / "removed"))
     built = []
     original = core.app.create_app
 
@@ -158,12 +161,13 @@ def set_row(conn, seq: int, **values) -> None:
     conn.execute(ENTRIES.update().where(ENTRIES.c.id == seq).values(**values))
 
 
-def rehash_from(conn, first: int) -> None:
-    """Recompute prev_hash and hash of every entry from ``first`` on, so the chain links up."""
+def rehash_from(conn, first: int, hash_entry=keyed_entry_hash) -> None:
+    """Recompute prev_hash and hash of every entry from ``first`` on, so the chain links up
+    (by default as someone holding the integrity key would)."""
     prev = conn.scalar(select(ENTRIES.c.hash).where(ENTRIES.c.id == first - 1)) or GENESIS
     for row in rows(conn, first):
         row["prev_hash"] = prev
-        prev = entry_hash(prev, row)
+        prev = hash_entry(prev, row)
         set_row(conn, row["id"], prev_hash=row["prev_hash"], hash=prev)
 
 
@@ -190,10 +194,10 @@ def assert_clean(db) -> int:
     with db.engine.connect() as conn:
         trail = rows(conn)
     assert [r["id"] for r in trail] == list(range(1, len(trail) + 1))
-    prev = GENESIS
+    prev, keyed = GENESIS, app_hasher()
     for row in trail:
         assert row["prev_hash"] == prev, row["id"]
-        assert entry_hash(prev, row) == row["hash"], row["id"]
+        assert keyed(prev, row) == row["hash"], row["id"]
         prev = row["hash"]
     return len(trail)
 
@@ -340,30 +344,38 @@ def test_a_deleted_entry_is_reported_at_its_seq(
 @pytest.mark.req("P11-01", "DI-C3", "E6-14")
 @CORE_ONLY
 @BOTH
+@pytest.mark.parametrize("forger", ["holds-the-key", "without-the-key"])
 def test_an_entry_slipped_into_the_middle_is_reported_right_after_it(
-        db, make_user, client, system_actor, cqms, cqms_backend):
-    """A forged entry, correctly hashed onto its predecessor, with later entries renumbered up:
-    the entry after it no longer links (nor matches, as its sequence number is hashed)."""
+        db, make_user, client, system_actor, cqms, cqms_backend, forger):
+    """A forged entry, hashed onto its predecessor, with later entries renumbered up: the entry
+    after it no longer links (nor matches, as its sequence number is hashed). Without the
+    integrity key the forgery itself is found too: its hash is not keyed."""
     ctx = populate(db, make_user, client)
     after = title_edit_seq(db, ctx["studies"][1], "Study 1, protocol v3")
     total = head(db)
+    hash_entry = keyed_entry_hash if forger == "holds-the-key" else entry_hash
     with triggers_bypassed("core_audit_entry") as conn:
         for seq in range(total, after, -1):
             set_row(conn, seq, id=seq + 1)
         forged = {**rows(conn, after)[0], "id": after + 1, "field": "description",
                   "old_value": "Phase 2", "new_value": "Phase 3", "action": "update"}
         forged["prev_hash"] = rows(conn, after)[0]["hash"]
-        forged["hash"] = entry_hash(forged["prev_hash"], forged)
+        forged["hash"] = hash_entry(forged["prev_hash"], forged)
         conn.execute(ENTRIES.insert().values(**forged))
 
     report = run_verify(db)
     assert report.entries == total + 1
-    assert report.findings[0].seq == after + 2, report.findings
-    assert report.findings[0].problem.startswith("link to the previous entry is broken")
-    assert after + 1 not in seqs(report)  # the forgery itself is well formed
+    first = after + 2 if forger == "holds-the-key" else after + 1
+    assert report.findings[0].seq == first, report.findings
+    if forger == "holds-the-key":
+        assert report.findings[0].problem.startswith("link to the previous entry is broken")
+        assert after + 1 not in seqs(report)  # the forgery itself is well formed
+    else:
+        assert report.findings[0].problem.startswith("hashed without the integrity key")
+        assert report.findings[1].seq == after + 2
     status, out = cqms("audit", "verify")
     assert status == 1
-    assert failed_line(out).startswith(f"FAILED seq {after + 2}: ")
+    assert failed_line(out).startswith(f"FAILED seq {first}: ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -636,7 +648,6 @@ def test_verification_on_sqlite_does_not_hold_the_write_lock(
 def test_first_users_of_a_new_integrity_key_all_get_the_same_key(app_factory, tmp_path):
     """Two processes starting at once (web workers, a CLI run) must never sign with different
     keys: the loser's checkpoints and signatures would read as forged forever after."""
-    from core.integrity import integrity_key
 
     apps = [app_factory(plugins=[], schema=False) for _ in range(4)]
     for trial in range(8):
@@ -670,15 +681,17 @@ WORKERS = {"sqlite": 4, "postgresql": 6}
 WRITES = 15
 
 
-def _append_worker(url: str, instance: str, worker: int, writes: int, barrier, results) -> None:
-    """One process of the concurrency test: its own app, many small audited transactions."""
+def _append_worker(url: str, instance: str, key_file: str, worker: int, writes: int, barrier,
+                   results) -> None:
+    """One process of the concurrency test: its own app (the deployment's integrity key),
+    many small audited transactions."""
     try:
         from core.app import create_app
         from core.db import db
         from core.users.service import system_context
 
         app = create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": instance,
-                          "PLUGINS": []}, environ={})
+                          "INTEGRITY_KEY_FILE": key_file, "PLUGINS": []}, environ={})
         with app.app_context():
             ctx = system_context(f"worker-{worker}")
             db.session.commit()  # end the read (on SQLite it holds the write lock)
@@ -715,10 +728,13 @@ def test_concurrent_processes_append_a_gapless_unforked_chain(
         app, db, system_actor, tmp_path, cqms_backend):
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     start, workers = head(db), WORKERS[cqms_backend]
+    integrity_key()  # made now: every worker keys its entries with the deployment's key
+    key_file = str(key_path())
     mp = multiprocessing.get_context("spawn")
     barrier, results = mp.Barrier(workers), mp.Queue()
     procs = [mp.Process(target=_append_worker, daemon=True,
-                        args=(url, str(tmp_path / f"worker{n}"), n, WRITES, barrier, results))
+                        args=(url, str(tmp_path / f"worker{n}"), key_file, n, WRITES, barrier,
+                              results))
              for n in range(workers)]
     for proc in procs:
         proc.start()

@@ -224,7 +224,7 @@ def _write_entries(session: Session, flush_context: UOWTransaction) -> None:
         "ip": ctx.ip,
         "client": ctx.client,
     }
-    chain.append(session.connection(), [{**stamp, **row} for row in rows])
+    chain.append(session.connection(), [{**stamp, **row} for row in rows], session.info)
 
 
 def _refuse_unaudited_bulk(state: ORMExecuteState) -> None:

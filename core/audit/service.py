@@ -48,7 +48,7 @@ def record_event(
         "ip": ctx.ip,
         "client": ctx.client,
     }
-    return chain.append(db.session.connection(), [entry])[0]
+    return chain.append(db.session.connection(), [entry], db.session.info)[0]
 
 
 def entries_for(entity_type: str, entity_id: Any) -> list[AuditEntry]:

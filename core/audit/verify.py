@@ -1,8 +1,9 @@
-"""Verification of the audit trail: the hash chain, signed checkpoints and record hashes.
+"""Verification of the audit trail: the keyed hash chain, signed checkpoints and reconcilers.
 
-Finds an edited entry (content no longer matches its hash), a deleted or reordered one (sequence
-gap or broken link), truncation and a re-hashed chain (against signed checkpoints), forged
-checkpoints (bad MAC) and business rows edited outside the application (record reconcilers).
+Finds an edited entry (content no longer matches its keyed hash), a forged one (hashed without
+the integrity key), a deleted or reordered one (sequence gap or broken link), truncation
+(against signed checkpoints, in the database and in the checkpoint file), forged checkpoints
+(bad MAC) and business rows changed outside the application (the reconcilers).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from core.audit.chain import GENESIS, chain_head, entry_hash
+from core.audit.chain import GENESIS, EntryHasher, chain_head, entry_hash
 from core.audit.models import AuditCheckpoint, AuditEntry
-from core.integrity import mac, mac_ok
+from core.integrity import integrity_key, mac, mac_ok
 
 CHECKPOINT_PURPOSE = "audit-checkpoint"
 MAX_FINDINGS = 100
@@ -40,6 +41,8 @@ class Finding:
 class Report:
     entries: int = 0
     head_seq: int = 0
+    #: Entries of the first, unkeyed trail (before the chain was keyed): checked by hash only.
+    legacy_entries: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -128,7 +131,8 @@ def verify(
                                "signed with another key)"))
             continue
         expected.setdefault(point.seq, point)
-    prev, seq = GENESIS, 0
+    keyed = EntryHasher(integrity_key())
+    prev, seq, keyed_seen = GENESIS, 0, False
     for row in _entries(connection):
         report.entries += 1
         entity = f"{row['entity_type']} {row['entity_id']}".strip()
@@ -138,9 +142,16 @@ def verify(
         elif row["prev_hash"] != prev:
             report.add(Finding(row["id"], entity, "link to the previous entry is broken "
                                "(an entry was deleted, reordered or replaced)"))
-        if entry_hash(row["prev_hash"], row) != row["hash"]:
+        if keyed(row["prev_hash"], row) == row["hash"]:
+            keyed_seen = True
+        elif entry_hash(row["prev_hash"], row) != row["hash"]:
             report.add(Finding(row["id"], entity, f"content does not match its hash (entry "
                                f"edited; field {row['field'] or '-'})"))
+        elif keyed_seen:
+            report.add(Finding(row["id"], entity, "hashed without the integrity key: not "
+                               "written by the application (forged or re-hashed)"))
+        else:
+            report.legacy_entries += 1
         point = expected.get(row["id"])
         if point is not None and point.hash != row["hash"]:
             report.add(Finding(row["id"], entity, f"hash differs from {point.source} signed "

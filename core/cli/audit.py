@@ -9,6 +9,7 @@ import click
 from flask import current_app
 
 from core.audit import verify as audit_verify
+from core.audit.checkpoints import checkpoint_file
 from core.cli.context import as_system
 from core.db import db
 from core.db.engine import read_only_scope
@@ -20,16 +21,19 @@ def group() -> None:
 
 
 @group.command(help="Recompute the hash chain (and record hashes); exit 1 on any problem.")
-@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Checkpoint file written by `cqms audit checkpoint` (detects truncation and "
-                   "a re-hashed chain).")
-def verify(checkpoint_file: Path | None) -> None:
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Another checkpoint file written by `cqms audit checkpoint` (the automatic "
+                   "one, AUDIT_CHECKPOINT_FILE, is always read).")
+def verify(checkpoint_path: Path | None) -> None:
     points = []
-    if checkpoint_file is not None:
-        if not checkpoint_file.is_file():
-            raise click.BadParameter(f"{checkpoint_file} does not exist", param_hint="--checkpoint")
+    if checkpoint_path is not None and not checkpoint_path.is_file():
+        raise click.BadParameter(f"{checkpoint_path} does not exist", param_hint="--checkpoint")
+    automatic = checkpoint_file()
+    for path in dict.fromkeys(p for p in (checkpoint_path, automatic) if p is not None):
+        if not path.is_file():
+            continue  # no automatic checkpoint written yet (or none since it was moved)
         try:
-            points = audit_verify.read_checkpoint_file(checkpoint_file)
+            points += audit_verify.read_checkpoint_file(path)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
     # A read-only transaction: on SQLite, verifying a long trail must not hold the write lock.
@@ -40,8 +44,10 @@ def verify(checkpoint_file: Path | None) -> None:
         report = audit_verify.verify(connection, points, reconcilers)
         db.session.rollback()
     if report.ok:
+        legacy = (f", {report.legacy_entries} from before the chain was keyed"
+                  if report.legacy_entries else "")
         click.echo(f"OK {report.entries} entries (head seq {report.head_seq}, "
-                   f"{len(points)} checkpoints)")
+                   f"{len(points)} checkpoints{legacy})")
         return
     click.echo(f"FAILED {report.findings[0].line()}")
     for finding in report.findings[1:]:
@@ -50,10 +56,11 @@ def verify(checkpoint_file: Path | None) -> None:
 
 
 @group.command(help="Sign the current chain head and append it to FILE (keep FILE elsewhere).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to append the checkpoint line to.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to append the checkpoint line to (default: AUDIT_CHECKPOINT_FILE).")
 @as_system
-def checkpoint(out: Path) -> None:
+def checkpoint(out: Path | None) -> None:
+    out = out or checkpoint_file()
     point = audit_verify.make_checkpoint(db.session.connection())
     with out.open("a", encoding="utf-8") as fh:
         fh.write(audit_verify.checkpoint_line(point) + "\n")

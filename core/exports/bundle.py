@@ -26,7 +26,7 @@ from typing import Any
 from flask import current_app
 
 from core.attachments.service import AttachmentIntegrityError, attachments_of, chain_digest, open_attachment
-from core.audit.chain import entry_hash
+from core.audit.chain import app_hasher, hash_kind
 from core.db import utcnow
 from core.errors import CQMSError
 from core.exports.history import (
@@ -73,8 +73,9 @@ def _json(data: Any) -> bytes:
 def _check(record: Record, entries: list[Any], versions: list[Any], signatures: list[Any],
            attachments: list[Any]) -> None:
     """Refuse to certify data that fails any integrity check."""
+    hasher = app_hasher()
     for entry in entries:
-        if entry_hash(entry.prev_hash, entry_dict(entry)) != entry.hash:
+        if hash_kind(hasher, entry_dict(entry)) is None:
             raise CertifiedCopyRefused(f"{record.number}: audit entry {entry.id} does not match "
                                        "its hash (edited in the database); run `cqms audit verify`")
     if content_hash(content_of(record)) != record.content_hash:

@@ -76,7 +76,7 @@ def utc_iso(value: datetime) -> str:
 
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
-    """An entry as chained (``entry_hash(prev_hash, dict)`` gives its hash back), plus its
+    """An entry as chained (its keyed hash is computed over this dict), plus its
     links in the chain."""
     data = {name: getattr(entry, name) for name in CHAINED_FIELDS}
     data["at"] = utc_iso(entry.at)

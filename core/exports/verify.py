@@ -2,10 +2,11 @@
 
 In order: the zip lists each member once; nothing the manifest lists is missing and nothing
 unlisted was added; every member has the manifest's size and SHA-256, and SHA256SUMS agrees;
-each audit entry matches its chain hash (and links to the entry before it when both are
-included); attachments and signatures agree with the files and versions in the copy. With the
-integrity key, the manifest's MAC and every signature's MAC are checked too; without it a copy
-rebuilt consistently from scratch cannot be told from the original, and the report says so.
+each audit entry links to the entry before it when both are included; attachments and
+signatures agree with the files and versions in the copy. With the integrity key, each audit
+entry's keyed chain hash, the manifest's MAC and every signature's MAC are checked too; without
+it a copy rebuilt consistently from scratch cannot be told from the original, and the report
+says so.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from core.audit.chain import entry_hash
+from core.audit.chain import EntryHasher, hash_kind
 from core.exports.bundle import FORMAT, MAC_FILE, MAC_PURPOSE, MANIFEST, SUMS
 from core.integrity import key_id, keyed_mac
-from core.signatures.service import PURPOSE as SIGNATURE_PURPOSE
-from core.signatures.service import signature_message
+from core.signatures.models import PURPOSE as SIGNATURE_PURPOSE
+from core.signatures.models import mac_matches
 
 REQUIRED = ("README.txt", "record.json", "versions.json", "audit-trail.json", "signatures.json",
             "links.json", "attachments.json", "record.pdf")
@@ -141,18 +142,24 @@ def _check_members(archive: zipfile.ZipFile, files: dict[str, dict[str, Any]], r
             raise Problem(f"{SUMS}: disagrees with the manifest about {name}")
 
 
-def _check_chain(entries: Any, manifest: dict[str, Any]) -> int:
+def _check_chain(entries: Any, manifest: dict[str, Any], key: bytes | None) -> int:
+    """Order and links always; each entry's keyed hash with the key (legacy unkeyed hashes
+    only before the first keyed entry)."""
     if not isinstance(entries, list):
         raise Problem("audit-trail.json: not a list of entries")
+    hasher = EntryHasher(key) if key is not None else None
     previous: dict[str, Any] | None = None
+    keyed_seen = False
     for position, entry in enumerate(entries, start=1):
         try:
-            seq, broken = entry["id"], entry_hash(entry["prev_hash"], entry) != entry["hash"]
+            seq = entry["id"]
+            kind = hash_kind(hasher, entry) if hasher is not None else "unchecked"
         except (KeyError, TypeError, AttributeError):
             raise Problem(f"audit-trail.json: entry {position} is malformed") from None
-        if broken:
-            raise Problem(f"audit-trail.json: entry seq {seq} does not match its hash (edited; "
-                          f"field {entry.get('field') or '-'})")
+        if kind is None or (kind == "legacy" and keyed_seen):
+            raise Problem(f"audit-trail.json: entry seq {seq} does not match its keyed hash "
+                          f"(edited or forged; field {entry.get('field') or '-'})")
+        keyed_seen = keyed_seen or kind == "keyed"
         if previous is not None:
             if seq <= previous["id"]:
                 raise Problem(f"audit-trail.json: entry seq {seq} is out of order")
@@ -193,10 +200,12 @@ def _check_macs(archive: zipfile.ZipFile, raw: bytes, manifest: dict[str, Any], 
     for sig in signatures:
         try:
             signed_at = datetime.strptime(sig["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
-            message = signature_message(SimpleNamespace(**{**sig, "signed_at": signed_at}))
-        except (KeyError, TypeError, ValueError):
+            values = SimpleNamespace(**{**sig, "signed_at": signed_at})
+            intact = mac_matches(values, sig.get("mac"), lambda message, stated: _same(
+                keyed_mac(key, SIGNATURE_PURPOSE, message), stated))
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise Problem(f"signatures.json: signature {sig.get('id')} is malformed") from None
-        if not _same(keyed_mac(key, SIGNATURE_PURPOSE, message), sig.get("mac")):
+        if not intact:
             raise Problem(f"signatures.json: signature {sig.get('id')} ({sig.get('printed_name')}"
                           ") does not match its MAC (altered)")
     stated = archive.read(MAC_FILE).decode("utf-8", "replace").strip()
@@ -211,7 +220,7 @@ def _verify(archive: zipfile.ZipFile, key: bytes | None, report: BundleReport) -
     raw, manifest, files = _manifest(archive)
     _check_members(archive, files, raw)
     report.files = len(files)
-    report.entries = _check_chain(_json(archive, "audit-trail.json"), manifest)
+    report.entries = _check_chain(_json(archive, "audit-trail.json"), manifest, key)
     signatures = _check_contents(archive, files)
     if key is not None:
         _check_macs(archive, raw, manifest, key, signatures)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from core.audit.models import AuditEntry
 from core.db import Base, UTCDateTime, utcnow
+from core.integrity import mac_ok
+
+PURPOSE = "signature"
 
 ATTESTATION_TEXT = (
     "I certify that my electronic signature in this system is the legally binding equivalent of "
@@ -42,7 +47,22 @@ class Signature(Base):
 
     @property
     def valid(self) -> bool:
-        return self.invalidated_at is None
+        """Not invalidated, and intact (a signature altered or revived in SQL is not valid)."""
+        return self.invalidated_at is None and self.intact
+
+    @property
+    def intact(self) -> bool:
+        """Its MAC matches its fields, and the audit trail never saw it invalidated (setting
+        ``invalidated_at`` back to NULL in SQL does not revive it)."""
+        if not mac_matches(self, self.mac):
+            return False
+        session = object_session(self)
+        if session is None or self.id is None:
+            return True
+        return session.scalar(select(AuditEntry.id).where(
+            AuditEntry.entity_type == self.__tablename__, AuditEntry.entity_id == str(self.id),
+            AuditEntry.field == "invalidated_at", AuditEntry.new_value.is_not(None)).limit(1)
+        ) is None
 
     @property
     def manifestation(self) -> str:
@@ -52,6 +72,23 @@ class Signature(Base):
 
     def audit_label(self) -> str:
         return f"{self.meaning} by {self.username}"
+
+
+def signature_messages(sig: Any) -> tuple[bytes, bytes]:
+    """The bytes a signature's MAC covers: every field set at signing, the comment included
+    (``v2``), and the narrower message of signatures made before the comment was covered."""
+    parts = (sig.record_id, sig.record_version, sig.content_hash, sig.signer_id, sig.username,
+             sig.printed_name, sig.meaning, sig.transition,
+             sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), sig.method)
+    legacy = "\x00".join(str(p) for p in parts).encode()
+    return b"v2\x00" + legacy + b"\x00" + str(sig.comment or "").encode(), legacy
+
+
+def mac_matches(sig: Any, stated: str, check: Any = None) -> bool:
+    """Whether ``stated`` is the MAC of ``sig``'s fields (``check(message, stated)`` defaults
+    to this deployment's key)."""
+    check = check or (lambda message, mac: mac_ok(PURPOSE, message, mac))
+    return any(check(message, stated) for message in signature_messages(sig))
 
 
 class SignatureAttestation(Base):

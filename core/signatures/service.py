@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,12 +18,17 @@ from core.audit.context import acting_as
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
-from core.integrity import mac, mac_ok
+from core.integrity import mac
 from core.records.models import Record
-from core.signatures.models import ATTESTATION_TEXT, Signature, SignatureAttestation
+from core.signatures.models import (
+    ATTESTATION_TEXT,
+    PURPOSE,
+    Signature,
+    SignatureAttestation,
+    mac_matches,
+    signature_messages,
+)
 from core.users.models import User
-
-PURPOSE = "signature"
 
 
 @dataclass(frozen=True)
@@ -37,22 +41,9 @@ class SignatureRequest:
     comment: str = ""
 
 
-def _message(sig: Signature) -> bytes:
-    parts = (sig.record_id, sig.record_version, sig.content_hash, sig.signer_id, sig.username,
-             sig.printed_name, sig.meaning, sig.transition,
-             sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), sig.method)
-    return "\x00".join(str(p) for p in parts).encode()
-
-
 def mac_valid(sig: Signature) -> bool:
     """Whether the signature's MAC matches its fields (not altered, not copied elsewhere)."""
-    return mac_ok(PURPOSE, _message(sig), sig.mac)
-
-
-def signature_message(sig: Any) -> bytes:
-    """The bytes a signature's MAC covers; ``sig`` needs the Signature's attributes (a
-    certified copy's verifier passes values read back from the bundle)."""
-    return _message(sig)
+    return mac_matches(sig, sig.mac)
 
 
 def has_attested(user: User) -> bool:
@@ -109,7 +100,7 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
         transition=transition, signed_at=utcnow(), method="password+totp"
         if user.totp_enabled_at else "password", comment=request.comment or "", mac="",
     )
-    sig.mac = mac(PURPOSE, _message(sig))
+    sig.mac = mac(PURPOSE, signature_messages(sig)[0])
     with acting_as(user):
         db.session.add(sig)
         db.session.flush()
@@ -148,6 +139,6 @@ def verify_signatures(connection: Connection, report) -> None:  # type: ignore[n
     rows: Iterable = connection.execute(select(Signature.__table__).order_by(Signature.id))
     for row in rows.mappings():
         sig = Signature(**{k: row[k] for k in row.keys()})
-        if not mac_ok(PURPOSE, _message(sig), row["mac"]):
+        if not mac_matches(sig, row["mac"]):
             report.add(Finding(None, f"core_signature {row['id']}", "signature MAC does not "
                                "match (altered, or copied to another record or version)"))

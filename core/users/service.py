@@ -46,9 +46,13 @@ def ensure_system_user() -> User:
         values = {"username": SYSTEM_USERNAME, "full_name": "CQMS system", "is_service": True}
         user_id = db.session.execute(insert(User).values(**values)).inserted_primary_key[0]
         user = db.session.get(User, user_id)
-        for field, value in values.items():
-            record_event("create", "core_user", user_id, field=field, new=value, actor=user,
-                         reason="Service principal created at first database set-up")
+        ignored = User.__audit_ignore__
+        for attr in User.__mapper__.column_attrs:  # every column, as the listener would
+            value = getattr(user, attr.key)
+            if value is not None and attr.key not in ignored:
+                record_event("create", "core_user", user_id, field=attr.key, new=value,
+                             actor=user, reason="Service principal created at first database "
+                                                "set-up")
         db.session.flush()
     return user
 

@@ -1,0 +1,134 @@
+"""Automatic signed checkpoints of the audit chain, appended to a file outside the database.
+
+The keyed chain stops forged or re-hashed entries, but not the deletion of the newest entries:
+what is left is still a valid chain. After a commit that wrote audit entries, the head it wrote
+(sequence number and hash) is signed and appended to ``AUDIT_CHECKPOINT_FILE``, at most once per
+``AUDIT_CHECKPOINT_SECONDS`` per process; a head held back by that limit is written when the
+time is up. ``cqms audit verify`` reads the file and reports a trail that ends before a
+checkpoint. Writing happens after the commit and never fails the request that committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.audit.chain import HEAD
+from core.audit.verify import CHECKPOINT_PURPOSE, Checkpoint, checkpoint_line
+from core.integrity import integrity_key, keyed_mac
+
+log = logging.getLogger("cqms.audit")
+
+
+def checkpoint_file() -> Path:
+    configured = current_app.config.get("AUDIT_CHECKPOINT_FILE") or ""
+    return Path(configured) if configured else (
+        Path(current_app.instance_path) / "audit-checkpoints.jsonl")
+
+
+def signed(seq: int, head_hash: str, key: bytes) -> Checkpoint:
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    unsigned = Checkpoint(seq, head_hash, at, "", "")
+    return Checkpoint(seq, head_hash, at, keyed_mac(key, CHECKPOINT_PURPOSE, unsigned.message()),
+                      "")
+
+
+def append_line(path: Path, point: Checkpoint) -> None:
+    """One ``write`` of one line to a file opened for appending (atomic for short lines)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, (checkpoint_line(point) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class CheckpointWriter:
+    """Per process and file: rate-limits checkpoints and writes a held-back head later."""
+
+    path: Path
+    key: bytes
+    interval: float
+    last_written: float = float("-inf")
+    pending: tuple[int, str] | None = None
+    timer: threading.Timer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def committed(self, head: tuple[int, str]) -> None:
+        with self.lock:
+            if self.pending is None or head[0] > self.pending[0]:
+                self.pending = head
+            wait = self.last_written + self.interval - time.monotonic()
+            if wait <= 0:
+                self._write_pending()
+            elif self.timer is None:
+                self.timer = threading.Timer(wait, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.timer = None
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self.pending is None:
+            return
+        seq, head_hash = self.pending
+        self.pending = None
+        self.last_written = time.monotonic()
+        try:
+            append_line(self.path, signed(seq, head_hash, self.key))
+        except OSError as exc:  # the change committed; say so loudly, never fail the user
+            log.error("audit checkpoint seq %s not written to %s: %s", seq, self.path, exc)
+
+
+_writers: dict[Path, CheckpointWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer() -> CheckpointWriter:
+    path = checkpoint_file()
+    with _writers_lock:
+        found = _writers.get(path)
+        if found is None:
+            found = _writers[path] = CheckpointWriter(
+                path, integrity_key(), float(current_app.config["AUDIT_CHECKPOINT_SECONDS"]))
+        return found
+
+
+def flush_all() -> None:
+    """Write every held-back head now (tests, and a process about to exit)."""
+    for found in list(_writers.values()):
+        found.flush()
+
+
+def _after_commit(session: Session) -> None:
+    head = session.info.pop(HEAD, None)
+    if head is not None:
+        writer().committed(head)
+
+
+def _after_rollback(session: Session, _previous_transaction: object = None) -> None:
+    """Any rollback (a savepoint's too) may have undone the noted head: forget it."""
+    session.info.pop(HEAD, None)
+
+
+def install() -> None:
+    for name, fn in (("after_commit", _after_commit), ("after_soft_rollback", _after_rollback)):
+        if not event.contains(FlaskSession, name, fn):
+            event.listen(FlaskSession, name, fn)
+
+
+install()

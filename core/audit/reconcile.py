@@ -1,0 +1,175 @@
+"""Reconciler for ``cqms audit verify``: every row of every audited table agrees with the trail.
+
+The audit listener writes each created, changed and deleted column of an audited model (records
+with their state and owner, accounts, role grants, permissions, signatures, settings...). So the
+last value the trail holds for a column is the value the row must have now. A row changed,
+inserted or deleted in SQL, past the application, disagrees with the (keyed, hence unforgeable)
+trail, and is reported by record number (or table and id) and field. Not compared: columns a
+model excludes from its trail (``__audit_ignore__``: counters and caches), the version counter
+and updated-at stamps the ORM maintains (bookkeeping: the trail's own times and versions are
+authoritative), and a column the trail never mentions that holds its default (rows bootstrapped
+before every column was recorded). Redacted columns (secrets) are compared for presence only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper
+
+from core.audit.listener import format_value
+from core.audit.models import AuditEntry
+from core.db import Base
+
+ROW_ACTIONS = ("create", "update", "delete")
+LABELLED_ID = re.compile(r"\(#([^()]*)\)$")  # a foreign key as the listener writes it
+SHOWN = 60
+
+
+@dataclass
+class EntityTrail:
+    """What the trail says of one row: each column's last value, and whether it was deleted."""
+
+    values: dict[str, str | None] = field(default_factory=dict)
+    deleted: bool = False
+
+
+def audited_mappers(connection: Connection) -> list[Mapper[Any]]:
+    """Mappers whose rows the listener audits and whose tables this database has, each under
+    the table it writes entries for (a joined-inheritance record under its own table)."""
+    present = set(inspect(connection).get_table_names())
+    found = []
+    for mapper in Base.registry.mappers:
+        if getattr(mapper.class_, "__audit__", False) and {
+                t.name for t in mapper.tables} <= present:
+            found.append(mapper)
+    return sorted(found, key=lambda m: (m.local_table.name, m.class_.__name__))
+
+
+def _trail(connection: Connection, tables: set[str]) -> dict[tuple[str, str], EntityTrail]:
+    entities: dict[tuple[str, str], EntityTrail] = {}
+    stmt = (select(AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.action,
+                   AuditEntry.field, AuditEntry.new_value)
+            .where(AuditEntry.action.in_(ROW_ACTIONS)).order_by(AuditEntry.id))
+    for table, entity_id, action, name, value in connection.execution_options(
+            yield_per=5000).execute(stmt):
+        if table not in tables:
+            continue
+        entity = entities.get((table, entity_id))
+        if entity is None:
+            entity = entities[(table, entity_id)] = EntityTrail()
+        if action == "delete":
+            entity.deleted = True
+            entity.values.pop(name, None)
+        else:
+            if action == "create" and entity.deleted:  # a row re-created under the same key
+                entity.deleted, entity.values = False, {}
+            entity.values[name] = value
+    return entities
+
+
+def _rows(connection: Connection, mapper: Mapper[Any]) -> Iterator[dict[str, Any]]:
+    columns = [attr.columns[0].label(attr.key) for attr in mapper.column_attrs]
+    stmt = select(*columns).select_from(mapper.persist_selectable)
+    if mapper.polymorphic_on is not None:
+        # Only rows of exactly this class: a subclass's rows are audited under its own table.
+        stmt = stmt.where(mapper.polymorphic_on == mapper.polymorphic_identity)
+    result = connection.execution_options(yield_per=2000).execute(
+        stmt.order_by(*mapper.primary_key))
+    for row in result.mappings():
+        yield dict(row)
+
+
+def _same(column: Any, expected: str | None, actual: Any, redacted: bool) -> bool:
+    if redacted or expected is None or actual is None:
+        return (expected is None) == (actual is None)
+    if column.foreign_keys and (match := LABELLED_ID.search(expected)):
+        expected = match.group(1)
+    if format_value(actual) == expected:
+        return True
+    try:  # the same value written another way (a timestamp's zone, a decimal's scale)
+        if isinstance(actual, datetime):
+            return datetime.fromisoformat(expected) == actual
+        if isinstance(actual, int | float | Decimal) and not isinstance(actual, bool):
+            return Decimal(expected) == Decimal(str(actual))
+    except (ValueError, InvalidOperation):
+        return False
+    return False
+
+
+def _bookkeeping(mapper: Mapper[Any]) -> set[str]:
+    names = {attr.key for attr in mapper.column_attrs if attr.columns[0].onupdate is not None}
+    if mapper.version_id_col is not None:
+        names |= {attr.key for attr in mapper.column_attrs
+                  if attr.columns[0] is mapper.version_id_col}
+    return names
+
+
+def _defaulted(column: Any, value: Any) -> bool:
+    if column.server_default is not None:
+        return True
+    default = column.default
+    if default is None:
+        return False
+    return not default.is_scalar or default.arg == value
+
+
+def _shown(value: Any) -> str:
+    text = "nothing" if value is None else repr(format_value(value))
+    return text if len(text) <= SHOWN else text[:SHOWN - 4] + "...'"
+
+
+def _entity(mapper: Mapper[Any], entity_id: str, row: dict[str, Any] | None) -> str:
+    table = mapper.local_table.name
+    number = (row or {}).get("number")
+    return f"{number} ({table} {entity_id})" if number else f"{table} {entity_id}"
+
+
+def reconcile_audited_rows(connection: Connection, report: Any) -> None:
+    """Compare every audited row with the last values the audit trail holds for it."""
+    from core.audit.verify import Finding
+
+    mappers = audited_mappers(connection)
+    trail = _trail(connection, {m.local_table.name for m in mappers})
+    for mapper in mappers:
+        table = mapper.local_table.name
+        ignore = getattr(mapper.class_, "__audit_ignore__", frozenset())
+        redact = getattr(mapper.class_, "__audit_redact__", frozenset())
+        skip = set(ignore) | {c.key for c in mapper.primary_key} | _bookkeeping(mapper)
+        attrs = [attr for attr in mapper.column_attrs if attr.key not in skip]
+        for row in _rows(connection, mapper):
+            entity_id = ",".join(format_value(row[c.key]) or "" for c in mapper.primary_key)
+            known = trail.pop((table, entity_id), None)
+            where = _entity(mapper, entity_id, row)
+            if known is None:
+                report.add(Finding(None, where, "row is not in the audit trail (inserted "
+                                   "outside the application)"))
+                continue
+            if known.deleted:
+                report.add(Finding(None, where, "row was deleted according to the audit trail "
+                                   "but is present (restored outside the application)"))
+                continue
+            for attr in attrs:
+                column = attr.columns[0]
+                expected = known.values.get(attr.key)
+                if attr.key not in known.values and _defaulted(column, row[attr.key]):
+                    continue  # filled in by a default the listener never saw
+                if not _same(column, expected, row[attr.key], attr.key in redact):
+                    shown = "(redacted)" if attr.key in redact else _shown(row[attr.key])
+                    report.add(Finding(None, where, f"field {attr.key}: {shown} in the table, "
+                                       f"{_shown(expected)} in the audit trail (changed "
+                                       "outside the application)"))
+    by_table = {m.local_table.name: m for m in mappers}
+    for (table, entity_id), known in trail.items():
+        mapper = by_table.get(table)
+        if mapper is not None and not known.deleted:
+            report.add(Finding(None, _entity(mapper, entity_id, {"number": known.values.get(
+                "number")}), "row is in the audit trail but missing from the table (deleted "
+                "outside the application)"))
