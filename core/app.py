@@ -103,13 +103,12 @@ def create_app(
     app.extensions["cqms"] = state
     from core.attachments.service import verify_attachments
     from core.audit import checkpoints as _checkpoints  # noqa: F401 - installs the writer
-    from core.audit.reconcile import reconcile_audited_rows
-    from core.records.service import reconcile_records
+    from core.audit.reconcile import reconcile_audited_rows, reconcile_record_hashes
     from core.signatures.service import verify_signatures
     from core.workflows import service as _workflows  # noqa: F401 - installs after-commit hooks
 
-    state.reconcilers.extend([reconcile_audited_rows, reconcile_records, verify_signatures,
-                              verify_attachments])
+    state.reconcilers.extend([reconcile_audited_rows, reconcile_record_hashes,
+                              verify_signatures, verify_attachments])
 
     login_manager.init_app(app)
     csrf.init_app(app)

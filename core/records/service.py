@@ -140,16 +140,3 @@ def links_of(record: Record) -> list[RecordLink]:
         or_(RecordLink.source_id == record.id, RecordLink.target_id == record.id)
     ).order_by(RecordLink.id)
     return list(db.session.scalars(stmt))
-
-
-def reconcile_records(connection, report) -> None:  # type: ignore[no-untyped-def]
-    """Reconciler for ``cqms audit verify``: each record's content matches its stored hash
-    (whether the row agrees with the audit trail is ``core.audit.reconcile``'s check)."""
-    from core.audit.verify import Finding
-    from core.records.content import content_hash, content_of
-
-    for record in db.session.scalars(select(Record).order_by(Record.id)):
-        if content_hash(content_of(record)) != record.content_hash:
-            report.add(Finding(None, f"{record.number} ({record.type} {record.id})",
-                               "content does not match the record's hash (edited outside "
-                               "the application)"))
