@@ -16,6 +16,7 @@ from core.extensions import login_manager
 from core.permissions import enforce_request_policy
 from core.state import CQMSState
 from core.users.auth import load_bearer_user, load_session_user, touch_session
+from core.web.input_guard import refuse_unstorable_input
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -40,6 +41,9 @@ def _begin_request() -> Any:
     )
     if current_app.config["FORCE_HTTPS"] and not request.is_secure:
         return redirect(request.url.replace("http://", "https://", 1), code=308)
+    refused = refuse_unstorable_input()  # before anything queries with the request's text
+    if refused is not None:
+        return refused
     response = enforce_request_policy()
     if response is None and current_user.is_authenticated:
         touch_session()

@@ -49,6 +49,11 @@ def _render(code: int, detail: str, headers: Any = None,
     return response
 
 
+def error_response(code: int, detail: str, errors: dict[str, list[str]] | None = None) -> Any:
+    """The error answer of the request (problem+json under /api/, else the error page)."""
+    return _render(code, detail, None, errors)
+
+
 def _http_error(exc: HTTPException) -> Any:
     code = exc.code or 500
     detail = MESSAGES.get(code, exc.description or "Error")
