@@ -339,3 +339,23 @@ def test_the_application_writes_a_signed_checkpoint_after_committing(demo, db):
     with db.engine.connect() as conn:  # the chain's hashes are keyed
         row = entry(conn, last)
         assert keyed_entry_hash(row["prev_hash"], row) == row["hash"]
+
+
+@pytest.mark.req("P11-05", "P11-14")
+def test_a_signature_revived_in_sql_is_not_valid_in_the_api(demo, db, client):
+    """Setting ``invalidated_at`` back to NULL does not make an invalidated signature valid
+    again: the API (and every page using ``Signature.valid``) asks the trail."""
+    _invalidate_curriculum_signature(db)
+    with db.engine.begin() as conn:
+        sig_id, record = one(conn, "SELECT id, record_id FROM core_signature "
+                                   "WHERE invalidated_at IS NOT NULL")
+        conn.execute(text("UPDATE core_signature SET invalidated_at = NULL, "
+                          "invalidated_reason = NULL WHERE id = :i"), {"i": sig_id})
+    token = client.post("/api/v1/auth/tokens", json={"username": "qa", "password": PASSWORD})
+    assert token.status_code == 201, token.get_json()
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    answer = client.get(f"/api/v1/records/training_curriculum/{record}/signatures",
+                        headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    shown = {s["id"]: s for s in answer.get_json()}
+    assert shown[sig_id]["valid"] is False
