@@ -17,6 +17,8 @@ def build_app(url: str, instance: Path, *, env: str = "testing", fresh: bool = T
     from core.testing import create_schema
 
     extra_plugins = overrides.pop("extra_plugins", None)
+    # One deployment, one integrity key: processes with sibling instance folders share it.
+    overrides.setdefault("INTEGRITY_KEY_FILE", str(_shared_key(instance.parent)))
     app = create_app({"ENV": env, "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
                       **overrides}, extra_plugins=extra_plugins, environ={})
     if fresh:
@@ -26,3 +28,24 @@ def build_app(url: str, instance: Path, *, env: str = "testing", fresh: bool = T
                 db.session.commit()
         create_schema(app)
     return app
+
+
+def _shared_key(folder: Path) -> Path:
+    """A 32-byte key file in ``folder``, published whole once (the first process wins)."""
+    import os
+    import secrets
+    import tempfile
+
+    path = folder / "bench-integrity.key"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path

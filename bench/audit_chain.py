@@ -6,7 +6,7 @@ CQMS_TEST_POSTGRES_URL is set (its database is wiped).
     chain is checked for gaps, duplicate hashes and forks (two entries on one predecessor).
 (2) The trail is then filled to N entries (CQMS_BENCH_AUDIT_ROWS, default 1,000,000) by a fast
     driver-level bulk insert (executemany on SQLite, COPY on PostgreSQL) of a valid chain built
-    with ``core.audit.chain.entry_hash``, continuing the real entries of (1).
+    with the application's keyed hash (``core.audit.chain.app_hasher``), continuing (1).
 (3) ``verify()`` over the whole trail (entries/s), against the same rows fetched the same way
     (same query, ``yield_per``, mappings) by a bare loop that only SHA-256es each row's values
     joined as text, and against fetching alone. Target: verify >= 0.5x the bare loop.
@@ -161,9 +161,10 @@ def _synthetic(rng: random.Random, seq: int, at: datetime, actors: list[tuple[in
 
 def fill(connection: Any, target: int) -> dict[str, float]:
     """Append synthetic entries, a valid continuation of the chain, until ``target`` entries."""
-    from core.audit.chain import chain_head, entry_hash
+    from core.audit.chain import app_hasher, chain_head
     from core.users.models import User
 
+    hasher = app_hasher()
     seq, prev = chain_head(connection)
     actors = [(u.id, f"{u.full_name} ({u.username})")
               for u in connection.execute(select(User.id, User.full_name, User.username))]
@@ -182,7 +183,7 @@ def fill(connection: Any, target: int) -> dict[str, float]:
             at += timedelta(microseconds=rng.randrange(1, 5_000_000))
             row = _synthetic(rng, seq, at, actors)
             row["prev_hash"] = prev
-            row["hash"] = prev = entry_hash(prev, row)
+            row["hash"] = prev = hasher(prev, row)
             batch.append(row)
         t1 = time.perf_counter()
         if sqlite:
