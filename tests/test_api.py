@@ -259,7 +259,7 @@ def test_keyset_pages_and_filters(as_user, cqms_backend):
 
 def test_audit_endpoint_needs_permission_and_filters(as_user):
     alice = as_user("alice", "author")
-    quinn = as_user("quinn", "qa_manager")
+    quinn = as_user("quinn", "qa_manager", "approver")  # audit.view, and reads widgets
     record = alice.post("/records/acme_widget", json={"title": "Pump"}).get_json()
     assert_problem(alice.get("/audit"), 403)
     page = quinn.get("/audit", query_string={"record": record["number"], "limit": 2}).get_json()
@@ -345,7 +345,7 @@ def test_my_tasks_and_team_tasks(as_user, system_actor):
     from core import open_task
 
     alice = as_user("alice", "author")
-    quinn = as_user("quinn", "qa_manager")
+    quinn = as_user("quinn", "qa_manager", "site_monitor")  # team view, and reads widgets
     bob = as_user("bob", "approver")
     owner = get_user("alice")
     record = create_record("acme_widget", owner, title="Pump")

@@ -156,7 +156,7 @@ def test_scoped_users_cannot_create_records_outside_their_site(client, make_user
 @pytest.mark.req("P11-05")
 def test_audit_viewer_filters_by_record_number(client, make_user, login):
     alice = make_user("alice", "author")
-    make_user("quinn", "qa_manager")
+    make_user("quinn", "qa_manager", "site_monitor")  # audit.view, and reads widgets
     first = create_record("acme_widget", alice, title="First", description="Blue")
     second = create_record("acme_widget", alice, title="Second", description="Green")
     db.session.commit()

@@ -11,7 +11,7 @@ from kernel_plugin import make_plugin
 from sqlalchemy import func, inspect, select
 from work_helpers import studies, widget
 
-from core import Task, ValidationError, close_tasks, open_task, tasks_for
+from core import RoleTemplate, Task, ValidationError, close_tasks, open_task, tasks_for
 from core.audit.context import audit_context
 from core.audit.models import AuditEntry
 from core.db import db
@@ -26,7 +26,12 @@ REVIEW = "acme.review"
 
 @pytest.fixture
 def app_config(temp_plugin):
-    return {"plugins": ["acme"], "extra_plugins": {"acme": make_plugin(temp_plugin)}}
+    # Tasks are listed only to those who may read their record: reviewers and managers read
+    # the widgets (whose view permission is acme.edit).
+    readers = temp_plugin("acmereaders", register_roles=lambda: [
+        RoleTemplate(role, None, ("acme.edit",)) for role in ("reviewer", "qa_manager")])
+    return {"plugins": ["acme", "acmereaders"],
+            "extra_plugins": {"acme": make_plugin(temp_plugin), "acmereaders": readers}}
 
 
 @pytest.fixture
@@ -63,6 +68,19 @@ def visible(user, **kwargs):
 
 def titles(world, *names):
     return {world["records"][n].title for n in names}
+
+
+def monitor(user, site):
+    """Give ``user`` the site monitor role at ``site`` (they then read its widgets)."""
+    from flask import g
+
+    from core.users.models import Role
+    from core.users.service import assign_role
+
+    role = db.session.scalar(select(Role).where(Role.key == "site_monitor"))
+    assign_role(user, role, reason="test set-up", site=site)
+    db.session.commit()
+    g.pop("cqms_grants", None)  # permissions are cached per request
 
 
 # -- the service ---------------------------------------------------------------------------------
@@ -218,6 +236,9 @@ def test_direct_assignment_team_view_and_revoked_roles(world):
     p, records = world["people"], world["records"]
     open_task(records["w201"], "acme.approve", "Approve Oslo", assignee=p["sue"])
     db.session.commit()
+    # A task on a record she may not read stays hidden until she may read it.
+    assert visible(p["sue"]) == titles(world, "w101", "wg")
+    monitor(p["sue"], world["places"]["201"])
     assert visible(p["sue"]) == titles(world, "w101", "wg", "w201")
     assert "At Oslo" not in visible(p["sid"])
     # The team view of a manager scoped to ST-1: everything in ST-1 plus unscoped tasks.
@@ -297,8 +318,9 @@ def test_racing_openers_make_one_task(cqms_backend, app, make_user, system_actor
 @pytest.fixture
 def sue_tasks(world):
     """sue: an overdue review at her site, a global one due in three days, and a direct
-    approval task without due date on an ST-2 record."""
+    approval task without due date on an ST-2 record (she monitors its site, so reads it)."""
     t, p, records = world["tasks"], world["people"], world["records"]
+    monitor(p["sue"], world["places"]["201"])
     t["w101"].due = today() - timedelta(days=2)
     t["wg"].due = today() + timedelta(days=3)
     t["w102"].due = today() - timedelta(days=9)  # overdue, but not sue's

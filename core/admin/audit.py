@@ -1,4 +1,5 @@
-"""Audit trail viewer: allow-listed filters, keyset pages, guarded CSV. Read-only for everyone."""
+"""Audit trail viewer: allow-listed filters, keyset pages, guarded CSV. Read-only for everyone;
+each user sees the entries ``core.audit.scope`` allows them (pages and CSV alike)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from flask import Response, request
 from flask_admin import BaseView, expose
+from flask_login import current_user
 
 from core.admin.base import csv_safe
 from core.audit.models import AuditEntry
@@ -28,7 +30,8 @@ class AuditView(BaseView):
         """The filtered query from the URL, the filters to keep in links, and an error."""
         args = {k: v for k, v in request.args.items() if k not in PAGING and v}
         try:
-            stmt = audit_query({k: v for k, v in request.args.items() if k not in PAGING})
+            stmt = audit_query({k: v for k, v in request.args.items() if k not in PAGING},
+                               current_user._get_current_object())
             before = request.args.get("before", "")
             if before and (not before.isdigit() or len(before) > 18):
                 raise FilterError("before: expected an entry number")

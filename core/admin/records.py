@@ -21,13 +21,13 @@ from core.audit.query import record_conditions
 from core.db import db
 from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
+from core.records.access import readable_links
 from core.records.content import change_needs_reason
 from core.records.models import Record
 from core.records.service import (
     SERVER_OWNED,
     create_record,
     link_records,
-    links_of,
     may_read,
     read_clause,
     update_record,
@@ -182,8 +182,7 @@ class RecordAdmin(CQMSModelView):
             kwargs.update(
                 transitions=available_transitions(record, user),
                 signatures=signatures_of(record),
-                links=[link for link in links_of(record) if may_read(
-                    link.target if link.source_id == record.id else link.source, user)],
+                links=readable_links(record, user),
                 record_badge=self.record_type.badge(record) if self.record_type.badge else None,
                 history=_history(record),
                 transition_form=TransitionForm(formdata=None),

@@ -1,5 +1,6 @@
-"""``/api/v1/records/.../audit`` and ``/api/v1/audit``: the audit trail of one record, and the
-whole trail filtered. Keyset pages by entry number."""
+"""``/api/v1/records/.../audit`` and ``/api/v1/audit``: the audit trail of one record (for its
+readers), and the whole trail filtered to the entries the caller may see
+(``core.audit.scope``). Keyset pages by entry number."""
 
 from __future__ import annotations
 
@@ -60,12 +61,14 @@ def record_audit(query: dict[str, Any], type_key: str, record_id: int) -> Any:
 @blp.response(200, schemas.AuditPage)
 @_problems(400, 401, 403)
 def audit(query: dict[str, Any]) -> Any:
-    """The audit trail, newest first, filtered (needs core.audit.view)."""
+    """The audit trail, newest first, filtered (needs core.audit.view): entries of records you
+    may read; entries about no record (accounts, roles, settings) with core.audit.view held
+    globally."""
     if not has_permission(current_user, AUDIT_VIEW):
         abort(403, description=f"{AUDIT_VIEW} is required.")
     filters = {k: v for k, v in query.items() if k not in ("after", "limit")}
     try:
-        stmt = audit_query(filters)
+        stmt = audit_query(filters, current_user._get_current_object())
     except FilterError as exc:
         abort(400, description=str(exc))
     if query.get("after"):

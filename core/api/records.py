@@ -20,11 +20,11 @@ from core.attachments.service import add_attachment, attachments_of, open_attach
 from core.db import db
 from core.errors import ValidationError
 from core.permissions import has_permission, may_act_in, scope_clause
+from core.records.access import readable_links
 from core.records.models import Record
 from core.records.service import (
     create_record,
     link_records,
-    links_of,
     may_read,
     read_clause,
     update_record,
@@ -298,8 +298,7 @@ def _link_json(link: Any, record: Record) -> dict[str, Any]:
 def record_links(type_key: str, record_id: int) -> Any:
     """Links in both directions (to records you may see)."""
     _rt, record = _record(type_key, record_id)
-    out = [_link_json(link, record) for link in links_of(record)]
-    return [item for item in out if _may_see(item["record"])]
+    return [_link_json(link, record) for link in readable_links(record, _user())]
 
 
 @blp.route(f"{RECORD}/links", methods=["POST"])

@@ -1,4 +1,5 @@
-"""Filtering the audit trail: one allow-list for the admin viewer and the API."""
+"""Filtering the audit trail: one allow-list for the admin viewer and the API, within what the
+user may see (``core.audit.scope``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from core.audit.models import AuditEntry
+from core.audit.scope import visible_entries
 from core.db import db
+from core.records.access import readable
+from core.records.models import Record
 
 TEXT_FILTERS = {
     "entity_type": AuditEntry.entity_type,
@@ -42,14 +46,13 @@ def _day(name: str, value: Any) -> datetime:
         raise FilterError(f"{name}: use the date format YYYY-MM-DD") from None
 
 
-def audit_query(filters: Mapping[str, Any]) -> Select[tuple[AuditEntry]]:
-    """Entries matching ``filters`` (newest first); FilterError on an unknown filter or value."""
-    from core.records.models import Record
-
+def audit_query(filters: Mapping[str, Any], user: Any) -> Select[tuple[AuditEntry]]:
+    """Entries ``user`` may see matching ``filters`` (newest first); FilterError on an unknown
+    filter or value. A record ``user`` may not read is named as one that does not exist."""
     unknown = set(filters) - FILTERS
     if unknown:
         raise FilterError(f"Unknown filter: {', '.join(sorted(unknown))}")
-    stmt = select(AuditEntry)
+    stmt = select(AuditEntry).where(visible_entries(user))
     for name, column in TEXT_FILTERS.items():
         value = str(filters.get(name) or "").strip()
         if value:
@@ -57,7 +60,8 @@ def audit_query(filters: Mapping[str, Any]) -> Select[tuple[AuditEntry]]:
                               else column == value)
     number = str(filters.get("record") or "").strip()
     if number:
-        record = db.session.scalar(select(Record).where(Record.number == number))
+        record = db.session.scalar(select(Record).where(Record.number == number,
+                                                        readable(user, Record.id)))
         if record is None:
             raise FilterError(f"record: no record is numbered {number!r}")
         stmt = stmt.where(*record_conditions(record))

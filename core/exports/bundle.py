@@ -38,9 +38,9 @@ from core.exports.history import (
     utc_iso,
 )
 from core.integrity import integrity_key, key_id, mac
+from core.records.access import readable_links
 from core.records.content import content_hash, content_of
 from core.records.models import Record
-from core.records.service import links_of
 from core.signatures.service import mac_valid, signatures_of
 
 FORMAT = "cqms-certified-copy/1"
@@ -195,7 +195,7 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
     from core.exports.pdf import render_record_pdf  # WeasyPrint loads only when used
 
     now = now or utcnow()
-    entries = record_entries(record)
+    entries = record_entries(record, user)
     versions = reconstruct_versions(record, entries)
     signatures = signatures_of(record)
     attachments = attachments_of(record)
@@ -217,7 +217,8 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
         writer.add("versions.json", _json([v.as_json() for v in versions]))
         writer.add("audit-trail.json", _json([entry_dict(e) for e in entries]))
         writer.add("signatures.json", _json([_signature_json(s, meanings) for s in signatures]))
-        writer.add("links.json", _json([_link_json(record, link) for link in links_of(record)]))
+        writer.add("links.json", _json([_link_json(record, link)
+                                        for link in readable_links(record, user)]))
         writer.add("attachments.json", _json(attachment_rows))
         for attachment, row in zip(attachments, attachment_rows, strict=True):
             try:

@@ -18,6 +18,7 @@ from core.attachments.models import Attachment
 from core.audit.chain import CHAINED_FIELDS
 from core.audit.listener import _class_for_table, format_value
 from core.audit.models import AuditEntry
+from core.audit.scope import visible_entries
 from core.db import db
 from core.records.models import Record, RecordLink
 from core.signatures.models import Signature
@@ -33,8 +34,9 @@ def record_tables(record: Record) -> list[str]:
     return [table.name for table in record.__mapper__.tables]
 
 
-def record_entries(record: Record) -> list[AuditEntry]:
-    """Every audit entry of ``record`` and of its attachments, signatures and links, in order."""
+def record_entries(record: Record, user: Any = None) -> list[AuditEntry]:
+    """Every audit entry of ``record`` and of its attachments, signatures and links, in order;
+    with ``user``, those they may see (not the links to records they may not read)."""
     owned = (
         (Attachment.__tablename__, select(Attachment.id).where(Attachment.record_id == record.id)),
         (Signature.__tablename__, select(Signature.id).where(Signature.record_id == record.id)),
@@ -48,6 +50,8 @@ def record_entries(record: Record) -> list[AuditEntry]:
         if keys:
             conditions.append(and_(AuditEntry.entity_type == table, AuditEntry.entity_id.in_(keys)))
     stmt = select(AuditEntry).where(or_(*conditions)).order_by(AuditEntry.id)
+    if user is not None:
+        stmt = stmt.where(visible_entries(user))
     return list(db.session.scalars(stmt))
 
 

@@ -23,8 +23,8 @@ from core.attachments.service import attachments_of
 from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
+from core.records.access import readable_links
 from core.records.models import Record, RecordLink
-from core.records.service import links_of
 from core.signatures.service import signatures_of
 
 log = logging.getLogger("cqms.exports")
@@ -146,7 +146,7 @@ def _link_row(record: Record, link: RecordLink) -> dict[str, str]:
 def record_context(record: Record, user: Any, printed_at: datetime | None = None,
                    certified: bool = False) -> dict[str, Any]:
     """Everything the PDF template shows about ``record``."""
-    entries = record_entries(record)
+    entries = record_entries(record, user)
     changes = change_counts(record, entries)
     meanings = current_app.extensions["cqms"].registry.signature_meanings
     record_type = _record_type(record)
@@ -159,7 +159,7 @@ def record_context(record: Record, user: Any, printed_at: datetime | None = None
         "versions": reconstruct_versions(record, entries),
         "signatures": [(s, meanings[s.meaning].label if s.meaning in meanings else s.meaning)
                        for s in signatures_of(record)],
-        "links": [_link_row(record, link) for link in links_of(record)],
+        "links": [_link_row(record, link) for link in readable_links(record, user)],
         "attachments": attachments_of(record),
         "history": [(e, _entity(record, e)) for e in entries],
         "printed_at": utc_text(printed_at or utcnow()),

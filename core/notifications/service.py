@@ -16,6 +16,7 @@ from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ValidationError
 from core.notifications.models import EMAIL_NONE, EMAIL_PENDING, Notification, dedupe_key
+from core.records.access import readable_or_none
 from core.tasks.models import as_due_date
 from core.users.models import User
 
@@ -89,16 +90,20 @@ def notify(
 
 
 def unread_count(user: User, cap: int = UNREAD_CAP) -> int:
-    """Unread notifications of ``user``, counted up to ``cap`` (an index range, not a scan)."""
+    """Unread notifications of ``user`` they may see, counted up to ``cap`` (an index range,
+    not a scan)."""
     ids = (select(Notification.id)
-           .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+           .where(Notification.recipient_id == user.id, Notification.read_at.is_(None),
+                  readable_or_none(user, Notification.record_id))
            .limit(cap).subquery())
     return db.session.scalar(select(func.count()).select_from(ids)) or 0
 
 
 def notifications_of(user: User) -> Any:
-    """A ``select(Notification)`` of ``user``'s notifications, newest first."""
-    return (select(Notification).where(Notification.recipient_id == user.id)
+    """A ``select(Notification)`` of ``user``'s notifications, newest first: those about no
+    record or about a record ``user`` may read (a record out of their scope stays hidden)."""
+    return (select(Notification).where(Notification.recipient_id == user.id,
+                                       readable_or_none(user, Notification.record_id))
             .order_by(Notification.id.desc()))
 
 

@@ -21,6 +21,7 @@ from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ValidationError
 from core.permissions import scope_clause
+from core.records.access import readable
 from core.records.models import Record
 from core.studies import Site, Study
 from core.tasks.models import CANCELLED, DONE, OPEN, Task, as_due_date
@@ -234,9 +235,10 @@ def disabled_record_types() -> set[str]:
 def tasks_for(user: User, *, include_team: bool = False) -> Select[tuple[Task]]:
     """A ``select(Task)`` of the open tasks ``user`` sees: assigned to them, or to a role they
     hold in a scope covering the task's study/site; with ``include_team``, also every open task
-    in the scope where they hold ``core.tasks.view_team``. Tasks on records of a disabled
-    plugin are left out. Add filters and ordering freely."""
-    stmt = select(Task).where(Task.state == OPEN, visible_clause(user, include_team=include_team))
+    in the scope where they hold ``core.tasks.view_team``. Only tasks on records ``user`` may
+    read; those of a disabled plugin are left out. Add filters and ordering freely."""
+    stmt = select(Task).where(Task.state == OPEN, visible_clause(user, include_team=include_team),
+                              readable(user, Task.record_id))
     hidden = disabled_record_types()
     if hidden:
         stmt = stmt.where(~exists().where(Record.id == Task.record_id, Record.type.in_(hidden)))

@@ -1,0 +1,58 @@
+"""Which records a user may read, as SQL: ``may_read``'s rule for whole lists.
+
+What hangs off a record (its audit entries, signatures, links, tasks, notifications) is visible
+only to those who may read the record; every path filters with these conditions in the query
+itself, so keyset pages stay exact and full.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import CompoundSelect, Select, false, or_, select, union_all
+from sqlalchemy.sql.elements import False_
+
+from core.db import db
+from core.permissions import scope_clause
+from core.records.models import Record, RecordLink
+from core.records.service import read_clause
+
+
+def readable_records(user: Any) -> Select[Any] | CompoundSelect:
+    """The ids of the records ``user`` may read: the view permission of the record's type in
+    its study/site, and the type's ``read_filter`` (one SELECT per readable type)."""
+    parts = []
+    for rt in current_app.extensions["cqms"].registry.record_types.values():
+        if rt.view_permission is None:
+            continue
+        scope = scope_clause(user, rt.view_permission, Record.study_id, Record.site_id)
+        if isinstance(scope, False_):
+            continue
+        stmt = select(Record.id).select_from(rt.model).where(Record.type == rt.key, scope)
+        extra = read_clause(rt, user)
+        if extra is not None:
+            stmt = stmt.where(extra)
+        parts.append(stmt)
+    if not parts:
+        return select(Record.id).where(false())
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def readable(user: Any, record_id: Any) -> Any:
+    """A condition: the record ``record_id`` (a column) is one ``user`` may read."""
+    return record_id.in_(readable_records(user))
+
+
+def readable_or_none(user: Any, record_id: Any) -> Any:
+    """A condition for rows that may concern a record: none, or one ``user`` may read."""
+    return or_(record_id.is_(None), readable(user, record_id))
+
+
+def readable_links(record: Record, user: Any) -> list[RecordLink]:
+    """Links of ``record`` in both directions whose other end ``user`` may read too."""
+    stmt = select(RecordLink).where(or_(
+        (RecordLink.source_id == record.id) & readable(user, RecordLink.target_id),
+        (RecordLink.target_id == record.id) & readable(user, RecordLink.source_id),
+    )).order_by(RecordLink.id)
+    return list(db.session.scalars(stmt))
