@@ -258,6 +258,12 @@ def alter_file(conn):
     return "core_attachment ", "the stored file was altered or replaced"
 
 
+def remove_file(conn):
+    name = one(conn, "SELECT storage_name FROM core_attachment ORDER BY id")[0]
+    storage.path_of(name).unlink()
+    return "core_attachment ", "the stored file is missing"
+
+
 def remove_file_row(conn):
     attachment = one(conn, "SELECT min(id) FROM core_attachment")[0]
     conn.execute(text("DELETE FROM core_attachment WHERE id = :i"), {"i": attachment})
@@ -269,7 +275,7 @@ TAMPERING = [edit_entry, delete_entry, reorder_entries, truncate_tail,
              record_column("state", "draft"), edit_owner, edit_effective_at, edit_score,
              record_column("title", "Quietly renamed"), grant_role, revoke_role_by_delete,
              add_permission, reactivate_account, copy_signature, alter_signature_comment,
-             revive_signature, alter_file, remove_file_row]
+             revive_signature, alter_file, remove_file, remove_file_row]
 
 
 @pytest.mark.req("P11-01", "P11-14", "DI-C3", "E6-14", "A11-06")
@@ -279,7 +285,7 @@ def test_each_class_of_tampering_is_reported_by_record_and_field(demo, db, cqms_
         assert findings(demo, conn) == []  # the untouched data verifies
     missed = {}
     for tamper in TAMPERING:
-        backup = _file_backup(db) if tamper is alter_file else None
+        backup = _file_backup(db) if tamper in (alter_file, remove_file) else None
         with tampering(db) as conn:
             where, problem = tamper(conn)
             found = findings(demo, conn)
@@ -318,7 +324,8 @@ def _file_backup(db) -> Callable[[], None]:
     digest = hashlib.sha256(original).hexdigest()
 
     def restore() -> None:
-        path.chmod(0o600)
+        if path.exists():
+            path.chmod(0o600)
         path.write_bytes(original)
         path.chmod(mode)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
