@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.theme import Bootstrap4Theme
 
+from core.admin import csp_templates
 from core.admin.dashboard import DashboardView
 from core.admin.protect import protect
 from core.admin.settings import SettingsView
@@ -42,6 +43,7 @@ def build_admin(app: Flask, state: CQMSState) -> Admin:
         theme=Bootstrap4Theme(base_template="core/admin_master.html", fluid=True),
         csp_nonce_generator=csp_nonce,
     )
+    csp_templates.install(app, admin.theme.folder)
     state.admin = admin
     state.admin_endpoints.add("admin")
     order = {key: i for i, key in enumerate(state.host.plugins)}
