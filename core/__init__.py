@@ -8,6 +8,7 @@ nothing is removed or renamed without a release that warns first.
 from flask_login import current_user
 
 from core.admin.base import CQMSModelView, csv_safe
+from core.api.checks import authorize_first
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
@@ -100,6 +101,7 @@ __all__ = [
     "as_system",
     "attachments_of",
     "attest",
+    "authorize_first",
     "audit_export",
     "audit_reason",
     "available_transitions",

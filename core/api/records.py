@@ -13,6 +13,7 @@ from marshmallow import RAISE, validate
 from sqlalchemy import or_, select
 
 from core.api import schemas
+from core.api.checks import authorize_first
 from core.api.pagination import after_clause, decode_cursor, encode_cursor
 from core.api.records_io import field_info, load_body, record_json
 from core.attachments.models import Attachment
@@ -32,7 +33,7 @@ from core.records.service import (
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
 from core.specs import RecordType
 from core.users.models import User
-from core.workflows.service import transition
+from core.workflows.service import may_attempt, transition
 
 blp = Blueprint("core_api_records", __name__, url_prefix="/api/v1",
                 description="Records, their workflow, signatures, links and attachments")
@@ -85,6 +86,28 @@ def _require_manage(rt: RecordType, study: Any = None, site: Any = None) -> None
     permission = rt.manage_permission or rt.view_permission or ""
     if not may_act_in(_user(), permission, study=study, site=site):
         abort(403, description=f"{permission} is required here (in this study/site).")
+
+
+def _may_create(type_key: str) -> None:
+    """Before the body is read: the manage permission somewhere (its scope is checked after)."""
+    rt = _type(type_key)
+    permission = rt.manage_permission or rt.view_permission or ""
+    if not has_permission(_user(), permission):
+        abort(403, description=f"{permission} is required to create {rt.label} records.")
+
+
+def _may_change(type_key: str, record_id: int, **_: Any) -> None:
+    """Before the body is read: the manage permission in the record's scope."""
+    rt, record = _record(type_key, record_id)
+    _require_manage(rt, record.study, record.site)
+
+
+def _may_transition(type_key: str, record_id: int, name: str) -> None:
+    """Before the body is read: the transition's permission in the record's scope."""
+    _rt, record = _record(type_key, record_id)
+    if not may_attempt(record, name, _user()):
+        abort(403, description=f"You may not {name} {record.number}: that needs its "
+                               "permission in the record's study/site.")
 
 
 def _with_etag(body: dict[str, Any], status: int = 200, **headers: str) -> Any:
@@ -192,6 +215,7 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
 
 
 @blp.route("/records/<string(maxlength=64):type_key>", methods=["POST"])
+@authorize_first(_may_create)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {
     "schema": schemas.RecordWrite}}})
 @blp.response(201, schemas.Record)
@@ -218,6 +242,7 @@ def get_record(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(RECORD, methods=["PATCH"])
+@authorize_first(_may_change)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {
     "schema": schemas.RecordWrite}}}, parameters=[{
         "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
@@ -240,6 +265,7 @@ def patch_record(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(f"{RECORD}/transitions/<string(maxlength=64):name>", methods=["POST"])
+@authorize_first(_may_transition)
 @blp.arguments(schemas.TransitionRequest)
 @blp.response(200, schemas.Record)
 @_problems(400, 401, 403, 404, 409, 422)
@@ -302,6 +328,7 @@ def record_links(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(f"{RECORD}/links", methods=["POST"])
+@authorize_first(_may_change)
 @blp.arguments(schemas.LinkRequest)
 @blp.response(201, schemas.Link)
 @_problems(401, 403, 404, 409, 422)
@@ -334,6 +361,7 @@ def record_attachments(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(f"{RECORD}/attachments", methods=["POST"])
+@authorize_first(_may_change)
 @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"},

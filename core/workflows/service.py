@@ -68,6 +68,17 @@ def available_transitions(record: Record, user: User) -> list[Transition]:
     ]
 
 
+def may_attempt(record: Record, name: str, user: User) -> bool:
+    """Whether ``user`` holds the right to try transition ``name`` on ``record`` (its
+    permission in the record's scope; automatic ones: the system only). State, guards and
+    unknown names are left to ``transition``."""
+    workflow = workflow_of(record)
+    t = workflow.transition(name) if workflow is not None else None
+    if t is None:
+        return True
+    return user.is_service if t.automatic else _permitted(record, t, user)
+
+
 def _permitted(record: Record, t: Transition, user: User) -> bool:
     return may_act_in(user, t.permission, study=record.study, site=record.site)
 

@@ -9,7 +9,7 @@ from flask import abort
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from core import current_user, db, has_permission
+from core import authorize_first, current_user, db, has_permission
 
 blp = Blueprint("documents_api", __name__, url_prefix="/api/v1/documents",
                 description="Document control: point-of-use PDFs and named reviewers of "
@@ -75,6 +75,13 @@ def _readable_version(version_id: int) -> Any:
 REVIEWERS = "/versions/<int(max=2147483647):version_id>/reviewers"
 
 
+def _may_name_reviewers(version_id: int, **_: Any) -> None:
+    """Before the body is read: documents.create where the version is."""
+    from plugins.documents.services import _may_name_reviewers as check
+
+    check(_readable_version(version_id), current_user._get_current_object())
+
+
 @blp.route(REVIEWERS, methods=["GET"])
 @blp.response(200, VersionReviewerOut(many=True))
 def version_reviewers(version_id: int) -> Any:
@@ -86,6 +93,7 @@ def version_reviewers(version_id: int) -> Any:
 
 
 @blp.route(REVIEWERS, methods=["POST"])
+@authorize_first(_may_name_reviewers)
 @blp.arguments(VersionReviewerIn, unknown=RAISE)
 @blp.response(201, VersionReviewerOut(many=True))
 def name_version_reviewer(body: dict[str, Any], version_id: int) -> Any:
@@ -101,6 +109,7 @@ def name_version_reviewer(body: dict[str, Any], version_id: int) -> Any:
 
 
 @blp.route(f"{REVIEWERS}/<string(maxlength=64):username>/withdraw", methods=["POST"])
+@authorize_first(_may_name_reviewers)
 @blp.arguments(VersionReviewerWithdrawal, unknown=RAISE)
 @blp.response(200, VersionReviewerOut(many=True))
 def withdraw_version_reviewer(body: dict[str, Any], version_id: int, username: str) -> Any:

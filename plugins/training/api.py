@@ -23,6 +23,7 @@ from core import (
     UserRole,
     ValidationError,
     audit_reason,
+    authorize_first,
     current_user,
     db,
     get_setting,
@@ -85,6 +86,20 @@ def _require(permission: str) -> User:
     if not has_permission(user, permission):
         abort(403, description=f"{permission} is required.")
     return user
+
+
+def _may_manage_requirements(**_: Any) -> User:
+    user = _require(MANAGE)
+    if not may_act_in(user, MANAGE):
+        abort(403, description=f"{MANAGE} without a study/site scope is required: "
+                               "requirements are shared by every study.")
+    return user
+
+
+def _may_take_quiz(assignment_id: int) -> None:
+    viewer = _user()
+    if _assignment(assignment_id, viewer).trainee_id != viewer.id:
+        abort(403, description="Only the trainee takes this quiz.")
 
 
 def _bad(field: str, message: str) -> None:
@@ -260,6 +275,7 @@ def quiz(assignment_id: int) -> Any:
 
 
 @blp.route(ASSIGNMENT, methods=["POST"])
+@authorize_first(_may_take_quiz)
 @blp.arguments(QuizAnswers)
 @blp.response(201, QuizAttempt)
 @_problems(401, 403, 404, 409, 422)
@@ -313,16 +329,14 @@ def requirements(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/requirements", methods=["POST"])
+@authorize_first(_may_manage_requirements)
 @blp.arguments(RequirementWrite)
 @blp.response(201, Requirement)
 @_problems(401, 403, 409, 422)
 def create_requirement(body: dict[str, Any]) -> Any:
     """A new requirement (training.manage held without study/site scope: requirements are
     shared by every study). A reason is required: it is in use once created."""
-    user = _require(MANAGE)
-    if not may_act_in(user, MANAGE):
-        abort(403, description=f"{MANAGE} without a study/site scope is required: "
-                               "requirements are shared by every study.")
+    user = _may_manage_requirements()
     values = dict(body)
     reason = values.pop("reason").strip()
     number = (values.pop("document", None) or "").strip()
