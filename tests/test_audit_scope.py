@@ -37,6 +37,8 @@ from core.notifications.models import Notification
 from core.notifications.service import unread_count
 from core.signatures.service import SignatureRequest, attest, sign
 from core.testing import DEFAULT_PASSWORD, login, post_with_token
+from core.users.models import Role
+from core.users.service import assign_role
 
 API = "/api/v1"
 # Entries of these entity types concern no record: only a global audit viewer sees them.
@@ -322,3 +324,21 @@ def test_a_scoped_holder_of_the_audit_permission_sees_no_account_entries(client,
     granted = api_trail(client, gil, entity_type="core_user_role")
     assert len(granted) == db.session.query(AuditEntry).filter_by(
         entity_type="core_user_role").count()
+
+
+@pytest.mark.req("SEC-02")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_readers_of_every_record_see_all_their_entries(cqms_backend, client, make_user, world):
+    """Who reads every record (no read_filter applies to editors) sees every entry about
+    records; entries about no record still need the audit permission held globally."""
+    ada = make_user("ada", "approver")
+    inspector = db.session.scalar(select(Role).where(Role.key == "inspector"))
+    assign_role(ada, inspector, reason="test set-up", site=world.w101.site)
+    make_user("root", "approver", "inspector")
+    db.session.commit()
+    secret = ("acme_widget", str(world.secret.id))
+    scoped = set(api_trail(client, bearer(client, "ada")))
+    assert world.hidden | world.shown | {secret} <= scoped
+    assert not [k for k in scoped if k[0] in NO_RECORD]
+    everything = api_trail(client, bearer(client, "root"))
+    assert len(everything) == db.session.query(AuditEntry).count()  # the whole trail

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Column, String, Table, and_, cast, not_, or_, select
+from sqlalchemy import Column, String, Table, and_, cast, not_, or_, select, true
 
 from core.audit.models import AuditEntry
 from core.permissions import may_act_in
-from core.records.access import readable_records
+from core.records.access import readable_records, reads_all
 from core.records.models import Record
 
 AUDIT_VIEW = "core.audit.view"
@@ -50,21 +50,46 @@ def pointing_tables(records: frozenset[str]) -> list[tuple[Table, Column[Any], l
     return found
 
 
+def _about(entity_type: Any, table: Table, key: Column[Any], columns: list[Column[Any]]) -> Any:
+    """Entries about rows of ``table`` that point at a record."""
+    of_table = entity_type == table.name
+    if any(not c.nullable for c in columns):
+        return of_table
+    return and_(of_table, AuditEntry.entity_id.in_(
+        select(cast(key, String)).where(or_(*[c.is_not(None) for c in columns]))))
+
+
+def _point_at(columns: list[Column[Any]], readable: Any) -> list[Any]:
+    """Conditions on a row: it points at a record, and only at records in ``readable``."""
+    conditions = [] if any(not c.nullable for c in columns) else [
+        or_(*[c.is_not(None) for c in columns])]
+    for column in columns:
+        inside = column.in_(readable)
+        conditions.append(inside if not column.nullable else or_(column.is_(None), inside))
+    return conditions
+
+
 def visible_entries(user: Any) -> Any:
     """A condition on ``AuditEntry``: the entries ``user`` may see."""
+    global_view = may_act_in(user, AUDIT_VIEW)  # held globally: entries about no record too
+    everything = reads_all(user)
+    if global_view and everything:
+        return true()
     records = record_tables()
-    readable = readable_records(user).subquery()
-    shown = [and_(AuditEntry.entity_type.in_(records),
-                  AuditEntry.entity_id.in_(select(cast(readable.c.id, String))))]
-    about_records = [AuditEntry.entity_type.in_(records)]
-    for table, key, columns in pointing_tables(records):
-        pointing = or_(*[c.is_not(None) for c in columns])
-        all_readable = [or_(c.is_(None), c.in_(select(readable.c.id))) for c in columns]
-        of_table = AuditEntry.entity_type == table.name
-        shown.append(and_(of_table, AuditEntry.entity_id.in_(
-            select(cast(key, String)).where(pointing, *all_readable))))
-        about_records.append(and_(of_table, AuditEntry.entity_id.in_(
-            select(cast(key, String)).where(pointing))))
-    if may_act_in(user, AUDIT_VIEW):  # held globally: entries about no record too
-        shown.append(not_(or_(*about_records)))
+    pointing = pointing_tables(records)
+    # Not indexable on purpose: SQLite would otherwise collect every visible entry by the
+    # entity index and sort them all for each page, instead of reading newest first.
+    entity_type = AuditEntry.entity_type.concat("")
+    about = [entity_type.in_(records), *(_about(entity_type, *p) for p in pointing)]
+    if everything:
+        return or_(*about)
+    # Computed once per query, however many tables point at records.
+    readable = readable_records(user).cte("readable_record")
+    ids, texts = select(readable.c.id), select(cast(readable.c.id, String))
+    shown = [and_(entity_type.in_(records), AuditEntry.entity_id.in_(texts))]
+    for table, key, columns in pointing:
+        shown.append(and_(entity_type == table.name, AuditEntry.entity_id.in_(
+            select(cast(key, String)).where(*_point_at(columns, ids)))))
+    if global_view:
+        shown.append(not_(or_(*about)))
     return or_(*shown)

@@ -10,30 +10,45 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import CompoundSelect, Select, false, or_, select, union_all
-from sqlalchemy.sql.elements import False_
+from sqlalchemy import CompoundSelect, Select, false, or_, select, true, union_all
+from sqlalchemy.sql.elements import False_, True_
 
 from core.db import db
 from core.permissions import scope_clause
 from core.records.models import Record, RecordLink
 from core.records.service import read_clause
+from core.specs import RecordType
+
+
+def _conditions(user: Any) -> list[tuple[RecordType, Any, Any]]:
+    """(type, scope condition, read_filter condition or None) of each type ``user`` may read
+    some records of."""
+    found = []
+    for rt in current_app.extensions["cqms"].registry.record_types.values():
+        if rt.view_permission is None:
+            continue
+        scope = scope_clause(user, rt.view_permission, Record.study_id, Record.site_id)
+        if not isinstance(scope, False_):
+            found.append((rt, scope, read_clause(rt, user)))
+    return found
+
+
+def reads_all(user: Any) -> bool:
+    """Whether ``user`` may read every record of every type (global grants, no read_filter):
+    then no filter is needed at all."""
+    types = current_app.extensions["cqms"].registry.record_types
+    found = _conditions(user)
+    return len(found) == len(types) and all(
+        isinstance(scope, True_) and extra is None for _rt, scope, extra in found)
 
 
 def readable_records(user: Any) -> Select[Any] | CompoundSelect:
     """The ids of the records ``user`` may read: the view permission of the record's type in
     its study/site, and the type's ``read_filter`` (one SELECT per readable type)."""
     parts = []
-    for rt in current_app.extensions["cqms"].registry.record_types.values():
-        if rt.view_permission is None:
-            continue
-        scope = scope_clause(user, rt.view_permission, Record.study_id, Record.site_id)
-        if isinstance(scope, False_):
-            continue
+    for rt, scope, extra in _conditions(user):
         stmt = select(Record.id).select_from(rt.model).where(Record.type == rt.key, scope)
-        extra = read_clause(rt, user)
-        if extra is not None:
-            stmt = stmt.where(extra)
-        parts.append(stmt)
+        parts.append(stmt if extra is None else stmt.where(extra))
     if not parts:
         return select(Record.id).where(false())
     return parts[0] if len(parts) == 1 else union_all(*parts)
@@ -41,7 +56,7 @@ def readable_records(user: Any) -> Select[Any] | CompoundSelect:
 
 def readable(user: Any, record_id: Any) -> Any:
     """A condition: the record ``record_id`` (a column) is one ``user`` may read."""
-    return record_id.in_(readable_records(user))
+    return true() if reads_all(user) else record_id.in_(readable_records(user))
 
 
 def readable_or_none(user: Any, record_id: Any) -> Any:
