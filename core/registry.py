@@ -237,6 +237,9 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             if missing:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"controlled fields {missing}")
+            if rt.scope_parent is not None and rt.scope_parent not in columns:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
+                                   f"scope_parent column {rt.scope_parent!r}")
             for perm in (rt.view_permission, rt.manage_permission):
                 if perm is not None and perm not in reg.permissions:
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "

@@ -211,3 +211,7 @@ class RecordType:
     # Columns only the plugin's own services set (e.g. the trainee of an assignment, when it
     # was completed): left out of admin forms and refused as read-only by the API.
     server_fields: tuple[str, ...] = ()
+    # The column naming this record's parent record (a document version's ``document_id``):
+    # the record always shares its parent's study and site. A new record takes the parent's
+    # scope, moving the parent moves it along, and no path moves it alone.
+    scope_parent: str | None = None

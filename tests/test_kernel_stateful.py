@@ -263,6 +263,11 @@ class KernelMachine(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------------------
 
+    @staticmethod
+    def may_edit(username: str) -> bool:
+        """The services need the type's permission (acme.edit; every role here is global)."""
+        return "acme.edit" in ROLE_PERMISSIONS[PEOPLE[username][0]]
+
     # Deep histories of a few records; never stuck without one (a creation can fail).
     @precondition(lambda self: self.creations < MAX_CREATIONS or not self.model)
     @rule(target=records, username=usernames, title=titles, description=descriptions,
@@ -271,6 +276,10 @@ class KernelMachine(RuleBasedStateMachine):
         user = self.user(username)
         self.creations += 1
         OUTCOMES["create"] += 1
+        if not self.may_edit(username):  # checked first: the service writes nothing
+            self.expect(PermissionDenied, lambda: create_record(
+                "acme_widget", user, title=title, description=description))
+            return multiple()
         if not title.strip():
             self.expect(ValidationError, lambda: create_record(
                 "acme_widget", user, title=title, description=description))
@@ -297,8 +306,10 @@ class KernelMachine(RuleBasedStateMachine):
         changed = getattr(m, name) != value
         touched = changed or m.updated_by != username
         content_changed = changed and name in CONTROLLED
-        if stale:
-            error: type[Exception] | None = ConflictError
+        if not self.may_edit(username):
+            error: type[Exception] | None = PermissionDenied
+        elif stale:
+            error = ConflictError
         elif name == "title" and not value.strip():
             error = ValidationError
         elif changed and m.state != WORKFLOW.initial and not reason.strip():

@@ -96,6 +96,18 @@ class RecordAdmin(CQMSModelView):
     def _may_manage(self) -> bool:
         return has_permission(current_user, self.manage_permission or "")
 
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        response = super()._handle_view(name, **kwargs)
+        if response is None and name == "edit_view":
+            # The record's current scope first: the form's study/site is only where it goes.
+            record = self.get_one(request.args.get("id", ""))
+            if record is not None and not self._may_manage_record(record):
+                abort(403)
+        if response is None and name == "action_view" and not any(
+                self.is_action_allowed(action) for action, _label in self._actions):
+            abort(404)  # record pages offer no bulk actions (delete is off)
+        return response
+
     def _may_manage_record(self, record: Record) -> bool:
         return may_act_in(current_user, self.manage_permission or "", study=record.study,
                               site=record.site)

@@ -20,6 +20,8 @@ from core.db import db
 from core.errors import ConflictError, CQMSError, ValidationError
 from core.permissions import has_permission
 from core.records.models import Record
+from core.records.scope import require_write
+from core.records.service import may_read, record_type
 from core.users.models import User
 
 AUDIT_VIEW = "core.audit.view"
@@ -39,12 +41,14 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     Refuses, writing nothing, with ``ValidationError`` naming ``file``: an empty or too large
     file, a media type not recognised from the content or not in ``ATTACHMENT_TYPES``, and a
     file name extension or ``declared_type`` that contradicts the content. Past the draft states
-    a ``reason`` is required (``ValidationError`` naming ``reason``).
+    a ``reason`` is required (``ValidationError`` naming ``reason``). ``user`` needs the record
+    type's permission in the record's study/site (``PermissionDenied``).
     """
     from core.records.content import change_needs_reason, missing_reason_message
 
     if record.id is None:
         raise ValidationError({"record": "Save the record before attaching files."})
+    require_write(record_type(record.type), user, record.study_id, record.site_id)
     name = sniff.clean_filename(filename)
     if not name:
         raise ValidationError({"file": "The file has no usable name."})
@@ -137,13 +141,9 @@ def open_attachment(attachment: Attachment) -> BinaryIO:
 
 
 def may_download(user: Any, attachment: Attachment) -> bool:
-    """Whoever may read the record: its owner and creator, and holders of its type's view
-    permission or of ``core.audit.view`` in the record's study/site scope."""
-    from core.records.service import may_read
-
+    """Whoever may read the record (its type's view permission in its study/site, and its
+    read filter) or holds ``core.audit.view`` there; owning or creating it grants nothing."""
     record = attachment.record
-    if user.id in (record.owner_id, record.created_by_id):
-        return True
     return may_read(record, user) or has_permission(user, AUDIT_VIEW, study=record.study,
                                                      site=record.site)
 

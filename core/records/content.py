@@ -2,8 +2,8 @@
 
 Before every flush, for each record: recompute ``content_hash`` over its controlled content;
 refuse a state change made outside ``core.transition``; refuse a change to any field of a record
-past draft (or in draft, where its type says so) without a reason; invalidate signatures whose
-signed content changed.
+past draft (or in draft, where its type says so) without a reason; keep child records in their
+parent's study and site; invalidate signatures whose signed content changed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from core.audit.context import current_context
 from core.errors import ValidationError, WorkflowError
+from core.records.family import check_family
 from core.records.models import Record
 
 BASE_CONTENT = ("type", "number", "title", "study_id", "site_id", "attachments_digest")
@@ -40,6 +41,11 @@ def transition_scope() -> Iterator[None]:
         yield
     finally:
         _in_transition.reset(token)
+
+
+def in_transition() -> bool:
+    """Whether the code runs inside ``core.transition`` (its effects included)."""
+    return _in_transition.get()
 
 
 def _plain(value: Any) -> Any:
@@ -107,6 +113,7 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             if workflow is not None and obj.state != workflow.initial and not _in_transition.get():
                 raise WorkflowError(f"a new {obj.type} starts in state {workflow.initial!r}")
             _apply_scalar_defaults(obj)
+            check_family(session, obj, moved=False)
             obj.content_hash = content_hash(content_of(obj))
     for obj in list(session.dirty):
         if not isinstance(obj, Record) or not session.is_modified(obj):
@@ -117,6 +124,8 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
         if state_history.has_changes() and not in_transition:
             raise WorkflowError("the state of a record changes only through a workflow transition")
         old_state = state_history.deleted[0] if state_history.deleted else obj.state
+        if state.attrs.study_id.history.has_changes() or state.attrs.site_id.history.has_changes():
+            check_family(session, obj, moved=True)
         # A transition explains its own changes (its reason rule and audit entry apply).
         if (not in_transition and _changed_fields(state) and not current_context().reason.strip()
                 and change_needs_reason(obj, old_state)):

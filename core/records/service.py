@@ -11,7 +11,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.audit.context import acting_as, audit_reason
 from core.db import db
 from core.errors import ConflictError, ValidationError
+from core.records.content import in_transition
+from core.records.family import children_of, parent_scope
 from core.records.models import Record, RecordLink
+from core.records.scope import check_owner, require_write, target_scope
 from core.specs import RecordType
 from core.users.models import User
 
@@ -63,11 +66,22 @@ def _check_fields(rt: RecordType, values: dict[str, Any]) -> None:
 
 def create_record(type_key: str, user: User, *, reason: str = "", **values: Any) -> Record:
     """Create a record of ``type_key`` owned by ``user`` (unless ``owner_id`` is given), in the
-    workflow's initial state, with the next human number. Flushes; the caller commits."""
+    workflow's initial state, with the next human number. Flushes; the caller commits.
+
+    ``user`` needs the type's permission in the record's study/site (PermissionDenied); a given
+    owner must be allowed to own it there, and a child record takes its parent's study/site
+    (ValidationError naming the field)."""
     from core.workflows.service import after_commit
 
     rt = record_type(type_key)
     _check_fields(rt, values)
+    values = parent_scope(rt, values)
+    study_id, site_id = target_scope(None, values)
+    if site_id is not None:
+        values["study_id"] = study_id
+    require_write(rt, user, study_id, site_id)
+    if values.get("owner_id") is not None:
+        check_owner(rt, values["owner_id"], study_id, site_id)
     if not (values.get("title") or "").strip():
         raise ValidationError({"title": "A title is required."})
     workflow = current_app.extensions["cqms"].registry.workflows[rt.workflow]
@@ -88,9 +102,23 @@ def create_record(type_key: str, user: User, *, reason: str = "", **values: Any)
 def update_record(record: Record, user: User, *, expected_version: int, reason: str = "",
                   **changes: Any) -> Record:
     """Change fields of ``record``; refuses a stale ``expected_version`` (409) and, past draft,
-    a change without a reason (422). Flushes; the caller commits."""
+    a change without a reason (422). Flushes; the caller commits.
+
+    ``user`` needs the type's permission where the record is and, when it moves, where it goes
+    (PermissionDenied); its child records move with it. A new owner must be allowed to own it
+    there (ValidationError naming ``owner_id``)."""
     rt = record_type(record.type)
     _check_fields(rt, changes)
+    require_write(rt, user, record.study_id, record.site_id)
+    study_id, site_id = target_scope(record, changes)
+    moved = (study_id, site_id) != (record.study_id, record.site_id)
+    if moved:
+        require_write(rt, user, study_id, site_id)
+        if rt.scope_parent:
+            raise ValidationError({"site_id": f"{record.number} is where its parent record is: "
+                                              "move the parent instead."})
+    if "owner_id" in changes and changes["owner_id"] != record.owner_id:
+        check_owner(rt, changes["owner_id"], study_id, site_id)
     if expected_version != record.version:
         raise ConflictError(f"{record.number} was changed by someone else (now version "
                             f"{record.version}, you edited {expected_version}); reload it")
@@ -98,6 +126,9 @@ def update_record(record: Record, user: User, *, expected_version: int, reason: 
         raise ValidationError({"title": "A title is required."})
     number = record.number  # a failed flush expires the record: name it without reloading
     with acting_as(user), audit_reason(reason.strip()):
+        if moved:
+            changes = {**changes, "study_id": study_id, "site_id": site_id}
+            _move_children(record, user, study_id, site_id)
         for name, value in changes.items():
             setattr(record, name, value)
         record.updated_by_id = user.id
@@ -108,8 +139,24 @@ def update_record(record: Record, user: User, *, expected_version: int, reason: 
     return record
 
 
+def _move_children(record: Record, user: User, study_id: int | None,
+                   site_id: int | None) -> None:
+    """Child records go where their parent goes (each writable by ``user`` where it is)."""
+    for child in children_of(record):
+        require_write(record_type(child.type), user, child.study_id, child.site_id)
+        _move_children(child, user, study_id, site_id)
+        child.study_id, child.site_id = study_id, site_id
+        child.updated_by_id = user.id
+
+
 def link_records(source: Record, target: Record, kind: str, user: User, *,
                  reason: str = "") -> RecordLink:
+    """Link ``source`` to ``target``: ``user`` writes ``source`` in its scope and may read
+    ``target`` (a transition's effects and the system principal excepted)."""
+    require_write(record_type(source.type), user, source.study_id, source.site_id)
+    if not (user.is_service or in_transition() or may_read(target, user)):
+        raise ValidationError({"target": f"No record numbered {target.number!r} that you may "
+                                         "see."})
     if source.id == target.id:
         raise ValidationError({"target": "A record cannot be linked to itself."})
     if not kind or len(kind) > 40:

@@ -31,7 +31,8 @@ def documents(app, make_user, system_actor):
         effective.append(document)
     overdue, due, _later = effective
     for document, day in ((overdue, today - timedelta(days=3)), (due, today + timedelta(days=10))):
-        update_record(document, qa, expected_version=document.version, next_review_date=day,
+        update_record(document, author, expected_version=document.version,
+                      next_review_date=day,  # documents.create edits documents
                       reason="Review date carried over from the paper system")
         db.session.commit()
     retired, old = draft(author, title="Old balance")

@@ -33,8 +33,8 @@ def effective_document(team, due_in_days):  # type: ignore[no-untyped-def]
     document, version = draft(author)
     to_effective(version, author, reviewer, approver, qa)
     due = utcnow().date() + timedelta(days=due_in_days)
-    update_record(document, qa, expected_version=document.version, next_review_date=due,
-                  reason="Review brought forward")
+    update_record(document, author, expected_version=document.version, next_review_date=due,
+                  reason="Review brought forward")  # documents.create edits documents
     db.session.commit()
     return document, version, due
 
