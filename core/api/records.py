@@ -386,8 +386,13 @@ def upload(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(f"{RECORD}/attachments/<int(max={MAX_ID}):attachment_id>/content")
-@blp.doc(responses={"200": {"description": "The file, re-verified against its SHA-256",
-                            "content": {"application/octet-stream": {}}}})
+@blp.doc(responses={"200": {
+    "description": "The file's bytes, re-verified against its SHA-256, served with the media "
+                   "type it was stored with (the attachment's `media_type`, e.g. "
+                   "application/pdf) as a download",
+    "headers": {"Content-Disposition": {"description": "attachment; filename=...",
+                                        "schema": {"type": "string"}}},
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 @_problems(401, 403, 404, 409)
 def attachment_content(type_key: str, record_id: int, attachment_id: int) -> Any:
     """Download a file (refused with 409 if it no longer matches its SHA-256)."""

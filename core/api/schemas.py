@@ -18,6 +18,20 @@ class Text(fields.String):
         return text
 
 
+class WholeNumber(fields.Integer):
+    """An integer that JSON may also write with a zero fraction (30.0: JSON has one number
+    type); 30.5, strings, booleans, NaN and infinities are refused."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("error_messages", {"invalid": "A whole number is required."})
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Problem(Schema):
     type = fields.String()
     title = fields.String()
@@ -31,8 +45,10 @@ class TokenRequest(Schema):
     password = Text(required=True, validate=validate.Length(max=1024))
     totp = Text(validate=validate.Length(max=10), allow_none=True)
     name = Text(validate=validate.Length(max=100), load_default="API token")
-    expires_in_days = fields.Integer(strict=True, validate=validate.Range(1, 3650),
-                                     allow_none=True)
+    expires_in_days = WholeNumber(validate=validate.Range(1, 3650), allow_none=True, metadata={
+        "description": "Days until the token expires: a whole number, written 30 or 30.0, from 1 "
+                       "to the deployment's API_TOKEN_MAX_DAYS (365 unless configured); "
+                       "default API_TOKEN_DAYS (30). Anything else is a 422 naming this field."})
 
 
 class Token(Schema):
@@ -56,11 +72,18 @@ class TokenListQuery(Schema):
                 metadata={"description": "Administrators: another user's tokens."})
 
 
+CURSOR = ("Keyset cursor: the `next` value of the previous page, passed back unchanged; omit it "
+          "for the first page. It is opaque (URL-safe base64 of the last row's sort key and "
+          "id), valid only for the same list and sort; anything else is a 400. The last page "
+          "has `next: null`.")
+
+
 class ListQuery(Schema):
     """Keyset pagination: pass ``next`` from a page as ``after`` to get the following one."""
 
-    limit = fields.Integer(strict=False, validate=validate.Range(1, 200), load_default=50)
-    after = Text(validate=validate.Length(max=500))
+    limit = fields.Integer(strict=False, validate=validate.Range(1, 200), load_default=50,
+                           metadata={"description": "Page size, 1 to 200 (default 50)"})
+    after = Text(validate=validate.Length(max=500), metadata={"description": CURSOR})
 
 
 class RecordListQuery(ListQuery):
