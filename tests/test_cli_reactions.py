@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from kernel_plugin import make_plugin
 from sqlalchemy import select
 
+from core import Reminder, create_record, system_user
 from core.audit.context import current_context
 from core.audit.models import AuditEntry
 from core.cli import build_cli
@@ -40,12 +42,18 @@ def app_config(temp_plugin, seen):
         record_event(f"spy.{what}", "core_user", entity_id)
         db.session.commit()
 
+    def sweep(now):  # type: ignore[no-untyped-def]
+        create_record("acme_widget", system_user(), title="Made by a sweep")
+        return 0
+
     spy = temp_plugin(
         "spy",
         role_assignment_changed=lambda assignment: react("role", assignment.user_id),
         record_created=lambda record: react("record", record.id),
+        register_reminders=lambda: [Reminder("spy.make", "Makes a widget", sweep)],
     )
-    return {"plugins": ["spy"], "extra_plugins": {"spy": spy}}
+    return {"plugins": ["acme", "spy"],
+            "extra_plugins": {"acme": make_plugin(temp_plugin), "spy": spy}}
 
 
 @pytest.mark.req("DI-A")
@@ -53,11 +61,17 @@ def test_every_reaction_of_a_cli_command_runs_as_the_system_principal(app, seen)
     result = invoke(app, "users", "create", "ada", "--name", "Ada Admin", "--role",
                     "system_admin", "--role", "inspector", stdin=DEFAULT_PASSWORD + "\n")
     assert result.exit_code == 0, result.output + repr(result.exception)
-    result = invoke(app, "demo")
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    for command in (("demo",), ("reminders", "run"), ("users", "deactivate", "ada", "--reason",
+                                                        "Left"),
+                    ("plugins", "disable", "spy", "--reason", "Test"),
+                    ("plugins", "enable", "spy", "--reason", "Test")):
+        result = invoke(app, *command)
+        assert result.exit_code == 0, (command, result.output, repr(result.exception))
     system = get_user("system")
-    assert len(seen) >= 2 + 10
+    assert ("record", system.id) in seen
+    assert len(seen) >= 2 + 10 + 1
     assert {actor for _what, actor in seen} == {system.id}
-    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "spy.role")).all()
+    entries = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action.in_(("spy.role", "spy.record")))).all()
     assert len(entries) == len(seen)
     assert {e.actor_id for e in entries} == {system.id}
