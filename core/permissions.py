@@ -174,9 +174,11 @@ def enforce_request_policy() -> Any:
     return None
 
 
-def scope_clause(user: Any, name: str, study_column: Any, site_column: Any) -> Any:
+def scope_clause(user: Any, name: str, study_column: Any, site_column: Any, *,
+                 global_rows: bool = True) -> Any:
     """A SQL condition selecting the rows whose study/site ``user`` may see with ``name``:
-    the same rule as ``has_permission`` (global rows are visible to every holder)."""
+    the same rule as ``has_permission`` (global rows are visible to every holder). With
+    ``global_rows=False`` the rule of ``may_act_in``: rows of no study need a global grant."""
     from sqlalchemy import and_, false, or_, true
 
     grants = [(s, si) for perms, s, si, _ss in _grants(user) if name in perms]
@@ -184,7 +186,7 @@ def scope_clause(user: Any, name: str, study_column: Any, site_column: Any) -> A
         return false()
     if any(s is None and si is None for s, si in grants):
         return true()
-    clauses = [and_(study_column.is_(None), site_column.is_(None))]
+    clauses = [and_(study_column.is_(None), site_column.is_(None))] if global_rows else []
     for study_id, site_id in grants:
         clauses.append(site_column == site_id if site_id is not None else study_column == study_id)
     return or_(*clauses)

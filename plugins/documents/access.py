@@ -9,11 +9,13 @@ from typing import Any
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from sqlalchemy import literal, or_, select
+from sqlalchemy.sql.elements import True_
 
-from core import Record, get_setting, has_permission
+from core import Record, get_setting, scope_clause
 
 HISTORY = "documents.view_history"
-# Holders of any of these see work in progress (drafts, versions in review, approved ones).
+# Holders of any of these see work in progress (drafts, versions in review, approved ones)
+# where they hold it: a draft of site 102 is not shown to an author of site 101.
 WORK_PERMISSIONS = ("documents.create", "documents.review", "documents.approve",
                     "documents.manage")
 VERSION_CURRENT = ("effective",)
@@ -23,19 +25,15 @@ DOCUMENT_IN_PROGRESS = ("draft",)
 BADGES = {"superseded": "SUPERSEDED", "obsolete": "OBSOLETE", "disposed": "DISPOSED"}
 
 
-def _visible_states(user: Any, current: tuple[str, ...],
-                    in_progress: tuple[str, ...]) -> tuple[str, ...] | None:
-    """States ``user`` may read (None: all of them, with ``documents.view_history``)."""
-    if has_permission(user, HISTORY):
-        return None
-    if any(has_permission(user, name) for name in WORK_PERMISSIONS):
-        return (*current, *in_progress)
-    return current
+def _work_scope(user: Any) -> Any:
+    """Where ``user`` works on documents: the study/site of their work permissions (documents
+    of no study only with a global one, as ``may_act_in`` has it)."""
+    return or_(*[scope_clause(user, name, Record.study_id, Record.site_id, global_rows=False)
+                 for name in WORK_PERMISSIONS])
 
 
-def _plain_reader(user: Any) -> bool:
-    """Neither history nor any work permission: distribution restrictions apply."""
-    return not any(has_permission(user, name) for name in (HISTORY, *WORK_PERMISSIONS))
+def _history_scope(user: Any) -> Any:
+    return scope_clause(user, HISTORY, Record.study_id, Record.site_id)
 
 
 def _distributed_to(user: Any, roles_column: Any) -> Any:
@@ -46,40 +44,40 @@ def _distributed_to(user: Any, roles_column: Any) -> Any:
                                      for key in keys])
 
 
-def _all(*conditions: Any) -> Any:
-    present = [c for c in conditions if c is not None]
-    if not present:
+def _visible(user: Any, current: tuple[str, ...], in_progress: tuple[str, ...],
+             distributed: Any) -> Any:
+    """Current states (where distributed to the user, unless they work on documents or read
+    their history there), work in progress where the user works on documents, and every state
+    where they hold ``documents.view_history``; None: everything."""
+    work, history = _work_scope(user), _history_scope(user)
+    if isinstance(history, True_):
         return None
-    return present[0] if len(present) == 1 else present[0] & present[1]
+    return or_(Record.state.in_(current) & or_(distributed, work, history),
+               Record.state.in_(in_progress) & work, history)
 
 
 def version_read_filter(user: Any) -> Any:
     """Plain readers see effective versions (of documents distributed to them); authors,
-    reviewers, approvers and QA also see work in progress; superseded and obsolete versions need
-    ``documents.view_history``."""
+    reviewers, approvers and QA also see work in progress where they work on documents;
+    superseded and obsolete versions need ``documents.view_history`` in their scope."""
     from plugins.documents.models import Document, DocumentVersion
 
-    states = _visible_states(user, VERSION_CURRENT, VERSION_IN_PROGRESS)
-    distributed = None
-    if _plain_reader(user):
-        documents = Document.__table__
-        # The table, not the entity, and no correlation: the outer query is on core_record.
-        allowed = select(documents.c.id).where(
-            _distributed_to(user, documents.c.distribution_roles)).correlate(None)
-        distributed = DocumentVersion.document_id.in_(allowed)
-    return _all(None if states is None else Record.state.in_(states), distributed)
+    documents = Document.__table__
+    # The table, not the entity, and no correlation: the outer query is on core_record.
+    allowed = select(documents.c.id).where(
+        _distributed_to(user, documents.c.distribution_roles)).correlate(None)
+    return _visible(user, VERSION_CURRENT, VERSION_IN_PROGRESS,
+                    DocumentVersion.document_id.in_(allowed))
 
 
 def document_read_filter(user: Any) -> Any:
     """Obsolete and disposed documents need ``documents.view_history``; documents never
-    effective yet are for those who work on documents; plain readers see only the documents
-    distributed to them."""
+    effective yet are for those who work on documents where they are; plain readers see only
+    the documents distributed to them."""
     from plugins.documents.models import Document
 
-    states = _visible_states(user, DOCUMENT_CURRENT, DOCUMENT_IN_PROGRESS)
-    distributed = _distributed_to(user, Document.distribution_roles) if _plain_reader(user) \
-        else None
-    return _all(None if states is None else Record.state.in_(states), distributed)
+    return _visible(user, DOCUMENT_CURRENT, DOCUMENT_IN_PROGRESS,
+                    _distributed_to(user, Document.distribution_roles))
 
 
 def badge(record: Any) -> str | None:

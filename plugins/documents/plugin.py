@@ -99,7 +99,8 @@ def register_record_types():
                                       "training_required", "reviews_required"),
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.version_read_filter, badge=access.badge,
-                   admin_filters=access.version_filters(), admin_category="Documents"),
+                   admin_filters=access.version_filters(), admin_category="Documents",
+                   scope_parent="document_id"),
     ]
 
 

@@ -19,7 +19,7 @@ from core import (
     audit_reason,
     create_record,
     db,
-    has_permission,
+    may_act_in,
     utcnow,
 )
 from plugins.documents import queries
@@ -97,7 +97,7 @@ def revise(document: Document, user: Any, *, major: bool, change_summary: str,
 
 
 def _may_name_reviewers(version: DocumentVersion, user: Any) -> None:
-    if not has_permission(user, "documents.create", study=version.study, site=version.site):
+    if not may_act_in(user, "documents.create", study=version.study, site=version.site):
         raise PermissionDenied(f"documents.create is required to name the reviewers of "
                                f"{version.number}")
 
@@ -107,7 +107,7 @@ def reviewer_by_username(version: DocumentVersion, username: str) -> User:
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None or not user.active or user.is_service:
         raise ValidationError({"username": f"No active user {username!r}."})
-    if not has_permission(user, "documents.review", study=version.study, site=version.site):
+    if not may_act_in(user, "documents.review", study=version.study, site=version.site):
         raise ValidationError({"username": f"{user.username} may not review documents here "
                                            "(documents.review)."})
     return user

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from core import CQMSError, RecordAction, current_user, db, has_permission, requires
+from core import CQMSError, RecordAction, current_user, db, may_act_in, requires
 
 blueprint = Blueprint("documents", __name__, template_folder="templates",
                       url_prefix="/documents")
@@ -54,7 +54,7 @@ def reviewers_page(version_id: int) -> Any:
 
     version = _readable(version_id)
     user = current_user._get_current_object()
-    may_name = version.state == "draft" and has_permission(
+    may_name = version.state == "draft" and may_act_in(
         user, "documents.create", study=version.study, site=version.site)
     return render_template("documents/reviewers.html", version=version,
                            reviewers=review_status(version), may_name=may_name,
