@@ -169,6 +169,15 @@ def test_a_version_moves_with_its_document_and_never_alone(client, library, cqms
     made = alice.post("/records/documents_version", json={"title": "v1",
                                                           "document_id": fresh.id})
     assert made.status_code == 201 and made.get_json()["site_id"] == lib.s101.id
+    sam = Caller(client, "sam")  # an author of site 101 only: the version is theirs to draft
+    mine = create_document(lib.sam, title="Sam's at 101", type_code="SOP",
+                           study_id=lib.study.id, site_id=lib.s101.id)
+    db.session.commit()
+    made = sam.post("/records/documents_version", json={"title": "v1", "document_id": mine.id})
+    assert made.status_code == 201 and made.get_json()["site_id"] == lib.s101.id
+    refused = sam.post("/records/documents_version", json={"title": "v1",
+                                                           "document_id": lib.dg.id})
+    assert refused.status_code == 403  # a document of no study: not theirs
     other = create_document(lib.team[0], title="Other at 101", type_code="SOP",
                             study_id=lib.study.id, site_id=lib.s101.id)
     db.session.commit()
