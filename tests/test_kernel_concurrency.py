@@ -38,6 +38,7 @@ from core.audit.models import AuditEntry
 from core.audit.verify import verify
 from core.db import db
 from core.hookspecs import hookimpl
+from core.integrity import integrity_key
 from core.records.models import Counter as NumberCounter
 from core.records.models import Record
 from core.testing import close_app
@@ -141,8 +142,12 @@ class Pool:
         db.session.commit()  # SQLite: BEGIN IMMEDIATE holds the write lock until the end
         if not self.procs:
             self.start()
+        key = integrity_key()  # one deployment, one key: each worker's instance gets a copy
         for n, inbox in enumerate(self.inboxes):
-            inbox.put((job, url, str(tmp_path / f"{job}{n}"), args[n]))
+            instance = tmp_path / f"{job}{n}"
+            instance.mkdir(parents=True, exist_ok=True)
+            (instance / "integrity.key").write_bytes(key)
+            inbox.put((job, url, str(instance), args[n]))
         ok = False
         try:
             try:
