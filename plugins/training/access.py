@@ -1,10 +1,13 @@
-"""Who reads which assignments: their own, or everyone's (in scope) with the matrix permission."""
+"""Who reads which assignments: their own, and others' where they hold the matrix permission
+(a matrix permission at one site shows that site's assignments, not every site's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core import has_permission
+from sqlalchemy import or_
+
+from core import Record, scope_clause
 
 MATRIX = "training.view_matrix"
 
@@ -12,4 +15,5 @@ MATRIX = "training.view_matrix"
 def assignment_read_filter(user: Any) -> Any:
     from plugins.training.models import TrainingAssignment
 
-    return None if has_permission(user, MATRIX) else TrainingAssignment.trainee_id == user.id
+    return or_(TrainingAssignment.trainee_id == user.id,
+               scope_clause(user, MATRIX, Record.study_id, Record.site_id, global_rows=False))
