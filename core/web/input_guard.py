@@ -67,6 +67,6 @@ def refuse_unstorable_input() -> Any:
         return None
     where, name = found
     name = _printable(name)
-    message = "NUL characters and unpaired surrogates are not accepted."
+    message = "contains a character that cannot be stored (a NUL byte or a broken character)."
     status = 422 if where == "body" and request.path.startswith("/api/") else 400
     return error_response(status, f"{name}: {message}", {name: [message]})
