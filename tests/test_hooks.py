@@ -233,7 +233,7 @@ class TestRegisterSignatureMeanings:
 
         login(client, "bob")
         page = client.get(f"{WIDGETS}details/?id={widget.id}").get_data(as_text=True)
-        assert "Electronic signature: <em>qa_released</em>" in page
+        assert "Electronic signature: <em>Released by QA</em>" in page  # the label, not the key
         page = client.post(f"{WIDGETS}{widget.id}/transition/qa_release",
                            data={"csrf_token": csrf_token(client, WIDGETS), "attest": "y",
                                  "password": DEFAULT_PASSWORD}, follow_redirects=True)
@@ -241,7 +241,7 @@ class TestRegisterSignatureMeanings:
         signature = db.session.scalar(select(Signature))
         assert (signature.meaning, signature.transition) == ("qa_released", "qa_release")
         table = re.search(r'id="signatures">(.*?)</table>', page.get_data(as_text=True), re.S)
-        assert "Bob Tester (bob)" in table.group(1) and "qa_released" in table.group(1)
+        assert "Bob Tester (bob)" in table.group(1) and "Released by QA" in table.group(1)
 
         export = post_with_token(client, f"{WIDGETS}{widget.id}/certified-copy.zip")
         with zipfile.ZipFile(io.BytesIO(export.data)) as archive:

@@ -79,7 +79,7 @@ def test_create_submit_and_sign_through_the_admin(client, make_user, login):
     assert db.session.get(Record, record.id).state == "approved"
     row = re.search(r'<table class="table table-sm cqms-table" id="signatures">(.*?)</table>',
                     page, re.S).group(1)
-    assert "Bob Tester (bob)" in row and " UTC" in row and "approved" in row and "valid" in row
+    assert "Bob Tester (bob)" in row and " UTC" in row and "Approved by" in row and "valid" in row
     assert "transition" in re.search(r'id="history">(.*?)</table>', page, re.S).group(1)
 
 

@@ -101,7 +101,7 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
     expect(page.locator("body")).to_contain_text("SOP-0001-v1.0: Approve done.")
     expect(page.locator("#record-state")).to_have_text("approved")
     row = page.locator("#signatures tbody tr", has_text="Bob Approver (bob)")
-    expect(row).to_contain_text("approved")
+    expect(row).to_contain_text("Approved by")
     expect(row).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
     sign_out(page, live_server)
 

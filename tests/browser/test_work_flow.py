@@ -62,7 +62,7 @@ def test_approver_signs_from_my_tasks(page, live_server, make_user):
     expect(page.locator("#record-state")).to_have_text("approved")
     row = page.locator("#signatures tbody tr").first
     expect(row).to_contain_text("Bob Approver (bob)")
-    expect(row).to_contain_text("approved")
+    expect(row).to_contain_text("Approved by")
     expect(row).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
 
     page.goto(f"{live_server}/admin/")

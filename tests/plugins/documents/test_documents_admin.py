@@ -81,7 +81,7 @@ def test_a_document_goes_through_its_life_cycle_in_the_admin(client, login, team
     assert "Approve done" in page
     signatures = re.search(r'id="signatures">(.*?)</table>', page, re.S).group(1)
     assert "Rita Tester (rita)" in signatures and "Bob Tester (bob)" in signatures
-    assert "reviewed" in signatures and "approved" in signatures and " UTC" in signatures
+    assert "Reviewed by" in signatures and "Approved by" in signatures and " UTC" in signatures
 
     as_user(client, login, "alice")  # nothing in an approved version changes
     edit = f"{VERSIONS}edit/?id={version.id}"
