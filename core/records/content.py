@@ -30,13 +30,16 @@ from core.records.models import Record
 BASE_CONTENT = ("type", "number", "title", "study_id", "site_id", "attachments_digest")
 # Written by the core on every change; a change to any other column past draft needs a reason.
 BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id", "state"})
-_in_transition: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_in_transition",
-                                                                       default=False)
+# The record a running transition may move, and the state it may move it to.
+_in_transition: contextvars.ContextVar[tuple[Record, str] | None] = contextvars.ContextVar(
+    "cqms_in_transition", default=None)
 
 
 @contextmanager
-def transition_scope() -> Iterator[None]:
-    token = _in_transition.set(True)
+def transition_scope(record: Record, target: str) -> Iterator[None]:
+    """Let ``record`` (this object, nothing else) take state ``target`` in this block: an
+    effect that moves another record calls ``transition()`` for it, with its own checks."""
+    token = _in_transition.set((record, target))
     try:
         yield
     finally:
@@ -45,7 +48,12 @@ def transition_scope() -> Iterator[None]:
 
 def in_transition() -> bool:
     """Whether the code runs inside ``core.transition`` (its effects included)."""
-    return _in_transition.get()
+    return _in_transition.get() is not None
+
+
+def _may_take_state(record: Record) -> bool:
+    scope = _in_transition.get()
+    return scope is not None and scope[0] is record and record.state == scope[1]
 
 
 def _plain(value: Any) -> Any:
@@ -110,7 +118,7 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
     for obj in session.new:
         if isinstance(obj, Record):
             workflow = workflow_of(obj)
-            if workflow is not None and obj.state != workflow.initial and not _in_transition.get():
+            if workflow is not None and obj.state != workflow.initial and not in_transition():
                 raise WorkflowError(f"a new {obj.type} starts in state {workflow.initial!r}")
             _apply_scalar_defaults(obj)
             check_family(session, obj, moved=False)
@@ -120,14 +128,14 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             continue
         state = inspect(obj)
         state_history = state.attrs.state.history
-        in_transition = _in_transition.get()
-        if state_history.has_changes() and not in_transition:
-            raise WorkflowError("the state of a record changes only through a workflow transition")
+        if state_history.has_changes() and not _may_take_state(obj):
+            raise WorkflowError(f"the state of {obj.number} changes only through a workflow "
+                                "transition of that record")
         old_state = state_history.deleted[0] if state_history.deleted else obj.state
         if state.attrs.study_id.history.has_changes() or state.attrs.site_id.history.has_changes():
             check_family(session, obj, moved=True)
         # A transition explains its own changes (its reason rule and audit entry apply).
-        if (not in_transition and _changed_fields(state) and not current_context().reason.strip()
+        if (not in_transition() and _changed_fields(state) and not current_context().reason.strip()
                 and change_needs_reason(obj, old_state)):
             raise ValidationError({"reason": missing_reason_message(obj, old_state)})
         new_hash = content_hash(content_of(obj))

@@ -139,7 +139,7 @@ def transition(
     written: Signature | None = None
     number = record.number  # a failed flush expires the record: name it without reloading
     try:
-        with acting_as(user), audit_reason(reason), transition_scope():
+        with acting_as(user), audit_reason(reason), transition_scope(record, t.target):
             if t.signature:
                 written = sign(record, user, signature,  # type: ignore[arg-type]
                                meaning=t.signature, transition=t.name)
