@@ -103,7 +103,8 @@ def create_app(
     app.extensions["cqms"] = state
     from core.attachments.service import verify_attachments
     from core.audit import checkpoints as _checkpoints  # noqa: F401 - installs the writer
-    from core.audit.reconcile import reconcile_audited_rows, reconcile_record_hashes
+    from core.audit.reconcile import reconcile_audited_rows
+    from core.records.reconcile import reconcile_record_hashes
     from core.signatures.service import verify_signatures
     from core.workflows import service as _workflows  # noqa: F401 - installs after-commit hooks
 

@@ -22,13 +22,11 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper
 
 from core.audit.listener import format_value
 from core.audit.models import AuditEntry
 from core.db import Base
-from core.records.content import content_hash, content_of
-from core.records.models import Record
 
 ROW_ACTIONS = ("create", "update", "delete")
 LABELLED_ID = re.compile(r"\(#([^()]*)\)$")  # a foreign key as the listener writes it
@@ -176,15 +174,3 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
                 "number")}), "row is in the audit trail but missing from the table (deleted "
                 "outside the application)"))
 
-
-def reconcile_record_hashes(connection: Connection, report: Any) -> None:
-    """Each record's controlled content matches its stored content hash (read through
-    ``connection``, so a verification inside a transaction sees that transaction's rows)."""
-    from core.audit.verify import Finding
-
-    with Session(bind=connection) as session:
-        for record in session.scalars(select(Record).order_by(Record.id)):
-            if content_hash(content_of(record)) != record.content_hash:
-                report.add(Finding(None, f"{record.number} ({record.type} {record.id})",
-                                   "content does not match the record's hash (edited outside "
-                                   "the application)"))
