@@ -62,6 +62,7 @@ from core.tasks.service import close_tasks, open_task, tasks_for
 from core.users.models import Role, User, UserRole
 from core.users.service import ensure_system_user as system_user
 from core.web.files import content_disposition
+from core.workflows.categories import category_of, states_in
 from core.workflows.service import available_transitions, transition
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "audit_reason",
     "available_transitions",
     "call_hook",
+    "category_of",
     "changed_fields",
     "close_tasks",
     "content_disposition",
@@ -134,6 +136,7 @@ __all__ = [
     "scope_clause",
     "sign",
     "state_before_change",
+    "states_in",
     "signatures_of",
     "system_user",
     "tasks_for",

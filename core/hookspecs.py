@@ -260,13 +260,15 @@ def register_signature_meanings() -> list[SignatureMeaning]:
 def register_workflows() -> list[Workflow]:
     """Return workflows (states and transitions). Called once at startup.
 
-    Keys carry the plugin prefix; every transition's permission and signature meaning must exist.
+    Keys carry the plugin prefix; every transition's permission and signature meaning must exist;
+    every state declares its category (``draft``, ``open``, ``closed`` or ``cancelled``).
 
     Example::
 
         @hookimpl
         def register_workflows():
-            return [Workflow("capa_capa", ("open", "closed"), "open", (CLOSE,))]
+            return [Workflow("capa_capa", ("open", "closed"), "open", (CLOSE,),
+                             categories={"open": "open", "closed": "closed"})]
     """
 
 

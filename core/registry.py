@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.specs import (
     SETTING_TYPES,
+    STATE_CATEGORIES,
     AdminView,
     DashboardWidget,
     MigrationBranch,
@@ -260,6 +262,7 @@ def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
     where = f"plugin {plugin!r}: workflow {workflow.key!r}"
     if workflow.initial not in states:
         raise StartupError(f"{where}: initial state {workflow.initial!r} is not a state")
+    _check_categories(where, workflow)
     names = set()
     for t in workflow.transitions:
         if t.name in names:
@@ -277,3 +280,22 @@ def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
         if t.signature is not None and t.signature not in reg.signature_meanings:
             raise StartupError(f"{where}: transition {t.name!r} names unknown signature meaning "
                                f"{t.signature!r}")
+
+
+def _check_categories(where: str, workflow: Workflow) -> None:
+    """Every state declares one of the categories the core counts, filters and checks by."""
+    allowed = ", ".join(STATE_CATEGORIES)
+    categories = workflow.categories
+    if not isinstance(categories, Mapping):
+        raise StartupError(f"{where}: categories must map each state to one of {allowed}")
+    unknown = [s for s in categories if s not in workflow.states]
+    if unknown:
+        raise StartupError(f"{where}: categories name unknown state {unknown[0]!r}")
+    for state in workflow.states:
+        category = categories.get(state)
+        if category is None:
+            raise StartupError(f"{where}: state {state!r} declares no category (one of "
+                               f"{allowed})")
+        if category not in STATE_CATEGORIES:
+            raise StartupError(f"{where}: state {state!r} has unknown category {category!r} "
+                               f"(one of {allowed})")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SETTING_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool}
+# What a workflow state means to the core (open-record counts, list filters, dashboards, overdue
+# checks): being prepared, live work or in force, finished, ended without taking effect.
+STATE_CATEGORIES = ("draft", "open", "closed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -163,17 +166,36 @@ class Transition:
 
 @dataclass(frozen=True)
 class Workflow:
-    """States and transitions of a record type; ``initial`` is the draft state."""
+    """States and transitions of a record type; ``initial`` is the state records start in.
+
+    ``categories`` maps every state to one of ``STATE_CATEGORIES`` (start-up fails naming the
+    plugin and state otherwise): ``draft`` (being prepared: changes need no reason there, as in
+    ``initial`` whatever its category), ``open`` (live: work to do or in force; counted as
+    open, checked for overdue), ``closed`` (finished) and ``cancelled`` (ended without taking
+    effect). Plugins ask ``core.states_in(key, "open")`` instead of listing states.
+    """
 
     key: str
     states: tuple[str, ...]
     initial: str
     transitions: tuple[Transition, ...]
-    # Further states (besides ``initial``) that count as draft: changes need no reason there.
-    draft_states: tuple[str, ...] = ()
+    categories: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
+
+    def states_in(self, *categories: str) -> tuple[str, ...]:
+        """The states of these categories in declaration order (every state without any)."""
+        return tuple(s for s in self.states
+                     if not categories or self.categories.get(s) in categories)
+
+    def category_of(self, state: str) -> str | None:
+        return self.categories.get(state)
+
+    @property
+    def draft_states(self) -> tuple[str, ...]:
+        """States besides ``initial`` where changes need no reason: the ``draft`` category."""
+        return tuple(s for s in self.states_in("draft") if s != self.initial)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ TRANSITIONS = (
     Transition("retire", ("approved",), "retired", "acme.approve", signature="approved",
                reason_required=True),
 )
+CATEGORIES = {"draft": "draft", "in_review": "open", "approved": "open", "retired": "closed"}
 WORKFLOW = Workflow("acme_widget", ("draft", "in_review", "approved", "retired"), "draft",
-                    TRANSITIONS)
+                    TRANSITIONS, categories=CATEGORIES)
 
 
 def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no-untyped-def]

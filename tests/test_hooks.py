@@ -210,7 +210,8 @@ def test_load_demo_data_is_called_by_cqms_demo_with_the_demo_accounts(app_factor
 
 QA_RELEASE = Transition("qa_release", ("in_review",), "approved", "acme.approve",
                         signature="qa_released")
-RELEASE_WORKFLOW = Workflow("acme_widget", WORKFLOW.states, "draft", (*TRANSITIONS, QA_RELEASE))
+RELEASE_WORKFLOW = Workflow("acme_widget", WORKFLOW.states, "draft", (*TRANSITIONS, QA_RELEASE),
+                            categories=WORKFLOW.categories)
 QA_RELEASED = SignatureMeaning("qa_released", "Released by QA", "QA released the widget.")
 
 

@@ -16,6 +16,7 @@ from core.db import db
 from core.permissions import has_permission, scope_clause
 from core.records.models import Record
 from core.records.service import read_clause
+from core.workflows.categories import category_clause, states_in
 
 STYLE = Style(background="white", plot_background="white", foreground="#333",
               foreground_strong="#111", colors=("#2c6fad", "#c0392b", "#7f8c8d"),
@@ -39,23 +40,46 @@ def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def records_by_state(user: Any) -> dict[str, Any]:
-    """Records per type and state, in the user's scope, for types they may read."""
+def _readable_types(user: Any) -> list[Any]:
+    """Record types of enabled plugins the user may read."""
     state = current_app.extensions["cqms"]
-    rows: list[tuple[str, int]] = []
+    types = []
     for rt in state.registry.record_types.values():
         owner = state.host.owner_of(rt.key)
-        if (not rt.view_permission or (owner and not state.host.is_enabled(owner))
-                or not has_permission(user, rt.view_permission)):
-            continue
-        stmt = (select(Record.state, func.count()).select_from(rt.model).where(
-            Record.type == rt.key,
-            scope_clause(user, rt.view_permission, Record.study_id, Record.site_id))
-            .group_by(Record.state).order_by(Record.state))
-        extra = read_clause(rt, user)
-        if extra is not None:
-            stmt = stmt.where(extra)
-        rows += [(f"{rt.label}: {s}", n) for s, n in db.session.execute(stmt)]
+        if (rt.view_permission and not (owner and not state.host.is_enabled(owner))
+                and has_permission(user, rt.view_permission)):
+            types.append(rt)
+    return types
+
+
+def _counts_by_state(rt: Any, user: Any, *conditions: Any) -> dict[str, int]:
+    stmt = (select(Record.state, func.count()).select_from(rt.model).where(
+        Record.type == rt.key,
+        scope_clause(user, rt.view_permission, Record.study_id, Record.site_id), *conditions)
+        .group_by(Record.state))
+    extra = read_clause(rt, user)
+    if extra is not None:
+        stmt = stmt.where(extra)
+    return dict(db.session.execute(stmt).all())
+
+
+def records_by_state(user: Any) -> dict[str, Any]:
+    """Records per type and state (in the workflow's order), in the user's scope, for types
+    they may read."""
+    rows: list[tuple[str, int]] = []
+    for rt in _readable_types(user):
+        counts = _counts_by_state(rt, user)
+        rows += [(f"{rt.label}: {s}", counts[s]) for s in states_in(rt.key) if s in counts]
+    return _chart(rows)
+
+
+def open_records_by_type(user: Any) -> dict[str, Any]:
+    """Records in an open state (their workflow's ``open`` category) per type, in scope."""
+    rows = []
+    for rt in _readable_types(user):
+        count = sum(_counts_by_state(rt, user, category_clause(rt.key, "open")).values())
+        if count:
+            rows.append((rt.label, count))
     return _chart(rows)
 
 

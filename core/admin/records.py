@@ -15,6 +15,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextA
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
+from core.admin.filters import CategoryFilter
 from core.attachments.service import add_attachment, attachments_of
 from core.audit.models import AuditEntry
 from core.audit.query import record_conditions
@@ -354,7 +355,8 @@ def record_admin_for(record_type: RecordType, view_permission: str,
     """The admin view class the core builds for a record type."""
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
-        "column_filters": (*RecordAdmin.column_filters, *record_type.admin_filters),
+        "column_filters": (*RecordAdmin.column_filters, CategoryFilter(record_type.key),
+                           *record_type.admin_filters),
         "view_permission": view_permission,
         "manage_permission": manage_permission,
         "__module__": __name__,

@@ -33,6 +33,7 @@ from core.records.service import (
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
 from core.specs import RecordType
 from core.users.models import User
+from core.workflows.categories import category_clause
 from core.workflows.service import may_attempt, transition
 
 blp = Blueprint("core_api_records", __name__, url_prefix="/api/v1",
@@ -154,6 +155,7 @@ def record_types() -> Any:
             "key": rt.key, "label": rt.label, "number_prefix": rt.number_prefix,
             "states": list(workflow.states), "initial_state": workflow.initial,
             "draft_states": [workflow.initial, *workflow.draft_states],
+            "categories": dict(workflow.categories),
             "reason_in_draft": rt.reason_in_draft, "fields_": field_info(rt),
             "transitions": [{"name": t.name, "label": t.label or t.name, "source": list(t.source),
                              "target": t.target, "permission": t.permission,
@@ -189,6 +191,8 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
         stmt = stmt.where(extra)
     if query.get("state"):
         stmt = stmt.where(Record.state == query["state"])
+    if query.get("category"):
+        stmt = stmt.where(category_clause(rt.key, query["category"]))
     if query.get("study"):
         stmt = stmt.where(Record.study_id == query["study"])
     if query.get("site"):

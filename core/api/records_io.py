@@ -21,6 +21,7 @@ from core.records.models import Record
 from core.records.service import SERVER_OWNED
 from core.specs import RecordType
 from core.studies import Site
+from core.workflows.categories import category_of
 from core.workflows.service import available_transitions
 
 BASE_WRITABLE = ("title", "owner_id", "study_id", "site_id")
@@ -145,6 +146,7 @@ def record_json(record: Record, user: Any) -> dict[str, Any]:
         created_by=_username(record.created_by_id),
         updated_by=_username(record.updated_by_id),
         actions=[t.name for t in available_transitions(record, user)],
+        category=category_of(record),
     )
     return out
 

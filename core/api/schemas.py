@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from core.specs import STATE_CATEGORIES
+
 MAX_INT = 2**31 - 1
 
 
@@ -88,6 +90,8 @@ class ListQuery(Schema):
 
 class RecordListQuery(ListQuery):
     state = Text(validate=validate.Length(max=40))
+    category = Text(validate=validate.OneOf(STATE_CATEGORIES), metadata={
+        "description": "Records whose state is in this category: " + ", ".join(STATE_CATEGORIES)})
     study = fields.Integer(validate=validate.Range(1, MAX_INT),
                            metadata={"description": "Study id"})
     site = fields.Integer(validate=validate.Range(1, MAX_INT), metadata={"description": "Site id"})
@@ -125,6 +129,8 @@ class Record(Schema):
     number = fields.String()
     title = fields.String()
     state = fields.String()
+    category = fields.String(metadata={"description": "The state's category: "
+                                                      + ", ".join(STATE_CATEGORIES)})
     version = fields.Integer()
     owner = fields.String()
     owner_id = fields.Integer()
@@ -201,6 +207,8 @@ class RecordType(Schema):
     states = fields.List(fields.String())
     initial_state = fields.String()
     draft_states = fields.List(fields.String())
+    categories = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "Each state's category: " + ", ".join(STATE_CATEGORIES)})
     reason_in_draft = fields.Boolean()
     fields_ = fields.List(fields.Nested(Field), data_key="fields")
     transitions = fields.List(fields.Nested(TransitionInfo))

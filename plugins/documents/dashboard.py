@@ -12,11 +12,10 @@ import pygal
 from pygal.style import Style
 from sqlalchemy import func, select
 
-from core import Record, db, get_setting, scope_clause, utcnow
-from plugins.documents import access
+from core import Record, db, get_setting, scope_clause, states_in, utcnow
+from plugins.documents import access, queries
 from plugins.documents.models import Document, DocumentVersion
 
-DOCUMENT_STATES = ("draft", "effective", "obsolete", "disposed")
 LISTED = 5  # documents named per periodic review line
 STYLE = Style(background="white", plot_background="white", foreground="#333",
               foreground_strong="#111", colors=("#2c6fad",), font_family="DejaVu Sans, sans-serif",
@@ -61,7 +60,7 @@ def states_context(user: Any) -> dict[str, Any]:
     counts = dict(db.session.execute(
         select(Record.state, func.count()).select_from(Document)
         .where(*_visible(Document, user)).group_by(Record.state)).all())
-    rows = [(state, counts.get(state, 0)) for state in DOCUMENT_STATES]
+    rows = [(state, counts.get(state, 0)) for state in states_in(queries.DOCUMENT_TYPE)]
     return {"rows": rows, "chart": _chart(rows) if any(n for _, n in rows) else None,
             "label": "State", "alt": "Bar chart of documents by state",
             "empty": "No documents yet."}

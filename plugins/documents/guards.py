@@ -18,8 +18,6 @@ from sqlalchemy.orm import Session
 from core import Base, ServiceScope, ValidationError, changed_fields, state_before_change
 from plugins.documents.models import (
     EXTERNAL_TYPE,
-    OPEN_STATES,
-    RETIRED_STATES,
     SERVER_OWNED_VERSION_FIELDS,
     Document,
     DocumentType,
@@ -28,6 +26,8 @@ from plugins.documents.models import (
 )
 
 FIXED_VERSION_FIELDS = ("document_id", "version_label", "supersedes_id")
+# A version's content never changes from approval on (a frozen_states declaration to be).
+FROZEN_VERSION_STATES = ("approved", "effective", "superseded", "obsolete")
 service_scope = ServiceScope("documents")  # ``with service_scope():`` in own effects
 
 
@@ -41,7 +41,7 @@ def _check_new_version(session: Session, version: DocumentVersion) -> None:
     document = session.get(Document, version.document_id) if version.document_id else None
     if document is None:
         raise ValidationError({"document_id": "Name an existing document."})
-    if document.state in RETIRED_STATES:
+    if document.state in queries.retired_states():
         raise ValidationError({"document_id": f"{document.number} is {document.state}: it gets "
                                               "no new versions."})
     if (version.study_id, version.site_id) != (document.study_id, document.site_id):
@@ -72,7 +72,7 @@ def _check_changed_version(version: DocumentVersion) -> None:
         raise ValidationError({n: "Set by the server." for n in owned})
     old = state_before_change(version)
     content = [n for n in changed if n not in SERVER_OWNED_VERSION_FIELDS]
-    if old not in OPEN_STATES and content:
+    if old in FROZEN_VERSION_STATES and content:
         raise ValidationError({content[0]: f"{version.number} is {old}: an approved version "
                                            "never changes; revise the document instead."})
 

@@ -9,12 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import Base, Record, UTCDateTime, utcnow
 
-# Version states in which the content may still change (with a reason past draft).
-OPEN_STATES = ("draft", "in_review")
-# Version states of work in progress: a document has at most one such version at a time.
-IN_PROGRESS_STATES = ("draft", "in_review", "approved")
-# Document states in which it gets no new versions.
-RETIRED_STATES = ("obsolete", "disposed")
 # The type whose documents are of external origin (source, external version and date required).
 EXTERNAL_TYPE = "EXTERNAL"
 

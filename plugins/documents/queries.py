@@ -6,14 +6,27 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from core import db, signatures_of
+from core import db, signatures_of, states_in
 from plugins.documents.models import (
-    IN_PROGRESS_STATES,
     Document,
     DocumentType,
     DocumentVersion,
     VersionReviewer,
 )
+
+VERSION_TYPE = "documents_version"
+DOCUMENT_TYPE = "documents_document"
+
+
+def in_progress_states() -> tuple[str, ...]:
+    """Version states of work in progress (draft or open): a document has at most one such
+    version at a time."""
+    return states_in(VERSION_TYPE, "draft", "open")
+
+
+def retired_states() -> tuple[str, ...]:
+    """Document states in which it gets no new versions (closed)."""
+    return states_in(DOCUMENT_TYPE, "closed")
 
 
 def document_of(version: DocumentVersion) -> Document | None:
@@ -38,7 +51,7 @@ def effective_version(document: Document) -> DocumentVersion | None:
 
 def versions_in_progress(document_id: int, exclude: int | None = None) -> list[DocumentVersion]:
     stmt = select(DocumentVersion).where(DocumentVersion.document_id == document_id,
-                                         DocumentVersion.state.in_(IN_PROGRESS_STATES))
+                                         DocumentVersion.state.in_(in_progress_states()))
     if exclude is not None:
         stmt = stmt.where(DocumentVersion.id != exclude)
     return list(db.session.scalars(stmt))

@@ -256,8 +256,14 @@ DOCUMENT_TRANSITIONS = (
                signature="approved", reason_required=True, guards=(retention_over,)),
 )
 WORKFLOWS = [
+    # A version's work is open until it takes effect; then it is a closed part of the history.
     Workflow(VERSION, ("draft", "in_review", "approved", "effective", "superseded", "obsolete"),
-             "draft", VERSION_TRANSITIONS),
+             "draft", VERSION_TRANSITIONS,
+             categories={"draft": "draft", "in_review": "open", "approved": "open",
+                         "effective": "closed", "superseded": "closed", "obsolete": "closed"}),
+    # A document is open while in force (its periodic review falls due); retired, it is closed.
     Workflow(DOCUMENT, ("draft", "effective", "obsolete", "disposed"), "draft",
-             DOCUMENT_TRANSITIONS),
+             DOCUMENT_TRANSITIONS,
+             categories={"draft": "draft", "effective": "open", "obsolete": "closed",
+                         "disposed": "closed"}),
 ]

@@ -37,7 +37,6 @@ from core import (
 from plugins.training import queries
 from plugins.training.matrix import MATRIX, Filters, build_matrix, cell_status
 from plugins.training.models import (
-    LIVE_STATES,
     TrainingAssignment,
     TrainingQuestion,
     TrainingRequirement,
@@ -230,7 +229,7 @@ def my_training() -> Any:
     """Your live assignments (assigned, completed, waived) with their derived status."""
     user = _require(VIEW)
     stmt = (select(TrainingAssignment)
-            .where(TrainingAssignment.trainee_id == user.id, Record.state.in_(LIVE_STATES),
+            .where(TrainingAssignment.trainee_id == user.id, Record.state.in_(queries.live_states()),
                    scope_clause(user, VIEW, Record.study_id, Record.site_id))
             .order_by(TrainingAssignment.id))
     today = utcnow().date()

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 
 from core import Record, Study, db, scope_clause, utcnow
+from plugins.training import queries
 from plugins.training.matrix import MATRIX
-from plugins.training.models import LIVE_STATES, Curriculum, TrainingAssignment
+from plugins.training.models import Curriculum, TrainingAssignment
 
 NEXT_DUE = 5
 STUDIES_SHOWN = 10  # the first studies by code
@@ -17,7 +18,7 @@ STUDIES_SHOWN = 10  # the first studies by code
 
 def my_training_context(user: Any) -> dict[str, Any]:
     today = utcnow().date()
-    mine = [TrainingAssignment.trainee_id == user.id, Record.state == "assigned"]
+    mine = [TrainingAssignment.trainee_id == user.id, Record.state.in_(queries.open_states())]
     count = select(func.count()).select_from(TrainingAssignment)
     open_count = db.session.scalar(count.where(*mine)) or 0
     overdue = db.session.scalar(count.where(*mine, TrainingAssignment.due_date < today)) or 0
@@ -50,7 +51,7 @@ def compliance_context(user: Any) -> dict[str, Any]:
                     func.max(trained).label("trained"), func.max(stale).label("stale"))
              .select_from(TrainingAssignment)
              .outerjoin(curriculum, curriculum.c.id == TrainingAssignment.curriculum_id)
-             .where(Record.state.in_(LIVE_STATES),
+             .where(Record.state.in_(queries.live_states()),
                     scope_clause(user, MATRIX, Record.study_id, Record.site_id))
              .group_by(TrainingAssignment.trainee_id, TrainingAssignment.requirement_id)
              .subquery())
@@ -62,6 +63,6 @@ def compliance_context(user: Any) -> dict[str, Any]:
         select(Study.code, *figures).join(Study, Study.id == pairs.c.study_id)
         .group_by(Study.code).order_by(Study.code).limit(STUDIES_SHOWN))
     overdue = db.session.scalar(select(func.count()).select_from(TrainingAssignment).where(
-        Record.state == "assigned", TrainingAssignment.due_date < today,
+        Record.state.in_(queries.open_states()), TrainingAssignment.due_date < today,
         scope_clause(user, MATRIX, Record.study_id, Record.site_id))) or 0
     return {"by_role": _figures(by_role), "by_study": _figures(by_study), "overdue": overdue}

@@ -29,7 +29,6 @@ from core import (
 )
 from plugins.training import queries
 from plugins.training.models import (
-    LIVE_STATES,
     Curriculum,
     TrainingAssignment,
     TrainingRequirement,
@@ -163,8 +162,9 @@ def build_matrix(viewer: Any, filters: Filters = Filters(), *, after: str | None
                        scope_clause(viewer, MATRIX, Record.study_id, Record.site_id)))
         # States are filtered here: in SQL, SQLite drives the query by the state index (every
         # live assignment) instead of the (trainee, requirement) index.
+        live_states = queries.live_states()
         for row in db.session.execute(stmt):
-            if row.state in LIVE_STATES:
+            if row.state in live_states:
                 live[row.trainee_id][row.requirement_id].append(row)
     today = utcnow().date()
     expiring_days = get_setting("training.expiry_notice_days")

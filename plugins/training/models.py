@@ -16,9 +16,6 @@ SELF_COMPLETED = ("document", "elearning")
 TRAINER_RECORDED = ("instructor_led", "external")
 KINDS = (*SELF_COMPLETED, *TRAINER_RECORDED)
 
-# Assignment states in which an assignment still counts for its trainee and requirement.
-LIVE_STATES = ("assigned", "completed", "waived")
-
 
 class TrainingRequirement(Base):
     """Something people must be trained on: a controlled document (always its current effective

@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import Record, Role, User, UserRole, call_hook, db, plugin_enabled
+from core import Record, Role, User, UserRole, call_hook, db, plugin_enabled, states_in
 from plugins.training.models import (
-    LIVE_STATES,
     Curriculum,
     QuizAttempt,
     TrainingAssignment,
@@ -19,6 +18,18 @@ from plugins.training.models import (
 )
 
 DOCUMENT_RECORD_TYPE = "documents_document"
+ASSIGNMENT_TYPE = "training_assignment"
+
+
+def live_states() -> tuple[str, ...]:
+    """Assignment states that still count for the trainee and requirement (open or closed; not
+    cancelled or superseded), from the workflow's categories."""
+    return states_in(ASSIGNMENT_TYPE, "open", "closed")
+
+
+def open_states() -> tuple[str, ...]:
+    """Assignment states with training still to do."""
+    return states_in(ASSIGNMENT_TYPE, "open")
 
 
 def requirements_by_code(codes: Iterable[str]) -> list[TrainingRequirement]:
@@ -90,7 +101,7 @@ def live_assignments(trainee_id: int, requirement_id: int, *,
     stmt = select(TrainingAssignment).where(
         TrainingAssignment.trainee_id == trainee_id,
         TrainingAssignment.requirement_id == requirement_id,
-        Record.state.in_(LIVE_STATES))
+        Record.state.in_(live_states()))
     if exclude is not None:
         stmt = stmt.where(TrainingAssignment.id != exclude)
     return list(db.session.scalars(stmt.order_by(TrainingAssignment.id)))
@@ -99,7 +110,7 @@ def live_assignments(trainee_id: int, requirement_id: int, *,
 def assignments_of_requirement(requirement_id: int) -> list[TrainingAssignment]:
     return list(db.session.scalars(select(TrainingAssignment).where(
         TrainingAssignment.requirement_id == requirement_id,
-        Record.state.in_(LIVE_STATES)).order_by(TrainingAssignment.id)))
+        Record.state.in_(live_states())).order_by(TrainingAssignment.id)))
 
 
 def active_curricula(role_key: str | None = None) -> list[Curriculum]:

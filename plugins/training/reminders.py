@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from core import Record, db, get_setting, notify
-from plugins.training import services
+from plugins.training import queries, services
 from plugins.training.models import TrainingAssignment
 
 
 def _open_due_between(start, end):  # type: ignore[no-untyped-def]
-    stmt = select(TrainingAssignment).where(Record.state == "assigned",
+    stmt = select(TrainingAssignment).where(Record.state.in_(queries.open_states()),
                                             TrainingAssignment.due_date.is_not(None))
     if start is not None:
         stmt = stmt.where(TrainingAssignment.due_date >= start)

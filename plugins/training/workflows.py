@@ -197,7 +197,12 @@ ASSIGNMENT_TRANSITIONS = (
                effects=(carried_over,)),
 )
 WORKFLOWS = [
-    Workflow(CURRICULUM, ("draft", "active", "retired"), "draft", CURRICULUM_TRANSITIONS),
+    Workflow(CURRICULUM, ("draft", "active", "retired"), "draft", CURRICULUM_TRANSITIONS,
+             categories={"draft": "draft", "active": "open", "retired": "closed"}),
+    # Open and closed assignments are live (they count for the matrix); a cancelled or
+    # superseded one no longer counts.
     Workflow(ASSIGNMENT, ("assigned", "completed", "waived", "cancelled", "superseded"),
-             "assigned", ASSIGNMENT_TRANSITIONS),
+             "assigned", ASSIGNMENT_TRANSITIONS,
+             categories={"assigned": "open", "completed": "closed", "waived": "closed",
+                         "cancelled": "cancelled", "superseded": "cancelled"}),
 ]

@@ -140,7 +140,7 @@ def test_an_implementation_of_an_unknown_plugin_hook_stops_startup(app_factory, 
 
 def test_effects_run_in_the_transition_transaction(app_factory, temp_plugin, make_user):
     """A failing effect rolls the whole transition back (state, signature and audit)."""
-    from kernel_plugin import TRANSITIONS, AcmeWidget
+    from kernel_plugin import TRANSITIONS, WORKFLOW, AcmeWidget
 
     from core import (
         Permission,
@@ -159,7 +159,7 @@ def test_effects_run_in_the_transition_transaction(app_factory, temp_plugin, mak
 
     failing = Transition("submit", ("draft",), "in_review", "acme.edit", effects=(boom,))
     workflow = Workflow("acme_widget", ("draft", "in_review", "approved", "retired"), "draft",
-                        (failing, *TRANSITIONS[1:]))
+                        (failing, *TRANSITIONS[1:]), categories=WORKFLOW.categories)
     plugin = temp_plugin(
         "acme", register_models=lambda: [AcmeWidget],
         register_permissions=lambda: [Permission("acme.edit", "Edit"),
