@@ -8,7 +8,7 @@ nothing is removed or renamed without a release that warns first.
 from flask_login import current_user
 
 from core.admin.base import CQMSModelView, csv_safe
-from core.api.checks import authorize_first
+from core.api.checks import abort_problem, api_user, authorize_first, problem_responses
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
@@ -33,6 +33,7 @@ from core.permissions import (
     may_act_in,
     public,
     requires,
+    requires_any,
     scope_clause,
 )
 from core.plugins import call_hook, plugin_enabled
@@ -98,7 +99,9 @@ __all__ = [
     "ValidationError",
     "Workflow",
     "WorkflowError",
+    "abort_problem",
     "add_attachment",
+    "api_user",
     "as_system",
     "attachments_of",
     "attest",
@@ -129,10 +132,12 @@ __all__ = [
     "open_attachment",
     "open_task",
     "plugin_enabled",
+    "problem_responses",
     "public",
     "record_event",
     "render_html",
     "requires",
+    "requires_any",
     "scope_clause",
     "sign",
     "state_before_change",

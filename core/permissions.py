@@ -15,8 +15,20 @@ POLICY_ATTR = "_cqms_policy"
 
 @dataclass(frozen=True)
 class Policy:
-    kind: str  # "public", "login" or "permission"
+    # "public", "login", "permission", "admin" (implicit), or "in_view" (core API views whose
+    # permission depends on a path argument, e.g. the record type, and is checked in the view)
+    kind: str
     permissions: tuple[str, ...] = ()
+    any_of: bool = False  # one of ``permissions`` is enough
+
+    def refuses(self, user: Any) -> tuple[str, ...]:
+        """The permissions ``user`` lacks for this policy (empty: let through)."""
+        if self.kind != "permission":
+            return ()
+        missing = tuple(p for p in self.permissions if not has_permission(user, p))
+        if self.any_of and len(missing) < len(self.permissions):
+            return ()
+        return missing
 
 
 def public(view: F) -> F:
@@ -32,13 +44,41 @@ def login_only(view: F) -> F:
 
 
 def requires(*permissions: str) -> Callable[[F], F]:
-    """Mark a view as needing every one of ``permissions`` (checked before the view runs)."""
+    """Mark a view as needing every one of ``permissions`` (held in some study/site; the view
+    checks the object's scope). The core checks them before the view runs: an API caller
+    without them gets 403 problem+json before the body is read. Put it right under the route.
+
+    Example::
+
+        @blp.route("/matrix")
+        @requires("training.view_matrix")
+        @blp.arguments(MatrixQuery, location="query")
+        def matrix(query): ...
+    """
 
     def mark(view: F) -> F:
         setattr(view, POLICY_ATTR, Policy("permission", tuple(permissions)))
         return view
 
     return mark
+
+
+def requires_any(*permissions: str) -> Callable[[F], F]:
+    """Like ``requires``, but one of ``permissions`` is enough (e.g. your own record with
+    ``training.view``, anyone's with ``training.view_matrix``: the view tells them apart)."""
+
+    def mark(view: F) -> F:
+        setattr(view, POLICY_ATTR, Policy("permission", tuple(permissions), any_of=True))
+        return view
+
+    return mark
+
+
+def checks_in_view(view: F) -> F:
+    """Core API views only: the permission depends on a path argument (the record type), so
+    the view checks it (type permission, record scope). Ignored on a plugin's view."""
+    setattr(view, POLICY_ATTR, Policy("in_view"))
+    return view
 
 
 # -- permission resolution ---------------------------------------------------------------------
@@ -126,7 +166,8 @@ def deny_anonymous() -> Any:
 
 
 def policy_for(endpoint: str) -> Policy | None:
-    """The declared policy of an endpoint; admin views and static files have implicit ones."""
+    """The declared policy of an endpoint; admin views and static files have implicit ones.
+    API views declare theirs like any other route (None: refused with 403)."""
     if endpoint == "static" or endpoint.endswith(".static"):
         return Policy("public")
     blueprint = endpoint.rpartition(".")[0]
@@ -135,9 +176,21 @@ def policy_for(endpoint: str) -> Policy | None:
         return Policy("admin")
     view = current_app.view_functions.get(endpoint)
     declared = getattr(view, POLICY_ATTR, None)
-    if declared is None and blueprint in state.api_blueprints:
-        return Policy("api")  # a bearer token; each view checks permissions and scope
+    if declared is not None and declared.kind == "in_view" and not blueprint.startswith("core_"):
+        return None  # a plugin declares the permission its view needs
     return declared
+
+
+def _enforce_api(policy: Policy, state: Any) -> None:
+    """A bearer token's caller: no redirects (403 problem+json), the declared permissions."""
+    if current_user.must_change_password or (
+            state.totp_required(current_user) and current_user.totp_enabled_at is None):
+        abort(403, description="Sign in to the web interface first: your account must "
+                               "change its password or enrol an authenticator.")
+    missing = policy.refuses(current_user)
+    if missing:
+        needed = " or ".join(policy.permissions) if policy.any_of else ", ".join(missing)
+        abort(403, description=f"{needed} is required.")
 
 
 def enforce_request_policy() -> Any:
@@ -157,20 +210,16 @@ def enforce_request_policy() -> Any:
         return None
     if not current_user.is_authenticated:
         return deny_anonymous()
-    if policy.kind == "api":
-        if current_user.must_change_password or (
-                state.totp_required(current_user) and current_user.totp_enabled_at is None):
-            abort(403, description="Sign in to the web interface first: your account must "
-                                   "change its password or enrol an authenticator.")
+    if request.blueprint in state.api_blueprints:
+        _enforce_api(policy, state)
         return None
     if endpoint not in ACCOUNT_ENDPOINTS:
         if current_user.must_change_password:
             return redirect(url_for("core_auth.change_password"))
         if state.totp_required(current_user) and current_user.totp_enabled_at is None:
             return redirect(url_for("core_auth.totp_enrol"))
-    if policy.kind == "permission":
-        if not all(has_permission(current_user, p) for p in policy.permissions):
-            abort(403)
+    if policy.refuses(current_user):
+        abort(403)
     return None
 
 

@@ -299,6 +299,16 @@ def post_with_token(client: FlaskClient, url: str, *, query: dict[str, Any] | No
                        **kwargs)
 
 
+def routes_without_policy(app: Flask) -> list[str]:
+    """Endpoints of ``app`` (web, admin and API, plugins' included) that declare no access
+    policy: each answers 403 to everyone. A plugin's own suite asserts this list is empty."""
+    from core.permissions import policy_for
+
+    with app.test_request_context():
+        return sorted({rule.endpoint for rule in app.url_map.iter_rules()
+                       if policy_for(rule.endpoint) is None})
+
+
 def csrf_token(client: FlaskClient, url: str) -> str:
     """The CSRF token of the form on ``url`` (the page must render one)."""
     page = client.get(url)

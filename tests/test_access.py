@@ -6,15 +6,24 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import flask_smorest
 import pytest
 from flask import Blueprint
+from marshmallow import Schema, fields
 from sqlalchemy import func, select
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from core.audit.models import AuditEntry
 from core.db import utcnow
-from core.permissions import login_only, policy_for, public, requires
-from core.testing import DEFAULT_PASSWORD, csrf_token
+from core.permissions import (
+    checks_in_view,
+    login_only,
+    policy_for,
+    public,
+    requires,
+    requires_any,
+)
+from core.testing import DEFAULT_PASSWORD, csrf_token, routes_without_policy
 from core.users.models import User
 
 PUBLIC_ENDPOINTS = {
@@ -63,6 +72,13 @@ def walk(app, methods: set[str] | None = None):
                 yield rule.endpoint, method, sample_path(rule)
 
 
+def token_for(client, username: str) -> dict[str, str]:
+    response = client.post(f"{API}v1/auth/tokens",
+                           json={"username": username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 201, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
 def audit_count(db) -> int:
     return db.session.scalar(select(func.count()).select_from(AuditEntry))
 
@@ -80,12 +96,56 @@ def next_of(response) -> list[str]:
 
 @pytest.mark.req("SEC-01", "P11-04")
 def test_every_route_declares_an_access_policy(app):
-    missing = []
+    """Web, admin and API routes alike (the API has no implicit policy)."""
+    assert routes_without_policy(app) == []
+    with app.test_request_context():
+        api = [r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith(API)]
+        assert len(api) > 20 and all(policy_for(endpoint) for endpoint in api)
+
+
+@pytest.mark.req("SEC-01", "P11-04")
+def test_plugin_api_routes_declare_the_permission_they_need(app):
+    """Documents and training: every API view names its permission (the core checks it before
+    the view runs); none relies on a check inside the view alone."""
+    state = app.extensions["cqms"]
+    owners = {bp.name: plugin for plugin, bp in state.registry.api_blueprints}
+    assert set(owners.values()) >= {"documents", "training"}
+    found = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
-            if policy_for(rule.endpoint) is None:
-                missing.append(rule.endpoint)
-    assert missing == []
+            plugin = owners.get(rule.endpoint.rpartition(".")[0])
+            if plugin is not None:
+                policy = policy_for(rule.endpoint)
+                found.append((rule.endpoint, policy.kind if policy else None))
+    assert len(found) >= 10
+    assert [f for f in found if f[1] != "permission"] == []
+    assert all(p.startswith(owners[e.rpartition(".")[0]] + ".")
+               for e, _ in found for p in policy_for(e).permissions)
+
+
+@pytest.mark.req("SEC-01", "SEC-02", "P11-04")
+def test_api_caller_without_permissions_is_refused_everywhere(app, client, make_user):
+    """A bearer token of a user holding no role: every API route declaring permissions answers
+    403 problem+json before its body or query is read; routes checking the record type's
+    permission in the view answer 403 (or 404: nothing to find)."""
+    make_user("nobody")
+    headers = {**JSON, **token_for(client, "nobody")}
+    wrong, checked = [], 0
+    with app.test_request_context():
+        policies = {r.endpoint: policy_for(r.endpoint) for r in app.url_map.iter_rules()}
+    for endpoint, method, path in walk(app):
+        policy = policies[endpoint]
+        if not path.startswith(API) or method in ("OPTIONS", "HEAD") or policy.kind in (
+                "public", "login"):
+            continue
+        path = path.replace("/records/x/", "/records/documents_document/")
+        answer = client.open(path, method=method, headers=headers, json={"bogus": "\x01"})
+        expected = {403} if policy.kind == "permission" else {403, 404}
+        if answer.status_code not in expected or answer.mimetype != PROBLEM_JSON:
+            wrong.append((method, path, answer.status_code))
+        checked += 1
+    assert checked > 20
+    assert wrong == []
 
 
 @pytest.mark.req("SEC-01", "P11-04")
@@ -306,6 +366,84 @@ class TestPluginRoutes:
         assert body["status"] == 500 and body["title"]
         assert SECRET_IN_ERROR not in api.get_data(as_text=True)
         assert "Traceback" not in api.get_data(as_text=True)
+
+
+def acme_api_blueprint() -> Any:
+    blp = flask_smorest.Blueprint("acme_api", __name__, url_prefix="/api/v1/acme")
+
+    class Body(Schema):
+        name = fields.String(required=True)
+
+    @blp.route("/bare")
+    def bare():  # no permission declared: must never be served
+        return {"served": "without a policy"}
+
+    @blp.route("/sneaky")
+    @checks_in_view  # the core's own marker means nothing on a plugin's view
+    def sneaky():
+        return {"served": "without a declared permission"}
+
+    @blp.route("/trail")
+    @requires("core.audit.view")
+    def trail():
+        return {"served": "to holders of core.audit.view"}
+
+    @blp.route("/notes", methods=["POST"])
+    @requires("core.audit.view")
+    @blp.arguments(Body)
+    def notes(body):
+        return {"name": body["name"]}
+
+    @blp.route("/either")
+    @requires_any("core.plugins.manage", "core.users.view")
+    def either():
+        return {"served": "to holders of either"}
+
+    return blp
+
+
+class TestPluginApiRoutes:
+    """Deny by default for plugin APIs: a view without a declared permission answers 403."""
+
+    @pytest.fixture
+    def app_config(self, temp_plugin) -> dict[str, Any]:
+        blueprint = acme_api_blueprint()
+        plugin = temp_plugin("acme", register_api_blueprints=lambda: [blueprint])
+        return {"plugins": ["acme"], "extra_plugins": {"acme": plugin}}
+
+    @pytest.mark.req("SEC-01", "P11-04")
+    def test_the_route_walk_names_an_undeclared_api_route(self, app):
+        assert routes_without_policy(app) == ["acme_api.bare", "acme_api.sneaky"]
+
+    @pytest.mark.req("SEC-01", "P11-04")
+    def test_undeclared_api_route_is_refused_to_everyone(self, client, make_user):
+        make_user("root", "system_admin", "inspector")
+        headers = token_for(client, "root")
+        for path in ("/api/v1/acme/bare", "/api/v1/acme/sneaky"):
+            for answer in (client.get(path), client.get(path, headers=headers)):
+                assert answer.status_code == 403 and answer.mimetype == PROBLEM_JSON
+                assert "served" not in answer.get_data(as_text=True)
+
+    @pytest.mark.req("SEC-01", "SEC-02", "P11-04")
+    def test_declared_api_permissions_are_enforced_before_the_body(self, client, make_user):
+        make_user("arthur", "author")
+        make_user("ingrid", "inspector")
+        arthur, ingrid = token_for(client, "arthur"), token_for(client, "ingrid")
+        assert client.get("/api/v1/acme/trail").status_code == 401
+        refused = client.get("/api/v1/acme/trail", headers=arthur)
+        assert refused.status_code == 403 and refused.mimetype == PROBLEM_JSON
+        assert refused.get_json()["detail"] == "core.audit.view is required."
+        assert client.get("/api/v1/acme/trail", headers=ingrid).status_code == 200
+        # 403 before the body is validated: the body's rules are not the caller's business.
+        assert client.post("/api/v1/acme/notes", json={}, headers=arthur).status_code == 403
+        assert client.post("/api/v1/acme/notes", json={}, headers=ingrid).status_code == 422
+        assert client.post("/api/v1/acme/notes", json={"name": "x"},
+                           headers=ingrid).get_json() == {"name": "x"}
+        either = client.get("/api/v1/acme/either", headers=arthur)
+        assert either.get_json()["detail"] == ("core.plugins.manage or core.users.view is "
+                                               "required.")
+        # The inspector holds core.users.view, not core.plugins.manage: one is enough.
+        assert client.get("/api/v1/acme/either", headers=ingrid).status_code == 200
 
 
 # -- CSRF ------------------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ class TestRegisterApiBlueprints:
         blp = flask_smorest.Blueprint("acme_api", __name__, url_prefix=f"{API}/acme")
 
         @blp.route("/whoami")
+        @requires("acme.edit")  # an API view declares its permission like any route
         def whoami():
             return {"username": current_user.username}
 

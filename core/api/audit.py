@@ -7,30 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort
-from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import select
 
 from core.api import schemas
+from core.api.checks import api_user, problem_responses
 from core.api.pagination import decode_cursor, encode_cursor
 from core.api.records import RECORD, _record
 from core.audit.models import AuditEntry
 from core.audit.query import FilterError, audit_query, record_conditions
 from core.db import db
-from core.permissions import has_permission
+from core.permissions import checks_in_view, requires
 
 blp = Blueprint("core_api_audit", __name__, url_prefix="/api/v1",
                 description="The audit trail: of one record, and filtered across records")
 AUDIT_VIEW = "core.audit.view"
-
-
-def _problems(*codes: int):  # type: ignore[no-untyped-def]
-    def decorate(view):  # type: ignore[no-untyped-def]
-        for code in codes:
-            view = blp.alt_response(code, schema=schemas.Problem)(view)
-        return view
-    return decorate
 
 
 def _page(items: list[AuditEntry], limit: int) -> dict[str, Any]:
@@ -40,10 +32,11 @@ def _page(items: list[AuditEntry], limit: int) -> dict[str, Any]:
 
 
 @blp.route(f"{RECORD}/audit")
+@checks_in_view  # the record type's permission, the record's scope
 @blp.arguments(schemas.ListQuery, location="query", error_status_code=400,
                unknown=RAISE)
 @blp.response(200, schemas.AuditPage)
-@_problems(400, 401, 403, 404)
+@problem_responses(blp, 400, 401, 403, 404)
 def record_audit(query: dict[str, Any], type_key: str, record_id: int) -> Any:
     """The record's audit trail, oldest first."""
     _rt, record = _record(type_key, record_id)
@@ -56,19 +49,18 @@ def record_audit(query: dict[str, Any], type_key: str, record_id: int) -> Any:
 
 
 @blp.route("/audit")
+@requires(AUDIT_VIEW)
 @blp.arguments(schemas.AuditQuery, location="query", error_status_code=400,
                unknown=RAISE)
 @blp.response(200, schemas.AuditPage)
-@_problems(400, 401, 403)
+@problem_responses(blp, 400, 401, 403)
 def audit(query: dict[str, Any]) -> Any:
     """The audit trail, newest first, filtered (needs core.audit.view): entries of records you
     may read; entries about no record (accounts, roles, settings) with core.audit.view held
     globally."""
-    if not has_permission(current_user, AUDIT_VIEW):
-        abort(403, description=f"{AUDIT_VIEW} is required.")
     filters = {k: v for k, v in query.items() if k not in ("after", "limit")}
     try:
-        stmt = audit_query(filters, current_user._get_current_object())
+        stmt = audit_query(filters, api_user())
     except FilterError as exc:
         abort(400, description=str(exc))
     if query.get("after"):

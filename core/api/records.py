@@ -7,20 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, jsonify, request, send_file, url_for
-from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import RAISE, validate
 from sqlalchemy import or_, select
 
 from core.api import schemas
-from core.api.checks import authorize_first
+from core.api.checks import api_user, authorize_first, problem_responses
 from core.api.pagination import after_clause, decode_cursor, encode_cursor
 from core.api.records_io import field_info, load_body, record_json
 from core.attachments.models import Attachment
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.db import db
 from core.errors import ValidationError
-from core.permissions import has_permission, may_act_in, scope_clause
+from core.permissions import checks_in_view, has_permission, login_only, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.models import Record
 from core.records.service import (
@@ -45,19 +44,7 @@ SORTS = {"number": "str", "title": "str", "state": "str", "created_at": "datetim
 UNIQUE_SORTS = frozenset({"number", "id"})  # no tie-breaker needed: the index alone serves
 
 
-def _problems(*codes: int):  # type: ignore[no-untyped-def]
-    def decorate(view):  # type: ignore[no-untyped-def]
-        for code in codes:
-            view = blp.alt_response(code, schema=schemas.Problem)(view)
-        return view
-    return decorate
-
-
 # -- lookups -------------------------------------------------------------------------------------
-
-
-def _user() -> User:
-    return current_user._get_current_object()
 
 
 def _type(type_key: str) -> RecordType:
@@ -66,13 +53,13 @@ def _type(type_key: str) -> RecordType:
     owner = state.host.owner_of(type_key)
     if rt is None or rt.view_permission is None or (owner and not state.host.is_enabled(owner)):
         abort(404, description=f"No record type {type_key!r}.")
-    if not has_permission(_user(), rt.view_permission):
+    if not has_permission(api_user(), rt.view_permission):
         abort(403, description=f"{rt.view_permission} is required to read {rt.label} records.")
     return rt
 
 
 def _may_see(record: Record) -> bool:
-    return may_read(record, _user())
+    return may_read(record, api_user())
 
 
 def _record(type_key: str, record_id: int) -> tuple[RecordType, Record]:
@@ -85,7 +72,7 @@ def _record(type_key: str, record_id: int) -> tuple[RecordType, Record]:
 
 def _require_manage(rt: RecordType, study: Any = None, site: Any = None) -> None:
     permission = rt.manage_permission or rt.view_permission or ""
-    if not may_act_in(_user(), permission, study=study, site=site):
+    if not may_act_in(api_user(), permission, study=study, site=site):
         abort(403, description=f"{permission} is required here (in this study/site).")
 
 
@@ -93,7 +80,7 @@ def _may_create(type_key: str) -> None:
     """Before the body is read: the manage permission somewhere (its scope is checked after)."""
     rt = _type(type_key)
     permission = rt.manage_permission or rt.view_permission or ""
-    if not has_permission(_user(), permission):
+    if not has_permission(api_user(), permission):
         abort(403, description=f"{permission} is required to create {rt.label} records.")
 
 
@@ -106,7 +93,7 @@ def _may_change(type_key: str, record_id: int, **_: Any) -> None:
 def _may_transition(type_key: str, record_id: int, name: str) -> None:
     """Before the body is read: the transition's permission in the record's scope."""
     _rt, record = _record(type_key, record_id)
-    if not may_attempt(record, name, _user()):
+    if not may_attempt(record, name, api_user()):
         abort(403, description=f"You may not {name} {record.number}: that needs its "
                                "permission in the record's study/site.")
 
@@ -139,8 +126,9 @@ def _page(items: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None
 
 
 @blp.route("/record-types")
+@login_only  # lists the types the caller may read
 @blp.response(200, schemas.RecordType(many=True))
-@_problems(401)
+@problem_responses(blp, 401)
 def record_types() -> Any:
     """Enabled record types you may read: fields, states and transitions."""
     state = current_app.extensions["cqms"]
@@ -148,7 +136,7 @@ def record_types() -> Any:
     for rt in state.registry.record_types.values():
         owner = state.host.owner_of(rt.key)
         if (rt.view_permission is None or (owner and not state.host.is_enabled(owner))
-                or not has_permission(_user(), rt.view_permission)):
+                or not has_permission(api_user(), rt.view_permission)):
             continue
         workflow = state.registry.workflows[rt.workflow]
         out.append({
@@ -169,14 +157,15 @@ def record_types() -> Any:
 
 
 @blp.route("/records/<string(maxlength=64):type_key>", methods=["GET"])
+@checks_in_view  # the record type's permission, the record's scope
 @blp.arguments(schemas.RecordListQuery, location="query", error_status_code=400,
                unknown=RAISE)
 @blp.response(200, schemas.RecordPage)
-@_problems(400, 401, 403, 404)
+@problem_responses(blp, 400, 401, 403, 404)
 def list_records(query: dict[str, Any], type_key: str) -> Any:
     """Records of a type in your scope; keyset pages (``next`` -> ``after``)."""
     rt = _type(type_key)
-    user = _user()
+    user = api_user()
     sort = query.get("sort") or "number"
     descending = sort.startswith("-")
     name = sort.removeprefix("-")
@@ -219,40 +208,43 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
 
 
 @blp.route("/records/<string(maxlength=64):type_key>", methods=["POST"])
+@checks_in_view  # the record type's permission, the record's scope
 @authorize_first(_may_create)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {
     "schema": schemas.RecordWrite}}})
 @blp.response(201, schemas.Record)
-@_problems(401, 403, 404, 422)
+@problem_responses(blp, 401, 403, 404, 422)
 def create(type_key: str) -> Any:
     """Create a record in the workflow's initial state (number assigned by the server)."""
     rt = _type(type_key)
     values, reason = load_body(rt, request.get_json(silent=True), creating=True)
     # create_record checks the scope the record gets (a child takes its parent's): 403.
-    record = create_record(rt.key, _user(), reason=reason, **values)
+    record = create_record(rt.key, api_user(), reason=reason, **values)
     db.session.commit()
-    body = record_json(record, _user())
+    body = record_json(record, api_user())
     return _with_etag(body, 201, Location=url_for(".get_record", type_key=rt.key,
                                                   record_id=record.id))
 
 
 @blp.route(RECORD, methods=["GET"])
+@checks_in_view  # the record type's permission, the record's scope
 @blp.response(200, schemas.Record)
-@_problems(401, 403, 404)
+@problem_responses(blp, 401, 403, 404)
 def get_record(type_key: str, record_id: int) -> Any:
     """One record; its ETag is its version (send it back as If-Match to change it)."""
     _rt, record = _record(type_key, record_id)
-    return _with_etag(record_json(record, _user()))
+    return _with_etag(record_json(record, api_user()))
 
 
 @blp.route(RECORD, methods=["PATCH"])
+@checks_in_view  # the record type's permission, the record's scope
 @authorize_first(_may_change)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {
     "schema": schemas.RecordWrite}}}, parameters=[{
         "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
         "description": "The version you edited (the record's ETag)"}])
 @blp.response(200, schemas.Record)
-@_problems(400, 401, 403, 404, 409, 422, 428)
+@problem_responses(blp, 400, 401, 403, 404, 409, 422, 428)
 def patch_record(type_key: str, record_id: int) -> Any:
     """Change fields. Needs If-Match (428 without, 409 when stale); a reason past draft."""
     rt, record = _record(type_key, record_id)
@@ -263,21 +255,22 @@ def patch_record(type_key: str, record_id: int) -> Any:
         _require_manage(rt, values.get("study_id", record.study_id),
                         values.get("site_id", record.site_id))
     changes = {k: v for k, v in values.items() if getattr(record, k) != v}
-    update_record(record, _user(), expected_version=expected, reason=reason, **changes)
+    update_record(record, api_user(), expected_version=expected, reason=reason, **changes)
     db.session.commit()
-    return _with_etag(record_json(record, _user()))
+    return _with_etag(record_json(record, api_user()))
 
 
 @blp.route(f"{RECORD}/transitions/<string(maxlength=64):name>", methods=["POST"])
+@checks_in_view  # the record type's permission, the record's scope
 @authorize_first(_may_transition)
 @blp.arguments(schemas.TransitionRequest)
 @blp.response(200, schemas.Record)
-@_problems(400, 401, 403, 404, 409, 422)
+@problem_responses(blp, 400, 401, 403, 404, 409, 422)
 def do_transition(body: dict[str, Any], type_key: str, record_id: int, name: str) -> Any:
     """Move the record along a transition; a signature re-enters your password (401 when
     wrong; failures count towards lockout). If-Match is optional (409 when stale)."""
     _rt, record = _record(type_key, record_id)
-    user = _user()
+    user = api_user()
     expected = _if_match() if request.headers.get("If-Match") else None
     signature = None
     if body.get("signature"):
@@ -293,22 +286,24 @@ def do_transition(body: dict[str, Any], type_key: str, record_id: int, name: str
 
 
 @blp.route("/records/by-number/<string(maxlength=64):number>")
+@checks_in_view  # the record type's permission, the record's scope
 @blp.response(200, schemas.Record)
-@_problems(401, 404)
+@problem_responses(blp, 401, 404)
 def by_number(number: str) -> Any:
     """The record with this human number, whatever its type."""
     record = db.session.scalar(select(Record).where(Record.number == number))
     if record is None or not _may_see(record):
         abort(404, description=f"No record numbered {number!r}.")
-    return _with_etag(record_json(record, _user()))
+    return _with_etag(record_json(record, api_user()))
 
 
 # -- what hangs off a record ---------------------------------------------------------------------
 
 
 @blp.route(f"{RECORD}/signatures")
+@checks_in_view  # the record type's permission, the record's scope
 @blp.response(200, schemas.Signature(many=True))
-@_problems(401, 403, 404)
+@problem_responses(blp, 401, 403, 404)
 def record_signatures(type_key: str, record_id: int) -> Any:
     """Signatures with their manifestation (printed name, meaning, UTC time), valid or not."""
     _rt, record = _record(type_key, record_id)
@@ -323,19 +318,21 @@ def _link_json(link: Any, record: Record) -> dict[str, Any]:
 
 
 @blp.route(f"{RECORD}/links", methods=["GET"])
+@checks_in_view  # the record type's permission, the record's scope
 @blp.response(200, schemas.Link(many=True))
-@_problems(401, 403, 404)
+@problem_responses(blp, 401, 403, 404)
 def record_links(type_key: str, record_id: int) -> Any:
     """Links in both directions (to records you may see)."""
     _rt, record = _record(type_key, record_id)
-    return [_link_json(link, record) for link in readable_links(record, _user())]
+    return [_link_json(link, record) for link in readable_links(record, api_user())]
 
 
 @blp.route(f"{RECORD}/links", methods=["POST"])
+@checks_in_view  # the record type's permission, the record's scope
 @authorize_first(_may_change)
 @blp.arguments(schemas.LinkRequest)
 @blp.response(201, schemas.Link)
-@_problems(401, 403, 404, 409, 422)
+@problem_responses(blp, 401, 403, 404, 409, 422)
 def add_link(body: dict[str, Any], type_key: str, record_id: int) -> Any:
     """Link this record to another (by number) with a kind such as ``addresses``."""
     rt, record = _record(type_key, record_id)
@@ -344,7 +341,7 @@ def add_link(body: dict[str, Any], type_key: str, record_id: int) -> Any:
     if target is None or not _may_see(target):
         raise ValidationError({"target": f"No record numbered {body['target']!r} that you may "
                                "see."})
-    link = link_records(record, target, body["kind"], _user(), reason=body.get("reason") or "")
+    link = link_records(record, target, body["kind"], api_user(), reason=body.get("reason") or "")
     db.session.commit()
     return _link_json(link, record)
 
@@ -356,8 +353,9 @@ def _attachment_json(attachment: Attachment, rt: RecordType) -> Attachment:
 
 
 @blp.route(f"{RECORD}/attachments", methods=["GET"])
+@checks_in_view  # the record type's permission, the record's scope
 @blp.response(200, schemas.Attachment(many=True))
-@_problems(401, 403, 404)
+@problem_responses(blp, 401, 403, 404)
 def record_attachments(type_key: str, record_id: int) -> Any:
     """Files of the record with their SHA-256, oldest first."""
     rt, record = _record(type_key, record_id)
@@ -365,13 +363,14 @@ def record_attachments(type_key: str, record_id: int) -> Any:
 
 
 @blp.route(f"{RECORD}/attachments", methods=["POST"])
+@checks_in_view  # the record type's permission, the record's scope
 @authorize_first(_may_change)
 @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"},
         "reason": {"type": "string", "maxLength": 2000}}}}}})
 @blp.response(201, schemas.Attachment)
-@_problems(401, 403, 404, 409, 422)
+@problem_responses(blp, 401, 403, 404, 409, 422)
 def upload(type_key: str, record_id: int) -> Any:
     """Add a file (multipart field ``file``; ``reason`` past draft). A new version of the
     record: signatures on the previous one are invalidated."""
@@ -383,13 +382,14 @@ def upload(type_key: str, record_id: int) -> Any:
     reason = request.form.get("reason", "")
     if len(reason) > 2000 or "\x00" in reason:
         raise ValidationError({"reason": "A text of at most 2000 characters."})
-    attachment = add_attachment(record, _user(), upload_file.filename, upload_file.stream,
+    attachment = add_attachment(record, api_user(), upload_file.filename, upload_file.stream,
                                 declared_type=upload_file.mimetype, reason=reason)
     db.session.commit()
     return _attachment_json(attachment, rt)
 
 
 @blp.route(f"{RECORD}/attachments/<int(max={MAX_ID}):attachment_id>/content")
+@checks_in_view  # the record type's permission, the record's scope
 @blp.doc(responses={"200": {
     "description": "The file's bytes, re-verified against its SHA-256, served with the media "
                    "type it was stored with (the attachment's `media_type`, e.g. "
@@ -397,7 +397,7 @@ def upload(type_key: str, record_id: int) -> Any:
     "headers": {"Content-Disposition": {"description": "attachment; filename=...",
                                         "schema": {"type": "string"}}},
     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
-@_problems(401, 403, 404, 409)
+@problem_responses(blp, 401, 403, 404, 409)
 def attachment_content(type_key: str, record_id: int, attachment_id: int) -> Any:
     """Download a file (refused with 409 if it no longer matches its SHA-256)."""
     from core.web.files import content_disposition
@@ -424,10 +424,12 @@ class ExportQuery(schemas.Schema):
 
 
 @blp.route(f"{RECORD}/export")
+@checks_in_view  # the record type's permission, the record's scope
+@authorize_first(_record)
 @blp.arguments(ExportQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.doc(responses={"200": {"description": "The file (the download is audited)", "content": {
     "application/pdf": {}, "application/zip": {}}}})
-@_problems(400, 401, 403, 404, 409, 503)
+@problem_responses(blp, 400, 401, 403, 404, 409, 503)
 def export(query: dict[str, Any], type_key: str, record_id: int) -> Any:
     """A PDF or a certified copy of the record (P11-02); refused (409) when any of its data
     fails an integrity check."""
@@ -435,4 +437,4 @@ def export(query: dict[str, Any], type_key: str, record_id: int) -> Any:
 
     _rt, record = _record(type_key, record_id)
     download = pdf_download if query["format"] == "pdf" else certified_copy_download
-    return download(record, _user())
+    return download(record, api_user())

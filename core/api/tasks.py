@@ -12,7 +12,7 @@ from marshmallow import RAISE, fields, validate
 from core.api import schemas
 from core.api.pagination import decode_cursor, encode_cursor
 from core.db import db
-from core.permissions import has_permission
+from core.permissions import has_permission, login_only
 from core.tasks.models import Task
 from core.tasks.service import TEAM_PERMISSION, tasks_for
 
@@ -49,6 +49,7 @@ class TaskPage(schemas.Page):
 
 
 @blp.route("/tasks")
+@login_only  # one's own tasks; the team's need core.tasks.view_team (checked below)
 @blp.arguments(TaskQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.response(200, TaskPage)
 @blp.alt_response(400, schema=schemas.Problem)

@@ -13,7 +13,7 @@ from core.api import schemas
 from core.api.models import ApiToken
 from core.api.tokens import issue_token, revoke_token, sign_in_for_token, tokens_of
 from core.db import db
-from core.permissions import has_permission, public, user_permissions
+from core.permissions import has_permission, login_only, public, user_permissions
 from core.users.service import get_user
 
 blp = Blueprint("core_api_auth", __name__, url_prefix="/api/v1",
@@ -39,6 +39,7 @@ def create_token(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/auth/tokens", methods=["GET"])
+@login_only  # one's own tokens; others' need core.users.manage (checked below)
 @blp.arguments(schemas.TokenListQuery, location="query", error_status_code=400,
                unknown=RAISE)
 @blp.response(200, schemas.Token(many=True))
@@ -61,6 +62,7 @@ def list_tokens(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/auth/tokens/<int(max=2147483647):token_id>", methods=["DELETE"])
+@login_only  # one's own token; others' need core.users.manage (checked below)
 @blp.response(204)
 @blp.alt_response(401, schema=schemas.Problem)
 @blp.alt_response(404, schema=schemas.Problem)
@@ -76,6 +78,7 @@ def revoke(token_id: int) -> Any:
 
 
 @blp.route("/me", methods=["GET"])
+@login_only
 @blp.response(200, schemas.Me)
 @blp.alt_response(401, schema=schemas.Problem)
 def me() -> Any:

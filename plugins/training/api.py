@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import abort
 from flask_smorest import Blueprint
-from flask_smorest import abort as abort_with
 from marshmallow import RAISE
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,15 +21,19 @@ from core import (
     User,
     UserRole,
     ValidationError,
+    abort_problem,
+    api_user,
     audit_reason,
     authorize_first,
-    current_user,
     db,
     get_setting,
     has_permission,
     may_act_in,
     may_read,
     plugin_enabled,
+    problem_responses,
+    requires,
+    requires_any,
     scope_clause,
     utcnow,
 )
@@ -65,30 +68,11 @@ DOCUMENT_TYPE = "documents_document"
 ASSIGNMENT = "/assignments/<int(max=2147483647):assignment_id>/quiz"
 
 
-def _problems(*codes: int):  # type: ignore[no-untyped-def]
-    def decorate(view):  # type: ignore[no-untyped-def]
-        for code in codes:
-            view = blp.alt_response(code, schema="Problem")(view)  # the core's problem+json
-        return view
-    return decorate
-
-
 # -- lookups -------------------------------------------------------------------------------------
 
 
-def _user() -> User:
-    return current_user._get_current_object()
-
-
-def _require(permission: str) -> User:
-    user = _user()
-    if not has_permission(user, permission):
-        abort(403, description=f"{permission} is required.")
-    return user
-
-
 def _may_manage_requirements(**_: Any) -> User:
-    user = _require(MANAGE)
+    user = api_user()
     if not may_act_in(user, MANAGE):
         abort(403, description=f"{MANAGE} without a study/site scope is required: "
                                "requirements are shared by every study.")
@@ -96,14 +80,9 @@ def _may_manage_requirements(**_: Any) -> User:
 
 
 def _may_take_quiz(assignment_id: int) -> None:
-    viewer = _user()
+    viewer = api_user()
     if _assignment(assignment_id, viewer).trainee_id != viewer.id:
         abort(403, description="Only the trainee takes this quiz.")
-
-
-def _bad(field: str, message: str) -> None:
-    """A 400 problem naming the query parameter."""
-    abort_with(400, messages={"query": {field: [message]}})
 
 
 def _person(viewer: User, username: str, field: str = "user") -> User:
@@ -116,14 +95,14 @@ def _person(viewer: User, username: str, field: str = "user") -> User:
             scope_clause(viewer, MATRIX, UserRole.study_id, UserRole.site_id))))
         person = person if visible else None
     if person is None:
-        _bad(field, f"No user {username!r} in your scope.")
+        abort_problem(400, f"No user {username!r} in your scope.", field=field)
     return person
 
 
 def _study(viewer: User, code: str, field: str = "study") -> Study:
     study = db.session.scalar(select(Study).where(Study.code == code))
     if study is None or not has_permission(viewer, MATRIX, study=study.id):
-        _bad(field, f"No study {code!r} in your scope.")
+        abort_problem(400, f"No study {code!r} in your scope.", field=field)
     return study
 
 
@@ -132,16 +111,18 @@ def _site(viewer: User, code: str, study: Study | None) -> Site:
         study_code, _, code = code.partition("/")
         named = _study(viewer, study_code, "site")
         if study is not None and named.id != study.id:
-            _bad("site", f"Site {study_code}/{code} is not in study {study.code}.")
+            abort_problem(400, f"Site {study_code}/{code} is not in study {study.code}.",
+                          field="site")
         study = named
     stmt = select(Site).where(Site.code == code)
     if study is not None:
         stmt = stmt.where(Site.study_id == study.id)
     sites = list(db.session.scalars(stmt.limit(2)))
     if len(sites) > 1:
-        _bad("site", f"Several studies have a site {code!r}: give STUDY/SITE or study.")
+        abort_problem(400, f"Several studies have a site {code!r}: give STUDY/SITE or study.",
+                      field="site")
     if not sites or not has_permission(viewer, MATRIX, site=sites[0]):
-        _bad("site", f"No site {code!r} in your scope.")
+        abort_problem(400, f"No site {code!r} in your scope.", field="site")
     return sites[0]
 
 
@@ -163,15 +144,16 @@ def _version_id(requirement: TrainingRequirement) -> int | None:
 
 
 @blp.route("/matrix")
+@requires(MATRIX)
 @blp.arguments(MatrixQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.response(200, MatrixPage)
-@_problems(400, 401, 403)
+@problem_responses(blp, 400, 401, 403)
 def matrix(query: dict[str, Any]) -> Any:
     """People x requirements of the active curricula in your scope (training.view_matrix);
     keyset pages of people by username."""
-    viewer = _require(MATRIX)
+    viewer = api_user()
     if query.get("role") and queries.role_by_key(query["role"]) is None:
-        _bad("role", f"No role {query['role']!r}.")
+        abort_problem(400, f"No role {query['role']!r}.", field="role")
     study = _study(viewer, query["study"]) if query.get("study") else None
     site = _site(viewer, query["site"], study) if query.get("site") else None
     if query.get("user"):
@@ -190,32 +172,32 @@ def matrix(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/qualification")
+@requires_any(VIEW, MATRIX)  # one's own with training.view, anyone's with the matrix
 @blp.arguments(QualificationQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.response(200, Qualification)
-@_problems(400, 401, 403, 404)
+@problem_responses(blp, 400, 401, 403, 404)
 def qualification(query: dict[str, Any]) -> Any:
     """Whether a person was trained on the version of a document in effect at a moment, with
     the evidence (training.view_matrix; yourself: training.view)."""
     from plugins.training.qualification import qualification as answer
 
-    viewer = _user()
+    viewer = api_user()
     username = query.get("user") or viewer.username
-    needed = VIEW if username == viewer.username and not has_permission(viewer, MATRIX) \
-        else MATRIX
-    _require(needed)
+    if username != viewer.username and not has_permission(viewer, MATRIX):
+        abort(403, description=f"{MATRIX} is required for someone else's training.")
     if not plugin_enabled("documents"):
         abort(404, description="document control is not enabled")
     person = _person(viewer, username)
     document = db.session.scalar(select(Record).where(Record.number == query["document"],
                                                       Record.type == DOCUMENT_TYPE))
     if document is None or not may_read(document, viewer):
-        _bad("document", f"No controlled document {query['document']!r}.")
+        abort_problem(400, f"No controlled document {query['document']!r}.", field="document")
     at = query.get("at")
     if at is not None:
         try:
             at = at.astimezone(UTC)
         except OverflowError:
-            _bad("at", "Out of range.")
+            abort_problem(400, "Out of range.", field="at")
     return answer(person, document, at)
 
 
@@ -223,11 +205,12 @@ def qualification(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/my")
+@requires(VIEW)
 @blp.response(200, MyAssignment(many=True))
-@_problems(401, 403)
+@problem_responses(blp, 401, 403)
 def my_training() -> Any:
     """Your live assignments (assigned, completed, waived) with their derived status."""
-    user = _require(VIEW)
+    user = api_user()
     stmt = (select(TrainingAssignment)
             .where(TrainingAssignment.trainee_id == user.id, Record.state.in_(queries.live_states()),
                    scope_clause(user, VIEW, Record.study_id, Record.site_id))
@@ -254,11 +237,12 @@ def my_training() -> Any:
 
 
 @blp.route(ASSIGNMENT, methods=["GET"])
+@requires(VIEW)
 @blp.response(200, Quiz)
-@_problems(401, 403, 404)
+@problem_responses(blp, 401, 403, 404)
 def quiz(assignment_id: int) -> Any:
     """The assignment's quiz without the answers (its trainee, or training.manage)."""
-    viewer = _user()
+    viewer = api_user()
     assignment = _assignment(assignment_id, viewer)
     if assignment.trainee_id != viewer.id and not has_permission(
             viewer, MANAGE, study=assignment.study_id, site=assignment.site_id):
@@ -274,16 +258,17 @@ def quiz(assignment_id: int) -> Any:
 
 
 @blp.route(ASSIGNMENT, methods=["POST"])
+@requires(VIEW)
 @authorize_first(_may_take_quiz)
 @blp.arguments(QuizAnswers)
 @blp.response(201, QuizAttempt)
-@_problems(401, 403, 404, 409, 422)
+@problem_responses(blp, 401, 403, 404, 409, 422)
 def take_quiz(body: dict[str, Any], assignment_id: int) -> Any:
     """One attempt at the quiz (the trainee only, while the assignment is open); 409 when
     passed already or the attempts are used up."""
     from plugins.training.services import take_quiz as score
 
-    viewer = _user()
+    viewer = api_user()
     attempt = score(_assignment(assignment_id, viewer), viewer, body["answers"])
     db.session.commit()
     return attempt
@@ -309,12 +294,12 @@ def _requirement_json(requirements: list[TrainingRequirement]) -> list[dict[str,
 
 
 @blp.route("/requirements", methods=["GET"])
+@requires(VIEW)
 @blp.arguments(RequirementQuery, location="query", error_status_code=400, unknown=RAISE)
 @blp.response(200, RequirementPage)
-@_problems(400, 401, 403)
+@problem_responses(blp, 400, 401, 403)
 def requirements(query: dict[str, Any]) -> Any:
     """Training requirements by code (training.view); keyset pages."""
-    _require(VIEW)
     stmt = select(TrainingRequirement)
     if query.get("kind"):
         stmt = stmt.where(TrainingRequirement.kind == query["kind"])
@@ -328,10 +313,11 @@ def requirements(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/requirements", methods=["POST"])
+@requires(MANAGE)
 @authorize_first(_may_manage_requirements)
 @blp.arguments(RequirementWrite)
 @blp.response(201, Requirement)
-@_problems(401, 403, 409, 422)
+@problem_responses(blp, 401, 403, 409, 422)
 def create_requirement(body: dict[str, Any]) -> Any:
     """A new requirement (training.manage held without study/site scope: requirements are
     shared by every study). A reason is required: it is in use once created."""
