@@ -2,8 +2,13 @@
 
 Plugins import only from here (``from core import hookimpl, Permission, Base``), never from
 ``core.<module>``; a test enforces it. Names listed in ``__all__`` follow a deprecation policy:
-nothing is removed or renamed without a release that warns first.
+nothing is removed or renamed without a release that warns first: a name leaving ``__all__``
+stays importable for one more minor version and warns (``DeprecationWarning``) when used, with
+its replacement (``_DEPRECATED`` below; docs/plugin-author-guide.md, "Deprecations").
 """
+
+import warnings
+from typing import Any
 
 from flask_login import current_user
 
@@ -36,7 +41,8 @@ from core.permissions import (
     requires_any,
     scope_clause,
 )
-from core.plugins import call_hook, plugin_enabled
+from core.plugins import call_hook, hook_implemented
+from core.plugins import plugin_enabled as _plugin_enabled
 from core.records.content import ServiceScope, changed_fields, state_before_change
 from core.records.models import Record
 from core.records.service import create_record, link_records, links_of, may_read, update_record
@@ -122,6 +128,7 @@ __all__ = [
     "get_setting",
     "has_attested",
     "has_permission",
+    "hook_implemented",
     "hookimpl",
     "link_records",
     "links_of",
@@ -131,7 +138,6 @@ __all__ = [
     "notify",
     "open_attachment",
     "open_task",
-    "plugin_enabled",
     "problem_responses",
     "public",
     "record_event",
@@ -150,3 +156,20 @@ __all__ = [
     "utcnow",
 ]
 
+
+# Names leaving the facade: (the object, the release that removes it, what to use instead).
+_DEPRECATED: dict[str, tuple[Any, str, str]] = {
+    "plugin_enabled": (_plugin_enabled, "0.3", "the host calls only enabled plugins, so "
+                       "your hooks need no check; ask whether another plugin is there with "
+                       "core.hook_implemented('<a hook it offers>')"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A deprecated name still answers, with a ``DeprecationWarning`` naming its replacement."""
+    if name in _DEPRECATED:
+        value, removed_in, instead = _DEPRECATED[name]
+        warnings.warn(f"core.{name} is deprecated and goes in cqms {removed_in}: {instead}",
+                      DeprecationWarning, stacklevel=2)
+        return value
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

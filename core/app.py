@@ -136,8 +136,6 @@ def _register_plugin_commands(app: Flask, host: PluginHost) -> None:
         if key == "core":
             continue
         group = click.Group(key, help=f"Commands of the {host.plugins[key].title} plugin.")
-        impls = [i for i in host.pm.hook.register_commands.get_hookimpls() if i.plugin_name == key]
-        for impl in impls:
-            impl.function(cli=group)
+        host.hook_of(key, "register_commands")(cli=group)
         if group.commands:
             app.cli.add_command(group)

@@ -3,6 +3,8 @@
 Names are stable. Arguments may be added (an implementation may accept fewer); a hook is never
 renamed without a deprecation period. Startup hooks run once inside ``create_app()``, before
 the first request, for every *allowed* plugin (enabled or not, so enabling needs no restart).
+Every other hook reaches *enabled* plugins only (``PluginHost.hook_for_enabled``), in pluggy's
+order (``tryfirst``/``trylast``, wrappers): an implementation never checks its plugin is enabled.
 """
 
 from __future__ import annotations

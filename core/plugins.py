@@ -70,6 +70,9 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
+        # Hook callers of the enabled plugins, for the disabled set they were made for.
+        self._enabled_callers: tuple[frozenset[str], dict[str, pluggy.HookCaller]] = (
+            frozenset(), {})
         installed = installed_entry_points()
         extra = dict(extra_plugins or {})
         # Reported, never imported: installed entry points this deployment does not allow.
@@ -133,7 +136,7 @@ class PluginHost:
 
     def _add_plugin_hookspecs(self) -> None:
         """Hooks plugins offer each other (``register_hookspecs``), named ``<key>_*``."""
-        for key, result in self.call_each("register_hookspecs"):
+        for key, result in self.results_by_plugin("register_hookspecs"):
             for holder in (result or []):
                 marker = f"{hookspecs.PROJECT}_spec"
                 names = [n for n in dir(holder) if hasattr(getattr(holder, n), marker)]
@@ -145,18 +148,47 @@ class PluginHost:
 
     # -- calling hooks ----------------------------------------------------------------------
 
-    def call_each(self, hook_name: str, *, enabled_only: bool = False,
-                  **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a hook on every plugin (only the enabled ones with ``enabled_only``) and return
-        ``(plugin key, result)`` pairs in load order."""
-        hook = getattr(self.pm.hook, hook_name)
-        order = {key: i for i, key in enumerate(self.plugins)}
+    def hook_for_enabled(self, name: str) -> pluggy.HookCaller:
+        """Hook ``name`` reaching the enabled plugins only, called as pluggy calls any hook
+        (``tryfirst``/``trylast``, wrappers, ``firstresult``): for every lifecycle and request
+        hook. Resolve it inside the transaction whose after-commit reaction calls it."""
+        disabled = frozenset(key for key in self.plugins if not self.is_enabled(key))
+        cached_for, callers = self._enabled_callers
+        if cached_for != disabled:  # the enabled set changed (on any worker): start afresh
+            callers = {}
+            self._enabled_callers = (disabled, callers)
+        caller = callers.get(name)
+        if caller is None:
+            removed = [self.pm.get_plugin(key) for key in disabled]
+            caller = callers[name] = self.pm.subset_hook_caller(name, removed)
+        return caller
+
+    def hook_implemented(self, name: str) -> bool:
+        """Whether an enabled plugin implements hook ``name`` (e.g. one another plugin offers)."""
+        if getattr(self.pm.hook, name, None) is None:
+            return False
+        return bool(self.hook_for_enabled(name).get_hookimpls())
+
+    def hook_of(self, key: str, name: str) -> pluggy.HookCaller:
+        """Hook ``name`` reaching plugin ``key`` alone (its own wrappers included)."""
+        others = [plugin for other, plugin in self.pm.list_name_plugin() if other != key]
+        return self.pm.subset_hook_caller(name, others)
+
+    def results_by_plugin(self, name: str, *, enabled_only: bool = False,
+                          **kwargs: Any) -> list[tuple[str, Any]]:
+        """``(plugin key, result)`` of each plugin implementing hook ``name``, in load order:
+        for declarations the core attributes to their plugin (``register_*``, every loaded
+        plugin) and for ``cqms demo`` (``enabled_only``: documents before training)."""
+        keys = self.enabled_keys() if enabled_only else list(self.plugins)
         results = []
-        for impl in sorted(hook.get_hookimpls(), key=lambda i: order[i.plugin_name]):
-            if enabled_only and not self.is_enabled(impl.plugin_name):
+        for key in keys:
+            caller = self.hook_of(key, name)
+            if not caller.get_hookimpls():
                 continue
-            args = [kwargs[name] for name in impl.argnames]
-            results.append((impl.plugin_name, impl.function(*args)))
+            answer = caller(**kwargs)
+            if not (caller.spec and caller.spec.opts.get("firstresult")):
+                answer = answer[0] if answer else None
+            results.append((key, answer))
         return results
 
     # -- enabled state ----------------------------------------------------------------------
@@ -164,7 +196,8 @@ class PluginHost:
     def _stored_states(self) -> dict[str, bool]:
         if has_request_context() and "cqms_plugin_states" in g:
             return g.cqms_plugin_states
-        states = {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
+        with db.session.no_autoflush:  # asked mid-change too (hooks resolved in a transaction)
+            states = {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
         if has_request_context():
             g.cqms_plugin_states = states
         return states
@@ -226,21 +259,33 @@ class PluginHost:
         return None
 
 
-def call_hook(name: str, **kwargs: Any) -> list[Any]:
-    """Call hook ``name`` on every loaded plugin of the current app and return the results: for
-    the hooks plugins offer each other (``register_hookspecs``).
+def call_hook(name: str, **kwargs: Any) -> Any:
+    """Call hook ``name`` on the enabled plugins of the current app and return the results (the
+    first one for a ``firstresult`` hook): for the hooks plugins offer each other
+    (``register_hookspecs``).
 
     :param name: the hook, e.g. ``documents_version_effective``.
     :param kwargs: its arguments, by name.
     """
     from flask import current_app
 
-    return getattr(current_app.extensions["cqms"].host.pm.hook, name)(**kwargs)
+    return current_app.extensions["cqms"].host.hook_for_enabled(name)(**kwargs)
+
+
+def hook_implemented(name: str) -> bool:
+    """Whether an enabled plugin of the current app implements hook ``name``: ask it before
+    calling a hook another plugin offers (training asks for ``documents_version_in_effect``).
+
+    :param name: the hook, e.g. ``documents_version_in_effect``.
+    """
+    from flask import current_app
+
+    return current_app.extensions["cqms"].host.hook_implemented(name)
 
 
 def plugin_enabled(key: str) -> bool:
-    """Whether plugin ``key`` is loaded and enabled in the current app (e.g. to integrate with
-    it when it is there, as training does with documents).
+    """Deprecated (the host calls only enabled plugins; ask another plugin through its hooks
+    with ``hook_implemented``): whether plugin ``key`` is loaded and enabled.
 
     :param key: the plugin key, e.g. ``documents``.
     """

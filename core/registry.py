@@ -75,7 +75,7 @@ def _check_prefix(plugin: str, what: str, name: str, sep: str) -> None:
 
 def build_registry(host: PluginHost) -> Registry:
     reg = Registry()
-    call = host.call_each
+    call = host.results_by_plugin  # every loaded plugin, enabled or not
 
     for plugin, result in call("register_permissions"):
         for perm in _items(plugin, "register_permissions", result, Permission):

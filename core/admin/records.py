@@ -326,7 +326,7 @@ class RecordAdmin(CQMSModelView):
 
 def _page_actions(record: Record, user: Any) -> list[Any]:
     """Plugins' buttons for this record page (hook ``record_page_actions``)."""
-    hook = current_app.extensions["cqms"].host.pm.hook.record_page_actions
+    hook = current_app.extensions["cqms"].host.hook_for_enabled("record_page_actions")
     return [action for actions in hook(record=record, user=user) for action in actions or ()]
 
 

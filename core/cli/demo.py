@@ -133,8 +133,8 @@ def _plugin_demo_data(passwords: dict[str, str | None], study: Study) -> list[st
     users = {username: service.get_user(username) for username, *_ in DEMO_USERS}
     users = {username: user for username, user in users.items() if user is not None}
     lines = []
-    for _plugin, summary in host.call_each("load_demo_data", users=users, passwords=passwords,
-                                          study=study, enabled_only=True):
+    for _plugin, summary in host.results_by_plugin("load_demo_data", enabled_only=True,
+                                                   users=users, passwords=passwords, study=study):
         if summary:
             lines.append(f"  {summary}")
     db.session.commit()

@@ -91,11 +91,12 @@ def create_record(type_key: str, user: User, *, reason: str = "", **values: Any)
     record.created_by_id = record.updated_by_id = user.id
     record.content_hash = ""
     host = current_app.extensions["cqms"].host
-    record.number = host.pm.hook.next_record_number(record_type=rt, record=record)
+    record.number = host.hook_for_enabled("next_record_number")(record_type=rt, record=record)
     with acting_as(user), audit_reason(reason or "Record created"):
         db.session.add(record)
         db.session.flush()
-    after_commit(db.session(), lambda: host.pm.hook.record_created(record=record))
+    created = host.hook_for_enabled("record_created")
+    after_commit(db.session(), lambda: created(record=record))
     return record
 
 
@@ -167,9 +168,8 @@ def link_records(source: Record, target: Record, kind: str, user: User, *,
     if existing is not None:
         raise ConflictError(f"{source.number} is already linked to {target.number} ({kind}).")
     host = current_app.extensions["cqms"].host
-    reasons = [text for _plugin, answer in host.call_each(
-        "validate_link", source=source, target=target, kind=kind, user=user)
-        for text in (answer or [])]
+    reasons = [text for answer in host.hook_for_enabled("validate_link")(
+        source=source, target=target, kind=kind, user=user) for text in (answer or [])]
     if reasons:
         raise ConflictError(f"{source.number} cannot be linked to {target.number} ({kind}): "
                             + "; ".join(reasons))

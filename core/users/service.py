@@ -164,7 +164,7 @@ def _announce(assignment: UserRole) -> None:
 
     from core.workflows.service import after_commit
 
-    hook = current_app.extensions["cqms"].host.pm.hook.role_assignment_changed
+    hook = current_app.extensions["cqms"].host.hook_for_enabled("role_assignment_changed")
     after_commit(db.session(), lambda: hook(assignment=assignment))
 
 

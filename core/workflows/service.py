@@ -125,8 +125,8 @@ def transition(
     for guard in t.guards:
         reasons.extend(guard(record, user) or [])
     state = current_app.extensions["cqms"]
-    for _plugin, result in state.host.call_each("validate_transition", record=record,
-                                                transition=t, user=user):
+    for result in state.host.hook_for_enabled("validate_transition")(record=record,
+                                                                     transition=t, user=user):
         reasons.extend(result or [])
     if reasons:
         raise WorkflowError("; ".join(reasons), reasons)
@@ -153,12 +153,11 @@ def transition(
                 effect(record, user)
     except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
         raise ConflictError(f"{number} was changed by someone else; reload it") from None
-    host = state.host
-    after_commit(db.session(), lambda: host.pm.hook.record_transitioned(
-        record=record, transition=t, user=user))
+    transitioned = state.host.hook_for_enabled("record_transitioned")
+    after_commit(db.session(), lambda: transitioned(record=record, transition=t, user=user))
     if written is not None:
-        after_commit(db.session(), lambda: host.pm.hook.signature_applied(
-            record=record, signature=written))
+        signed = state.host.hook_for_enabled("signature_applied")
+        after_commit(db.session(), lambda: signed(record=record, signature=written))
     return record
 
 

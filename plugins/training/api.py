@@ -30,7 +30,6 @@ from core import (
     has_permission,
     may_act_in,
     may_read,
-    plugin_enabled,
     problem_responses,
     requires,
     requires_any,
@@ -185,7 +184,7 @@ def qualification(query: dict[str, Any]) -> Any:
     username = query.get("user") or viewer.username
     if username != viewer.username and not has_permission(viewer, MATRIX):
         abort(403, description=f"{MATRIX} is required for someone else's training.")
-    if not plugin_enabled("documents"):
+    if not queries.documents_available():
         abort(404, description="document control is not enabled")
     person = _person(viewer, username)
     document = db.session.scalar(select(Record).where(Record.number == query["document"],

@@ -19,10 +19,9 @@ from core import (
     audit_reason,
     create_record,
     db,
-    plugin_enabled,
     transition,
 )
-from plugins.training import services
+from plugins.training import queries, services
 from plugins.training.models import (
     Curriculum,
     TrainingAssignment,
@@ -80,7 +79,7 @@ def _signature(users: dict[str, Any], passwords: dict[str, str | None],
 def _document_requirements(study: Any) -> dict[str, str]:
     """Requirements (kind document) for the effective demo documents; title -> code."""
     codes = {}
-    if not plugin_enabled("documents"):
+    if not queries.documents_available():
         return codes
     for title in DOCUMENTS:
         title = title.format(study=study.code)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import Record, Role, User, UserRole, call_hook, db, plugin_enabled, states_in
+from core import Record, Role, User, UserRole, call_hook, db, hook_implemented, states_in
 from plugins.training.models import (
     Curriculum,
     QuizAttempt,
@@ -45,7 +45,8 @@ def role_by_key(key: str) -> Role | None:
 
 
 def documents_available() -> bool:
-    return plugin_enabled("documents")
+    """Whether document control answers (the documents plugin is loaded and enabled)."""
+    return hook_implemented("documents_version_in_effect")
 
 
 def version_in_effect(document_id: int | None, at: datetime | None = None) -> Any:

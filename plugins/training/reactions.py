@@ -5,25 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import db, plugin_enabled
+from core import db
 from plugins.training import services
 
-# While the plugin is disabled nothing reacts; the sweep training.sync catches up afterwards.
+# While the plugin is disabled the host does not call these; the sweep training.sync catches up.
 
 
 def role_changed(grant: Any) -> None:
-    if plugin_enabled("training"):
-        services.sync_user(grant.user)
-        db.session.commit()
+    services.sync_user(grant.user)
+    db.session.commit()
 
 
 def curriculum_transitioned(curriculum: Any, transition: Any) -> None:
-    if transition.name in ("approve", "retire", "revise") and plugin_enabled("training"):
+    if transition.name in ("approve", "retire", "revise"):
         services.sync_role(curriculum.role_key)
         db.session.commit()
 
 
 def version_effective(document: Any, version: Any) -> None:
-    if plugin_enabled("training"):
-        services.version_became_effective(document, version)
-        db.session.commit()
+    services.version_became_effective(document, version)
+    db.session.commit()
