@@ -28,6 +28,7 @@ from core.signatures.models import Signature
 from core.signatures.service import SignatureRequest, sign
 from core.specs import Transition
 from core.users.models import User
+from core.workflows.duties import barred
 
 AFTER_COMMIT = "cqms_after_commit"
 COMMITTED = "cqms_after_commit_ready"
@@ -84,8 +85,7 @@ def _permitted(record: Record, t: Transition, user: User) -> bool:
 
 
 def _barred(record: Record, t: Transition, user: User) -> list[str]:
-    return [f"separation of duties: the {name.removesuffix('_id').replace('_', ' ')} may not "
-            f"{t.label or t.name}" for name in t.not_by if getattr(record, name, None) == user.id]
+    return barred(record, t, user)
 
 
 def transition(
