@@ -27,6 +27,7 @@ from core.records.service import (
     link_records,
     may_read,
     read_clause,
+    type_enabled,
     update_record,
 )
 from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
@@ -50,8 +51,7 @@ UNIQUE_SORTS = frozenset({"number", "id"})  # no tie-breaker needed: the index a
 def _type(type_key: str) -> RecordType:
     state = current_app.extensions["cqms"]
     rt = state.registry.record_types.get(type_key)
-    owner = state.host.owner_of(type_key)
-    if rt is None or rt.view_permission is None or (owner and not state.host.is_enabled(owner)):
+    if rt is None or rt.view_permission is None or not type_enabled(type_key):
         abort(404, description=f"No record type {type_key!r}.")
     if not has_permission(api_user(), rt.view_permission):
         abort(403, description=f"{rt.view_permission} is required to read {rt.label} records.")
@@ -134,8 +134,7 @@ def record_types() -> Any:
     state = current_app.extensions["cqms"]
     out = []
     for rt in state.registry.record_types.values():
-        owner = state.host.owner_of(rt.key)
-        if (rt.view_permission is None or (owner and not state.host.is_enabled(owner))
+        if (rt.view_permission is None or not type_enabled(rt.key)
                 or not has_permission(api_user(), rt.view_permission)):
             continue
         workflow = state.registry.workflows[rt.workflow]

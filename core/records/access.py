@@ -16,16 +16,16 @@ from sqlalchemy.sql.elements import False_, True_
 from core.db import db
 from core.permissions import scope_clause
 from core.records.models import Record, RecordLink
-from core.records.service import read_clause
+from core.records.service import read_clause, type_enabled
 from core.specs import RecordType
 
 
 def _conditions(user: Any) -> list[tuple[RecordType, Any, Any]]:
     """(type, scope condition, read_filter condition or None) of each type ``user`` may read
-    some records of."""
+    some records of (types of disabled plugins: none)."""
     found = []
     for rt in current_app.extensions["cqms"].registry.record_types.values():
-        if rt.view_permission is None:
+        if rt.view_permission is None or not type_enabled(rt.key):
             continue
         scope = scope_clause(user, rt.view_permission, Record.study_id, Record.site_id)
         if not isinstance(scope, False_):
@@ -34,8 +34,8 @@ def _conditions(user: Any) -> list[tuple[RecordType, Any, Any]]:
 
 
 def reads_all(user: Any) -> bool:
-    """Whether ``user`` may read every record of every type (global grants, no read_filter):
-    then no filter is needed at all."""
+    """Whether ``user`` may read every record of every type (global grants, no read_filter, no
+    plugin disabled): then no filter is needed at all."""
     types = current_app.extensions["cqms"].registry.record_types
     found = _conditions(user)
     return len(found) == len(types) and all(

@@ -25,20 +25,30 @@ SERVER_OWNED = frozenset({"id", "type", "number", "state", "version", "content_h
 BASE_EDITABLE = ("title", "owner_id", "study_id", "site_id")
 
 
+def type_enabled(key: str) -> bool:
+    """Whether the plugin declaring record type ``key`` is enabled. A disabled plugin's records
+    do not exist for anyone (404 on every path, left out of every list); their data is kept."""
+    host = current_app.extensions["cqms"].host
+    owner = host.owner_of(key)
+    return owner is None or host.is_enabled(owner)
+
+
 def record_type(key: str) -> RecordType:
+    """The record type ``key`` of an enabled plugin (ValidationError naming ``type`` else)."""
     types = current_app.extensions["cqms"].registry.record_types
-    if key not in types:
+    if key not in types or not type_enabled(key):
         raise ValidationError({"type": f"Unknown record type {key!r}."})
     return types[key]
 
 
 def may_read(record: Record, user: Any) -> bool:
     """Whether ``user`` holds the view permission of the record's type in its study/site, and
-    the record passes the type's ``read_filter`` (if it declares one)."""
+    the record passes the type's ``read_filter`` (if it declares one); never when the type's
+    plugin is disabled."""
     from core.permissions import has_permission
 
     rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
-    if not (rt and rt.view_permission and has_permission(
+    if not (rt and rt.view_permission and type_enabled(rt.key) and has_permission(
             user, rt.view_permission, study=record.study, site=record.site)):
         return False
     clause = read_clause(rt, user)

@@ -23,6 +23,7 @@ from core.attachments.service import (
 )
 from core.db import db
 from core.permissions import has_permission, login_only
+from core.records.service import type_enabled
 
 blueprint = Blueprint("core_files", __name__)
 ALTERED = ("This file failed its integrity check and cannot be served. The problem has been "
@@ -43,8 +44,9 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
 def download(attachment_id: int) -> Any:
     user = current_user._get_current_object()
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None:
-        # Only those who could see any file learn that an id does not exist.
+    if attachment is None or not type_enabled(attachment.record.type):
+        # Only those who could see any file learn that an id does not exist (nor a disabled
+        # plugin's file: it answers as if it did not exist).
         abort(404 if has_permission(user, AUDIT_VIEW) else 403)
     if not may_download(user, attachment):
         abort(403)
