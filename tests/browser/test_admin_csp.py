@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_helpers import sign_in
 from playwright.sync_api import expect
 
 from core.db import db
 from core.studies import Study
-from core.testing import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +22,6 @@ window.cspViolations = [];
 document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(
     e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sample || '')));
 """
-
-
-def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
 def assert_clean(page) -> None:  # type: ignore[no-untyped-def]

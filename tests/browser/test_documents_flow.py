@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from browser_helpers import sign_in
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -20,14 +21,6 @@ from plugins.documents.services import seed_types
 pytestmark = [pytest.mark.browser, pytest.mark.plugins("documents")]
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 BLOCKED_INLINE = ("Executing inline event handler", "Running the JavaScript URL")
-
-
-def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
 def sign_out(page, base: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from browser_helpers import sign_in
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -24,14 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.plugins("documents", "training")]
 SHOTS = Path("/tmp")
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 BLOCKED_INLINE = ("Executing inline event handler", "Running the JavaScript URL")
-
-
-def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
 def sign_out(page, base: str) -> None:  # type: ignore[no-untyped-def]
