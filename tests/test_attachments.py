@@ -423,7 +423,10 @@ def test_audit_verify_finds_a_file_replaced_together_with_its_row(
     status, out = cqms_verify()
     assert status == 1
     assert f"core_attachment {attachment.id} " in out
-    assert "row differs from the audit trail (size, sha256 edited outside" in out
+    for field in ("size", "sha256"):  # the row reconciler names each rewritten column
+        assert (f"core_attachment {attachment.id} (record {widget.number}): field {field}: "
+                in out)
+    assert "in the audit trail (changed outside the application)" in out
 
 
 # --------------------------------------------------------------------------------------------

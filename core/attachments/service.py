@@ -25,8 +25,6 @@ from core.records.service import may_read, record_type
 from core.users.models import User
 
 AUDIT_VIEW = "core.audit.view"
-# Columns whose stored value must equal the value written to the audit trail at upload.
-CHECKED_COLUMNS = ("record_id", "storage_name", "size", "sha256", "media_type")
 
 
 class AttachmentIntegrityError(CQMSError):
@@ -162,21 +160,11 @@ def _refuse_changes(session: Session, _ctx: Any, _instances: Any) -> None:
 
 def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-def]
     """Reconciler for ``cqms audit verify``: every attachment's file exists with its recorded
-    size and SHA-256, the row still holds the values audited at upload, and each record's
-    attachments digest is that of its attachment rows (none added or removed in SQL)."""
-    from core.audit.listener import format_value
-    from core.audit.models import AuditEntry
+    size and SHA-256, and each record's attachments digest is that of its attachment rows (none
+    added or removed in SQL). Whether a row still holds the values audited at upload is
+    ``core.audit.reconcile``'s check, as for every audited table."""
     from core.audit.verify import Finding
 
-    entries = AuditEntry.__table__
-    audited: dict[tuple[str, str], str | None] = {}
-    for row in connection.execute(
-        select(entries.c.entity_id, entries.c.field, entries.c.new_value)
-        .where(entries.c.entity_type == Attachment.__tablename__,
-               entries.c.action == "create", entries.c.field.in_(CHECKED_COLUMNS))
-        .order_by(entries.c.id)
-    ):
-        audited.setdefault((row.entity_id, row.field), row.new_value)
     table, records = Attachment.__table__, Record.__table__
     rows = connection.execute(
         select(table, records.c.number.label("record_number"))
@@ -189,11 +177,6 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
                                                  row["sha256"])
         entity = (f"core_attachment {row['id']} (record {row['record_id']} "
                   f"{row['record_number'] or '?'}, {row['filename']})")
-        edited = [name for name in CHECKED_COLUMNS
-                  if not _same(audited.get((str(row["id"]), name)), row[name], format_value)]
-        if edited:
-            report.add(Finding(None, entity, f"row differs from the audit trail ({', '.join(edited)}"
-                               " edited outside the application)"))
         try:
             with storage.path_of(row["storage_name"]).open("rb") as fh:
                 size, sha256 = storage.hash_file(fh)
@@ -210,12 +193,6 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
             report.add(Finding(None, f"core_record {record_id} ({number})", "its attachments "
                                "are not those it was given (a file row added, removed or "
                                "edited outside the application)"))
-
-
-def _same(audited: str | None, value: Any, format_value: Any) -> bool:
-    """Whether an audited text is ``value`` (foreign keys are audited as ``label (#id)``)."""
-    text = format_value(value)
-    return audited == text or (audited or "").endswith(f" (#{text})")
 
 
 def install() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapper
 from core.audit.listener import format_value
 from core.audit.models import AuditEntry
 from core.db import Base
+from core.records.models import Record
 
 ROW_ACTIONS = ("create", "update", "delete")
 LABELLED_ID = re.compile(r"\(#([^()]*)\)$")  # a foreign key as the listener writes it
@@ -126,10 +127,23 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN - 4] + "...'"
 
 
-def _entity(mapper: Mapper[Any], entity_id: str, row: dict[str, Any] | None) -> str:
-    table = mapper.local_table.name
-    number = (row or {}).get("number")
-    return f"{number} ({table} {entity_id})" if number else f"{table} {entity_id}"
+class _Names:
+    """How findings name a row: a record by its number, a row of a record (a signature, an
+    attachment) with its record's number, looked up once when first needed."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.numbers: dict[Any, str] | None = None
+
+    def __call__(self, mapper: Mapper[Any], entity_id: str, row: dict[str, Any]) -> str:
+        table = mapper.local_table.name
+        if row.get("number"):
+            return f"{row['number']} ({table} {entity_id})"
+        if row.get("record_id") is None:
+            return f"{table} {entity_id}"
+        if self.numbers is None:
+            self.numbers = dict(self.connection.execute(select(Record.id, Record.number)).all())
+        return f"{table} {entity_id} (record {self.numbers.get(row['record_id'], '?')})"
 
 
 def reconcile_audited_rows(connection: Connection, report: Any) -> None:
@@ -138,6 +152,7 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
 
     mappers = audited_mappers(connection)
     trail = _trail(connection, {m.local_table.name for m in mappers})
+    name = _Names(connection)
     for mapper in mappers:
         table = mapper.local_table.name
         ignore = getattr(mapper.class_, "__audit_ignore__", frozenset())
@@ -147,14 +162,14 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
         for row in _rows(connection, mapper):
             entity_id = ",".join(format_value(row[c.key]) or "" for c in mapper.primary_key)
             known = trail.pop((table, entity_id), None)
-            where = _entity(mapper, entity_id, row)
             if known is None:
-                report.add(Finding(None, where, "row is not in the audit trail (inserted "
-                                   "outside the application)"))
+                report.add(Finding(None, name(mapper, entity_id, row), "row is not in the audit "
+                                   "trail (inserted outside the application)"))
                 continue
             if known.deleted:
-                report.add(Finding(None, where, "row was deleted according to the audit trail "
-                                   "but is present (restored outside the application)"))
+                report.add(Finding(None, name(mapper, entity_id, row), "row was deleted "
+                                   "according to the audit trail but is present (restored "
+                                   "outside the application)"))
                 continue
             for attr in attrs:
                 column = attr.columns[0]
@@ -163,14 +178,15 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
                     continue  # filled in by a default the listener never saw
                 if not _same(column, expected, row[attr.key], attr.key in redact):
                     shown = "(redacted)" if attr.key in redact else _shown(row[attr.key])
-                    report.add(Finding(None, where, f"field {attr.key}: {shown} in the table, "
+                    report.add(Finding(None, name(mapper, entity_id, row),
+                                       f"field {attr.key}: {shown} in the table, "
                                        f"{_shown(expected)} in the audit trail (changed "
                                        "outside the application)"))
     by_table = {m.local_table.name: m for m in mappers}
     for (table, entity_id), known in trail.items():
         mapper = by_table.get(table)
         if mapper is not None and not known.deleted:
-            report.add(Finding(None, _entity(mapper, entity_id, {"number": known.values.get(
+            report.add(Finding(None, name(mapper, entity_id, {"number": known.values.get(
                 "number")}), "row is in the audit trail but missing from the table (deleted "
                 "outside the application)"))
 
