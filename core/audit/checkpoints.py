@@ -28,6 +28,7 @@ from core.audit.verify import CHECKPOINT_PURPOSE, Checkpoint, checkpoint_line
 from core.integrity import integrity_key, keyed_mac
 
 log = logging.getLogger("cqms.audit")
+_lock = threading.Lock()  # guards creating an app's writer (threads of one worker)
 
 
 def checkpoint_file() -> Path:
@@ -94,23 +95,25 @@ class CheckpointWriter:
             log.error("audit checkpoint seq %s not written to %s: %s", seq, self.path, exc)
 
 
-_writers: dict[Path, CheckpointWriter] = {}
-_writers_lock = threading.Lock()
+def _writers() -> dict[Path, CheckpointWriter]:
+    """This app's writers, by file (kept on the app, as its integrity key is)."""
+    return current_app.extensions["cqms"].__dict__.setdefault("_checkpoint_writers", {})
 
 
 def writer() -> CheckpointWriter:
     path = checkpoint_file()
-    with _writers_lock:
-        found = _writers.get(path)
+    writers = _writers()
+    with _lock:
+        found = writers.get(path)
         if found is None:
-            found = _writers[path] = CheckpointWriter(
+            found = writers[path] = CheckpointWriter(
                 path, integrity_key(), float(current_app.config["AUDIT_CHECKPOINT_SECONDS"]))
         return found
 
 
 def flush_all() -> None:
-    """Write every held-back head now (tests, and a process about to exit)."""
-    for found in list(_writers.values()):
+    """Write every held-back head of this app now (tests, and a process about to exit)."""
+    for found in list(_writers().values()):
         found.flush()
 
 
