@@ -25,6 +25,8 @@ from core.audit.checkpoints import checkpoint_file, flush_all
 from core.audit.models import AuditEntry
 from core.audit.verify import read_checkpoint_file, stored_checkpoints, verify
 from core.db.append_only import drop_append_only_ddl
+from core.records.models import Record
+from core.signatures.models import Signature
 
 PASSWORD = "Correct-Horse-Battery-Staple-7"
 APPEND_ONLY = ("core_audit_entry", "core_attachment")
@@ -165,12 +167,11 @@ def rehash_tail_without_key(conn):
     return f"seq {seq}: ", "hashed without the integrity key"
 
 
-def record_column(column: str, value: str, table: str = "core_record",
-                  number: str = "SOP-0001") -> Callable:
+def record_column(column: str, value: str, number: str = "SOP-0001") -> Callable:
     def apply(conn):
         rid = record_id(conn, number)
-        conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),  # noqa: S608
-                     {"v": value, "i": rid})
+        records = Record.__table__
+        conn.execute(records.update().where(records.c.id == rid).values({column: value}))
         return f"{number} (", f"field {column}: "
     apply.__name__ = f"edit_{column}"
     return apply
@@ -227,12 +228,12 @@ def reactivate_account(conn):
 
 
 def copy_signature(conn):
-    sig = one(conn, "SELECT * FROM core_signature WHERE meaning = 'approved' ORDER BY id")
-    values = dict(sig._mapping)
+    signatures = Signature.__table__
+    sig = conn.execute(select(signatures).where(signatures.c.meaning == "approved")
+                       .order_by(signatures.c.id)).mappings().first()
+    values = {**sig, "record_id": record_id(conn, "SOP-0002-v1.1")}
     values.pop("id")
-    values["record_id"] = record_id(conn, "SOP-0002-v1.1")
-    conn.execute(text(f"INSERT INTO core_signature ({', '.join(values)}) VALUES "  # noqa: S608
-                      f"({', '.join(':' + k for k in values)})"), values)
+    conn.execute(signatures.insert().values(**values))
     return "core_signature ", "signature MAC does not match"
 
 
