@@ -50,3 +50,25 @@ def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no
             reason_in_draft=reason_in_draft, view_permission="acme.edit", manage_permission="acme.edit")],
         **extra,
     )
+
+
+def make_scoped_plugin(temp_plugin, read_filter=None):  # type: ignore[no-untyped-def]
+    """The widget read with ``acme.view`` and written with ``acme.edit`` (``make_plugin`` uses
+    one permission for both, which hides scope mistakes); inspectors and trainees only read."""
+    return temp_plugin(
+        "acme",
+        register_models=lambda: [AcmeWidget],
+        register_permissions=lambda: [Permission("acme.view", "Read widgets"),
+                                      Permission("acme.edit", "Edit widgets"),
+                                      Permission("acme.approve", "Approve widgets")],
+        register_roles=lambda: [
+            RoleTemplate("trainee", None, ("acme.view",)),
+            RoleTemplate("inspector", None, ("acme.view",)),
+            RoleTemplate("author", None, ("acme.view", "acme.edit")),
+            RoleTemplate("approver", None, ("acme.view", "acme.edit", "acme.approve"))],
+        register_workflows=lambda: [WORKFLOW],
+        register_record_types=lambda: [RecordType(
+            "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
+            controlled_fields=("description",), view_permission="acme.view",
+            manage_permission="acme.edit", read_filter=read_filter)],
+    )

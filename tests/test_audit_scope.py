@@ -16,14 +16,11 @@ import re
 import zipfile
 
 import pytest
-from kernel_plugin import WORKFLOW, AcmeWidget
+from kernel_plugin import AcmeWidget, make_scoped_plugin
 from sqlalchemy import select
 from work_helpers import studies
 
 from core import (
-    Permission,
-    RecordType,
-    RoleTemplate,
     create_record,
     has_permission,
     link_records,
@@ -51,31 +48,10 @@ def restricted_widgets(user):  # type: ignore[no-untyped-def]
     return None if has_permission(user, "acme.edit") else AcmeWidget.notes != "restricted"
 
 
-def widget_plugin(temp_plugin):  # type: ignore[no-untyped-def]
-    """``acme_widget`` readable with ``acme.view`` (inspectors hold it), narrowed by a
-    read_filter."""
-    return temp_plugin(
-        "acme",
-        register_models=lambda: [AcmeWidget],
-        register_permissions=lambda: [Permission("acme.view", "Read widgets"),
-                                      Permission("acme.edit", "Edit widgets"),
-                                      Permission("acme.approve", "Approve widgets")],
-        register_roles=lambda: [
-            RoleTemplate("author", None, ("acme.view", "acme.edit")),
-            RoleTemplate("approver", None, ("acme.view", "acme.edit", "acme.approve")),
-            RoleTemplate("inspector", None, ("acme.view",)),
-        ],
-        register_workflows=lambda: [WORKFLOW],
-        register_record_types=lambda: [RecordType(
-            "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
-            controlled_fields=("description",), view_permission="acme.view",
-            manage_permission="acme.edit", read_filter=restricted_widgets)],
-    )
-
-
 @pytest.fixture
 def app_config(temp_plugin):
-    return {"plugins": ["acme"], "extra_plugins": {"acme": widget_plugin(temp_plugin)}}
+    plugin = make_scoped_plugin(temp_plugin, read_filter=restricted_widgets)
+    return {"plugins": ["acme"], "extra_plugins": {"acme": plugin}}
 
 
 class World:

@@ -14,14 +14,11 @@ from typing import Any
 
 import pytest
 from flask import g
-from kernel_plugin import WORKFLOW, AcmeWidget
+from kernel_plugin import make_scoped_plugin
 from sqlalchemy import func, select
 
 from core import (
-    Permission,
     PermissionDenied,
-    RecordType,
-    RoleTemplate,
     SignatureRequest,
     ValidationError,
     add_attachment,
@@ -46,31 +43,9 @@ ADMIN = "/admin/acme_widget/"
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def scoped_widgets(temp_plugin):  # type: ignore[no-untyped-def]
-    """The kernel's widget, read with ``acme.view`` and written with ``acme.edit`` (the
-    kernel plugin uses one permission for both, which hides scope mistakes)."""
-    return temp_plugin(
-        "acme",
-        register_models=lambda: [AcmeWidget],
-        register_permissions=lambda: [Permission("acme.view", "Read widgets"),
-                                      Permission("acme.edit", "Edit widgets"),
-                                      Permission("acme.approve", "Approve widgets")],
-        register_roles=lambda: [
-            RoleTemplate("trainee", None, ("acme.view",)),
-            RoleTemplate("inspector", None, ("acme.view",)),
-            RoleTemplate("author", None, ("acme.view", "acme.edit")),
-            RoleTemplate("approver", None, ("acme.view", "acme.edit", "acme.approve"))],
-        register_workflows=lambda: [WORKFLOW],
-        register_record_types=lambda: [RecordType(
-            "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
-            controlled_fields=("description",), view_permission="acme.view",
-            manage_permission="acme.edit")],
-    )
-
-
 @pytest.fixture
 def app_config(temp_plugin):
-    return {"plugins": ["acme"], "extra_plugins": {"acme": scoped_widgets(temp_plugin)}}
+    return {"plugins": ["acme"], "extra_plugins": {"acme": make_scoped_plugin(temp_plugin)}}
 
 
 def grant(user: User, role_key: str, site: Site | None = None) -> Any:
