@@ -39,9 +39,10 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 \
 	  --access-logfile - wsgi:app
 
+# Whole runs record validation evidence (docs/validation.md) and fail on an unproven claim.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py
-	$(BIN)/pytest
+	$(BIN)/pytest --validation-results=reports/validation-results.json --validation-enforce
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py

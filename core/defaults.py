@@ -10,14 +10,18 @@ from core.specs import (
     DashboardWidget,
     MigrationBranch,
     Permission,
+    RecordType,
     Reminder,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
+    Workflow,
 )
 
 ADMIN_ACCESS = "core.admin.access"
 TEAM_TASKS = "core.tasks.view_team"
+VALIDATION_VIEW = "core.validation.view"
+VALIDATION_APPROVE = "core.validation.approve"
 
 PERMISSIONS = [
     Permission(ADMIN_ACCESS, "Open the dashboard and the administration area"),
@@ -30,6 +34,8 @@ PERMISSIONS = [
     Permission("core.settings.manage", "Change runtime settings"),
     Permission("core.audit.view", "View the audit trail"),
     Permission(TEAM_TASKS, "See everyone's open tasks in your study/site scope (team view)"),
+    Permission(VALIDATION_VIEW, "View validation summaries (trace matrix and test evidence)"),
+    Permission(VALIDATION_APPROVE, "Approve or reject validation summaries (e-signature)"),
 ]
 
 _EVERYONE = (ADMIN_ACCESS, "core.studies.view")
@@ -49,13 +55,15 @@ ROLES = [
             "core.settings.manage",
             "core.audit.view",
             TEAM_TASKS,
+            VALIDATION_VIEW,
         ),
         "Manages accounts, roles, plugins and settings; cannot author or sign GxP content.",
     ),
     RoleTemplate(
         "qa_manager",
         "QA manager",
-        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage", TEAM_TASKS),
+        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage", TEAM_TASKS,
+         VALIDATION_VIEW, VALIDATION_APPROVE),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
@@ -67,7 +75,7 @@ ROLES = [
     RoleTemplate(
         "inspector",
         "Inspector (read-only)",
-        (*_EVERYONE, "core.users.view", "core.audit.view"),
+        (*_EVERYONE, "core.users.view", "core.audit.view", VALIDATION_VIEW),
         "Regulatory inspector or auditor with read-only access.",
     ),
     RoleTemplate(
@@ -85,6 +93,12 @@ SETTINGS = [
         "str",
         "Authorised use only. Activity in this system is recorded in an audit trail.",
         "Notice shown above the sign-in form (system use notification).",
+    ),
+    SettingSpec(
+        "core.validation_required",
+        "bool",
+        False,
+        "Enable a plugin only when an approved validation summary covers its installed code.",
     ),
 ]
 
@@ -127,6 +141,7 @@ def register_models() -> list[type]:
     from core.users.models import (
         Permission as PermissionModel,
     )
+    from core.validation.models import ValidationSummary
 
     return [
         User,
@@ -151,7 +166,22 @@ def register_models() -> list[type]:
         ApiToken,
         Task,
         Notification,
+        ValidationSummary,
     ]
+
+
+@hookimpl
+def register_workflows() -> list[Workflow]:
+    from core.validation.workflow import WORKFLOW
+
+    return [WORKFLOW]
+
+
+@hookimpl
+def register_record_types() -> list[RecordType]:
+    from core.validation.workflow import record_type
+
+    return [record_type()]
 
 
 @hookimpl

@@ -229,6 +229,9 @@ class PluginHost:
                     f"Cannot enable {key!r}: it requires {', '.join(map(repr, missing))}; "
                     "enable that first."
                 )
+            from core.validation.gate import require_approved_summary  # wiring: needs the db
+
+            require_approved_summary(key)
         else:
             dependants = [
                 other.key

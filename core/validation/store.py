@@ -1,0 +1,50 @@
+"""Store a test run's validation summary as a controlled record, its PDF attached."""
+
+from __future__ import annotations
+
+from collections import Counter
+from io import BytesIO
+
+from core.attachments.service import add_attachment
+from core.records.service import create_record
+from core.users.models import User
+from core.users.service import ensure_system_user
+from core.validation.models import ValidationSummary
+from core.validation.report import Results
+from core.validation.trace import NOT_CLAIMED, PROVEN, UNPROVEN, Trace
+from core.validation.workflow import KEY
+
+
+def evidence(results: Results, trace: Trace) -> dict[str, object]:
+    document = results.document
+    outcomes = Counter(t["outcome"] for t in document["tests"])
+    counts = trace.counts()
+    inventory = document.get("inventory", [])
+    return {
+        "commit": (document.get("environment", {}).get("commit") or "unknown")[:64],
+        "core_version": next((i["version"] for i in inventory if i["key"] == "core"), "")[:32],
+        "results_sha256": results.sha256,
+        "requirements_proven": counts[PROVEN],
+        "requirements_unproven": counts[UNPROVEN],
+        "requirements_not_claimed": counts[NOT_CLAIMED],
+        "tests_passed": outcomes["passed"],
+        "tests_failed": outcomes["failed"] + outcomes["error"],
+        "tests_skipped": outcomes["skipped"] + outcomes["not run"],
+        "components": "\n".join(f"{i['key']} {i['version']} {i['sha256']}" for i in inventory),
+    }
+
+
+def record_summary(results: Results, trace: Trace, pdf: bytes, owner: User) -> ValidationSummary:
+    """A draft summary owned by ``owner`` (who needs ``core.validation.approve``), created by
+    the system principal. Flushes; the caller commits."""
+    system = ensure_system_user()
+    values = evidence(results, trace)
+    finished = str(results.document.get("finished_at", ""))[:10]
+    summary = create_record(KEY, system, owner_id=owner.id, reason="Built from a test run",
+                            title=f"Validation summary, commit {str(values['commit'])[:12]}, "
+                                  f"tests of {finished}")
+    for name, value in values.items():
+        setattr(summary, name, value)
+    add_attachment(summary, system, f"validation-summary-{str(values['commit'])[:12]}.pdf",
+                   BytesIO(pdf), "application/pdf")
+    return summary  # type: ignore[return-value]
