@@ -241,14 +241,18 @@ def system_actor(app: Flask) -> Iterator[Any]:
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., Any]:
-    """``make_user("alice", "qa_manager", password=..., site=<Site>)``: an account, committed."""
+    """``make_user("alice", "qa_manager", password=..., site=<Site>)``: an account, committed,
+    its identity verified (``identity_verified=False`` leaves it unverified: it cannot sign)."""
     from core.audit.context import audit_context
     from core.db import db
     from core.users.models import Role
     from core.users.service import assign_role, create_user, system_context
 
     def factory(username: str, *roles: str, password: str = DEFAULT_PASSWORD,
-                study: Any = None, site: Any = None, **fields: Any) -> Any:
+                study: Any = None, site: Any = None, identity_verified: bool = True,
+                **fields: Any) -> Any:
+        from core.users.service import ensure_system_user, verify_identity
+
         ctx = system_context("pytest")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
             user = create_user(
@@ -261,6 +265,8 @@ def make_user(app: Flask) -> Callable[..., Any]:
             for key in roles:
                 role = db.session.query(Role).filter_by(key=key).one()
                 assign_role(user, role, reason="test set-up", study=study, site=site)
+            if identity_verified:  # as an administrator would before the person signs
+                verify_identity(user, ensure_system_user(), reason="test set-up")
             db.session.commit()  # inside: the grants' reactions act as the system principal
         return user
 

@@ -612,7 +612,7 @@ def wrong_code(secret: str) -> str:
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
 
 
-@pytest.mark.req("E6-20", "P11-28")
+@pytest.mark.req("E6-20")
 def test_totp_enrolment_then_login_needs_the_code(client, db, make_user, login):
     alice = make_user("alice", "qa_manager")
     login(client, "alice")

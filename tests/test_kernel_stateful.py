@@ -126,7 +126,13 @@ class Shared:
     def _build_template(cls) -> None:
         from core.audit.context import audit_context
         from core.users.models import Role
-        from core.users.service import assign_role, create_user, system_context
+        from core.users.service import (
+            assign_role,
+            create_user,
+            ensure_system_user,
+            system_context,
+            verify_identity,
+        )
 
         assert cls.root is not None
         app = _app(f"sqlite:///{cls.root / 'template.sqlite3'}", cls.root / "instance")
@@ -140,6 +146,7 @@ class Shared:
                     if role:
                         assign_role(user, db.session.query(Role).filter_by(key=role).one(),
                                     reason="test set-up")
+                    verify_identity(user, ensure_system_user(), reason="test set-up")
             db.session.commit()
             for username, (_, attested) in PEOPLE.items():
                 user = db.session.scalar(select(User).filter_by(username=username))

@@ -47,7 +47,8 @@ class UserAdmin(CQMSModelView):
     manage_permission = "core.users.manage"
     allow_create = True
     allow_edit = True
-    write_views = CQMSModelView.write_views | {"deactivate_view", "reactivate_view", "unlock_view"}
+    write_views = CQMSModelView.write_views | {"deactivate_view", "reactivate_view", "unlock_view",
+                                               "verify_identity_view"}
     details_template = "core/admin/user_details.html"
     column_list = ("username", "full_name", "email", "active", "locked_at", "last_login_at")
     column_labels = {"full_name": "Printed name", "locked_at": "Locked", "last_login_at": "Last sign-in"}
@@ -120,6 +121,8 @@ class UserAdmin(CQMSModelView):
                 service.deactivate(user, reason=form.reason.data)
             elif action == "reactivate":
                 service.reactivate(user, reason=form.reason.data)
+            elif action == "verify identity":
+                service.verify_identity(user, current_user, reason=form.reason.data)
             else:
                 service.unlock(user, reason=form.reason.data)
             db.session.commit()
@@ -137,6 +140,10 @@ class UserAdmin(CQMSModelView):
     def reactivate_view(self, user_id: int) -> Any:
         return self._user_action(user_id, "reactivate")
 
+    @expose("/<int(max=2147483647):user_id>/verify-identity", methods=["POST"])
+    def verify_identity_view(self, user_id: int) -> Any:
+        return self._user_action(user_id, "verify identity")
+
     @expose("/<int(max=2147483647):user_id>/unlock", methods=["POST"])
     def unlock_view(self, user_id: int) -> Any:
         return self._user_action(user_id, "unlock")
@@ -145,6 +152,8 @@ class UserAdmin(CQMSModelView):
         if template == self.details_template and "model" in kwargs:
             kwargs["reason_form"] = ReasonForm()
             kwargs["may_manage"] = self._may_manage()
+            verifier = kwargs["model"].identity_verified_by_id
+            kwargs["verified_by"] = db.session.get(User, verifier) if verifier else None
         return super().render(template, **kwargs)
 
 

@@ -112,6 +112,8 @@ def command() -> None:
                 )
             service.assign_role(user, role, reason=REASON,
                                 site=sites[site_code] if site_code else None)
+        service.verify_identity(user, service.ensure_system_user(),
+                                reason="Demo account: a fictitious person")
         created.append(username)
         passwords[username] = password
     if not shared:

@@ -46,6 +46,18 @@ def unlock(username: str, reason: str) -> None:
     click.echo(f"unlocked {username}")
 
 
+@group.command("verify-identity", help="Record that you verified the person's identity "
+                                       "(21 CFR 11.100(b)); until then they cannot sign.")
+@click.argument("username")
+@click.option("--reason", required=True,
+              help="How it was verified, e.g. 'passport checked in person by J. Doe'.")
+@as_system
+def verify_identity(username: str, reason: str) -> None:
+    service.verify_identity(service.require_user(username), service.ensure_system_user(),
+                            reason=reason)
+    click.echo(f"identity of {username} verified")
+
+
 @group.command(help="Deactivate an account (it is kept; its sessions end at once).")
 @click.argument("username")
 @click.option("--reason", required=True, help="Why (recorded in the audit trail).")

@@ -89,6 +89,9 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
         raise ValidationError({"meaning": f"Unknown signature meaning {meaning!r}."})
     if request.meaning and request.meaning != meaning:
         raise ValidationError({"meaning": f"This step is signed with the meaning {meaning!r}."})
+    if user.identity_verified_at is None:
+        raise PermissionDenied("Your identity has not been verified by an administrator yet: "
+                               "ask one to verify it before you sign.")
     _reauthenticate(user, request)
     if not has_attested(user):
         raise PermissionDenied("Before your first signature, sign the attestation that your "

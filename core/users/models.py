@@ -37,6 +37,9 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 21 CFR 11.100(b): an administrator verified the person's identity; no signature before.
+    identity_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity_verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
 
     assignments: Mapped[list[UserRole]] = relationship(
         back_populates="user", foreign_keys="UserRole.user_id", lazy="select"

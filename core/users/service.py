@@ -221,6 +221,24 @@ def reactivate(user: User, *, reason: str) -> None:
         db.session.flush()
 
 
+def verify_identity(user: User, by: User, *, reason: str) -> None:
+    """Record that ``by`` verified the identity of ``user`` (21 CFR 11.100(b)): from then on
+    ``user`` may sign. Nobody verifies their own identity; the change is audited with the
+    reason (e.g. the identity document seen)."""
+    reason = _require_reason(reason)
+    if user.is_service:
+        raise ValidationError({"username": "The system account never signs."})
+    if by.id == user.id:
+        raise ValidationError({"username": "Nobody verifies their own identity: ask another "
+                                           "administrator."})
+    if user.identity_verified_at is not None:
+        raise ConflictError(f"{user.username}'s identity was already verified.")
+    with audit_reason(reason):
+        user.identity_verified_at = utcnow()
+        user.identity_verified_by_id = by.id
+        db.session.flush()
+
+
 def unlock(user: User, *, reason: str = "Unlocked by administrator") -> None:
     if not user.is_locked:
         raise ConflictError(f"{user.username} is not locked.")
