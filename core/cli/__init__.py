@@ -24,7 +24,7 @@ def fail(message: str) -> None:
 
 
 def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
-    from core.cli import audit, demo, exports, plugins, reminders, users, validation
+    from core.cli import audit, backup, demo, exports, plugins, reminders, users, validation
     from core.cli import db as db_commands
 
     @click.group(help="CQMS administration commands (configuration from CQMS_CONFIG and CQMS_*).")
@@ -40,6 +40,7 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     cli.add_command(demo.command)
     cli.add_command(exports.verify_bundle_command)
     cli.add_command(validation.group)
+    cli.add_command(backup.group)
     # Command groups contributed by plugins through `register_commands`.
     for name, command in app.cli.commands.items():
         if name not in cli.commands and isinstance(command, click.Group):
