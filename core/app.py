@@ -13,6 +13,7 @@ import click
 from flask import Flask
 
 from config import load_config
+from core import read_only as _read_only  # noqa: F401 - installs the read-only guard
 from core.db.engine import configure_engine
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginHost

@@ -97,6 +97,7 @@ STATUS_OF = {
     "AttachmentIntegrityError": 409,
     "CertifiedCopyRefused": 409,
     "ExportUnavailable": 503,
+    "ReadOnlyError": 503,
 }
 
 
