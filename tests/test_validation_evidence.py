@@ -260,6 +260,15 @@ def test_a_summary_is_recorded_with_its_pdf_and_approved_with_a_signature(
                                         if i["key"] == "documents"][0])
     [pdf] = attachments_of(summary)
     assert pdf.media_type == "application/pdf"
+    from sqlalchemy import select
+
+    from core.audit.models import AuditEntry
+
+    entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_id == str(summary.id), AuditEntry.field == "tests_passed",
+        AuditEntry.action == "update")).one()
+    assert entry.reason == "Evidence of the test run" and entry.new_value == str(
+        summary.tests_passed)
     transition(summary, "approve", quinn, signature=SignatureRequest(password=DEFAULT_PASSWORD))
     db.session.commit()
     [signature] = signatures_of(summary, valid_only=True)

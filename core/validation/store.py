@@ -6,6 +6,8 @@ from collections import Counter
 from io import BytesIO
 
 from core.attachments.service import add_attachment
+from core.audit.context import audit_reason
+from core.db import db
 from core.records.service import create_record
 from core.users.models import User
 from core.users.service import ensure_system_user
@@ -43,8 +45,10 @@ def record_summary(results: Results, trace: Trace, pdf: bytes, owner: User) -> V
     summary = create_record(KEY, system, owner_id=owner.id, reason="Built from a test run",
                             title=f"Validation summary, commit {str(values['commit'])[:12]}, "
                                   f"tests of {finished}")
-    for name, value in values.items():
-        setattr(summary, name, value)
+    with audit_reason("Evidence of the test run"):
+        for name, value in values.items():
+            setattr(summary, name, value)
+        db.session.flush()
     add_attachment(summary, system, f"validation-summary-{str(values['commit'])[:12]}.pdf",
-                   BytesIO(pdf), "application/pdf")
+                   BytesIO(pdf), "application/pdf", reason="The summary of the test run")
     return summary  # type: ignore[return-value]
