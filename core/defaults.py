@@ -22,6 +22,8 @@ ADMIN_ACCESS = "core.admin.access"
 TEAM_TASKS = "core.tasks.view_team"
 VALIDATION_VIEW = "core.validation.view"
 VALIDATION_APPROVE = "core.validation.approve"
+REVIEWS_VIEW = "core.reviews.view"
+REVIEWS_PERFORM = "core.reviews.perform"
 
 PERMISSIONS = [
     Permission(ADMIN_ACCESS, "Open the dashboard and the administration area"),
@@ -36,6 +38,8 @@ PERMISSIONS = [
     Permission(TEAM_TASKS, "See everyone's open tasks in your study/site scope (team view)"),
     Permission(VALIDATION_VIEW, "View validation summaries (trace matrix and test evidence)"),
     Permission(VALIDATION_APPROVE, "Approve or reject validation summaries (e-signature)"),
+    Permission(REVIEWS_VIEW, "View periodic reviews (audit trail, user access)"),
+    Permission(REVIEWS_PERFORM, "Perform and sign periodic reviews"),
 ]
 
 _EVERYONE = (ADMIN_ACCESS, "core.studies.view")
@@ -56,6 +60,7 @@ ROLES = [
             "core.audit.view",
             TEAM_TASKS,
             VALIDATION_VIEW,
+            REVIEWS_VIEW,
         ),
         "Manages accounts, roles, plugins and settings; cannot author or sign GxP content.",
     ),
@@ -63,7 +68,7 @@ ROLES = [
         "qa_manager",
         "QA manager",
         (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage", TEAM_TASKS,
-         VALIDATION_VIEW, VALIDATION_APPROVE),
+         VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
@@ -75,7 +80,7 @@ ROLES = [
     RoleTemplate(
         "inspector",
         "Inspector (read-only)",
-        (*_EVERYONE, "core.users.view", "core.audit.view", VALIDATION_VIEW),
+        (*_EVERYONE, "core.users.view", "core.audit.view", VALIDATION_VIEW, REVIEWS_VIEW),
         "Regulatory inspector or auditor with read-only access.",
     ),
     RoleTemplate(
@@ -100,6 +105,15 @@ SETTINGS = [
         False,
         "Enable a plugin only when an approved validation summary covers its installed code.",
     ),
+    SettingSpec("core.access_review_days", "int", 90,
+                "Days between user-access reviews (a new one opens when the last is older).",
+                minimum=1, maximum=366),
+    SettingSpec("core.audit_review_days", "int", 30,
+                "Days between audit-trail reviews (a new one opens when the last is older).",
+                minimum=1, maximum=366),
+    SettingSpec("core.inactive_account_days", "int", 90,
+                "An account without a sign-in for this many days is flagged in access reviews.",
+                minimum=1, maximum=3650),
 ]
 
 
@@ -126,6 +140,7 @@ def register_models() -> list[type]:
     from core.notifications.models import Notification
     from core.plugins import PluginState
     from core.records.models import Counter, Record, RecordLink
+    from core.reviews.models import PeriodicReview
     from core.settings import Setting
     from core.signatures.models import Signature, SignatureAttestation
     from core.studies import Site, Study
@@ -167,21 +182,24 @@ def register_models() -> list[type]:
         Task,
         Notification,
         ValidationSummary,
+        PeriodicReview,
     ]
 
 
 @hookimpl
 def register_workflows() -> list[Workflow]:
-    from core.validation.workflow import WORKFLOW
+    from core.reviews.workflow import WORKFLOW as REVIEW
+    from core.validation.workflow import WORKFLOW as VALIDATION
 
-    return [WORKFLOW]
+    return [VALIDATION, REVIEW]
 
 
 @hookimpl
 def register_record_types() -> list[RecordType]:
-    from core.validation.workflow import record_type
+    from core.reviews import workflow as reviews
+    from core.validation import workflow as validation
 
-    return [record_type()]
+    return [validation.record_type(), reviews.record_type()]
 
 
 @hookimpl
@@ -266,9 +284,12 @@ def register_dashboard_widgets() -> list[DashboardWidget]:
 @hookimpl
 def register_reminders() -> list[Reminder]:
     from core.notifications.reminders import overdue_tasks
+    from core.reviews.workflow import open_due_reviews
 
     return [Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
-                     overdue_tasks)]
+                     overdue_tasks),
+            Reminder("core.periodic_reviews", "Open the audit-trail and user-access reviews "
+                     "when due", open_due_reviews)]
 
 
 @hookimpl

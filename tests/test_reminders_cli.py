@@ -85,6 +85,7 @@ def test_reminders_run_twice_sends_each_mail_once(cqms_backend, app, capsys, smt
     assert (status, err) == (0, "")
     assert out.splitlines() == [
         "core.overdue_tasks: 3 notifications queued",
+        "core.periodic_reviews: 0 notifications queued",  # no QA manager here
         "zed.count: 0 notifications queued",
         "outbox: 3 e-mails sent, 0 failed (will retry), 0 given up",
     ]
@@ -110,6 +111,7 @@ def test_a_failing_sweep_is_reported_and_exits_1(app_factory, temp_plugin, capsy
         status, out, err = cqms(app, capsys, "reminders", "run")
     assert status == 1
     assert out.splitlines() == ["core.overdue_tasks: 0 notifications queued",
+                                "core.periodic_reviews: 0 notifications queued",
                                 "zed.broken: failed: RuntimeError: boom",
                                 "outbox: 0 e-mails sent, 0 failed (will retry), 0 given up"]
     assert err == "cqms: 1 reminder sweep(s) failed; see the lines above\n"
@@ -128,6 +130,7 @@ def test_reminders_list_and_bad_interval(app, capsys):
     assert status == 0
     assert out.splitlines() == [
         "core.overdue_tasks  Overdue open tasks: remind whoever they are for  (enabled)",
+        "core.periodic_reviews  Open the audit-trail and user-access reviews when due  (enabled)",
         "zed.count  Counts  (enabled)",
     ]
     status, _, err = cqms(app, capsys, "scheduler", "--interval", "0")
@@ -153,10 +156,11 @@ def test_scheduler_cycles_until_sigterm(app, capsys, smtp, overdue, sweeps):
     assert lines[0].startswith("scheduler: started, a cycle every 1 s")
     assert lines[-1] == f"scheduler: stopped after {len(sweeps)} cycle(s)"
     assert len(sweeps) >= 2
-    assert lines[1:4] == ["core.overdue_tasks: 3 notifications queued",
+    assert lines[1:5] == ["core.overdue_tasks: 3 notifications queued",
+                          "core.periodic_reviews: 0 notifications queued",
                           "zed.count: 0 notifications queued",
                           "outbox: 3 e-mails sent, 0 failed (will retry), 0 given up"]
-    assert lines[4] == "core.overdue_tasks: 0 notifications queued"
+    assert lines[5] == "core.overdue_tasks: 0 notifications queued"
     assert len(smtp.messages) == 3
     assert signal.getsignal(signal.SIGTERM) is previous  # handlers are put back
 

@@ -1,0 +1,60 @@
+"""What a review looks at: every account's roles and last sign-in; the audit trail's events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from core.audit.models import AuditEntry
+from core.db import db
+from core.users.models import User, UserRole
+
+# What a reviewer must look at one by one: a label and the entries it counts.
+NOTABLE = (
+    ("failed sign-ins", (AuditEntry.action == "login.failed",)),
+    ("account lockouts", (AuditEntry.action == "account.locked",)),
+    ("failed signature attempts", (AuditEntry.action == "signature.failed",)),
+    ("signatures invalidated by a change", (AuditEntry.entity_type == "core_signature",
+                                            AuditEntry.field == "invalidated_at")),
+    ("plugin enablement changes", (AuditEntry.entity_type == "core_plugin_state",)),
+    ("setting changes", (AuditEntry.entity_type == "core_setting",)),
+    ("role permission changes", (AuditEntry.entity_type == "core_role_permission",)),
+)
+
+
+def access_snapshot(now: datetime, inactive_days: int) -> tuple[str, int]:
+    """``username (printed name): role @ scope; last sign-in`` per active account; accounts
+    without a sign-in for ``inactive_days`` are flagged INACTIVE."""
+    lines, flagged = [], 0
+    users = db.session.scalars(select(User).where(User.active.is_(True),
+                                                  User.is_service.is_(False))
+                               .order_by(User.username))
+    for user in users:
+        grants = db.session.scalars(select(UserRole).where(
+            UserRole.user_id == user.id, UserRole.revoked_at.is_(None))).all()
+        roles = "; ".join(f"{g.role.label} @ {g.scope_label}" for g in grants) or "no roles"
+        seen = user.last_login_at or user.created_at
+        inactive = seen is None or now - seen > timedelta(days=inactive_days)
+        flagged += inactive
+        last = user.last_login_at.strftime("%Y-%m-%d") if user.last_login_at else "never"
+        lines.append(f"{'INACTIVE ' if inactive else ''}{user.username} ({user.full_name}): "
+                     f"{roles}; last sign-in {last}")
+    return "\n".join(lines), flagged
+
+
+def audit_snapshot(start: datetime | None, end: datetime) -> tuple[str, int]:
+    """The period's entry count, then each notable kind of event counted (flagged)."""
+    period = [AuditEntry.at <= end] + ([AuditEntry.at > start] if start else [])
+
+    def count(*where: object) -> int:
+        return db.session.scalar(select(func.count()).select_from(AuditEntry)
+                                 .where(*period, *where)) or 0
+
+    lines = [f"{count()} audit entries in the period"]
+    flagged = 0
+    for label, where in NOTABLE:
+        found = count(*where)
+        flagged += found
+        lines.append(f"{'CHECK ' if found else ''}{found} {label}")
+    return "\n".join(lines), flagged

@@ -1,0 +1,98 @@
+"""The periodic review's workflow (open -> completed, signed) and the sweep that opens reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from core.audit.context import audit_reason
+from core.db import db
+from core.notifications.service import notify
+from core.records.service import create_record
+from core.reviews.models import KINDS, SNAPSHOT_FIELDS, PeriodicReview
+from core.reviews.snapshot import access_snapshot, audit_snapshot
+from core.settings import get_setting
+from core.specs import RecordType, Transition, Workflow
+from core.tasks.service import close_tasks, open_task
+from core.users.models import Role, User, UserRole
+from core.users.service import ensure_system_user
+
+KEY = "core_periodic_review"
+VIEW, PERFORM = "core.reviews.view", "core.reviews.perform"
+REVIEWER_ROLE = "qa_manager"
+TASK = "core.periodic_review"
+DAYS_TO_COMPLETE = 14
+PERIOD_SETTING = {"access": "core.access_review_days", "audit_trail": "core.audit_review_days"}
+
+
+def outcome_given(review: PeriodicReview, _user: Any) -> list[str]:
+    return [] if (review.outcome or "").strip() else [
+        "record the outcome first (what was found and what was done)"]
+
+
+def review_done(review: PeriodicReview, user: Any) -> None:
+    close_tasks(review, kind=TASK, by=user)
+
+
+WORKFLOW = Workflow(
+    KEY, ("open", "completed"), "open",
+    (Transition("complete", ("open",), "completed", PERFORM, "Complete the review",
+                signature="reviewed", guards=(outcome_given,), effects=(review_done,)),),
+    categories={"open": "open", "completed": "closed"},
+)
+
+
+def record_type() -> RecordType:
+    return RecordType(
+        KEY, "Periodic review", PeriodicReview, "REV", KEY, number_per_year=True,
+        controlled_fields=(*SNAPSHOT_FIELDS, "outcome"), view_permission=VIEW,
+        manage_permission=PERFORM, server_fields=SNAPSHOT_FIELDS, admin_category="System",
+    )
+
+
+def _latest(kind: str) -> PeriodicReview | None:
+    return db.session.scalars(select(PeriodicReview).where(PeriodicReview.kind == kind)
+                              .order_by(PeriodicReview.period_end.desc()).limit(1)).first()
+
+
+def _reviewers() -> list[User]:
+    """Active holders of the reviewer role (any scope: the reviews are system-wide)."""
+    return list(db.session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id).join(Role)
+        .where(Role.key == REVIEWER_ROLE, UserRole.revoked_at.is_(None), User.active.is_(True))
+        .distinct()))
+
+
+def open_due_reviews(now: datetime) -> int:
+    """Open a review of each kind whose last one ended more than its period ago (or that never
+    had one), unless one is still open, with a task and a notification for each reviewer;
+    returns the notifications queued. Idempotent."""
+    system = ensure_system_user()
+    queued = 0
+    for kind, label in KINDS.items():
+        last = _latest(kind)
+        days = int(get_setting(PERIOD_SETTING[kind]))
+        if last is not None and (last.state == "open"
+                                 or now - last.period_end < timedelta(days=days)):
+            continue
+        start = last.period_end if last is not None else None
+        if kind == "access":
+            snapshot, flagged = access_snapshot(now, int(get_setting("core.inactive_account_days")))
+        else:
+            snapshot, flagged = audit_snapshot(start, now)
+        review = create_record(KEY, system, reason="Scheduled periodic review",
+                               title=f"{label} to {now:%Y-%m-%d}")
+        with audit_reason("Scheduled periodic review: what to review"):
+            review.kind, review.period_start, review.period_end = kind, start, now
+            review.snapshot, review.flagged = snapshot, flagged
+            db.session.flush()
+        due = now + timedelta(days=DAYS_TO_COMPLETE)
+        open_task(review, TASK, f"{label} {review.number}: review and sign",
+                  role=REVIEWER_ROLE, due=due, action="complete", by=system)
+        queued += sum(notify(TASK, reviewer, f"{label} {review.number} is due by {due:%Y-%m-%d}",
+                             f"Review what {review.number} lists ({review.flagged} lines to "
+                             "check), record the outcome and sign it.", record=review, due=due)
+                      for reviewer in _reviewers())
+    return queued
