@@ -201,6 +201,8 @@ def test_the_summary_report_shows_the_trace_environment_and_deviations(app, caps
 @pytest.mark.parametrize(("content", "message"), [
     (None, "No such file"), ("{not json", "is not JSON"),
     ('{"format": "other"}', "is not a CQMS validation results file"),
+    ('{"format": "cqms-validation-results/1", "tests": [{"test": 1}]}', "test 1 lacks"),
+    ('{"format": "cqms-validation-results/1", "tests": []}', "'environment' or 'inventory' is missing"),
 ])
 def test_a_bad_results_file_is_one_readable_line_and_exit_2(app, capsys, tmp_path, content,
                                                             message):

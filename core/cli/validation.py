@@ -7,9 +7,17 @@ from pathlib import Path
 import click
 
 from core.cli.context import as_system
-from core.validation.report import ResultsError, read_results, render_summary
+from core.validation.report import Results, ResultsError, read_results, render_summary
 from core.validation.scope import ScopeError
-from core.validation.trace import build_trace
+from core.validation.trace import Trace, build_trace
+
+
+def _load(results_path: Path) -> tuple[Results, Trace]:
+    try:
+        results = read_results(results_path)
+        return results, build_trace(results.document)
+    except (ResultsError, ScopeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--results") from None
 
 
 @click.group("validation", help="Validation evidence: trace matrix and summary of a test run.")
@@ -27,11 +35,7 @@ def group() -> None:
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the summary as PDF here.")
 def report(results_path: Path, html_path: Path | None, pdf_path: Path | None) -> None:
-    try:
-        results = read_results(results_path)
-        trace = build_trace(results.document)
-    except (ResultsError, ScopeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--results") from None
+    results, trace = _load(results_path)
     html = render_summary(results, trace)
     if html_path is not None:
         html_path.write_text(html, encoding="utf-8")
@@ -56,11 +60,7 @@ def record(results_path: Path, owner: str) -> None:
     from core.users.service import require_user
     from core.validation.store import record_summary
 
-    try:
-        results = read_results(results_path)
-        trace = build_trace(results.document)
-    except (ResultsError, ScopeError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--results") from None
+    results, trace = _load(results_path)
     pdf = render_html(render_summary(results, trace)).write_pdf()
     summary = record_summary(results, trace, pdf, require_user(owner))
-    click.echo(f"created {summary.number} ({trace.summary_line()[12:]})")
+    click.echo(f"created {summary.number} ({trace.summary()})")

@@ -15,6 +15,9 @@ from flask import render_template
 from core.validation.results import FORMAT
 from core.validation.trace import Trace, build_trace
 
+# What each test entry must carry, and the type of each.
+TEST_FIELDS = {"test": str, "outcome": str, "requirements": list, "backend": str}
+
 
 class ResultsError(ValueError):
     """The results file is missing, not JSON, or not a CQMS validation results file."""
@@ -39,6 +42,16 @@ def read_results(path: Path) -> Results:
     if not isinstance(document, dict) or document.get("format") != FORMAT \
             or not isinstance(document.get("tests"), list):
         raise ResultsError(f"{path} is not a CQMS validation results file ({FORMAT})")
+    for number, test in enumerate(document["tests"], start=1):
+        if not isinstance(test, dict) or not all(
+                isinstance(test.get(key), kind) for key, kind in TEST_FIELDS.items()):
+            raise ResultsError(f"{path}: test {number} lacks "
+                               f"{', '.join(TEST_FIELDS)} of the right types")
+    inventory = document.get("inventory")
+    if not isinstance(document.get("environment"), dict) or not isinstance(inventory, list) \
+            or not all(isinstance(i, dict) and isinstance(i.get("key"), str)
+                       and isinstance(i.get("version"), str) for i in inventory):
+        raise ResultsError(f"{path}: 'environment' or 'inventory' is missing or malformed")
     return Results(document, path.name, hashlib.sha256(raw).hexdigest())
 
 

@@ -110,25 +110,27 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """The output of ``git <args>`` in this checkout, or None where git or the checkout is
+    missing (an installed package)."""
     root = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                             timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("CQMS_COMMIT")
-    return out.stdout.strip() or os.environ.get("CQMS_COMMIT")
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _commit() -> str | None:
+    """The commit that ran (``CQMS_COMMIT`` where there is no checkout)."""
+    return (_git("rev-parse", "HEAD") or "").strip() or os.environ.get("CQMS_COMMIT")
 
 
 def _modified() -> bool | None:
-    """Whether the checkout had uncommitted changes to tracked files (None: not a checkout)."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    """Whether tracked files had uncommitted changes (None: not a checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status.strip())
 
 
 def _postgres_version() -> str | None:

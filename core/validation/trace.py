@@ -71,11 +71,14 @@ class Trace:
     def counts(self) -> Counter[str]:
         return Counter(row.status for row in self.rows)
 
-    def summary_line(self) -> str:
+    def summary(self) -> str:
         counts = self.counts()
-        return (f"validation: {len(self.rows)} requirements, {counts[PROVEN]} claimed and "
-                f"proven, {counts[UNPROVEN]} claimed but not proven, {counts[NOT_CLAIMED]} not "
-                "claimed (with reasons)")
+        return (f"{len(self.rows)} requirements, {counts[PROVEN]} claimed and proven, "
+                f"{counts[UNPROVEN]} claimed but not proven, {counts[NOT_CLAIMED]} not claimed "
+                "(with reasons)")
+
+    def summary_line(self) -> str:
+        return f"validation: {self.summary()}"
 
     def counts_by_component(self) -> dict[str, Counter[str]]:
         out: dict[str, Counter[str]] = {}
