@@ -276,3 +276,16 @@ def test_ids_beyond_the_database_range_are_not_found(client, make_user, login, c
         assert client.post(url, data={"csrf_token": token}).status_code == 404, url
     assert client.get(f"/files/{huge}").status_code in (403, 404)
     assert client.get(f"{URL}details/", query_string={"id": huge}).status_code in (302, 404)
+
+
+@pytest.mark.req("SEC-04")
+def test_a_multi_line_text_shows_its_lines_escaped_on_the_record_page(client, make_user, login):
+    from core.records.models import Record
+
+    make_user("alice", "author")
+    login(client, "alice")
+    create_via_form(client, description="<script>alert(1)</script>\nsecond line")
+    record_id = db.session.scalar(select(Record.id))
+    page = client.get(f"/admin/acme_widget/details/?id={record_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;<br>second line" in page
+    assert "<script>alert(1)" not in page

@@ -10,7 +10,8 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy import select
+from markupsafe import Markup, escape
+from sqlalchemy import Text, select
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -350,11 +351,19 @@ def _history(record: Record, limit: int = 200) -> list[AuditEntry]:
     return list(db.session.scalars(stmt))
 
 
+def _lines(_view: Any, _context: Any, model: Any, name: str) -> Markup:
+    """A multi-line text on the record page, one line per line (escaped)."""
+    return Markup("<br>").join(escape(line) for line in (getattr(model, name) or "").splitlines())
+
+
 def record_admin_for(record_type: RecordType, view_permission: str,
                      manage_permission: str) -> type:
     """The admin view class the core builds for a record type."""
+    texts = {attr.key: _lines for attr in record_type.model.__mapper__.column_attrs
+             if isinstance(attr.columns[0].type, Text)}
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
+        "column_formatters_detail": {**RecordAdmin.column_formatters, **texts},
         "column_filters": (*RecordAdmin.column_filters, CategoryFilter(record_type.key),
                            *record_type.admin_filters),
         "view_permission": view_permission,
