@@ -6,6 +6,7 @@ Fixtures
     are built from it. ``make_user(username, *roles, password=...)`` creates an account,
     ``login(client, username, password)`` signs in through the real form (CSRF included),
     ``temp_plugin(key, **hooks)`` builds a throwaway plugin from plain functions.
+    ``run_cqms(*args)`` runs the ``cqms`` command in-process on ``app``.
 
 Markers
     ``@pytest.mark.plugins("documents", ...)``: the plugins allowed (and enabled) in ``app``.
@@ -335,6 +336,27 @@ def login(client: FlaskClient, username: str, password: str = DEFAULT_PASSWORD,
 @pytest.fixture(name="login")
 def login_fixture() -> Callable[..., Any]:
     return login
+
+
+@pytest.fixture
+def run_cqms(app: Flask, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[Any, str, str]]:
+    """``run_cqms("backup", "verify", folder)``: the ``cqms`` command run in-process on ``app``;
+    returns (exit status, stdout, stderr)."""
+    from core.cli import main
+    from core.db import db
+
+    def run(*args: str) -> tuple[Any, str, str]:
+        db.session.commit()  # the test's session must not hold the SQLite write lock
+        try:
+            main(list(args), app=app)
+            status: Any = 0
+        except SystemExit as exc:
+            status = exc.code
+        out, err = capsys.readouterr()
+        db.session.expire_all()
+        return status, out, err
+
+    return run
 
 
 @pytest.fixture

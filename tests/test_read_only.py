@@ -18,10 +18,8 @@ URL = "/admin/acme_widget/"
 
 
 @pytest.fixture
-def app(app_factory, temp_plugin):
-    app = app_factory(plugins=["acme"], extra_plugins={"acme": make_plugin(temp_plugin)})
-    with app.app_context():
-        yield app
+def app_config(temp_plugin):
+    return {"plugins": ["acme"], "extra_plugins": {"acme": make_plugin(temp_plugin)}}
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from core.cli import main
 from core.validation.catalogue import catalogue, parse
 from core.validation.inventory import inventory
 from core.validation.results import FORMAT
@@ -166,25 +165,15 @@ def _results_file(tmp_path, tests):
     return path
 
 
-def _cli(app, capsys, *args):
-    try:
-        main(list(args), app=app)
-        status = 0
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 @pytest.mark.req("P11-01")
-def test_the_summary_report_shows_the_trace_environment_and_deviations(app, capsys, tmp_path):
+def test_the_summary_report_shows_the_trace_environment_and_deviations(app, run_cqms, tmp_path):
     tests = [_test("P11-05", "passed", "sqlite", "test_entry_per_field[sqlite]"),
              _test("P11-05", "passed", "postgresql", "test_entry_per_field[postgresql]"),
              {**_test("SEC-05", "failed", "sqlite", "test_sort_allow_list"),
               "detail": "AssertionError: 500 != 400"}]
     results = _results_file(tmp_path, tests)
     html, pdf = tmp_path / "summary.html", tmp_path / "summary.pdf"
-    status, out, err = _cli(app, capsys, "validation", "report", "--results", str(results),
+    status, out, err = run_cqms("validation", "report", "--results", str(results),
                             "--html", str(html), "--pdf", str(pdf))
     assert status == 0, err
     assert out.startswith("validation: 115 requirements, ")
@@ -204,12 +193,12 @@ def test_the_summary_report_shows_the_trace_environment_and_deviations(app, caps
     ('{"format": "cqms-validation-results/1", "tests": [{"test": 1}]}', "test 1 lacks"),
     ('{"format": "cqms-validation-results/1", "tests": []}', "'environment' or 'inventory' is missing"),
 ])
-def test_a_bad_results_file_is_one_readable_line_and_exit_2(app, capsys, tmp_path, content,
+def test_a_bad_results_file_is_one_readable_line_and_exit_2(run_cqms, tmp_path, content,
                                                             message):
     path = tmp_path / "results.json"
     if content is not None:
         path.write_text(content)
-    status, out, err = _cli(app, capsys, "validation", "report", "--results", str(path))
+    status, out, err = run_cqms("validation", "report", "--results", str(path))
     assert status == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
@@ -239,20 +228,20 @@ def quinn(make_user):
     return user
 
 
-def _record(app, capsys, results, owner="quinn"):
-    return _cli(app, capsys, "validation", "record", "--results", str(results), "--owner", owner)
+def _record(run_cqms, results, owner="quinn"):
+    return run_cqms("validation", "record", "--results", str(results), "--owner", owner)
 
 
 @pytest.mark.req("A11-02", "ISO-22")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_a_summary_is_recorded_with_its_pdf_and_approved_with_a_signature(
-        app, capsys, tmp_path, quinn):
+        app, run_cqms, tmp_path, quinn):
     from core import SignatureRequest, attachments_of, signatures_of, transition
     from core.db import db
     from core.testing import DEFAULT_PASSWORD
     from core.validation.models import ValidationSummary
 
-    status, out, err = _record(app, capsys, _passing_results(tmp_path))
+    status, out, err = _record(run_cqms, _passing_results(tmp_path))
     assert status == 0, err
     assert out.startswith("created VAL-0001 (")
     summary = db.session.query(ValidationSummary).one()
@@ -280,14 +269,14 @@ def test_a_summary_is_recorded_with_its_pdf_and_approved_with_a_signature(
 
 @pytest.mark.req("A11-02")
 def test_a_summary_with_failures_cannot_be_approved_only_rejected_with_a_reason(
-        app, capsys, tmp_path, quinn):
+        app, run_cqms, tmp_path, quinn):
     from core import SignatureRequest, ValidationError, WorkflowError, transition
     from core.db import db
     from core.testing import DEFAULT_PASSWORD
     from core.validation.models import ValidationSummary
 
     results = _results_file(tmp_path, [_test("P11-05", "failed", "sqlite")])
-    assert _record(app, capsys, results)[0] == 0
+    assert _record(run_cqms, results)[0] == 0
     summary = db.session.query(ValidationSummary).one()
     with pytest.raises(WorkflowError, match="tests failed and .* claimed requirements are not "
                                             "proven"):
@@ -303,15 +292,15 @@ def test_a_summary_with_failures_cannot_be_approved_only_rejected_with_a_reason(
 
 @pytest.mark.req("SEC-13")
 def test_recording_refuses_an_unknown_owner_or_a_bad_file_and_writes_nothing(
-        app, capsys, tmp_path, quinn):
+        app, run_cqms, tmp_path, quinn):
     from core.db import db
     from core.records.models import Record
 
-    status, _, err = _record(app, capsys, _passing_results(tmp_path), owner="nobody")
+    status, _, err = _record(run_cqms, _passing_results(tmp_path), owner="nobody")
     assert status == 2 and "nobody" in err and err.count("\n") == 1
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
-    status, _, err = _record(app, capsys, bad)
+    status, _, err = _record(run_cqms, bad)
     assert status == 2 and "is not a CQMS validation results file" in err
     assert db.session.query(Record).count() == 0
 
@@ -319,7 +308,7 @@ def test_recording_refuses_an_unknown_owner_or_a_bad_file_and_writes_nothing(
 @pytest.mark.req("E6-21", "ISO-22")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_with_validation_required_a_plugin_is_enabled_only_when_an_approved_summary_covers_it(
-        app, capsys, tmp_path, quinn):
+        app, run_cqms, tmp_path, quinn):
     from core import ConflictError, SignatureRequest, transition
     from core.db import db
     from core.settings import set_setting
@@ -334,7 +323,7 @@ def test_with_validation_required_a_plugin_is_enabled_only_when_an_approved_summ
         with pytest.raises(ConflictError, match="no approved validation summary covers audits"):
             host.set_enabled("audits", True, reason="audits start")
         db.session.rollback()
-    assert _record(app, capsys, _passing_results(tmp_path))[0] == 0
+    assert _record(run_cqms, _passing_results(tmp_path))[0] == 0
     summary = db.session.query(ValidationSummary).one()
     with _as_system(), pytest.raises(ConflictError):  # a draft summary does not count
         host.set_enabled("audits", True, reason="audits start")
