@@ -412,6 +412,7 @@ class TestPluginApiRoutes:
         return {"plugins": ["acme"], "extra_plugins": {"acme": plugin}}
 
     @pytest.mark.req("SEC-01", "P11-04")
+    @pytest.mark.backends("sqlite", "postgresql")
     def test_the_route_walk_names_an_undeclared_api_route(self, app):
         assert routes_without_policy(app) == ["acme_api.bare", "acme_api.sneaky"]
 
@@ -538,6 +539,7 @@ def assert_hardened(response) -> None:
 
 
 @pytest.mark.req("SEC-10")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_login_page_headers_and_csp_nonce(client):
     first = client.get("/login")
     assert_hardened(first)
@@ -660,6 +662,7 @@ def test_admin_url_parameter_refuses_other_origins(client, make_user, login, tar
 
 
 @pytest.mark.req("SEC-12")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_admin_url_parameter_follows_same_origin_paths(client, make_user, login):
     make_user("root", "system_admin")
     login(client, "root")

@@ -341,6 +341,7 @@ def test_unlock_needs_a_reason_and_is_audited(app, client, admin, db, make_user,
 
 
 @pytest.mark.req("A11-12", "E6-11", "P11-05", "DI-L")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_grant_scoped_roles_and_revoke_with_reason(client, admin, db, make_user, study):
     bob = make_user("bob")
     site = study.sites[0]
@@ -568,6 +569,7 @@ def test_invalid_study_or_site_is_reshown_and_nothing_written(client, admin, db,
 
 
 @pytest.mark.req("SEC-04")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_stored_markup_renders_inert(client, admin, db):
     payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     post(client, "/admin/core_studies/new/", {"code": "XSS-1", "title": payload, "active": "y",
@@ -885,6 +887,7 @@ def test_no_hard_delete_through_the_admin(client, admin, db, make_user, study, v
 
 
 @pytest.mark.req("SEC-03")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_admin_writes_without_csrf_token_are_refused(client, admin, db, make_user):
     bob = make_user("bob", "trainee")
     users, audits = count(db, User), audit_count(db)

@@ -91,6 +91,7 @@ def test_tokens_are_issued_hashed_listed_and_revoked(client, make_user):
 
 
 @pytest.mark.req("P11-18")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_token_sign_in_counts_failures_and_locks(client, make_user, app):
     make_user("alice", "author")
     for _ in range(app.config["LOCKOUT_THRESHOLD"]):
@@ -384,6 +385,7 @@ def test_export_a_record_as_pdf_and_certified_copy(as_user):
 
 
 @pytest.mark.req("P11-10", "A11-04")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_api_writes_name_their_client_and_invalid_payloads_write_nothing(as_user):
     alice = as_user("alice", "author")
     token = db.session.scalar(select(ApiToken))

@@ -496,6 +496,7 @@ def test_password_policy_at_set_time(app, password, accepted):
 
 
 @pytest.mark.req("SEC-07", "P11-24")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_account_creation_applies_the_policy(db, system_actor):
     with pytest.raises(ValidationError) as excinfo:
         service.create_user("bob", "Bob Builder", "bob@example.org", "short")
@@ -556,6 +557,7 @@ class TestPasswordHistory:
         return {"PASSWORD_HISTORY": 2}
 
     @pytest.mark.req("SEC-07", "P11-25")
+    @pytest.mark.backends("sqlite", "postgresql")
     def test_last_n_passwords_cannot_be_reused(self, client, db, make_user, login):
         alice = make_user("alice", "qa_manager")
         login(client, "alice")

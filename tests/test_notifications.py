@@ -133,6 +133,7 @@ def test_delivery_sends_a_complete_message_and_audits_it(people, smtp):
 
 
 @pytest.mark.req("E6-13")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_failure_is_recorded_and_retried_later(people, smtp):
     alice = people["alice"]
     notify("acme.ping", alice, "Ping", "Body")

@@ -155,6 +155,7 @@ def test_only_allowed_entry_points_are_imported(tmp_path):
 
 
 @pytest.mark.req("SEC-14")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_not_allowed_plugins_are_reported_and_never_called(app_factory, temp_plugin, make_user,
                                                             login):
     calls = []
@@ -272,6 +273,7 @@ def test_requires_is_enforced_on_the_plugins_page(app, admin_client, db):
 
 
 @pytest.mark.req("P11-13", "P11-05", "DI-A")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_enable_and_disable_on_the_plugins_page_are_audited(app, admin_client, db):
     page = text_of(admin_client.get("/admin/core_plugins/"))
     assert 'id="disable-documents"' in page and 'id="disable-core"' not in page

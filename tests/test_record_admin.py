@@ -51,6 +51,7 @@ def post_action(client, record_id, name, **data):
 
 
 @pytest.mark.req("P11-08", "P11-15", "P11-16", "P11-12")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_create_submit_and_sign_through_the_admin(client, make_user, login):
     make_user("alice", "author")
     make_user("bob", "approver")

@@ -221,6 +221,7 @@ def test_separation_of_duties(kapp, people):
 
 
 @pytest.mark.req("P11-21", "P11-27")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_wrong_signing_password_is_refused_and_counts_towards_lockout(kapp, people):
     author, approver, _ = people
     widget = new_widget(author)
@@ -240,6 +241,7 @@ def test_a_wrong_signing_password_is_refused_and_counts_towards_lockout(kapp, pe
 
 
 @pytest.mark.req("P11-17")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_changing_signed_content_invalidates_the_signature(kapp, people):
     author, approver, _ = people
     widget = new_widget(author)

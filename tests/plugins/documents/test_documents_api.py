@@ -57,6 +57,7 @@ def signed(password=DEFAULT_PASSWORD, **extra):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.req("ISO-01", "ISO-03", "ISO-05", "P11-08", "P11-09", "P11-15")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_versions_move_through_the_api(callers):
     alice, rita, bob, quinn = (callers[n] for n in ("alice", "rita", "bob", "quinn"))
     sop = db.session.scalar(select(DocumentType.id).where(DocumentType.code == "SOP"))

@@ -46,6 +46,7 @@ def sweep() -> int:
 
 
 @pytest.mark.req("ISO-02")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_sweep_opens_one_review_task_and_confirming_resets_the_date(team, system_actor):
     author, _reviewer, approver, _qa = team
     later, _v, _due = effective_document(team, 90)

@@ -129,6 +129,7 @@ def _filter_arg(app, endpoint, name):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.req("ISO-04", "ISO-06")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_document_list_filters(app, client, login, history, make_user):
     numbers, ids = history
     qa = make_user("pat", "author")

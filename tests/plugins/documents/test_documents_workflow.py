@@ -225,6 +225,7 @@ def test_approval_needs_reviews_a_signature_and_someone_else_than_the_author(tea
 
 
 @pytest.mark.req("ISO-07")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_type_names_the_approving_function(team, make_user, system_actor):
     author, reviewer, approver, qa = team
     policy = db.session.scalar(select(DocumentType).where(DocumentType.code == "POLICY"))

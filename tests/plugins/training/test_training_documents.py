@@ -69,6 +69,7 @@ def trained_sop(team):
 
 
 @pytest.mark.req("ISO-11", "ISO-10")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_assignment_names_the_effective_version_and_is_bound_to_it(team, trained_sop):
     document, v1 = trained_sop
     [assignment] = assignments_of(team["tina"])
@@ -148,6 +149,7 @@ def test_obsolete_documents_cannot_be_assigned(team, trained_sop):
 
 
 @pytest.mark.req("P11-11", "ISO-11")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_qualification_answers_for_the_version_in_effect_at_a_moment(team, trained_sop):
     document, v1 = trained_sop
     [first] = assignments_of(team["tina"])
