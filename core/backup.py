@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -26,7 +27,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from core.attachments.storage import storage_dir
 from core.audit.checkpoints import checkpoint_file
@@ -57,14 +58,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _libpq(url: str) -> str:
-    """A libpq URL (``postgresql://...``) from a SQLAlchemy one."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq(url: Any) -> tuple[str, dict[str, str]]:
+    """A libpq URL (``postgresql://...``) from a SQLAlchemy one, without its password, and the
+    environment that carries the password (never on a command line other users can read)."""
+    parsed = make_url(url)
+    env = {**os.environ, **({"PGPASSWORD": parsed.password} if parsed.password else {})}
+    bare = URL.create("postgresql", username=parsed.username, host=parsed.host,
+                      port=parsed.port, database=parsed.database, query=parsed.query)
+    return bare.render_as_string(), env
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str], env: dict[str, str]) -> None:
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, check=False)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, check=False,
+                              env=env)
     except OSError as exc:
         raise BackupError(f"{args[0]} could not run: {exc.strerror or exc}") from None
     if done.returncode != 0:
@@ -73,10 +80,23 @@ def _run(args: list[str]) -> None:
 
 
 def create_backup(folder: Path) -> dict[str, Any]:
-    """Write a back-up of the current app's database and files into ``folder`` (new or empty)."""
+    """Write a back-up of the current app's database and files into ``folder`` (new or empty);
+    on failure the folder is emptied again, so no half back-up is left to be trusted."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BackupError(f"{folder} exists and is not an empty folder")
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_backup(folder)
+    except BaseException:
+        for child in folder.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        raise
+
+
+def _write_backup(folder: Path) -> dict[str, Any]:
     url = current_app.config["DATABASE_URL"]
     head = db.session.scalar(select(func.max(AuditEntry.id))) or 0
     db.session.rollback()  # release the read transaction before copying
@@ -92,8 +112,9 @@ def create_backup(folder: Path) -> dict[str, Any]:
             source.close()
     else:
         database = folder / PG_DUMP
+        target, env = _libpq(url)
         _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-              f"--file={database}", _libpq(url)])
+              f"--file={database}", target], env)
     files_root = storage_dir()
     for source_file in sorted(files_root.rglob("*")) if files_root.is_dir() else []:
         relative = source_file.relative_to(files_root)
@@ -147,9 +168,9 @@ def _scratch_database(folder: Path, manifest: dict[str, Any]) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     scratch = live.set(database=name)
     try:
+        target, env = _libpq(scratch)
         _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-              f"--dbname={_libpq(scratch.render_as_string(hide_password=False))}",
-              str(folder / manifest["database"])])
+              f"--dbname={target}", str(folder / manifest["database"])], env)
         yield scratch.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
