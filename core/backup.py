@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import URL, make_url
 
 from core.attachments.storage import storage_dir
@@ -34,6 +34,7 @@ from core.audit.checkpoints import checkpoint_file
 from core.audit.models import AuditEntry
 from core.db import db
 from core.integrity import key_path
+from core.plugins import installed_entry_points
 
 MANIFEST = "manifest.json"
 FORMAT = "cqms-backup/1"
@@ -164,8 +165,9 @@ def _scratch_database(folder: Path, manifest: dict[str, Any]) -> Iterator[str]:
                           "(the scratch database is made on its server)")
     name = f"cqms_restore_{secrets.token_hex(6)}"
     admin = create_engine(live, isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote(name)
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.exec_driver_sql(f"CREATE DATABASE {quoted}")  # DDL takes no bound parameters
     scratch = live.set(database=name)
     try:
         target, env = _libpq(scratch)
@@ -174,15 +176,13 @@ def _scratch_database(folder: Path, manifest: dict[str, Any]) -> Iterator[str]:
         yield scratch.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
         admin.dispose()
 
 
 def _embedded_plugins() -> dict[str, Any]:
     """Plugins this app was given as objects rather than installed (embedding, tests): the
     restored app needs the same ones to read their tables."""
-    from core.plugins import installed_entry_points
-
     installed = installed_entry_points()
     return {key: info.module for key, info in current_app.extensions["cqms"].host.plugins.items()
             if not info.builtin and key not in installed}

@@ -247,8 +247,7 @@ def test_a_summary_is_recorded_with_its_pdf_and_approved_with_a_signature(
     summary = db.session.query(ValidationSummary).one()
     assert (summary.state, summary.owner_id, summary.tests_failed) == ("draft", quinn.id, 0)
     assert summary.commit == "abc123def4567890" and len(summary.results_sha256) == 64
-    assert summary.covers("documents", *[(i["version"], i["sha256"]) for i in inventory()
-                                        if i["key"] == "documents"][0])
+    assert summary.covers(next(i for i in inventory() if i["key"] == "documents"))
     [pdf] = attachments_of(summary)
     assert pdf.media_type == "application/pdf"
     from sqlalchemy import select
@@ -256,10 +255,9 @@ def test_a_summary_is_recorded_with_its_pdf_and_approved_with_a_signature(
     from core.audit.models import AuditEntry
 
     entry = db.session.scalars(select(AuditEntry).where(
-        AuditEntry.entity_id == str(summary.id), AuditEntry.field == "tests_passed",
-        AuditEntry.action == "update")).one()
-    assert entry.reason == "Evidence of the test run" and entry.new_value == str(
-        summary.tests_passed)
+        AuditEntry.entity_id == str(summary.id), AuditEntry.field == "tests_passed")).one()
+    assert (entry.action, entry.reason, entry.new_value) == (
+        "create", "Built from a test run", str(summary.tests_passed))  # on the trail from birth
     transition(summary, "approve", quinn, signature=SignatureRequest(password=DEFAULT_PASSWORD))
     db.session.commit()
     [signature] = signatures_of(summary, valid_only=True)

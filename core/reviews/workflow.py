@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.audit.context import audit_reason
 from core.db import db
 from core.notifications.service import notify
 from core.records.service import create_record
@@ -15,8 +14,7 @@ from core.reviews.models import KINDS, SNAPSHOT_FIELDS, PeriodicReview
 from core.reviews.snapshot import access_snapshot, audit_snapshot
 from core.settings import get_setting
 from core.specs import RecordType, Transition, Workflow
-from core.tasks.service import close_tasks, open_task
-from core.users.models import Role, User, UserRole
+from core.tasks.service import close_tasks, open_task, recipients
 from core.users.service import ensure_system_user
 
 KEY = "core_periodic_review"
@@ -57,14 +55,6 @@ def _latest(kind: str) -> PeriodicReview | None:
                               .order_by(PeriodicReview.period_end.desc()).limit(1)).first()
 
 
-def _reviewers() -> list[User]:
-    """Active holders of the reviewer role (any scope: the reviews are system-wide)."""
-    return list(db.session.scalars(
-        select(User).join(UserRole, UserRole.user_id == User.id).join(Role)
-        .where(Role.key == REVIEWER_ROLE, UserRole.revoked_at.is_(None), User.active.is_(True))
-        .distinct()))
-
-
 def open_due_reviews(now: datetime) -> int:
     """Open a review of each kind whose last one ended more than its period ago (or that never
     had one), unless one is still open, with a task and a notification for each reviewer;
@@ -83,16 +73,14 @@ def open_due_reviews(now: datetime) -> int:
         else:
             snapshot, flagged = audit_snapshot(start, now)
         review = create_record(KEY, system, reason="Scheduled periodic review",
-                               title=f"{label} to {now:%Y-%m-%d}")
-        with audit_reason("Scheduled periodic review: what to review"):
-            review.kind, review.period_start, review.period_end = kind, start, now
-            review.snapshot, review.flagged = snapshot, flagged
-            db.session.flush()
+                               title=f"{label} to {now:%Y-%m-%d}", kind=kind,
+                               period_start=start, period_end=now, snapshot=snapshot,
+                               flagged=flagged)
         due = now + timedelta(days=DAYS_TO_COMPLETE)
-        open_task(review, TASK, f"{label} {review.number}: review and sign",
-                  role=REVIEWER_ROLE, due=due, action="complete", by=system)
+        task = open_task(review, TASK, f"{label} {review.number}: review and sign",
+                         role=REVIEWER_ROLE, due=due, action="complete", by=system)
         queued += sum(notify(TASK, reviewer, f"{label} {review.number} is due by {due:%Y-%m-%d}",
                              f"Review what {review.number} lists ({review.flagged} lines to "
                              "check), record the outcome and sign it.", record=review, due=due)
-                      for reviewer in _reviewers())
+                      for reviewer in recipients(task))
     return queued

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from core.db import db
 from core.errors import ConflictError
 from core.settings import get_setting
-from core.validation.inventory import inventory
+from core.validation.inventory import component
 from core.validation.models import ValidationSummary
 
 REQUIRED_SETTING = "core.validation_required"
@@ -19,13 +19,13 @@ def require_approved_summary(key: str) -> None:
     the installed code of ``key``."""
     if not get_setting(REQUIRED_SETTING):
         return
-    item = next((i for i in inventory() if i["key"] == key), None)
+    item = component(key)
     if item is None or item["sha256"] is None:
         raise ConflictError(f"Cannot enable {key!r}: its installed files were not found, so "
                             "no validation summary can cover it.")
     approved = db.session.scalars(select(ValidationSummary).where(
         ValidationSummary.state == "approved"))
-    if not any(s.covers(key, item["version"], item["sha256"]) for s in approved):
+    if not any(s.covers(item) for s in approved):
         raise ConflictError(
             f"Cannot enable {key!r}: validation is required in this deployment and no approved "
             f"validation summary covers {key} {item['version']} (files SHA-256 "

@@ -47,17 +47,26 @@ def _core_version() -> str:
         return "0"
 
 
+def _plugin_component(key: str, ep: Any) -> dict[str, Any]:
+    directory = package_dir(ep.value)
+    return {
+        "key": key, "version": ep.dist.version if ep.dist is not None else "0",
+        "sha256": tree_sha256(directory) if directory else None,
+        "path": directory.relative_to(CORE_DIR.parent).as_posix()
+        if directory and directory.is_relative_to(CORE_DIR.parent) else str(directory),
+    }
+
+
+def component(key: str) -> dict[str, Any] | None:
+    """``{"key", "version", "sha256", "path"}`` of the core or one installed plugin, or None."""
+    if key == "core":
+        return {"key": "core", "version": _core_version(), "sha256": tree_sha256(CORE_DIR),
+                "path": CORE_DIR.name}
+    ep = installed_entry_points().get(key)
+    return _plugin_component(key, ep) if ep is not None else None
+
+
 def inventory() -> list[dict[str, Any]]:
-    """``[{"key", "version", "sha256", "path"}]``: the core first, then installed plugins."""
-    components = [{"key": "core", "version": _core_version(), "sha256": tree_sha256(CORE_DIR),
-                   "path": CORE_DIR.name}]
-    for key, ep in sorted(installed_entry_points().items()):
-        directory = package_dir(ep.value)
-        dist_version = ep.dist.version if ep.dist is not None else "0"
-        components.append({
-            "key": key, "version": dist_version,
-            "sha256": tree_sha256(directory) if directory else None,
-            "path": directory.relative_to(CORE_DIR.parent).as_posix()
-            if directory and directory.is_relative_to(CORE_DIR.parent) else str(directory),
-        })
-    return components
+    """Every component: the core first, then installed plugins."""
+    return [component("core"), *(_plugin_component(key, ep) for key, ep
+                                  in sorted(installed_entry_points().items()))]

@@ -6,6 +6,8 @@ results file and the summary PDF are attached, so the approval signature covers 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,5 +37,11 @@ class ValidationSummary(Record):
     # One line per installed component: "<key> <version> <sha256>".
     components: Mapped[str] = mapped_column(Text, default="")
 
-    def covers(self, key: str, version: str, sha256: str) -> bool:
-        return f"{key} {version} {sha256}" in (self.components or "").splitlines()
+    def covers(self, item: dict[str, Any]) -> bool:
+        """Whether this summary lists the component ``item`` (an inventory entry) exactly."""
+        return component_line(item) in (self.components or "").splitlines()
+
+
+def component_line(item: dict[str, Any]) -> str:
+    """How a summary lists one inventory entry: ``<key> <version> <sha256>``."""
+    return f"{item['key']} {item['version']} {item['sha256']}"

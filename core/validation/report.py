@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template
 
 from core.validation.results import FORMAT
 from core.validation.trace import Trace, build_trace
@@ -56,8 +56,6 @@ def read_results(path: Path) -> Results:
 
 
 def _labels() -> dict[str, str]:
-    from flask import current_app
-
     return {key: info.title for key, info in current_app.extensions["cqms"].host.plugins.items()}
 
 

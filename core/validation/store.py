@@ -6,12 +6,10 @@ from collections import Counter
 from io import BytesIO
 
 from core.attachments.service import add_attachment
-from core.audit.context import audit_reason
-from core.db import db
 from core.records.service import create_record
 from core.users.models import User
 from core.users.service import ensure_system_user
-from core.validation.models import ValidationSummary
+from core.validation.models import ValidationSummary, component_line
 from core.validation.report import Results
 from core.validation.trace import NOT_CLAIMED, PROVEN, UNPROVEN, Trace
 from core.validation.workflow import KEY
@@ -32,7 +30,7 @@ def evidence(results: Results, trace: Trace) -> dict[str, object]:
         "tests_passed": outcomes["passed"],
         "tests_failed": outcomes["failed"] + outcomes["error"],
         "tests_skipped": outcomes["skipped"] + outcomes["not run"],
-        "components": "\n".join(f"{i['key']} {i['version']} {i['sha256']}" for i in inventory),
+        "components": "\n".join(component_line(item) for item in inventory),
     }
 
 
@@ -42,13 +40,10 @@ def record_summary(results: Results, trace: Trace, pdf: bytes, owner: User) -> V
     system = ensure_system_user()
     values = evidence(results, trace)
     finished = str(results.document.get("finished_at", ""))[:10]
+    # The evidence fields are server fields: the API and admin forms refuse them, this does not.
     summary = create_record(KEY, system, owner_id=owner.id, reason="Built from a test run",
                             title=f"Validation summary, commit {str(values['commit'])[:12]}, "
-                                  f"tests of {finished}")
-    with audit_reason("Evidence of the test run"):
-        for name, value in values.items():
-            setattr(summary, name, value)
-        db.session.flush()
+                                  f"tests of {finished}", **values)
     add_attachment(summary, system, f"validation-summary-{str(values['commit'])[:12]}.pdf",
                    BytesIO(pdf), "application/pdf", reason="The summary of the test run")
     return summary  # type: ignore[return-value]
