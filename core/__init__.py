@@ -43,15 +43,20 @@ from core.permissions import (
 )
 from core.plugins import call_hook, hook_implemented
 from core.plugins import plugin_enabled as _plugin_enabled
-from core.records.content import ServiceScope, changed_fields, state_before_change
+from core.records.content import ServiceScope as _ServiceScope
+from core.records.content import changed_fields as _changed_fields
+from core.records.content import state_before_change
 from core.records.models import Record
+from core.records.rules import server_write
 from core.records.service import create_record, link_records, links_of, may_read, update_record
 from core.settings import get_setting
+from core.signatures.forms import SignatureForm
 from core.signatures.models import ATTESTATION_TEXT
 from core.signatures.service import SignatureRequest, attest, has_attested, sign, signatures_of
 from core.specs import (
     AdminView,
     DashboardWidget,
+    ItemRules,
     MigrationBranch,
     Permission,
     RecordAction,
@@ -70,7 +75,7 @@ from core.users.models import Role, User, UserRole
 from core.users.service import ensure_system_user as system_user
 from core.web.files import content_disposition
 from core.workflows.categories import category_of, states_in
-from core.workflows.service import available_transitions, transition
+from core.workflows.service import available_transitions, perform_transition, transition
 
 __all__ = [
     "ATTESTATION_TEXT",
@@ -81,6 +86,7 @@ __all__ = [
     "CQMSModelView",
     "ConflictError",
     "DashboardWidget",
+    "ItemRules",
     "MigrationBranch",
     "Permission",
     "PermissionDenied",
@@ -91,7 +97,7 @@ __all__ = [
     "Role",
     "RoleTemplate",
     "SettingSpec",
-    "ServiceScope",
+    "SignatureForm",
     "SignatureMeaning",
     "SignatureRequest",
     "Site",
@@ -117,7 +123,6 @@ __all__ = [
     "available_transitions",
     "call_hook",
     "category_of",
-    "changed_fields",
     "close_tasks",
     "content_disposition",
     "create_record",
@@ -138,6 +143,7 @@ __all__ = [
     "notify",
     "open_attachment",
     "open_task",
+    "perform_transition",
     "problem_responses",
     "public",
     "record_event",
@@ -145,6 +151,7 @@ __all__ = [
     "requires",
     "requires_any",
     "scope_clause",
+    "server_write",
     "sign",
     "state_before_change",
     "states_in",
@@ -162,6 +169,10 @@ _DEPRECATED: dict[str, tuple[Any, str, str]] = {
     "plugin_enabled": (_plugin_enabled, "0.3", "the host calls only enabled plugins, so "
                        "your hooks need no check; ask whether another plugin is there with "
                        "core.hook_implemented('<a hook it offers>')"),
+    "ServiceScope": (_ServiceScope, "0.3", "declare server_fields on the RecordType and write "
+                     "them inside core.server_write(type_key)"),
+    "changed_fields": (_changed_fields, "0.3", "the changes argument of the validate_change "
+                       "hook"),
 }
 
 

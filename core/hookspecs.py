@@ -339,6 +339,30 @@ def validate_link(source: object, target: object, kind: str, user: object) -> li
 
 
 @hookspec
+def validate_change(record: object, changes: dict[str, tuple[object, object]],
+                    user: object) -> list[str | tuple[str, str]]:
+    """Return problems with a row about to be written (empty: no objection): cross-field rules
+    that the ``RecordType`` and ``ItemRules`` declarations cannot say.
+
+    Called by the core before every flush, on every path (admin, API, services, plain ORM), for
+    each new or changed record and each new or changed row of a model a plugin registered.
+    ``changes`` maps each changed column to ``(old, new)`` (``old`` is None for a new row; the
+    core's bookkeeping columns are left out); ``user`` is the acting user (None outside a
+    request). A problem is a message, or ``(field, message)`` to name the field; any problem
+    refuses the write (422 naming the field) and nothing is written. Look only at your own
+    models; do not write from here.
+
+    Example::
+
+        @hookimpl
+        def validate_change(record, changes, user):
+            if isinstance(record, Visit) and "end_date" in changes and record.end_date < record.start_date:
+                return [("end_date", "Ends before it starts.")]
+            return []
+    """
+
+
+@hookspec
 def record_created(record: object) -> None:
     """Called after the transaction that created ``record`` committed.
 

@@ -41,6 +41,7 @@ class Registry:
     settings: dict[str, SettingSpec] = field(default_factory=dict)
     setting_owner: dict[str, str] = field(default_factory=dict)
     models: dict[str, list[type]] = field(default_factory=dict)
+    model_owner: dict[type, str] = field(default_factory=dict)
     blueprints: list[tuple[str, Any]] = field(default_factory=list)
     api_blueprints: list[tuple[str, Any]] = field(default_factory=list)
     admin_views: list[tuple[str, AdminView]] = field(default_factory=list)
@@ -146,6 +147,7 @@ def build_registry(host: PluginHost) -> Registry:
             if table is None:
                 raise StartupError(f"plugin {plugin!r}: {model!r} is not a mapped model")
             _check_prefix(plugin, "table", table.name, "_")
+            reg.model_owner[model] = plugin
         reg.models[plugin] = models
 
     for plugin, result in call("register_blueprints"):

@@ -237,3 +237,30 @@ class RecordType:
     # the record always shares its parent's study and site. A new record takes the parent's
     # scope, moving the parent moves it along, and no path moves it alone.
     scope_parent: str | None = None
+    # Set when the record is created, never changed afterwards (a version's document).
+    fixed_fields: tuple[str, ...] = ()
+    # States in which nothing of the record changes any more (judged by the state before the
+    # change): no field (server fields set by the plugin's own code aside), no new link from it,
+    # no new attachment. ``frozen_hint`` ends the refusal: "DOC-0001-V2 is approved: <hint>."
+    frozen_states: tuple[str, ...] = ()
+    frozen_hint: str = ""
+    # ``prepare_new(record)`` fills the server fields of a record being created by any path
+    # (admin, API, services) before the rules and the content hash; it may raise a
+    # ValidationError or ConflictError to refuse the record.
+    prepare_new: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class ItemRules:
+    """Rules for rows a plugin keeps that are not records (a version's named reviewers, quiz
+    attempts), declared on the model as ``__rules__ = ItemRules("named reviewer", ...)`` and
+    enforced by the core before every flush. ``label`` names one row in messages."""
+
+    label: str
+    # Set when the row is created, never changed afterwards.
+    fixed_fields: tuple[str, ...] = ()
+    # When given, the only columns that ever change after creation (all others are fixed).
+    changeable: tuple[str, ...] | None = None
+    # Never changed after creation (an answer given, a measurement taken).
+    append_only: bool = False
+    deletable: bool = True

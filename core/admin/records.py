@@ -12,7 +12,7 @@ from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Text, select
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
@@ -34,23 +34,12 @@ from core.records.service import (
     read_clause,
     update_record,
 )
-from core.signatures.models import ATTESTATION_TEXT
-from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
+from core.signatures.forms import SignatureForm
+from core.signatures.service import has_attested, signatures_of
 from core.specs import RecordType
-from core.workflows.service import available_transitions, transition
+from core.workflows.service import available_transitions, perform_transition
 
 HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
-
-
-class TransitionForm(SecureForm):
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
-                           render_kw={"rows": 2})
-    password = PasswordField("Password (your signature)", validators=[Optional()],
-                             render_kw={"autocomplete": "current-password"})
-    totp = StringField("Authenticator code", validators=[Optional(), Length(max=10)])
-    comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)],
-                            render_kw={"rows": 2})
-    attest = BooleanField(ATTESTATION_TEXT)
 
 
 class LinkForm(SecureForm):
@@ -199,8 +188,7 @@ class RecordAdmin(CQMSModelView):
                 links=readable_links(record, user),
                 record_badge=self.record_type.badge(record) if self.record_type.badge else None,
                 history=_history(record),
-                transition_form=TransitionForm(formdata=None),
-                needs_attestation=not has_attested(user),
+                                needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
                 link_form=LinkForm(formdata=None),
                 may_attach=self._may_manage_record(record),
@@ -215,34 +203,22 @@ class RecordAdmin(CQMSModelView):
         record = self.get_one(str(record_id))
         if record is None:
             abort(404)
-        form = TransitionForm()
+        form = SignatureForm()
         back = url_for(".details_view", id=record_id)
         if not form.validate_on_submit():
-            flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
-                                                  for k, v in form.errors.items()), "error")
+            flash("Check the form: " + form.problems(), "error")
             return redirect(back)
         user = current_user._get_current_object()
         t = next((t for t in record_workflow_transitions(record) if t.name == step), None)
-        signature = None
-        if t is not None and t.signature:
-            signature = SignatureRequest(password=form.password.data or "",
-                                         totp=form.totp.data or None,
-                                         comment=form.comment.data or "")
         try:
-            if signature is not None and not has_attested(user) and form.attest.data:
-                attest(user, signature.password)
-            transition(record, step, user, reason=form.reason.data, signature=signature)
-            db.session.commit()
+            signature = form.signature_request() if t is not None and t.signature else None
+            perform_transition(record, step, user, reason=form.reason.data or "",
+                               signature=signature, attest=bool(form.attest.data))
         except CQMSError as exc:
-            if _keep_failure(exc):
-                db.session.commit()
-            else:
-                db.session.rollback()
             flash(str(exc), "error")
             return redirect(back)
         flash(f"{record.number}: {t.label or t.name if t else step} done.", "info")
         return redirect(back)
-
 
     # Exports are POSTs with a CSRF token: each writes an audit entry (SEC-03).
     @expose("/<int(max=2147483647):record_id>/export.pdf", methods=["POST"])
@@ -329,13 +305,6 @@ def _page_actions(record: Record, user: Any) -> list[Any]:
     """Plugins' buttons for this record page (hook ``record_page_actions``)."""
     hook = current_app.extensions["cqms"].host.hook_for_enabled("record_page_actions")
     return [action for actions in hook(record=record, user=user) for action in actions or ()]
-
-
-def _keep_failure(exc: Exception) -> bool:
-    """A wrong signing password is recorded (it counts towards lockout); nothing else is."""
-    from core.errors import AuthenticationFailed
-
-    return isinstance(exc, AuthenticationFailed)
 
 
 def record_workflow_transitions(record: Record) -> tuple[Any, ...]:

@@ -30,11 +30,11 @@ from core.records.service import (
     type_enabled,
     update_record,
 )
-from core.signatures.service import SignatureRequest, attest, has_attested, signatures_of
+from core.signatures.service import SignatureRequest, signatures_of
 from core.specs import RecordType
 from core.users.models import User
 from core.workflows.categories import category_clause
-from core.workflows.service import may_attempt, transition
+from core.workflows.service import may_attempt, perform_transition
 
 blp = Blueprint("core_api_records", __name__, url_prefix="/api/v1",
                 description="Records, their workflow, signatures, links and attachments")
@@ -271,16 +271,14 @@ def do_transition(body: dict[str, Any], type_key: str, record_id: int, name: str
     _rt, record = _record(type_key, record_id)
     user = api_user()
     expected = _if_match() if request.headers.get("If-Match") else None
-    signature = None
+    signature, attest = None, False
     if body.get("signature"):
         given = body["signature"]
         signature = SignatureRequest(password=given["password"], meaning=given.get("meaning"),
                                      totp=given.get("totp"), comment=given.get("comment") or "")
-        if given.get("attest") and not has_attested(user):
-            attest(user, signature.password)
-    transition(record, name, user, reason=body.get("reason") or "", signature=signature,
-               expected_version=expected)
-    db.session.commit()
+        attest = bool(given.get("attest"))
+    perform_transition(record, name, user, reason=body.get("reason") or "", signature=signature,
+                       attest=attest, expected_version=expected)
     return _with_etag(record_json(record, user))
 
 

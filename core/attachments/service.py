@@ -43,10 +43,12 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     type's permission in the record's study/site (``PermissionDenied``).
     """
     from core.records.content import change_needs_reason, missing_reason_message
+    from core.records.rules import refuse_if_frozen
 
     if record.id is None:
         raise ValidationError({"record": "Save the record before attaching files."})
     require_write(record_type(record.type), user, record.study_id, record.site_id)
+    refuse_if_frozen(record, "file")
     name = sniff.clean_filename(filename)
     if not name:
         raise ValidationError({"file": "The file has no usable name."})

@@ -1,6 +1,7 @@
 """Content hashes of records and the session guard that keeps records honest.
 
-Before every flush, for each record: recompute ``content_hash`` over its controlled content;
+Before every flush: apply the declared rules (``core.records.rules``) to every row; for each
+record: recompute ``content_hash`` over its controlled content;
 refuse a state change made outside ``core.transition``; refuse a change to any field of a record
 past draft (or in draft, where its type says so) without a reason; keep child records in their
 parent's study and site; invalidate signatures whose signed content changed.
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from core.audit.context import current_context
 from core.errors import ValidationError, WorkflowError
+from core.records import rules
 from core.records.family import check_family
 from core.records.models import Record
 
@@ -49,6 +51,12 @@ def transition_scope(record: Record, target: str) -> Iterator[None]:
 def in_transition() -> bool:
     """Whether the code runs inside ``core.transition`` (its effects included)."""
     return _in_transition.get() is not None
+
+
+def in_transition_of(record: Record) -> bool:
+    """Whether the code runs inside a transition of this very record (its effects included)."""
+    scope = _in_transition.get()
+    return scope is not None and scope[0] is record
 
 
 def _may_take_state(record: Record) -> bool:
@@ -115,7 +123,10 @@ def missing_reason_message(record: Record, state: str | None = None) -> str:
 def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     from core.signatures.service import invalidate_signatures
 
-    for obj in session.new:
+    for obj in list(session.deleted):
+        rules.check_deleted(obj)
+    for obj in list(session.new):
+        rules.check_new(session, obj)
         if isinstance(obj, Record):
             workflow = workflow_of(obj)
             if workflow is not None and obj.state != workflow.initial and not in_transition():
@@ -124,7 +135,10 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
             check_family(session, obj, moved=False)
             obj.content_hash = content_hash(content_of(obj))
     for obj in list(session.dirty):
-        if not isinstance(obj, Record) or not session.is_modified(obj):
+        if not session.is_modified(obj):
+            continue
+        rules.check_changed(session, obj)
+        if not isinstance(obj, Record):
             continue
         state = inspect(obj)
         state_history = state.attrs.state.history

@@ -14,6 +14,7 @@ from core.errors import ConflictError, ValidationError
 from core.records.content import in_transition
 from core.records.family import children_of, parent_scope
 from core.records.models import Record, RecordLink
+from core.records.rules import refuse_if_frozen
 from core.records.scope import check_owner, require_write, target_scope
 from core.specs import RecordType
 from core.users.models import User
@@ -170,6 +171,8 @@ def link_records(source: Record, target: Record, kind: str, user: User, *,
                                          "see."})
     if source.id == target.id:
         raise ValidationError({"target": "A record cannot be linked to itself."})
+    if not in_transition():
+        refuse_if_frozen(source, "target")
     if not kind or len(kind) > 40:
         raise ValidationError({"kind": "Name the kind of link (at most 40 characters)."})
     existing = db.session.scalar(select(RecordLink).where(

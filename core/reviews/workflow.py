@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.notifications.service import notify
+from core.records.rules import server_write
 from core.records.service import create_record
 from core.reviews.models import KINDS, SNAPSHOT_FIELDS, PeriodicReview
 from core.reviews.snapshot import access_snapshot, audit_snapshot
@@ -72,10 +73,11 @@ def open_due_reviews(now: datetime) -> int:
             snapshot, flagged = access_snapshot(now, int(get_setting("core.inactive_account_days")))
         else:
             snapshot, flagged = audit_snapshot(start, now)
-        review = create_record(KEY, system, reason="Scheduled periodic review",
-                               title=f"{label} to {now:%Y-%m-%d}", kind=kind,
-                               period_start=start, period_end=now, snapshot=snapshot,
-                               flagged=flagged)
+        with server_write(KEY):  # the snapshot: no form or API request sets it
+            review = create_record(KEY, system, reason="Scheduled periodic review",
+                                   title=f"{label} to {now:%Y-%m-%d}", kind=kind,
+                                   period_start=start, period_end=now, snapshot=snapshot,
+                                   flagged=flagged)
         due = now + timedelta(days=DAYS_TO_COMPLETE)
         task = open_task(review, TASK, f"{label} {review.number}: review and sign",
                          role=REVIEWER_ROLE, due=due, action="complete", by=system)

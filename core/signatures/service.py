@@ -66,7 +66,7 @@ def attest(user: User, password: str) -> SignatureAttestation:
 
 
 def _reauthenticate(user: User, request: SignatureRequest) -> None:
-    from core.users.auth import register_failure, verify_totp
+    from core.users.auth import verify_totp
     from core.users.passwords import verify_password
 
     if not user.is_active or user.is_locked:
@@ -75,10 +75,23 @@ def _reauthenticate(user: User, request: SignatureRequest) -> None:
     if ok and user.totp_enabled_at is not None:
         ok = verify_totp(user, request.totp)
     if not ok:
-        register_failure(user, "signature")
-        record_event("signature.failed", "core_user", user.id, actor=user)
+        _count_failure(user)
         raise AuthenticationFailed("Signature refused: the password (or code) is not correct.")
     user.failed_logins = 0  # lockout counts consecutive failures, as at sign-in
+
+
+def _count_failure(user: User) -> None:
+    """A wrong password at signing counts towards lockout in its own short transaction: the
+    work of the request so far is rolled back first, never committed with it."""
+    from core.users.auth import register_failure
+
+    user_id = user.id
+    db.session.rollback()
+    user = db.session.get(User, user_id)
+    with acting_as(user):
+        register_failure(user, "signature")
+        record_event("signature.failed", "core_user", user.id, actor=user)
+    db.session.commit()
 
 
 def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,

@@ -6,6 +6,7 @@ from collections import Counter
 from io import BytesIO
 
 from core.attachments.service import add_attachment
+from core.records.rules import server_write
 from core.records.service import create_record
 from core.users.models import User
 from core.users.service import ensure_system_user
@@ -40,10 +41,10 @@ def record_summary(results: Results, trace: Trace, pdf: bytes, owner: User) -> V
     system = ensure_system_user()
     values = evidence(results, trace)
     finished = str(results.document.get("finished_at", ""))[:10]
-    # The evidence fields are server fields: the API and admin forms refuse them, this does not.
-    summary = create_record(KEY, system, owner_id=owner.id, reason="Built from a test run",
-                            title=f"Validation summary, commit {str(values['commit'])[:12]}, "
-                                  f"tests of {finished}", **values)
+    with server_write(KEY):  # the evidence fields: no form or API request sets them
+        summary = create_record(KEY, system, owner_id=owner.id, reason="Built from a test run",
+                                title=f"Validation summary, commit {str(values['commit'])[:12]}, "
+                                      f"tests of {finished}", **values)
     add_attachment(summary, system, f"validation-summary-{str(values['commit'])[:12]}.pdf",
                    BytesIO(pdf), "application/pdf", reason="The summary of the test run")
     return summary  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from core.audit.context import AuditContext, reset_context, set_context
 from core.db.engine import set_read_only
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
+from core.signatures.models import ATTESTATION_TEXT
 from core.state import CQMSState
 from core.users.auth import load_bearer_user, load_session_user, touch_session
 from core.web.input_guard import refuse_unstorable_input
@@ -118,6 +119,7 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["cqms"] = state
     app.jinja_env.globals["cqms_site_name"] = site_name
+    app.jinja_env.globals["cqms_attestation_text"] = ATTESTATION_TEXT
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.db import db
-from core.errors import AuthenticationFailed, CQMSError, ValidationError
+from core.errors import CQMSError, ValidationError
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -103,11 +103,8 @@ STATUS_OF = {
 
 def _domain_error(exc: CQMSError) -> Any:
     """A core error no view turned into a message: its status, its text, its fields; nothing
-    of the request is kept, except a failed credential check (it counts towards lockout)."""
-    if isinstance(exc, AuthenticationFailed):
-        db.session.commit()
-    else:
-        db.session.rollback()
+    of the request is kept (a failed credential check was counted in its own transaction)."""
+    db.session.rollback()
     status = next((code for cls in type(exc).__mro__ if (code := STATUS_OF.get(cls.__name__))),
                   None)
     if status is None:

@@ -161,6 +161,31 @@ def transition(
     return record
 
 
+def perform_transition(record: Record, name: str, user: User, *, reason: str = "",
+                       signature: SignatureRequest | None = None, attest: bool = False,
+                       expected_version: int | None = None) -> Record:
+    """What a request does to move a record, in one unit of work: sign the attestation first
+    when ``attest`` is set and the user has not yet, run ``transition``, commit.
+
+    On any error nothing of the request is committed (the session is rolled back) and the error
+    is raised for the caller to show; a wrong signing password has already been counted towards
+    lockout in its own transaction. The admin record page, the API and plugin pages all call it.
+    """
+    from core.signatures.service import attest as sign_attestation
+    from core.signatures.service import has_attested
+
+    try:
+        if attest and signature is not None and not has_attested(user):
+            sign_attestation(user, signature.password)
+        transition(record, name, user, reason=reason, signature=signature,
+                   expected_version=expected_version)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return record
+
+
 def install() -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 

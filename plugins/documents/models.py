@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import Base, Record, UTCDateTime, utcnow
+from core import Base, ItemRules, Record, UTCDateTime, utcnow
 
 # The type whose documents are of external origin (source, external version and date required).
 EXTERNAL_TYPE = "EXTERNAL"
@@ -99,6 +99,9 @@ class VersionReviewer(Base):
     __tablename__ = "documents_version_reviewer"
     __audit__ = True
     __table_args__ = (UniqueConstraint("version_id", "user_id"),)
+    # Named while the version is a draft (documents' validate_change), withdrawn, never deleted.
+    __rules__ = ItemRules("named reviewer", changeable=("removed_at", "removed_by_id"),
+                          deletable=False)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("documents_version.id"), index=True)

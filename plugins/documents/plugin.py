@@ -84,14 +84,16 @@ def register_workflows():
 @hookimpl
 def register_record_types():
     from plugins.documents import access
-    from plugins.documents.models import Document, DocumentVersion
+    from plugins.documents.models import SERVER_OWNED_VERSION_FIELDS, Document, DocumentVersion
+    from plugins.documents.rules import prepare_new_version
 
     return [
         RecordType("documents_document", "Document", Document, "DOC", "documents_document",
                    controlled_fields=("document_type_id", "description"),
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.document_read_filter, badge=access.badge,
-                   admin_filters=access.document_filters(), admin_category="Documents"),
+                   admin_filters=access.document_filters(), admin_category="Documents",
+                   fixed_fields=("document_type_id",)),
         RecordType("documents_version", "Document version", DocumentVersion, "DOC",
                    "documents_version",
                    controlled_fields=("document_id", "version_label", "change_summary",
@@ -100,7 +102,11 @@ def register_record_types():
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.version_read_filter, badge=access.badge,
                    admin_filters=access.version_filters(), admin_category="Documents",
-                   scope_parent="document_id"),
+                   scope_parent="document_id", server_fields=SERVER_OWNED_VERSION_FIELDS,
+                   fixed_fields=("document_id", "version_label", "supersedes_id"),
+                   frozen_states=("approved", "effective", "superseded", "obsolete"),
+                   frozen_hint="an approved version never changes; revise the document instead",
+                   prepare_new=prepare_new_version),
     ]
 
 
@@ -216,7 +222,7 @@ def load_demo_data(users, passwords, study):
 
 
 @hookimpl
-def app_ready(app):
-    from plugins.documents import guards
+def validate_change(record, changes):
+    from plugins.documents.rules import change_problems
 
-    guards.install()
+    return change_problems(record, changes)

@@ -19,11 +19,11 @@ from core import (
     db,
     get_setting,
     link_records,
+    server_write,
     transition,
     utcnow,
 )
 from plugins.documents import queries
-from plugins.documents.guards import service_scope
 from plugins.documents.models import Document, DocumentVersion
 
 PERIODIC_REVIEW = "documents.periodic_review"
@@ -181,7 +181,7 @@ def take_effect(version: DocumentVersion, user) -> None:  # type: ignore[no-unty
     """Supersede the previously effective version, take its place, start the review clock."""
     document = queries.document_of(version)
     previous = queries.effective_version(document)
-    with service_scope():
+    with server_write(VERSION):
         if previous is not None:
             previous.effective_document_id = None
             transition(previous, "supersede", user)  # flushes: frees the one effective slot
@@ -213,7 +213,7 @@ def review_confirmed(document: Document, user) -> None:  # type: ignore[no-untyp
 
 def withdraw_from_use(version: DocumentVersion, user) -> None:  # type: ignore[no-untyped-def]
     document = queries.document_of(version)
-    with service_scope():
+    with server_write(VERSION):
         version.effective_document_id = None
         version.obsoleted_at = utcnow()
         document.next_review_date = None

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from core import Base, Record, UTCDateTime, utcnow
+from core import Base, ItemRules, Record, UTCDateTime, utcnow
 
 # Requirement kinds: the trainee signs their own completion of a document or an e-learning;
 # a trainer records (and signs) completion of instructor-led and external training.
@@ -23,6 +23,8 @@ class TrainingRequirement(Base):
 
     __tablename__ = "training_requirement"
     __audit__ = True
+    __rules__ = ItemRules("training requirement", fixed_fields=("code", "kind", "document_id"),
+                          deletable=False)  # retired (active false), never deleted
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -53,6 +55,7 @@ class TrainingQuestion(Base):
 
     __tablename__ = "training_question"
     __audit__ = True
+    __rules__ = ItemRules("quiz question", deletable=False)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requirement_id: Mapped[int] = mapped_column(ForeignKey("training_requirement.id"),
@@ -139,6 +142,7 @@ class QuizAttempt(Base):
 
     __tablename__ = "training_quiz_attempt"
     __audit__ = True
+    __rules__ = ItemRules("quiz attempt", append_only=True, deletable=False)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("training_assignment.id"), index=True)

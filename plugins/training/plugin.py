@@ -89,19 +89,25 @@ def register_workflows():
 def register_record_types():
     from plugins.training.access import assignment_read_filter
     from plugins.training.models import ASSIGNMENT_SERVER_FIELDS, Curriculum, TrainingAssignment
+    from plugins.training.rules import prepare_new_assignment
 
     return [
         RecordType("training_curriculum", "Curriculum", Curriculum, "CUR", "training_curriculum",
                    controlled_fields=("role_key", "country", "requirement_codes", "description"),
                    view_permission="training.view", manage_permission="training.manage",
-                   admin_category="Training"),
+                   admin_category="Training", frozen_states=("active", "retired"),
+                   frozen_hint="revise it (back to draft) to change it"),
         RecordType("training_assignment", "Training assignment", TrainingAssignment, "TRN",
                    "training_assignment", number_per_year=True, number_digits=5,
                    controlled_fields=("trainee_id", "requirement_id", "document_version_id",
                                       "version_label", "due_date", "carried_over_from_id"),
                    view_permission="training.view", manage_permission="training.manage",
                    reason_in_draft=True, read_filter=assignment_read_filter,
-                   server_fields=ASSIGNMENT_SERVER_FIELDS, admin_category="Training"),
+                   server_fields=ASSIGNMENT_SERVER_FIELDS, admin_category="Training",
+                   fixed_fields=("trainee_id", "requirement_id", "owner_id"),
+                   frozen_states=("completed", "waived", "cancelled", "superseded"),
+                   frozen_hint="a closed assignment never changes",
+                   prepare_new=prepare_new_assignment),
     ]
 
 
@@ -194,10 +200,10 @@ def validate_transition(record, transition, user):
 
 
 @hookimpl
-def app_ready(app):
-    from plugins.training import guards
+def validate_change(record, changes):
+    from plugins.training.rules import change_problems
 
-    guards.install()
+    return change_problems(record, changes)
 
 
 @hookimpl

@@ -23,12 +23,12 @@ from core import (
     create_record,
     db,
     notify,
+    server_write,
     system_user,
     transition,
     utcnow,
 )
 from plugins.training import queries
-from plugins.training.guards import service_scope
 from plugins.training.models import (
     Curriculum,
     QuizAttempt,
@@ -115,7 +115,7 @@ def assign(trainee: Any, requirement: TrainingRequirement, *, trigger: str = "ma
         if requirement.kind == "document" else None
     subject = requirement.code + (f" v{version.version_label}" if version is not None else "")
     title = f"{subject}: {requirement.title}"[:300]
-    with service_scope():
+    with server_write("training_assignment"):
         assignment = create_record(
             "training_assignment", actor, reason=f"Training assigned ({trigger})", title=title,
             trainee_id=trainee.id, requirement_id=requirement.id,

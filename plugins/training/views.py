@@ -10,23 +10,18 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
 from core import (
-    ATTESTATION_TEXT,
-    AuthenticationFailed,
     CQMSError,
     Record,
-    SignatureRequest,
-    attest,
+    SignatureForm,
     current_user,
     db,
     get_setting,
     has_attested,
     may_read,
+    perform_transition,
     requires,
-    transition,
     utcnow,
 )
 from plugins.training import queries, services
@@ -37,13 +32,6 @@ blueprint = Blueprint("training", __name__, template_folder="templates", url_pre
 INT = "int(max=2147483647)"
 DONE_STATES = ("completed", "waived", "superseded")
 SHOWN_DONE = 200  # completed training listed on the page (the record PDF has everything)
-
-
-class SignForm(FlaskForm):
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    totp = StringField("Authenticator code", validators=[Optional(), Length(max=10)])
-    comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
-    attest = BooleanField("Attestation")
 
 
 class QuizForm(FlaskForm):
@@ -124,7 +112,7 @@ def my_training() -> Any:
     return render_template(
         "training/my.html", items=items,
         done=[_done_item(a, today, expiring_days) for a in done],
-        needs_attestation=not has_attested(user), attestation_text=ATTESTATION_TEXT,
+        needs_attestation=not has_attested(user),
         overdue=sum(i["status"] == "overdue" for i in items), today=today)
 
 
@@ -162,25 +150,16 @@ def sign(assignment_id: int) -> Any:
     """Read and understood: the trainee's own signature on the ``complete`` transition."""
     assignment = _own_assignment(assignment_id)
     back = redirect(url_for(".my_training") + f"#assignment-{assignment.id}")
-    form = SignForm()
+    form = SignatureForm()
     if not form.validate_on_submit():
-        flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
-                                              for k, v in form.errors.items()), "error")
+        flash("Check the form: " + form.problems(), "error")
         return back
     user = _user()
-    signature = SignatureRequest(password=form.password.data or "",
-                                 totp=form.totp.data or None, comment=form.comment.data or "")
     number = assignment.number
     try:
-        if not has_attested(user) and form.attest.data:
-            attest(user, signature.password)
-        transition(assignment, "complete", user, signature=signature)
-        db.session.commit()
+        perform_transition(assignment, "complete", user, signature=form.signature_request(),
+                           attest=bool(form.attest.data))
     except CQMSError as exc:
-        if isinstance(exc, AuthenticationFailed):
-            db.session.commit()  # a wrong password counts towards lockout: keep the failure
-        else:
-            db.session.rollback()
         flash(f"{number}: {exc}", "error")
         return back
     flash(f"{number}: read and understood, signed by {user.printed_name}.", "info")

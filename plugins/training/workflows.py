@@ -22,7 +22,6 @@ from core import (
     utcnow,
 )
 from plugins.training import queries
-from plugins.training.guards import service_scope
 from plugins.training.models import SELF_COMPLETED, TRAINER_RECORDED, TrainingAssignment
 
 CURRICULUM = "training_curriculum"
@@ -120,15 +119,14 @@ def _supersede_earlier(assignment: TrainingAssignment) -> None:
 def stamp_completion(assignment: TrainingAssignment, user, *, evidence: str = "") -> None:  # type: ignore[no-untyped-def]
     requirement = assignment.requirement
     now = utcnow()
-    with service_scope():
-        assignment.completed_at = now
-        months = requirement.expiry_months or 0
-        assignment.expires_on = add_months(now.date(), months) if months else None
-        attempt = queries.passed_attempt(assignment)
-        assignment.score = attempt.score if attempt is not None else None
-        if evidence:
-            assignment.evidence = evidence
-        db.session.flush()
+    assignment.completed_at = now
+    months = requirement.expiry_months or 0
+    assignment.expires_on = add_months(now.date(), months) if months else None
+    attempt = queries.passed_attempt(assignment)
+    assignment.score = attempt.score if attempt is not None else None
+    if evidence:
+        assignment.evidence = evidence
+    db.session.flush()
     _supersede_earlier(assignment)
 
 
@@ -142,21 +140,19 @@ def completion_recorded(assignment: TrainingAssignment, user) -> None:  # type: 
 
 def carried_over(assignment: TrainingAssignment, user) -> None:  # type: ignore[no-untyped-def]
     earlier = db.session.get(TrainingAssignment, assignment.carried_over_from_id)
-    with service_scope():
-        assignment.completed_at = utcnow()
-        assignment.expires_on = earlier.expires_on
-        assignment.score = earlier.score
-        assignment.evidence = (f"Completion of {earlier.number} (version "
-                               f"{earlier.version_label or '-'}) carries over: version "
-                               f"{assignment.version_label} needs no new training.")
-        db.session.flush()
+    assignment.completed_at = utcnow()
+    assignment.expires_on = earlier.expires_on
+    assignment.score = earlier.score
+    assignment.evidence = (f"Completion of {earlier.number} (version "
+                           f"{earlier.version_label or '-'}) carries over: version "
+                           f"{assignment.version_label} needs no new training.")
+    db.session.flush()
     _supersede_earlier(assignment)
 
 
 def waived(assignment: TrainingAssignment, user) -> None:  # type: ignore[no-untyped-def]
-    with service_scope():
-        assignment.evidence = f"Waived by {user.printed_name}: {current_reason()}"
-        db.session.flush()
+    assignment.evidence = f"Waived by {user.printed_name}: {current_reason()}"
+    db.session.flush()
     _supersede_earlier(assignment)
 
 

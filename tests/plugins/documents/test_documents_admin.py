@@ -76,7 +76,9 @@ def test_a_document_goes_through_its_life_cycle_in_the_admin(client, login, team
     assert "documents.approve is required" in act(client, version.id, "approve",
                                                   password=DEFAULT_PASSWORD)
     as_user(client, login, "bob")
-    assert "password (or code) is not correct" in act(client, version.id, "approve")
+    assert "Enter your password to sign." in act(client, version.id, "approve")
+    assert "password (or code) is not correct" in act(client, version.id, "approve",
+                                                      password="not-the-password-1")
     page = act(client, version.id, "approve", password=DEFAULT_PASSWORD, comment="Fine")
     assert "Approve done" in page
     signatures = re.search(r'id="signatures">(.*?)</table>', page, re.S).group(1)

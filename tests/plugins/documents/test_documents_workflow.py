@@ -382,7 +382,7 @@ def test_an_obsolete_document_gets_no_new_version(team):
 def test_server_owned_and_fixed_fields_are_refused(team):
     author, *_ = team
     document, version = draft(author)
-    with pytest.raises(ValidationError, match="Fixed when the version was created"):
+    with pytest.raises(ValidationError, match="Fixed when the document version was created"):
         update_record(version, author, expected_version=version.version, version_label="7.0")
     db.session.rollback()
     with pytest.raises(ValidationError, match="Fixed when the document was created"):

@@ -25,11 +25,11 @@ from core import (
     WorkflowError,
     audit_reason,
     db,
+    server_write,
     utcnow,
 )
 from core.users.service import assign_role, revoke_assignment
 from plugins.training import services
-from plugins.training.guards import service_scope
 from plugins.training.reminders import expiry_sweep
 
 pytestmark = pytest.mark.plugins("training")
@@ -239,7 +239,7 @@ def test_expiring_completion_gets_retraining_once(team):
     [assignment] = assignments_of(trainee)
     step(assignment, "complete", trainee, signature=sig())
     assert expiry_sweep(utcnow()) == 0  # expires in a year
-    with service_scope(), audit_reason("test: the completion is old"):
+    with server_write("training_assignment"), audit_reason("test: the completion is old"):
         assignment.expires_on = utcnow().date() + timedelta(days=10)
         db.session.flush()
     db.session.commit()
@@ -308,7 +308,7 @@ def test_matrix_shows_each_persons_status_per_requirement(team, make_user):
     mine = {a.requirement.code: a for a in assignments_of(trainee)}
     step(mine["GCP-101"], "complete", trainee, signature=sig())
     step(mine["DI-1"], "complete", trainee, signature=sig())
-    with service_scope(), audit_reason("test: an old completion"):
+    with server_write("training_assignment"), audit_reason("test: an old completion"):
         mine["DI-1"].expires_on = utcnow().date() - timedelta(days=1)
         db.session.flush()
     from core import update_record

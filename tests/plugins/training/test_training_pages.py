@@ -12,11 +12,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from training_helpers import assignments_of, attested, curriculum, quiz, requirement
 
-from core import audit_reason, db, utcnow
+from core import audit_reason, db, server_write, utcnow
 from core.audit.models import AuditEntry
 from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
 from core.users.models import User
-from plugins.training.guards import service_scope
 
 pytestmark = pytest.mark.plugins("training")
 WRONG = "not-the-password-1"
@@ -318,7 +317,7 @@ def test_matrix_pdf_export(team, client, login):
 def test_dashboard_cards(team, client, login, db):
     _qa, trainee, other = team
     late = gcp(other)
-    with service_scope(), audit_reason("test set-up: overdue"):
+    with server_write("training_assignment"), audit_reason("test set-up: overdue"):
         late.due_date = utcnow().date().replace(year=2000)
         db.session.commit()
     login(client, "tina")

@@ -67,14 +67,13 @@ def test_catch_up_sweep_assigns_what_was_missed_while_disabled(assigned, make_us
 def test_expiring_sweep_assigns_retraining(assigned):
     from training_helpers import sig, step
 
-    from core import audit_reason
-    from plugins.training.guards import service_scope
+    from core import audit_reason, server_write
 
     _qa, people = assigned
     attested(people[0])
     [assignment] = assignments_of(people[0])
     step(assignment, "complete", people[0], signature=sig())
-    with service_scope(), audit_reason("test: expiring soon"):
+    with server_write("training_assignment"), audit_reason("test: expiring soon"):
         assignment.expires_on = utcnow().date() + timedelta(days=20)
         db.session.flush()
     db.session.commit()
