@@ -46,17 +46,20 @@ from core.plugins import plugin_enabled as _plugin_enabled
 from core.records.content import ServiceScope as _ServiceScope
 from core.records.content import changed_fields as _changed_fields
 from core.records.content import state_before_change
+from core.records.links import link_records, linked, links_of, unlink
 from core.records.models import Record
 from core.records.rules import server_write
-from core.records.service import create_record, link_records, links_of, may_read, update_record
+from core.records.service import create_record, may_read, update_record
 from core.settings import get_setting
 from core.signatures.forms import SignatureForm
 from core.signatures.models import ATTESTATION_TEXT
 from core.signatures.service import SignatureRequest, attest, has_attested, sign, signatures_of
 from core.specs import (
     AdminView,
+    AuditEventKind,
     DashboardWidget,
     ItemRules,
+    LinkKind,
     MigrationBranch,
     Permission,
     RecordAction,
@@ -80,6 +83,7 @@ from core.workflows.service import available_transitions, perform_transition, tr
 __all__ = [
     "ATTESTATION_TEXT",
     "AdminView",
+    "AuditEventKind",
     "AuthenticationFailed",
     "Base",
     "CQMSError",
@@ -87,6 +91,7 @@ __all__ = [
     "ConflictError",
     "DashboardWidget",
     "ItemRules",
+    "LinkKind",
     "MigrationBranch",
     "Permission",
     "PermissionDenied",
@@ -136,6 +141,7 @@ __all__ = [
     "hook_implemented",
     "hookimpl",
     "link_records",
+    "linked",
     "links_of",
     "login_only",
     "may_act_in",
@@ -159,6 +165,7 @@ __all__ = [
     "system_user",
     "tasks_for",
     "transition",
+    "unlink",
     "update_record",
     "utcnow",
 ]

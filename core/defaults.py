@@ -7,7 +7,9 @@ from pathlib import Path
 from core.hookspecs import hookimpl
 from core.specs import (
     AdminView,
+    AuditEventKind,
     DashboardWidget,
+    LinkKind,
     MigrationBranch,
     Permission,
     RecordType,
@@ -308,6 +310,20 @@ MEANINGS = [
     SignatureMeaning("read_and_understood", "Read and understood",
                      "The signer read the document and understood it."),
 ]
+
+
+@hookimpl
+def register_link_kinds() -> list[LinkKind]:
+    # Any record may point at any other it relates to; plugins declare the specific kinds.
+    return [LinkKind("relates_to", "relates to", "related to"),
+            LinkKind("references", "references", "referenced by")]
+
+
+@hookimpl
+def register_audit_event_kinds() -> list[AuditEventKind]:
+    from core.audit.kinds import CORE_KINDS
+
+    return list(CORE_KINDS)
 
 
 @hookimpl

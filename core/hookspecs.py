@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
     from core.specs import (
         AdminView,
+        AuditEventKind,
         DashboardWidget,
+        LinkKind,
         MigrationBranch,
         Permission,
         RecordAction,
@@ -241,6 +243,36 @@ def app_ready(app: Flask) -> None:
 # ---------------------------------------------------------------------------------------------
 # Startup: records, workflows and signatures
 # ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_link_kinds() -> list[LinkKind]:
+    """Return the kinds of links your records take part in. ``core.link_records`` refuses a
+    kind nobody declared (422 naming ``kind``) and a link between types the kind does not allow,
+    or past its cardinality (409 naming the rule). Keys are unique across plugins.
+
+    Example::
+
+        @hookimpl
+        def register_link_kinds():
+            return [LinkKind("addresses", "addresses", "addressed by",
+                             source_types=("capa_capa",), target_types=("capa_event",))]
+    """
+
+
+@hookspec
+def register_audit_event_kinds() -> list[AuditEventKind]:
+    """Return the kinds of audit events your plugin writes with ``core.record_event``, keyed
+    ``<plugin>.<name>``: an undeclared kind is refused when written, and each kind's label is
+    what histories show.
+
+    Example::
+
+        @hookimpl
+        def register_audit_event_kinds():
+            return [AuditEventKind("acme.calibrated", "Instrument calibrated",
+                                   "field: the instrument; new: the certificate number")]
+    """
 
 
 @hookspec

@@ -9,10 +9,13 @@ from typing import Any
 from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.specs import (
+    LINK_CARDINALITIES,
     SETTING_TYPES,
     STATE_CATEGORIES,
     AdminView,
+    AuditEventKind,
     DashboardWidget,
+    LinkKind,
     MigrationBranch,
     Permission,
     RecordType,
@@ -52,6 +55,8 @@ class Registry:
     record_types: dict[str, RecordType] = field(default_factory=dict)
     reminders: dict[str, Reminder] = field(default_factory=dict)
     reminder_owner: dict[str, str] = field(default_factory=dict)
+    audit_event_kinds: dict[str, AuditEventKind] = field(default_factory=dict)
+    link_kinds: dict[str, LinkKind] = field(default_factory=dict)
 
     def settings_of(self, plugin: str) -> list[SettingSpec]:
         return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
@@ -202,10 +207,19 @@ def build_registry(host: PluginHost) -> Registry:
                 )
             reg.migrations.append((plugin, branch))
     _build_records(reg, call)
+    _build_link_kinds(reg, call)
     return reg
 
 
 def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
+    for plugin, result in call("register_audit_event_kinds"):
+        for kind in _items(plugin, "register_audit_event_kinds", result, AuditEventKind):
+            if plugin != CORE_KEY:
+                _check_prefix(plugin, "audit event kind", kind.key, ".")
+            if kind.key in reg.audit_event_kinds:
+                raise StartupError(f"plugin {plugin!r}: audit event kind {kind.key!r} declared "
+                                   "twice")
+            reg.audit_event_kinds[kind.key] = kind
     for plugin, result in call("register_signature_meanings"):
         for meaning in _items(plugin, "register_signature_meanings", result, SignatureMeaning):
             if meaning.key in reg.signature_meanings:
@@ -257,6 +271,27 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                 reg.admin_views.append((plugin, AdminView(view, rt.label, rt.key,
                                                           rt.view_permission, rt.model,
                                                           rt.admin_category, 50)))
+
+
+def _build_link_kinds(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
+    """Link kinds, after the record types they name."""
+    for plugin, result in call("register_link_kinds"):
+        for kind in _items(plugin, "register_link_kinds", result, LinkKind):
+            where = f"plugin {plugin!r}: link kind {kind.key!r}"
+            if kind.key in reg.link_kinds:
+                raise StartupError(f"{where} declared twice")
+            if not kind.key or len(kind.key) > 40 or not kind.key.replace("_", "").isalnum():
+                raise StartupError(f"{where}: a key of letters, digits and _ (at most 40)")
+            if kind.cardinality not in LINK_CARDINALITIES:
+                raise StartupError(f"{where}: cardinality must be one of "
+                                   f"{', '.join(LINK_CARDINALITIES)}")
+            # Another plugin's types may be absent (not installed): the kind then never applies
+            # to them. The declaring plugin's own must exist.
+            unknown = [t for t in (*kind.source_types, *kind.target_types)
+                       if t not in reg.record_types and t.startswith(plugin + "_")]
+            if unknown:
+                raise StartupError(f"{where} names unknown record type {unknown[0]!r}")
+            reg.link_kinds[kind.key] = kind
 
 
 def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:

@@ -127,6 +127,38 @@ class RecordAction:
     fields: tuple[tuple[str, str], ...] = ()
 
 
+LINK_CARDINALITIES = ("many", "one")
+
+
+@dataclass(frozen=True)
+class LinkKind:
+    """A declared kind of link between records (hook ``register_link_kinds``).
+
+    ``label`` reads from the source ("governed by"), ``inverse_label`` from the target
+    ("governs"). ``source_types``/``target_types`` list the record type keys allowed at each end
+    (empty: any type). ``cardinality`` ``"one"``: a source has at most one live link of this
+    kind (a version supersedes one version); ``"many"``: no limit.
+    """
+
+    key: str
+    label: str
+    inverse_label: str
+    source_types: tuple[str, ...] = ()
+    target_types: tuple[str, ...] = ()
+    cardinality: str = "many"
+
+
+@dataclass(frozen=True)
+class AuditEventKind:
+    """An entry of the catalogue of audit event kinds (``record_event`` refuses any other):
+    ``key`` (``<plugin>.<name>``; the core's own are unprefixed or ``core`` kinds), ``label``
+    shown in histories, and ``carries``: what its field, old and new values hold."""
+
+    key: str
+    label: str
+    carries: str = ""
+
+
 @dataclass(frozen=True)
 class SignatureMeaning:
     """An entry of the controlled vocabulary of signature meanings (``approved``, ...)."""

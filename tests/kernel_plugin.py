@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
+from core import LinkKind, Permission, Record, RecordType, RoleTemplate, Transition, Workflow
 
 
 class AcmeWidget(Record):
@@ -34,7 +34,15 @@ WORKFLOW = Workflow("acme_widget", ("draft", "in_review", "approved", "retired")
                     TRANSITIONS, categories=CATEGORIES)
 
 
+# Link kinds between widgets (the core declares ``relates_to`` for any records).
+LINK_KINDS = (LinkKind("addresses", "addresses", "addressed by", ("acme_widget",), ("acme_widget",)),
+              LinkKind("uses", "uses", "used by", ("acme_widget",), ("acme_widget",)),
+              LinkKind("replaces", "replaces", "replaced by", ("acme_widget",), ("acme_widget",),
+                       cardinality="one"))
+
+
 def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no-untyped-def]
+    extra.setdefault("register_link_kinds", lambda: list(LINK_KINDS))
     return temp_plugin(
         "acme",
         register_models=lambda: [AcmeWidget],

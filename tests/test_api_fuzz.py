@@ -49,7 +49,7 @@ def seeded(app, make_user, system_actor):
     second = create_record("acme_widget", alice, title="Second", description="Red",
                            study_id=study.id, site_id=site.id)
     db.session.commit()
-    link_records(first, second, "relates", alice)
+    link_records(first, second, "relates_to", alice)
     add_attachment(first, alice, "spec.pdf", io.BytesIO(PDF))
     transition(second, "submit", alice)
     db.session.commit()

@@ -110,7 +110,7 @@ def bearer(client) -> dict[str, str]:
 def record_api_calls(app: Flask, widget: Any, attachment: Any) -> list[tuple[str, str]]:
     """(method, URL) of every API route naming a record, filled in with the widget."""
     values = {"type_key": "acme_widget", "record_id": widget.id, "number": widget.number,
-              "attachment_id": attachment.id, "name": "nonesuch"}
+              "attachment_id": attachment.id, "name": "nonesuch", "link_id": 1}
     calls = []
     with app.test_request_context():
         adapter = app.url_map.bind("localhost")
@@ -132,7 +132,7 @@ def admin_calls(app: Flask, widget: Any) -> list[tuple[str, str]]:
             if rule.endpoint.partition(".")[0] != "acme_widget":
                 continue
             args = {a: widget.id for a in rule.arguments if a == "record_id"}
-            args |= {a: "x" for a in rule.arguments if a not in args}
+            args |= {a: 1 if a.endswith("_id") else "x" for a in rule.arguments if a not in args}
             url = adapter.build(rule.endpoint, args)
             url += f"?id={widget.id}" if "?" not in url else ""
             calls += [(method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]

@@ -109,7 +109,7 @@ def test_the_api_refuses_nul_in_path_query_and_body(app, bearer, client):
                                json={"title": "Pump", f"ti{NUL}tle": "x"}), 422)
     url = f"{API}/records/acme_widget/{record.id}"
     assert_refused(client.post(f"{url}/links", headers=bearer,
-                               json={"target": NUL, "kind": "relates"}), 422, "target")
+                               json={"target": NUL, "kind": "relates_to"}), 422, "target")
     assert_refused(client.post(f"{url}/attachments", headers=bearer, data={
         "file": (io.BytesIO(PDF), "spec.pdf", "application/pdf"), "reason": NUL}), 422, "reason")
     db.session.expire_all()

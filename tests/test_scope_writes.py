@@ -88,6 +88,7 @@ class World:
         self.T = self.widget("At 102", self.s102)
         db.session.commit()
         self.files = {r.id: self.attach(r) for r in (self.G, self.A, self.M, self.T)}
+        self.links = {r.id: self.link(r) for r in (self.G, self.A, self.M, self.T)}
         fresh()
 
     def widget(self, title: str, site: Site | None = None) -> Any:
@@ -96,6 +97,13 @@ class World:
                                **scope)
         db.session.commit()
         return record
+
+    def link(self, record: Record) -> Any:
+        """A live link from ``record`` (to ``G``, or from ``G`` to ``M``)."""
+        target = self.M if record is self.G else self.G
+        link = link_records(record, target, "relates_to", self.olga, reason="Context")
+        db.session.commit()
+        return link
 
     def attach(self, record: Record) -> Attachment:
         reason = "" if record.state == "draft" else "Annex"
@@ -160,9 +168,9 @@ def test_create_link_and_attach_need_the_permission_in_scope(world, cqms_backend
     refused(lambda: create_record("acme_widget", w.sam, title="Global"))
     refused(lambda: create_record("acme_widget", w.ines, title="Inspected", study_id=w.study.id,
                                   site_id=w.s101.id))
-    refused(lambda: link_records(w.G, w.M, "relates to", w.sam))
-    refused(lambda: link_records(w.T, w.M, "relates to", w.gus))
-    error = refused(lambda: link_records(w.M, w.T, "relates to", w.sam), ValidationError)
+    refused(lambda: link_records(w.G, w.M, "relates_to", w.sam))
+    refused(lambda: link_records(w.T, w.M, "relates_to", w.gus))
+    error = refused(lambda: link_records(w.M, w.T, "relates_to", w.sam), ValidationError)
     assert "target" in error.errors
     refused(lambda: add_attachment(w.G, w.sam, "x.pdf", io.BytesIO(PDF)))
     refused(lambda: add_attachment(w.T, w.gus, "x.pdf", io.BytesIO(PDF)))
@@ -171,7 +179,7 @@ def test_create_link_and_attach_need_the_permission_in_scope(world, cqms_backend
     # In scope all of them work.
     mine = create_record("acme_widget", w.sam, title="Here", study_id=w.study.id,
                          site_id=w.s101.id, description="Blue")
-    link_records(mine, w.G, "relates to", w.sam)  # a global record is readable to all
+    link_records(mine, w.G, "relates_to", w.sam)  # a global record is readable to all
     add_attachment(mine, w.sam, "x.pdf", io.BytesIO(PDF))
     db.session.commit()
 
@@ -283,9 +291,9 @@ def test_downloads_follow_read_access_never_ownership(app, client, login, world,
 
 # Write routes of a record type's admin pages and of the records API, and the downloads.
 ADMIN_WRITES = {"create_view", "edit_view", "ajax_update", "action_view", "delete_view",
-                "transition_view", "link_view", "attach_view"}
+                "transition_view", "link_view", "unlink_view", "attach_view"}
 ADMIN_DOWNLOADS = {"export_pdf_view", "certified_copy_view", "export", "export_csv_view"}
-API_WRITES = {"create", "patch_record", "do_transition", "add_link", "upload"}
+API_WRITES = {"create", "patch_record", "do_transition", "add_link", "end_link", "upload"}
 API_DOWNLOADS = {"attachment_content", "export"}
 
 
@@ -334,7 +342,9 @@ def admin_writes(walker, record, w):  # type: ignore[no-untyped-def]
     step = "submit" if record.state == "draft" else "retire"
     yield "admin transition", walker.post(f"{ADMIN}{record.id}/transition/{step}",
                                           reason="Walk")
-    yield "link", walker.post(f"{ADMIN}{record.id}/links", target=w.M.number, kind="relates")
+    yield "link", walker.post(f"{ADMIN}{record.id}/links", target=w.M.number, kind="relates_to")
+    yield "unlink", walker.post(f"{ADMIN}{record.id}/links/{w.links[record.id].id}/end",
+                                reason="Walk")
     yield "attach", walker.web.post(f"{ADMIN}{record.id}/attachments", data={
         "csrf_token": walker.token, "reason": "Walk", "file": (io.BytesIO(PDF), "x.pdf")},
         content_type="multipart/form-data")
@@ -350,7 +360,9 @@ def api_writes(walker, record, w):  # type: ignore[no-untyped-def]
     step = "submit" if record.state == "draft" else "retire"
     yield "transition", walker.call("post", f"{url}/transitions/{step}", json={"reason": "Walk"})
     yield "link", walker.call("post", f"{url}/links", json={"target": w.M.number,
-                                                            "kind": "relates"})
+                                                            "kind": "relates_to"})
+    yield "unlink", walker.call("post", f"{url}/links/{w.links[record.id].id}/end",
+                                json={"reason": "Walk"})
     yield "upload", walker.call("post", f"{url}/attachments", data={
         "reason": "Walk", "file": (io.BytesIO(PDF), "x.pdf")},
         content_type="multipart/form-data")
@@ -413,9 +425,9 @@ def test_walk_of_write_and_download_routes_out_of_scope(app, login, world, usern
     # Links from a record in scope to one the user may not see.
     for record in unreadable:
         response = walker.call("post", f"/records/acme_widget/{w.M.id}/links",
-                               json={"target": record.number, "kind": "relates"})
+                               json={"target": record.number, "kind": "relates_to"})
         assert_refused("api link out", response, (404, 422))
-        page = walker.post(f"{ADMIN}{w.M.id}/links", target=record.number, kind="relates")
+        page = walker.post(f"{ADMIN}{w.M.id}/links", target=record.number, kind="relates_to")
         assert page.status_code == 302  # back to the record page with the message
         for label, response in downloads(walker, record, w):
             assert_refused(f"{label} {record.title}", response)

@@ -12,7 +12,7 @@ from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Text, select
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
@@ -25,11 +25,11 @@ from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.content import change_needs_reason
-from core.records.models import Record
+from core.records.links import impact, kinds_from, link_records, relation_label, unlink
+from core.records.models import Record, RecordLink
 from core.records.service import (
     SERVER_OWNED,
     create_record,
-    link_records,
     may_read,
     read_clause,
     update_record,
@@ -44,9 +44,19 @@ HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
 
 class LinkForm(SecureForm):
     target = StringField("Record number", validators=[DataRequired(), Length(max=64)])
-    kind = StringField("Kind of link", validators=[DataRequired(), Length(max=40)],
-                       description="e.g. addresses, relates to, supersedes")
+    kind = SelectField("Kind of link", validators=[DataRequired()], choices=[])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
+
+
+class UnlinkForm(SecureForm):
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=2000)])
+
+
+def _link_form(record: Record, submitted: bool = False) -> LinkForm:
+    """The link form with the kinds a link from ``record`` may take."""
+    form = LinkForm() if submitted else LinkForm(formdata=None)
+    form.kind.choices = [(k.key, k.label) for k in kinds_from(record)]
+    return form
 
 
 class RecordAdmin(CQMSModelView):
@@ -190,7 +200,9 @@ class RecordAdmin(CQMSModelView):
                 history=_history(record),
                                 needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
-                link_form=LinkForm(formdata=None),
+                link_form=_link_form(record),
+                impact=_impact_groups(record, user),
+                relation_label=relation_label,
                 may_attach=self._may_manage_record(record),
                 reason_required=change_needs_reason(record),
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
@@ -253,7 +265,7 @@ class RecordAdmin(CQMSModelView):
         if not self._may_manage_record(record):
             abort(403)
         back = url_for(".details_view", id=record_id)
-        form = LinkForm()
+        form = _link_form(record, submitted=True)
         if not form.validate_on_submit():
             flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
                                                   for k, v in form.errors.items()), "error")
@@ -265,13 +277,41 @@ class RecordAdmin(CQMSModelView):
                   "may see.", "error")
             return redirect(back)
         try:
-            link_records(record, target, form.kind.data.strip(), user, reason=form.reason.data or "")
+            link = link_records(record, target, form.kind.data, user,
+                                reason=form.reason.data or "")
             db.session.commit()
         except CQMSError as exc:
             db.session.rollback()
             flash(f"Check the form: {exc}", "error")
             return redirect(back)
-        flash(f"{record.number} linked to {target.number} ({form.kind.data}).", "info")
+        flash(f"{record.number} {relation_label(link, record.id)} {target.number}.", "info")
+        return redirect(back)
+
+    @expose("/<int(max=2147483647):record_id>/links/<int(max=2147483647):link_id>/end",
+            methods=["POST"])
+    def unlink_view(self, record_id: int, link_id: int) -> Any:
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        if not self._may_manage_record(record):
+            abort(403)
+        back = url_for(".details_view", id=record_id)
+        link = db.session.get(RecordLink, link_id)
+        if link is None or link.source_id != record.id:
+            abort(404)
+        form = UnlinkForm()
+        if not form.validate_on_submit():
+            flash("Check the form: reason: say why the link ends.", "error")
+            return redirect(back)
+        target = link.target.number
+        try:
+            unlink(link, current_user._get_current_object(), reason=form.reason.data)
+            db.session.commit()
+        except CQMSError as exc:
+            db.session.rollback()
+            flash(f"Check the form: {exc}", "error")
+            return redirect(back)
+        flash(f"The link from {record.number} to {target} has ended.", "info")
         return redirect(back)
 
     @expose("/<int(max=2147483647):record_id>/attachments", methods=["POST"])
@@ -305,6 +345,17 @@ def _page_actions(record: Record, user: Any) -> list[Any]:
     """Plugins' buttons for this record page (hook ``record_page_actions``)."""
     hook = current_app.extensions["cqms"].host.hook_for_enabled("record_page_actions")
     return [action for actions in hook(record=record, user=user) for action in actions or ()]
+
+
+def _impact_groups(record: Record, user: Any) -> dict[str, Any]:
+    """What a change to ``record`` touches, two links deep, grouped by record type label."""
+    found, hidden = impact(record, user, depth=2)
+    types = current_app.extensions["cqms"].registry.record_types
+    groups: dict[str, list[Any]] = {}
+    for item in found:
+        rt = types.get(item.record.type)
+        groups.setdefault(rt.label if rt else item.record.type, []).append(item)
+    return {"groups": groups, "hidden": hidden}
 
 
 def record_workflow_transitions(record: Record) -> tuple[Any, ...]:

@@ -21,10 +21,10 @@ from core.db import db
 from core.errors import ValidationError
 from core.permissions import checks_in_view, has_permission, login_only, may_act_in, scope_clause
 from core.records.access import readable_links
-from core.records.models import Record
+from core.records.links import impact, link_records, relation_label, unlink
+from core.records.models import Record, RecordLink
 from core.records.service import (
     create_record,
-    link_records,
     may_read,
     read_clause,
     type_enabled,
@@ -310,8 +310,10 @@ def record_signatures(type_key: str, record_id: int) -> Any:
 def _link_json(link: Any, record: Record) -> dict[str, Any]:
     outgoing = link.source_id == record.id
     other = link.target if outgoing else link.source
-    return {"id": link.id, "kind": link.kind, "direction": "outgoing" if outgoing else "incoming",
-            "record": other, "created_at": link.created_at}
+    return {"id": link.id, "kind": link.kind, "relation": relation_label(link, record.id),
+            "direction": "outgoing" if outgoing else "incoming", "record": other,
+            "created_at": link.created_at, "ended_at": link.ended_at,
+            "end_reason": link.end_reason}
 
 
 @blp.route(f"{RECORD}/links", methods=["GET"])
@@ -341,6 +343,41 @@ def add_link(body: dict[str, Any], type_key: str, record_id: int) -> Any:
     link = link_records(record, target, body["kind"], api_user(), reason=body.get("reason") or "")
     db.session.commit()
     return _link_json(link, record)
+
+
+@blp.route(f"{RECORD}/links/<int(max=2147483647):link_id>/end", methods=["POST"])
+@checks_in_view  # the record type's permission, the record's scope
+@authorize_first(_may_change)
+@blp.arguments(schemas.UnlinkRequest)
+@blp.response(200, schemas.Link)
+@problem_responses(blp, 401, 403, 404, 409, 422)
+def end_link(body: dict[str, Any], type_key: str, record_id: int, link_id: int) -> Any:
+    """End a link from this record, with the reason (the link is kept, never deleted)."""
+    _rt, record = _record(type_key, record_id)
+    link = db.session.get(RecordLink, link_id)
+    if link is None or link.source_id != record.id:
+        abort(404, description=f"{record.number} has no link {link_id}.")
+    unlink(link, api_user(), reason=body["reason"])
+    db.session.commit()
+    return _link_json(link, record)
+
+
+@blp.route(f"{RECORD}/impact", methods=["GET"])
+@checks_in_view  # the record type's permission, the record's scope
+@blp.arguments(schemas.ImpactQuery, location="query")
+@blp.response(200, schemas.Impact)
+@problem_responses(blp, 401, 403, 404, 422)
+def record_impact(query: dict[str, Any], type_key: str, record_id: int) -> Any:
+    """What a change to this record touches: records linked to it (both ways, live links) up to
+    ``depth`` links away, nearest first, those you may see; ``hidden`` counts the others."""
+    _rt, record = _record(type_key, record_id)
+    found, hidden = impact(record, api_user(), depth=query["depth"])
+    types = current_app.extensions["cqms"].registry.record_types
+    return {"record": record, "depth": query["depth"], "hidden": hidden,
+            "records": [{"record": item.record, "depth": item.depth, "via": item.via,
+                         "type_label": types[item.record.type].label
+                         if item.record.type in types else item.record.type}
+                        for item in found]}
 
 
 def _attachment_json(attachment: Attachment, rt: RecordType) -> Attachment:

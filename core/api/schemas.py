@@ -266,9 +266,36 @@ class RecordRef(Schema):
 class Link(Schema):
     id = fields.Integer()
     kind = fields.String()
+    relation = fields.String(metadata={"description": "how the other record relates, read "
+                                                      "from this one (\"governed by\")"})
     direction = fields.String(metadata={"description": "outgoing or incoming"})
     record = fields.Nested(RecordRef)
     created_at = fields.AwareDateTime()
+    ended_at = fields.AwareDateTime(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+
+
+class UnlinkRequest(Schema):
+    reason = Text(required=True, validate=validate.Length(min=1, max=2000),
+                  metadata={"description": "Why the link ends"})
+
+
+class ImpactedRecord(Schema):
+    record = fields.Nested(RecordRef)
+    type_label = fields.String()
+    depth = fields.Integer(metadata={"description": "links away from the record"})
+    via = fields.String(metadata={"description": "how it is reached (\"SOP-0003 governs\")"})
+
+
+class Impact(Schema):
+    record = fields.Nested(RecordRef)
+    depth = fields.Integer()
+    records = fields.List(fields.Nested(ImpactedRecord))
+    hidden = fields.Integer(metadata={"description": "linked records you may not see"})
+
+
+class ImpactQuery(Schema):
+    depth = fields.Integer(load_default=2, validate=validate.Range(min=1, max=4))
 
 
 class LinkRequest(Schema):

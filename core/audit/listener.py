@@ -1,13 +1,18 @@
 """Session listeners: one audit entry per changed field of every audited model, same transaction.
 
 Models opt in with ``__audit__ = True``; the core's own account, study, setting and plugin-state
-models all do. ``__audit_redact__`` names secret columns (recorded as changed, value hidden) and
-``__audit_ignore__`` counters already covered by events (failed logins). Nothing can turn the
+models all do. ``__audit_redact__`` names secret columns (recorded as changed, value hidden),
+``__audit_ignore__`` counters already covered by events (failed logins) and
+``__audit_updates_elsewhere__`` columns whose changes other entries carry (a record's state: its
+transition event; its content hash: recomputed by verify). A model with ``__audit_events__``
+(``{"create": kind, "update": kind}``) is written as one event per change carrying its columns
+(a signature is one ``signature.applied`` event on its record). Nothing can turn the
 listeners off: they are attached to the session class when the core is imported.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from enum import Enum
 from functools import cache
@@ -94,10 +99,32 @@ def _actor(ctx_actor_id: int | None, ctx_actor_name: str) -> tuple[int, str]:
 
 
 def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
+    rows = _field_rows(session, obj, action)
+    events = getattr(obj, "__audit_events__", None)
+    if events is None or not rows:
+        return rows
+    return [_as_event(obj, events[action], rows)]
+
+
+def _as_event(obj: Any, kind: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One event for a model audited as events (a signature: ``signature.applied``): its
+    changed columns as a JSON object, on the entity its ``audit_event_target()`` names."""
+    entity_type, entity_id, entity_version = obj.audit_event_target()
+    values = {"id": rows[0]["entity_id"], **{row["field"]: row["new_value"] for row in rows}}
+    return {"entity_type": entity_type, "entity_id": str(entity_id),
+            "entity_version": entity_version, "action": kind,
+            "field": getattr(obj, "__audit_event_field__", rows[0]["entity_type"]),
+            "old_value": None, "new_value": json.dumps(values, sort_keys=True,
+                                                       ensure_ascii=False)}
+
+
+def _field_rows(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
     state = inspect(obj)
     mapper = state.mapper
     redact = getattr(obj, "__audit_redact__", frozenset())
     ignore = getattr(obj, "__audit_ignore__", frozenset())
+    if action == "update":
+        ignore = ignore | getattr(obj, "__audit_updates_elsewhere__", frozenset())
     entity_id = ",".join(format_value(v) or "" for v in mapper.primary_key_from_instance(obj))
     version = getattr(obj, "version", None)
     entity_version = version if isinstance(version, int) else None

@@ -7,12 +7,16 @@ inserted or deleted in SQL, past the application, disagrees with the (keyed, hen
 trail, and is reported by record number (or table and id) and field. Not compared: columns a
 model excludes from its trail (``__audit_ignore__``: counters and caches), the version counter
 and updated-at stamps the ORM maintains (bookkeeping: the trail's own times and versions are
-authoritative), and a column the trail never mentions that holds its default (rows bootstrapped
-before every column was recorded). Redacted columns (secrets) are compared for presence only.
+authoritative), columns whose updates other entries carry (``__audit_updates_elsewhere__``: a
+record's content hash, recomputed by ``core.records.reconcile``; its state is read from its
+transition events), and a column the trail never mentions that holds its default (rows
+bootstrapped before every column was recorded). Redacted columns (secrets) are compared for
+presence only. A model audited as events (a signature) is read from the JSON its events carry.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +34,7 @@ from core.db import Base
 from core.records.models import Record
 
 ROW_ACTIONS = ("create", "update", "delete")
+STATE_EVENT = "transition"
 LABELLED_ID = re.compile(r"\(#([^()]*)\)$")  # a foreign key as the listener writes it
 SHOWN = 60
 
@@ -54,19 +59,44 @@ def audited_mappers(connection: Connection) -> list[Mapper[Any]]:
     return sorted(found, key=lambda m: (m.local_table.name, m.class_.__name__))
 
 
-def _trail(connection: Connection, tables: set[str]) -> dict[tuple[str, str], EntityTrail]:
+def _event_tables(mappers: list[Mapper[Any]]) -> dict[str, tuple[str, str]]:
+    """Event kinds that carry a row of a model audited as events: kind -> (table, row action)."""
+    kinds = {}
+    for mapper in mappers:
+        for action, kind in (getattr(mapper.class_, "__audit_events__", None) or {}).items():
+            kinds[kind] = (mapper.local_table.name, action)
+    return kinds
+
+
+def _trail(connection: Connection, tables: set[str],
+           events: dict[str, tuple[str, str]]) -> dict[tuple[str, str], EntityTrail]:
     entities: dict[tuple[str, str], EntityTrail] = {}
+
+    def entity_of(key: tuple[str, str]) -> EntityTrail:
+        if key not in entities:
+            entities[key] = EntityTrail()
+        return entities[key]
+
     stmt = (select(AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.action,
                    AuditEntry.field, AuditEntry.new_value)
-            .where(AuditEntry.action.in_(ROW_ACTIONS)).order_by(AuditEntry.id))
+            .where(AuditEntry.action.in_((*ROW_ACTIONS, *events, STATE_EVENT)))
+            .order_by(AuditEntry.id))
     for table, entity_id, action, name, value in connection.execution_options(
             yield_per=5000).execute(stmt):
+        if action in events:  # one event carrying a row's columns (a signature)
+            table, action = events[action]
+            carried = _carried(value)
+            if "id" not in carried:  # an older event beside per-column entries of the row
+                continue
+            entity = entity_of((table, str(carried.pop("id"))))
+            entity.values.update(carried)
+            continue
         if table not in tables:
             continue
-        entity = entities.get((table, entity_id))
-        if entity is None:
-            entity = entities[(table, entity_id)] = EntityTrail()
-        if action == "delete":
+        entity = entity_of((table, entity_id))
+        if action == STATE_EVENT:  # a record's state lives in its transition events
+            entity.values["state"] = value
+        elif action == "delete":
             entity.deleted = True
             entity.values.pop(name, None)
         else:
@@ -74,6 +104,14 @@ def _trail(connection: Connection, tables: set[str]) -> dict[tuple[str, str], En
                 entity.deleted, entity.values = False, {}
             entity.values[name] = value
     return entities
+
+
+def _carried(value: str | None) -> dict[str, Any]:
+    try:
+        carried = json.loads(value or "{}")
+    except ValueError:
+        return {}
+    return carried if isinstance(carried, dict) else {}
 
 
 def _rows(connection: Connection, mapper: Mapper[Any]) -> Iterator[dict[str, Any]]:
@@ -151,13 +189,15 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
     from core.audit.verify import Finding
 
     mappers = audited_mappers(connection)
-    trail = _trail(connection, {m.local_table.name for m in mappers})
+    trail = _trail(connection, {m.local_table.name for m in mappers}, _event_tables(mappers))
     name = _Names(connection)
     for mapper in mappers:
         table = mapper.local_table.name
         ignore = getattr(mapper.class_, "__audit_ignore__", frozenset())
         redact = getattr(mapper.class_, "__audit_redact__", frozenset())
-        skip = set(ignore) | {c.key for c in mapper.primary_key} | _bookkeeping(mapper)
+        elsewhere = set(getattr(mapper.class_, "__audit_updates_elsewhere__", ())) - {"state"}
+        skip = (set(ignore) | elsewhere | {c.key for c in mapper.primary_key}
+                | _bookkeeping(mapper))
         attrs = [attr for attr in mapper.column_attrs if attr.key not in skip]
         for row in _rows(connection, mapper):
             entity_id = ",".join(format_value(row[c.key]) or "" for c in mapper.primary_key)

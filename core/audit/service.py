@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from core.audit import chain
 from core.audit.context import current_context
-from core.audit.listener import _actor, format_value
+from core.audit.listener import AuditError, _actor, format_value
 from core.audit.models import AuditEntry
 from core.db import db, utcnow
 
@@ -26,7 +26,8 @@ def record_event(
     entity_version: int | None = None,
 ) -> int:
     """Append an event entry in the current transaction (committed with the change it
-    describes); returns its sequence number."""
+    describes); returns its sequence number. ``action`` is a declared audit event kind."""
+    _check_kind(action)
     ctx = current_context()
     if actor is not None:
         actor_id, actor_name = actor.id, actor.printed_name
@@ -49,6 +50,15 @@ def record_event(
         "client": ctx.client,
     }
     return chain.append(db.session.connection(), [entry], db.session.info)[0]
+
+
+def _check_kind(action: str) -> None:
+    from flask import current_app, has_app_context
+
+    if has_app_context() and action not in current_app.extensions["cqms"].registry\
+            .audit_event_kinds:
+        raise AuditError(f"audit event kind {action!r} is not declared (declare it with "
+                         "register_audit_event_kinds)")
 
 
 def entries_for(entity_type: str, entity_id: Any) -> list[AuditEntry]:

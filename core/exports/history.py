@@ -18,14 +18,16 @@ from core.attachments.models import Attachment
 from core.audit.chain import CHAINED_FIELDS
 from core.audit.listener import _class_for_table, format_value
 from core.audit.models import AuditEntry
+from core.audit.reconcile import LABELLED_ID
 from core.audit.scope import visible_entries
 from core.db import db
 from core.records.models import Record, RecordLink
 from core.signatures.models import Signature
 
 # Not rebuilt per version: ``version`` is the version itself; ``updated_at`` is set by the
-# database on update and never audited, so an old value would be misleading.
-NOT_VERSIONED = frozenset({"version", "updated_at"})
+# database on update and never audited, and ``updated_by_id`` is each version's ``actor`` (no
+# longer audited as a field), so an old value would be misleading.
+NOT_VERSIONED = frozenset({"version", "updated_at", "updated_by_id"})
 # Written by the core with every change; never counted as a change of content.
 BOOKKEEPING = frozenset({"version", "content_hash", "updated_at", "updated_by_id"})
 
@@ -119,6 +121,8 @@ def reconstruct_versions(record: Record, entries: list[AuditEntry]) -> list[Vers
         version = versions.get(entry.entity_version or 0)
         if version is None:
             continue
+        if entry.action == "transition":  # the state of this version
+            version.values["state"] = entry.new_value
         if entry.action in ("create", "update"):
             if not version.at:
                 version.at, version.actor = utc_iso(entry.at), entry.actor_name
@@ -132,9 +136,46 @@ def reconstruct_versions(record: Record, entries: list[AuditEntry]) -> list[Vers
             version.events.append(f"{entry.action} {entry.field}".strip())
     values: dict[str, str | None] = {}
     for number in range(1, last + 1):
+        own_hash = versions[number].values.get("content_hash")
         values = {**values, **versions[number].values}
+        # Since the lean trail, updates carry no content_hash row: it is the hash of the
+        # version's content as audited (older trails have their own row per version).
+        values["content_hash"] = own_hash or audited_content_hash(record, values)
         versions[number].values = values
     return [versions[n] for n in range(1, last + 1)]
+
+
+def audited_content_hash(record: Record, values: dict[str, str | None]) -> str:
+    """The content hash of a version rebuilt from the trail's text values."""
+    from core.records.content import content_fields, content_hash
+
+    mapper = record.__mapper__
+    content = {}
+    for name in content_fields(record):
+        content[name] = _native(mapper.get_property(name).columns[0], values.get(name))
+    return content_hash(content)
+
+
+def _native(column: Any, text: str | None) -> Any:
+    """A trail text back to the value ``content_of`` hashes (ids, numbers, flags)."""
+    if text is None:
+        return None
+    if column.foreign_keys:
+        match = LABELLED_ID.search(text)
+        return int(match.group(1) if match else text)
+    python_type = _python_type(column)
+    if python_type is bool:
+        return text == "true"
+    if python_type is int:
+        return int(text)
+    return text
+
+
+def _python_type(column: Any) -> Any:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return str
 
 
 def change_counts(record: Record, entries: list[AuditEntry]) -> Counter[str]:

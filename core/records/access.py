@@ -65,8 +65,8 @@ def readable_or_none(user: Any, record_id: Any) -> Any:
 
 
 def readable_links(record: Record, user: Any) -> list[RecordLink]:
-    """Links of ``record`` in both directions whose other end ``user`` may read too."""
-    stmt = select(RecordLink).where(or_(
+    """Live links of ``record`` in both directions whose other end ``user`` may read too."""
+    stmt = select(RecordLink).where(RecordLink.ended_at.is_(None), or_(
         (RecordLink.source_id == record.id) & readable(user, RecordLink.target_id),
         (RecordLink.target_id == record.id) & readable(user, RecordLink.source_id),
     )).order_by(RecordLink.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -23,6 +23,9 @@ class Record(Base):
     __tablename__ = "core_record"
     __audit_label_column__ = "number"
     __audit__ = True
+    # Changes not written as field rows: the transition event carries the state; verify
+    # recomputes the content hash from the content; each entry's actor says who updated.
+    __audit_updates_elsewhere__ = frozenset({"state", "content_hash", "updated_by_id"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
@@ -81,11 +84,15 @@ class Counter(Base):
 
 
 class RecordLink(Base):
-    """A typed, directed relationship between two records (``addresses``, ``supersedes``)."""
+    """A typed, directed relationship between two records (``addresses``, ``supersedes``) of a
+    declared ``LinkKind``. Unlinking ends it (when, by whom, why); it is never deleted."""
 
     __tablename__ = "core_record_link"
     __audit__ = True
-    __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
+    # One live link per (source, target, kind); ended ones stay beside it.
+    __table_args__ = (Index("uq_core_record_link_live", "source_id", "target_id", "kind",
+                            unique=True, sqlite_where=text("ended_at IS NULL"),
+                            postgresql_where=text("ended_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), index=True)
@@ -93,6 +100,9 @@ class RecordLink(Base):
     kind: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    end_reason: Mapped[str | None] = mapped_column(String(2000))
 
     source = relationship("Record", foreign_keys=[source_id], lazy="joined")
     target = relationship("Record", foreign_keys=[target_id], lazy="joined")

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.audit.context import acting_as, audit_reason
 from core.db import db
 from core.errors import ConflictError, ValidationError
-from core.records.content import in_transition
 from core.records.family import children_of, parent_scope
-from core.records.models import Record, RecordLink
-from core.records.rules import refuse_if_frozen
+from core.records.models import Record
 from core.records.scope import check_owner, require_write, target_scope
 from core.specs import RecordType
 from core.users.models import User
@@ -159,44 +157,3 @@ def _move_children(record: Record, user: User, study_id: int | None,
         _move_children(child, user, study_id, site_id)
         child.study_id, child.site_id = study_id, site_id
         child.updated_by_id = user.id
-
-
-def link_records(source: Record, target: Record, kind: str, user: User, *,
-                 reason: str = "") -> RecordLink:
-    """Link ``source`` to ``target``: ``user`` writes ``source`` in its scope and may read
-    ``target`` (a transition's effects and the system principal excepted)."""
-    require_write(record_type(source.type), user, source.study_id, source.site_id)
-    if not (user.is_service or in_transition() or may_read(target, user)):
-        raise ValidationError({"target": f"No record numbered {target.number!r} that you may "
-                                         "see."})
-    if source.id == target.id:
-        raise ValidationError({"target": "A record cannot be linked to itself."})
-    if not in_transition():
-        refuse_if_frozen(source, "target")
-    if not kind or len(kind) > 40:
-        raise ValidationError({"kind": "Name the kind of link (at most 40 characters)."})
-    existing = db.session.scalar(select(RecordLink).where(
-        RecordLink.source_id == source.id, RecordLink.target_id == target.id,
-        RecordLink.kind == kind))
-    if existing is not None:
-        raise ConflictError(f"{source.number} is already linked to {target.number} ({kind}).")
-    host = current_app.extensions["cqms"].host
-    reasons = [text for answer in host.hook_for_enabled("validate_link")(
-        source=source, target=target, kind=kind, user=user) for text in (answer or [])]
-    if reasons:
-        raise ConflictError(f"{source.number} cannot be linked to {target.number} ({kind}): "
-                            + "; ".join(reasons))
-    with acting_as(user), audit_reason(reason or f"Linked {kind}"):
-        link = RecordLink(source_id=source.id, target_id=target.id, kind=kind,
-                          created_by_id=user.id)
-        db.session.add(link)
-        db.session.flush()
-    return link
-
-
-def links_of(record: Record) -> list[RecordLink]:
-    """Links in both directions."""
-    stmt = select(RecordLink).where(
-        or_(RecordLink.source_id == record.id, RecordLink.target_id == record.id)
-    ).order_by(RecordLink.id)
-    return list(db.session.scalars(stmt))

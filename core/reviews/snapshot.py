@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from core.audit.models import AuditEntry
 from core.db import db
@@ -15,8 +15,9 @@ NOTABLE = (
     ("failed sign-ins", (AuditEntry.action == "login.failed",)),
     ("account lockouts", (AuditEntry.action == "account.locked",)),
     ("failed signature attempts", (AuditEntry.action == "signature.failed",)),
-    ("signatures invalidated by a change", (AuditEntry.entity_type == "core_signature",
-                                            AuditEntry.field == "invalidated_at")),
+    ("signatures invalidated by a change", (or_(
+        AuditEntry.action == "signature.invalidated",
+        and_(AuditEntry.entity_type == "core_signature", AuditEntry.field == "invalidated_at")),)),
     ("plugin enablement changes", (AuditEntry.entity_type == "core_plugin_state",)),
     ("setting changes", (AuditEntry.entity_type == "core_setting",)),
     ("role permission changes", (AuditEntry.entity_type == "core_role_permission",)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from core.audit.models import AuditEntry
@@ -26,6 +26,9 @@ class Signature(Base):
 
     __tablename__ = "core_signature"
     __audit__ = True
+    # One event on the signed record per signing act and per invalidation, carrying the row.
+    __audit_events__ = {"create": "signature.applied", "update": "signature.invalidated"}
+    __audit_event_field__ = "signature"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), index=True)
@@ -59,10 +62,25 @@ class Signature(Base):
         session = object_session(self)
         if session is None or self.id is None:
             return True
-        return session.scalar(select(AuditEntry.id).where(
+        per_field = and_(  # entries written before signatures were audited as events
             AuditEntry.entity_type == self.__tablename__, AuditEntry.entity_id == str(self.id),
-            AuditEntry.field == "invalidated_at", AuditEntry.new_value.is_not(None)).limit(1)
-        ) is None
+            AuditEntry.field == "invalidated_at", AuditEntry.new_value.is_not(None))
+        as_event = and_(
+            AuditEntry.action == "signature.invalidated",
+            AuditEntry.entity_id == str(self.record_id),
+            AuditEntry.new_value.contains(f'"id": "{self.id}"', autoescape=True))
+        return session.scalar(select(AuditEntry.id).where(or_(per_field, as_event)).limit(1)
+                              ) is None
+
+    def audit_event_target(self) -> tuple[str, int, int]:
+        """The signed record's entity, id and current version: where the events go."""
+        from core.records.models import Record
+
+        session = object_session(self)
+        record = session.get(Record, self.record_id) if session is not None else None
+        if record is None:
+            return "core_record", self.record_id, self.record_version
+        return record.audit_entity_type, self.record_id, record.version
 
     @property
     def manifestation(self) -> str:

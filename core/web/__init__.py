@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from core.audit.context import AuditContext, reset_context, set_context
+from core.audit.kinds import label_of as audit_label_of
 from core.db.engine import set_read_only
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
@@ -120,6 +121,7 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms"] = state
     app.jinja_env.globals["cqms_site_name"] = site_name
     app.jinja_env.globals["cqms_attestation_text"] = ATTESTATION_TEXT
+    app.jinja_env.globals["cqms_audit_label"] = audit_label_of
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import LinkKind
+
 GOVERNED_BY = "governed_by"
+SUPERSEDES = "supersedes"
+LINK_KINDS = (
+    # Any record (a CAPA, an audit, a training assignment...) follows a procedure.
+    LinkKind(GOVERNED_BY, "governed by", "governs",
+             target_types=("documents_document", "documents_version")),
+    LinkKind(SUPERSEDES, "supersedes", "superseded by", source_types=("documents_version",),
+             target_types=("documents_version",), cardinality="one"),
+)
 
 
 def link_reasons(target: Any, kind: str) -> list[str]:

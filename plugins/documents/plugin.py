@@ -208,6 +208,13 @@ def record_transitioned(record, transition, user):
 
 
 @hookimpl
+def register_link_kinds():
+    from plugins.documents.links import LINK_KINDS
+
+    return list(LINK_KINDS)
+
+
+@hookimpl
 def validate_link(target, kind):
     from plugins.documents.links import link_reasons
 

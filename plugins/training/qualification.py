@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import Record, db, get_setting, links_of, signatures_of, utcnow
+from core import Record, db, get_setting, linked, signatures_of, utcnow
 from plugins.training import queries
 from plugins.training.models import TrainingAssignment
 
@@ -74,10 +74,7 @@ def missing_training(record: Any, user: Any) -> list[str]:
     grace = timedelta(days=get_setting("training.gate_grace_days"))
     now = utcnow()
     reasons = []
-    for link in links_of(record):
-        if link.kind != GOVERNED_BY or link.source_id != record.id:
-            continue
-        document = link.target
+    for document in linked(record, GOVERNED_BY, direction="out"):
         version = queries.version_in_effect(document.id)
         if version is None or version.effective_at + grace > now:
             continue

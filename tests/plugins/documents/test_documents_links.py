@@ -82,5 +82,5 @@ def test_the_admin_link_form_refuses_an_obsolete_procedure(client, login, librar
         "csrf_token": csrf_token(client, f"{DOCS}details/?id={form.id}"),
         "target": library["current"].number, "kind": "governed_by", "reason": "Procedure"},
         follow_redirects=True).get_data(as_text=True)
-    assert f"linked to {library['current'].number} (governed_by)" in page
+    assert f"governed by {library['current'].number}." in page
     assert links() == before + 1

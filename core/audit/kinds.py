@@ -1,0 +1,46 @@
+"""The catalogue of audit event kinds the core writes. Plugins add theirs by declaration
+(``register_audit_event_kinds``); ``record_event`` refuses a kind nobody declared."""
+
+from __future__ import annotations
+
+from core.specs import AuditEventKind
+
+K = AuditEventKind
+CORE_KINDS = (
+    K("create", "Created", "field: a column; new: its value (one entry per column)"),
+    K("update", "Changed", "field: a column; old and new: its values (one entry per changed "
+      "business column)"),
+    K("delete", "Removed", "field: a column; old: its last value"),
+    K("transition", "Workflow step", "field: the transition; old and new: the states"),
+    K("signature.applied", "Signed", "new: the signature (meaning, signer, printed name, "
+      "record version, content hash, time, method, comment, MAC) as JSON"),
+    K("signature.invalidated", "Signature invalidated", "new: the signature id, time and "
+      "reason as JSON"),
+    K("signature.failed", "Signature refused (wrong password)", "the signer's account"),
+    K("signature.attested", "Signature attestation signed", "new: the attestation text"),
+    K("attachment.added", "File attached", "new: name, id, media type, size and SHA-256"),
+    K("export", "Exported", "field: the kind of export; new: what was exported"),
+    K("login.succeeded", "Signed in", "the account"),
+    K("login.failed", "Sign-in refused", "field: cause or username"),
+    K("logout", "Signed out", "the account"),
+    K("account.locked", "Account locked", "the account; the reason: failed attempts"),
+    K("user.unlocked", "Account unlocked", "the account"),
+    K("totp.enrolled", "Authenticator enrolled", "the account"),
+    K("api_token.revoked", "API token revoked", "the token"),
+    K("task.opened", "Task opened", "field: the task kind; new: who it is for"),
+    K("task.done", "Task done", "field: the task kind; old: who it was for"),
+    K("task.cancelled", "Task cancelled", "field: the task kind; old: who it was for"),
+    K("notification.queued", "Notification queued", "the notification"),
+    K("notification.sent", "Notification sent", "the notification"),
+    K("notification.failed", "Notification failed", "the notification; new: the error"),
+)
+
+
+def label_of(kind: str) -> str:
+    """A kind's label in the running app's catalogue (the key itself when unknown)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return kind
+    found = current_app.extensions["cqms"].registry.audit_event_kinds.get(kind)
+    return found.label if found is not None else kind
