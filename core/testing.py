@@ -9,7 +9,8 @@ Fixtures
     ``run_cqms(*args)`` runs the ``cqms`` command in-process on ``app``.
 
 Markers
-    ``@pytest.mark.plugins("documents", ...)``: the plugins allowed (and enabled) in ``app``.
+    ``@pytest.mark.plugins("documents", ...)``: the plugins allowed (and enabled) in ``app``;
+    without it (and without ``plugins=``) the app loads the core alone.
     ``@pytest.mark.backends("sqlite", "postgresql")``: run the test once per database backend.
     ``@pytest.mark.browser``: needs Debian's chromium (``CQMS_TEST_CHROMIUM`` overrides the path).
 
@@ -36,10 +37,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from core.hookspecs import hookimpl
+from core.testing_templates import SchemaTemplates
+from core.testing_templates import enabled as templates_enabled
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 BACKENDS = ("sqlite", "postgresql")
 # WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
+NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test that needs one "
+                  "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")
 CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
 
@@ -83,6 +88,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "req(*ids): regulatory requirement IDs this test verifies",
     ):
         config.addinivalue_line("markers", line)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and "app_factory" in getattr(item, "fixturenames", ()) and (
+            item.get_closest_marker("plugins") is None):
+        report.sections.append(("cqms plugins", NO_PLUGIN_HINT))
+    return report
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -157,9 +171,32 @@ def create_schema(app: Flask) -> None:
         db.session.commit()
 
 
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaTemplates | None]:
+    """This session's template databases (``core.testing_templates``); None when turned off."""
+    if not templates_enabled():
+        yield None
+        return
+    templates = SchemaTemplates(tmp_path_factory.mktemp("schema-templates"),
+                                os.environ.get("CQMS_TEST_POSTGRES_URL", ""))
+    yield templates
+    templates.close()
+    _template_stats.update(templates.stats)
+
+
+_template_stats: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _template_stats:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(_template_stats.items()))
+        terminalreporter.write_line(f"cqms schema set-ups: {counts}")
+
+
 @pytest.fixture
 def app_factory(
-    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
+    schema_templates: SchemaTemplates | None,
 ) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
@@ -183,7 +220,9 @@ def app_factory(
         }
         app = create_app(overrides, extra_plugins=extra_plugins, environ={})
         app.test_client_class = CQMSClient
-        if schema:
+        if schema and schema_templates is not None:
+            schema_templates.prepare(app, overrides, extra_plugins, create_schema)
+        elif schema:
             create_schema(app)
         apps.append(app)
         return app
