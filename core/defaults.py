@@ -141,6 +141,7 @@ def register_models() -> list[type]:
     from core.audit.models import AuditCheckpoint, AuditEntry
     from core.notifications.models import Notification
     from core.plugins import PluginState
+    from core.reactions.models import Reaction
     from core.records.models import Counter, Record, RecordLink
     from core.reviews.models import PeriodicReview
     from core.settings import Setting
@@ -185,6 +186,7 @@ def register_models() -> list[type]:
         Notification,
         ValidationSummary,
         PeriodicReview,
+        Reaction,
     ]
 
 
@@ -221,6 +223,7 @@ def register_admin_views() -> list[AdminView]:
     from core.admin.audit import AuditView
     from core.admin.notifications import NotificationsView
     from core.admin.plugins import PluginsView
+    from core.admin.reactions import ReactionsView
     from core.admin.roles import RoleAdmin
     from core.admin.studies import SiteAdmin, StudyAdmin
     from core.admin.tasks import MyTasksView, TeamTasksView
@@ -248,6 +251,8 @@ def register_admin_views() -> list[AdminView]:
         AdminView(StudyAdmin, "Studies", "core_studies", "core.studies.view", Study, clinical, 10),
         AdminView(SiteAdmin, "Sites", "core_sites", "core.studies.view", Site, clinical, 20),
         AdminView(PluginsView, "Plugins", "core_plugins", "core.plugins.manage", None, system, 10),
+        AdminView(ReactionsView, "Reactions", "core_reactions", "core.plugins.manage", None,
+                  system, 15),
         AdminView(AuditView, "Audit trail", "core_audit", "core.audit.view", AuditEntry, system, 30),
     ]
 

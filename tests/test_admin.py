@@ -731,7 +731,7 @@ def test_audit_trail_pages_with_keyset(client, admin, db, system_actor):
     from core.audit.service import record_event
 
     for i in range(130):
-        record_event("test.event", "pytest", i)
+        record_event("export", "pytest", i, field="test")
     db.session.commit()
     first = client.get("/admin/core_audit/?entity_type=pytest")
     ids = audit_ids(first)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from kernel_plugin import make_plugin
 from sqlalchemy import select
 
-from core import Reminder, create_record, system_user
+from core import AuditEventKind, Reminder, create_record, system_user
 from core.audit.context import current_context
 from core.audit.models import AuditEntry
 from core.cli import build_cli
@@ -51,6 +51,8 @@ def app_config(temp_plugin, seen):
         role_assignment_changed=lambda assignment: react("role", assignment.user_id),
         record_created=lambda record: react("record", record.id),
         register_reminders=lambda: [Reminder("spy.make", "Makes a widget", sweep)],
+        register_audit_event_kinds=lambda: [AuditEventKind("spy.role", "Spy saw a role change"),
+                                            AuditEventKind("spy.record", "Spy saw a record")],
     )
     return {"plugins": ["acme", "spy"],
             "extra_plugins": {"acme": make_plugin(temp_plugin), "spy": spy}}

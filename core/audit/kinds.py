@@ -33,6 +33,7 @@ CORE_KINDS = (
     K("notification.queued", "Notification queued", "the notification"),
     K("notification.sent", "Notification sent", "the notification"),
     K("notification.failed", "Notification failed", "the notification; new: the error"),
+    K("reaction.retried", "Reaction retried", "field: the hook; new: the plugin; the reason"),
 )
 
 

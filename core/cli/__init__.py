@@ -24,7 +24,17 @@ def fail(message: str) -> None:
 
 
 def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
-    from core.cli import audit, backup, demo, exports, plugins, reminders, users, validation
+    from core.cli import (
+        audit,
+        backup,
+        demo,
+        exports,
+        plugins,
+        reactions,
+        reminders,
+        users,
+        validation,
+    )
     from core.cli import db as db_commands
 
     @click.group(help="CQMS administration commands (configuration from CQMS_CONFIG and CQMS_*).")
@@ -37,6 +47,7 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     cli.add_command(users.group)
     cli.add_command(reminders.group)
     cli.add_command(reminders.scheduler)
+    cli.add_command(reactions.group)
     cli.add_command(demo.command)
     cli.add_command(exports.verify_bundle_command)
     cli.add_command(validation.group)

@@ -19,6 +19,7 @@ from core.cli.context import _missing_tables, as_system, state, system_principal
 from core.db import db
 from core.notifications.outbox import deliver_outbox
 from core.notifications.reminders import run_reminders
+from core.reactions.service import run_due
 
 DEFAULT_INTERVAL = 300
 
@@ -29,10 +30,14 @@ def group() -> None:
 
 
 def run_cycle(echo: Callable[[str], Any]) -> int:
-    """Every sweep once, then the outbox; one summary line each. Returns the failed sweeps."""
+    """Every sweep once, the reactions due, then the outbox; one summary line each. Returns the
+    failed sweeps."""
     results = run_reminders()
     for result in results:
         echo(result.line())
+    done, failed = run_due()
+    if done or failed:
+        echo(f"reactions: {done} run, {failed} failed (retried later; see System > Reactions)")
     echo(deliver_outbox().line())
     return sum(1 for r in results if r.error)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.audit.context import acting_as, audit_reason
 from core.db import db
 from core.errors import ConflictError, ValidationError
+from core.reactions.service import queue as queue_reactions
 from core.records.family import children_of, parent_scope
 from core.records.models import Record
 from core.records.scope import check_owner, require_write, target_scope
@@ -80,7 +81,6 @@ def create_record(type_key: str, user: User, *, reason: str = "", **values: Any)
     ``user`` needs the type's permission in the record's study/site (PermissionDenied); a given
     owner must be allowed to own it there, and a child record takes its parent's study/site
     (ValidationError naming the field)."""
-    from core.workflows.service import after_commit
 
     rt = record_type(type_key)
     _check_fields(rt, values)
@@ -104,8 +104,7 @@ def create_record(type_key: str, user: User, *, reason: str = "", **values: Any)
     with acting_as(user), audit_reason(reason or "Record created"):
         db.session.add(record)
         db.session.flush()
-    created = host.hook_for_enabled("record_created")
-    after_commit(db.session(), lambda: created(record=record))
+    queue_reactions("record_created", record=record)
     return record
 
 

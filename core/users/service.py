@@ -160,12 +160,9 @@ def revoke_assignment(assignment: UserRole, *, reason: str, revoked_by: User | N
 
 def _announce(assignment: UserRole) -> None:
     """Plugins hear of a grant or revocation once it committed (``role_assignment_changed``)."""
-    from flask import current_app
+    from core.reactions.service import queue
 
-    from core.workflows.service import after_commit
-
-    hook = current_app.extensions["cqms"].host.hook_for_enabled("role_assignment_changed")
-    after_commit(db.session(), lambda: hook(assignment=assignment))
+    queue("role_assignment_changed", assignment=assignment)
 
 
 def end_sessions(user: User, why: str) -> int:

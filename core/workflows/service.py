@@ -22,6 +22,7 @@ from core.audit.service import record_event
 from core.db import db
 from core.errors import ConflictError, PermissionDenied, ValidationError, WorkflowError
 from core.permissions import may_act_in
+from core.reactions.service import queue as queue_reactions
 from core.records.content import transition_scope, workflow_of
 from core.records.models import Record
 from core.signatures.models import Signature
@@ -153,11 +154,9 @@ def transition(
                 effect(record, user)
     except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
         raise ConflictError(f"{number} was changed by someone else; reload it") from None
-    transitioned = state.host.hook_for_enabled("record_transitioned")
-    after_commit(db.session(), lambda: transitioned(record=record, transition=t, user=user))
+    queue_reactions("record_transitioned", record=record, transition=t, user=user)
     if written is not None:
-        signed = state.host.hook_for_enabled("signature_applied")
-        after_commit(db.session(), lambda: signed(record=record, signature=written))
+        queue_reactions("signature_applied", record=record, signature=written)
     return record
 
 
