@@ -46,6 +46,7 @@ from core.plugins import plugin_enabled as _plugin_enabled
 from core.records.content import ServiceScope as _ServiceScope
 from core.records.content import changed_fields as _changed_fields
 from core.records.content import state_before_change
+from core.records.items import RecordItem, items_of
 from core.records.links import link_records, linked, links_of, unlink
 from core.records.models import Record
 from core.records.rules import server_write
@@ -97,6 +98,7 @@ __all__ = [
     "PermissionDenied",
     "Record",
     "RecordAction",
+    "RecordItem",
     "RecordType",
     "Reminder",
     "Role",
@@ -140,6 +142,7 @@ __all__ = [
     "has_permission",
     "hook_implemented",
     "hookimpl",
+    "items_of",
     "link_records",
     "linked",
     "links_of",

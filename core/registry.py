@@ -255,6 +255,15 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             if missing:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"controlled fields {missing}")
+            from core.records.items import RecordItem
+
+            owned = reg.models.get(plugin, [])
+            for item in rt.items:
+                if not (isinstance(item, type) and issubclass(item, RecordItem)
+                        and item in owned):
+                    raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: item model "
+                                       f"{item!r} must subclass core.RecordItem and be one of "
+                                       "the plugin's models")
             if rt.scope_parent is not None and rt.scope_parent not in columns:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"scope_parent column {rt.scope_parent!r}")

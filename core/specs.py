@@ -280,6 +280,9 @@ class RecordType:
     # (admin, API, services) before the rules and the content hash; it may raise a
     # ValidationError or ConflictError to refuse the record.
     prepare_new: Callable[[Any], None] | None = None
+    # Models of rows owned by a record of this type (subclasses of ``core.RecordItem``):
+    # audited under the record, frozen with it, listed on its page and exported with it.
+    items: tuple[type, ...] = ()
 
 
 @dataclass(frozen=True)

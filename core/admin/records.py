@@ -25,6 +25,7 @@ from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.content import change_needs_reason
+from core.records.items import items_of
 from core.records.links import impact, kinds_from, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
 from core.records.service import (
@@ -196,6 +197,7 @@ class RecordAdmin(CQMSModelView):
                 transitions=available_transitions(record, user),
                 signatures=signatures_of(record),
                 links=readable_links(record, user),
+                items=items_of(record),
                 record_badge=self.record_type.badge(record) if self.record_type.badge else None,
                 history=_history(record),
                                 needs_attestation=not has_attested(user),

@@ -40,6 +40,7 @@ from core.exports.history import (
 from core.integrity import integrity_key, key_id, mac
 from core.records.access import readable_links
 from core.records.content import content_hash, content_of
+from core.records.items import items_of
 from core.records.models import Record
 from core.signatures.service import mac_valid, signatures_of
 
@@ -64,6 +65,12 @@ class CertifiedCopy:
 def safe_name(text: str, limit: int = 80) -> str:
     """A file name made of letters, digits, ``.``, ``_`` and ``-`` only."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:limit] or "file"
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    return value if value is None or isinstance(value, bool | int | float | str) else str(value)
 
 
 def _json(data: Any) -> bytes:
@@ -150,6 +157,7 @@ audit-trail.json    the record's audit entries (and those of its files, signatur
                     canonical JSON of the entry)
 signatures.json     electronic signatures: printed name, UTC time, meaning, signed version, MAC
 links.json          links to and from other records
+items.json          rows the record owns (checklist answers, action lines...)
 attachments.json    the attached files (name, type, size, SHA-256); the files are in attachments/
 record.pdf          the human-readable rendering
 manifest.json       size and SHA-256 of every file above; SHA256SUMS lists the same
@@ -220,6 +228,12 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
         writer.add("links.json", _json([_link_json(record, link)
                                         for link in readable_links(record, user)]))
         writer.add("attachments.json", _json(attachment_rows))
+        writer.add("items.json", _json([
+            {"kind": model.__item_label__, "table": model.__tablename__,
+             "rows": [{"id": row.id, "created_at": utc_iso(row.created_at),
+                       **{name: _plain_value(getattr(row, name))
+                          for name, _heading in model.__item_columns__}} for row in rows]}
+            for model, rows in items_of(record)]))
         for attachment, row in zip(attachments, attachment_rows, strict=True):
             try:
                 with open_attachment(attachment) as stream:

@@ -21,6 +21,7 @@ from core.audit.models import AuditEntry
 from core.audit.reconcile import LABELLED_ID
 from core.audit.scope import visible_entries
 from core.db import db
+from core.records.items import item_models
 from core.records.models import Record, RecordLink
 from core.signatures.models import Signature
 
@@ -37,7 +38,7 @@ def record_tables(record: Record) -> list[str]:
 
 
 def record_entries(record: Record, user: Any = None) -> list[AuditEntry]:
-    """Every audit entry of ``record`` and of its attachments, signatures and links, in order;
+    """Every audit entry of ``record`` and of its attachments, signatures, links and items, in order;
     with ``user``, those they may see (not the links to records they may not read)."""
     owned = (
         (Attachment.__tablename__, select(Attachment.id).where(Attachment.record_id == record.id)),
@@ -45,6 +46,8 @@ def record_entries(record: Record, user: Any = None) -> list[AuditEntry]:
         (RecordLink.__tablename__, select(RecordLink.id).where(
             or_(RecordLink.source_id == record.id, RecordLink.target_id == record.id))),
     )
+    owned += tuple((model.__tablename__, select(model.id).where(model.record_id == record.id))
+                   for model in item_models(record))
     conditions = [and_(AuditEntry.entity_type.in_(record_tables(record)),
                        AuditEntry.entity_id == str(record.id))]
     for table, ids in owned:

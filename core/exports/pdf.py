@@ -24,6 +24,8 @@ from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
 from core.records.access import readable_links
+from core.records.items import items_of
+from core.records.links import relation_label
 from core.records.models import Record, RecordLink
 from core.signatures.service import signatures_of
 
@@ -139,6 +141,7 @@ def _link_row(record: Record, link: RecordLink) -> dict[str, str]:
     outgoing = link.source_id == record.id
     other = link.target if outgoing else link.source
     return {"direction": "this record →" if outgoing else "→ this record", "kind": link.kind,
+            "relation": relation_label(link, record.id),
             "number": other.number, "title": other.title, "state": other.state,
             "at": utc_text(link.created_at)}
 
@@ -160,6 +163,7 @@ def record_context(record: Record, user: Any, printed_at: datetime | None = None
         "signatures": [(s, meanings[s.meaning].label if s.meaning in meanings else s.meaning)
                        for s in signatures_of(record)],
         "links": [_link_row(record, link) for link in readable_links(record, user)],
+        "items": items_of(record),
         "attachments": attachments_of(record),
         "history": [(e, _entity(record, e)) for e in entries],
         "printed_at": utc_text(printed_at or utcnow()),

@@ -124,7 +124,7 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
     from core.signatures.service import invalidate_signatures
 
     for obj in list(session.deleted):
-        rules.check_deleted(obj)
+        rules.check_deleted(session, obj)
     for obj in list(session.new):
         rules.check_new(session, obj)
         if isinstance(obj, Record):

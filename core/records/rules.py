@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.audit.context import current_context
 from core.errors import ConflictError, ValidationError
 from core.plugins import CORE_KEY
+from core.records.items import RecordItem
 from core.records.models import Record
 from core.specs import ItemRules
 
@@ -71,9 +72,7 @@ def _state_before(record: Record) -> str:
 
 
 def _may_write_server_fields(record: Record) -> bool:
-    from core.records.content import in_transition_of
-
-    return record.type in _server_write.get() or in_transition_of(record)
+    return record.type in _server_write.get() or _in_transition_of(record)
 
 
 def _check_new_record(rt: Any, record: Record) -> None:
@@ -154,8 +153,37 @@ def _validate(obj: Any, changes: dict[str, Any], session: Session) -> None:
         raise ValidationError(problems)
 
 
+def _check_item_of_record(session: Session, item: Any, what: str) -> None:
+    """A record's item belongs to a record of a type declaring it, is written by who may write
+    that record, and changes only while the record is not frozen."""
+    from core.records.content import in_transition
+    from core.records.scope import require_write
+
+    with session.no_autoflush:
+        parent = session.get(Record, item.record_id) if item.record_id else None
+    rt = _registry().record_types.get(parent.type) if parent is not None else None
+    if rt is None or type(item) not in rt.items:
+        raise ValidationError({"record_id": f"A {item.__item_label__} belongs to a record "
+                                            "whose type lists it."})
+    user = _acting_user(session)
+    if user is not None and not user.is_service and not in_transition():
+        require_write(rt, user, parent.study_id, parent.site_id)
+    state = _state_before(parent)
+    if state in rt.frozen_states and not _in_transition_of(parent):
+        raise ValidationError({"record_id": f"{frozen_message(rt, parent, state)} ({what} "
+                                            f"of a {item.__item_label__} refused)"})
+
+
+def _in_transition_of(record: Record) -> bool:
+    from core.records.content import in_transition_of
+
+    return in_transition_of(record)
+
+
 def check_new(session: Session, obj: Any) -> None:
     """Rules for a row being inserted (records: before their defaults and content hash)."""
+    if isinstance(obj, RecordItem):
+        _check_item_of_record(session, obj, "the addition")
     rt = _registry().record_types.get(obj.type) if isinstance(obj, Record) else None
     if rt is not None:
         _check_new_record(rt, obj)
@@ -177,6 +205,8 @@ def check_changed(session: Session, obj: Any) -> None:
         if not changes:
             return
     else:
+        if isinstance(obj, RecordItem):
+            _check_item_of_record(session, obj, "a change")
         rules = _rules_of(obj)
         if rules is not None:
             _check_item(rules, obj, False, changes)
@@ -186,7 +216,9 @@ def check_changed(session: Session, obj: Any) -> None:
         _validate(obj, changes, session)
 
 
-def check_deleted(obj: Any) -> None:
+def check_deleted(session: Session, obj: Any) -> None:
+    if isinstance(obj, RecordItem):
+        _check_item_of_record(session, obj, "the removal")
     if isinstance(obj, Record):
         raise ConflictError(f"{obj.number} is a record: records are never deleted "
                             "(retire or cancel them through their workflow).")
