@@ -42,10 +42,12 @@ run: $(VENV)/.installed-run
 # Whole runs record validation evidence (docs/validation.md) and fail on an unproven claim.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py
+	$(BIN)/lint-imports
 	$(BIN)/pytest --validation-results=reports/validation-results.json --validation-enforce
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from core.audit.service import record_event
 from core.db import db, utcnow
+from core.db.after_commit import after_commit
 from core.reactions.models import DONE, FAILED, PENDING, Reaction
 
 log = logging.getLogger("cqms.reactions")
@@ -53,8 +54,6 @@ def _payload(hook: str, objects: dict[str, Any]) -> dict[str, Any]:
 
 def queue(hook: str, **objects: Any) -> None:
     """Write the reactions to this change into its transaction; they run after its commit."""
-    from core.workflows.service import after_commit
-
     rows = [Reaction(hook=hook, plugin=impl.plugin_name, state=PENDING,
                      payload=json.dumps(_payload(hook, objects), sort_keys=True))
             for impl in _implementations(hook)]

@@ -9,12 +9,7 @@ then the state changes and the audit entries and signature are written. After co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.audit.context import acting_as, audit_reason
@@ -30,32 +25,6 @@ from core.signatures.service import SignatureRequest, sign
 from core.specs import Transition
 from core.users.models import User
 from core.workflows.duties import barred
-
-AFTER_COMMIT = "cqms_after_commit"
-COMMITTED = "cqms_after_commit_ready"
-
-
-def after_commit(session: Session, callback: Callable[[], Any]) -> None:
-    """Run ``callback`` once the current transaction commits (dropped on rollback)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(callback)
-
-
-def _committed(session: Session) -> None:
-    session.info.setdefault(COMMITTED, []).extend(session.info.pop(AFTER_COMMIT, []))
-
-
-def _run_after_commit(session: Session, transaction: Any) -> None:
-    """Run the callbacks once the committed transaction has ended: unlike inside
-    ``after_commit``, they may write (and commit) in a new transaction, e.g. open tasks."""
-    if transaction.parent is not None:
-        return
-    callbacks = session.info.pop(COMMITTED, [])
-    for callback in callbacks:
-        callback()
-
-
-def _drop_after_commit(session: Session, *_args: Any) -> None:
-    session.info.pop(AFTER_COMMIT, None)
 
 
 def available_transitions(record: Record, user: User) -> list[Transition]:
@@ -183,15 +152,3 @@ def perform_transition(record: Record, name: str, user: User, *, reason: str = "
         db.session.rollback()
         raise
     return record
-
-
-def install() -> None:
-    from flask_sqlalchemy.session import Session as FlaskSession
-
-    for name, fn in (("after_commit", _committed), ("after_transaction_end", _run_after_commit),
-                     ("after_soft_rollback", _drop_after_commit)):
-        if not event.contains(FlaskSession, name, fn):
-            event.listen(FlaskSession, name, fn)
-
-
-install()
