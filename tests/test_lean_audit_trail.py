@@ -145,3 +145,33 @@ def test_the_catalogue_refuses_bad_declarations(app_factory, temp_plugin, kinds,
     plugin = make_plugin(temp_plugin, register_audit_event_kinds=kinds)
     with pytest.raises(StartupError, match=message):
         app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
+
+
+def test_a_plain_field_update_writes_one_row(app, people):
+    author, _ = people
+    widget = create_record("acme_widget", author, title="Pump", description="Blue")
+    db.session.commit()
+    start, version, stamp = _count(), widget.version, widget.content_hash
+    update_record(widget, author, expected_version=widget.version, description="Green")
+    db.session.commit()
+    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.id > start)).all()
+    assert [(r.action, r.field, r.old_value, r.new_value) for r in rows] == [
+        ("update", "description", "Blue", "Green")]
+    # The bookkeeping still moved, in the record and in its hash, without rows of its own.
+    assert widget.version == version + 1 and widget.content_hash != stamp
+    assert _findings(app) == []
+
+
+def test_verify_finds_a_signature_row_no_event_carries(app, people):
+    author, approver = people
+    widget = create_record("acme_widget", author, title="Pump", description="Blue")
+    transition(widget, "submit", author)
+    transition(widget, "approve", approver,
+               signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    db.session.commit()
+    db.session.execute(text("UPDATE core_signature SET meaning = 'reviewed', "
+                            "content_hash = :h"), {"h": "0" * 64})
+    db.session.commit()
+    found = _findings(app)
+    assert any("core_signature" in f and "field meaning" in f for f in found), found
+    assert any("core_signature" in f and "field content_hash" in f for f in found), found
