@@ -19,6 +19,7 @@ from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
 from core.cli.context import as_system
 from core.db import Base, UTCDateTime, db, utcnow
+from core.due import add_months, due_text, is_overdue
 from core.errors import (
     AuthenticationFailed,
     ConflictError,
@@ -120,6 +121,7 @@ __all__ = [
     "WorkflowError",
     "abort_problem",
     "add_attachment",
+    "add_months",
     "api_user",
     "as_system",
     "attachments_of",
@@ -137,11 +139,13 @@ __all__ = [
     "current_reason",
     "current_user",
     "db",
+    "due_text",
     "get_setting",
     "has_attested",
     "has_permission",
     "hook_implemented",
     "hookimpl",
+    "is_overdue",
     "items_of",
     "link_records",
     "linked",

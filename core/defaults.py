@@ -290,10 +290,13 @@ def register_dashboard_widgets() -> list[DashboardWidget]:
 
 @hookimpl
 def register_reminders() -> list[Reminder]:
+    from core.due import overdue_records
     from core.notifications.reminders import overdue_tasks
     from core.reviews.workflow import open_due_reviews
 
-    return [Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
+    return [Reminder("core.overdue_records", "Open records past their due date: a task for "
+                     "the owner, then for the escalation role", overdue_records),
+            Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
                      overdue_tasks),
             Reminder("core.periodic_reviews", "Open the audit-trail and user-access reviews "
                      "when due", open_due_reviews)]

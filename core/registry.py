@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from core.errors import StartupError, ValidationError
@@ -264,6 +265,13 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: item model "
                                        f"{item!r} must subclass core.RecordItem and be one of "
                                        "the plugin's models")
+            if rt.due_field is not None and _python_type(rt.model, rt.due_field) not in (
+                    date, datetime):
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: due_field "
+                                   f"{rt.due_field!r} is not a date column of the model")
+            if rt.escalate_to_role is not None and rt.escalate_to_role not in reg.roles:
+                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: "
+                                   f"escalate_to_role names unknown role {rt.escalate_to_role!r}")
             if rt.scope_parent is not None and rt.scope_parent not in columns:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"scope_parent column {rt.scope_parent!r}")
@@ -301,6 +309,16 @@ def _build_link_kinds(reg: Registry, call) -> None:  # type: ignore[no-untyped-d
             if unknown:
                 raise StartupError(f"{where} names unknown record type {unknown[0]!r}")
             reg.link_kinds[kind.key] = kind
+
+
+def _python_type(model: type, name: str) -> Any:
+    prop = model.__mapper__.column_attrs.get(name)  # type: ignore[attr-defined]
+    if prop is None:
+        return None
+    try:
+        return prop.columns[0].type.python_type
+    except NotImplementedError:
+        return None
 
 
 def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:

@@ -283,6 +283,13 @@ class RecordType:
     # Models of rows owned by a record of this type (subclasses of ``core.RecordItem``):
     # audited under the record, frozen with it, listed on its page and exported with it.
     items: tuple[type, ...] = ()
+    # The Date (or DateTime) column holding when an open record is due. The core shows "due" and
+    # "overdue" on lists and pages, filters by it, and opens a task for the owner of an open
+    # record past due (once per due date); ``escalate_to_role`` gets one after
+    # ``escalate_after_days`` more days.
+    due_field: str | None = None
+    escalate_to_role: str | None = None
+    escalate_after_days: int = 7
 
 
 @dataclass(frozen=True)

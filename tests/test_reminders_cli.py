@@ -84,6 +84,7 @@ def test_reminders_run_twice_sends_each_mail_once(cqms_backend, app, capsys, smt
     status, out, err = cqms(app, capsys, "reminders", "run")
     assert (status, err) == (0, "")
     assert out.splitlines() == [
+        "core.overdue_records: 0 notifications queued",
         "core.overdue_tasks: 3 notifications queued",
         "core.periodic_reviews: 0 notifications queued",  # no QA manager here
         "zed.count: 0 notifications queued",
@@ -91,7 +92,7 @@ def test_reminders_run_twice_sends_each_mail_once(cqms_backend, app, capsys, smt
     ]
     status, out, _ = cqms(app, capsys, "reminders", "run")
     assert status == 0
-    assert out.splitlines()[0] == "core.overdue_tasks: 0 notifications queued"
+    assert out.splitlines()[1] == "core.overdue_tasks: 0 notifications queued"
     assert out.splitlines()[-1] == "outbox: 0 e-mails sent, 0 failed (will retry), 0 given up"
     keys = smtp.keys()
     assert len(keys) == 3 and len(set(keys)) == 3
@@ -110,7 +111,8 @@ def test_a_failing_sweep_is_reported_and_exits_1(app_factory, temp_plugin, capsy
     with app.app_context():
         status, out, err = cqms(app, capsys, "reminders", "run")
     assert status == 1
-    assert out.splitlines() == ["core.overdue_tasks: 0 notifications queued",
+    assert out.splitlines() == ["core.overdue_records: 0 notifications queued",
+                                "core.overdue_tasks: 0 notifications queued",
                                 "core.periodic_reviews: 0 notifications queued",
                                 "zed.broken: failed: RuntimeError: boom",
                                 "outbox: 0 e-mails sent, 0 failed (will retry), 0 given up"]
@@ -129,6 +131,8 @@ def test_reminders_list_and_bad_interval(app, capsys):
     status, out, _ = cqms(app, capsys, "reminders", "list")
     assert status == 0
     assert out.splitlines() == [
+        "core.overdue_records  Open records past their due date: a task for the owner, then "
+        "for the escalation role  (enabled)",
         "core.overdue_tasks  Overdue open tasks: remind whoever they are for  (enabled)",
         "core.periodic_reviews  Open the audit-trail and user-access reviews when due  (enabled)",
         "zed.count  Counts  (enabled)",
@@ -156,11 +160,12 @@ def test_scheduler_cycles_until_sigterm(app, capsys, smtp, overdue, sweeps):
     assert lines[0].startswith("scheduler: started, a cycle every 1 s")
     assert lines[-1] == f"scheduler: stopped after {len(sweeps)} cycle(s)"
     assert len(sweeps) >= 2
-    assert lines[1:5] == ["core.overdue_tasks: 3 notifications queued",
+    assert lines[1:6] == ["core.overdue_records: 0 notifications queued",
+                          "core.overdue_tasks: 3 notifications queued",
                           "core.periodic_reviews: 0 notifications queued",
                           "zed.count: 0 notifications queued",
                           "outbox: 3 e-mails sent, 0 failed (will retry), 0 given up"]
-    assert lines[5] == "core.overdue_tasks: 0 notifications queued"
+    assert lines[7] == "core.overdue_tasks: 0 notifications queued"
     assert len(smtp.messages) == 3
     assert signal.getsignal(signal.SIGTERM) is previous  # handlers are put back
 
@@ -196,6 +201,6 @@ def test_scheduler_process_stops_cleanly(app_factory, tmp_path, signum):
         rest.append(lines.get().rstrip("\n"))
     assert process.returncode == 0, err
     assert seen[:2] == ["scheduler: started, a cycle every 600 s; stop with SIGTERM or SIGINT",
-                        "core.overdue_tasks: 0 notifications queued"]
+                        "core.overdue_records: 0 notifications queued"]
     assert rest == ["scheduler: stopped after 1 cycle(s)"]
     assert "Traceback" not in err

@@ -27,3 +27,22 @@ class CategoryFilter(BaseSQLAFilter):
 
     def operation(self) -> str:
         return "is"
+
+
+class OverdueFilter(BaseSQLAFilter):
+    """Open records of a type with a due date that are past it."""
+
+    def __init__(self, record_type: Any):
+        super().__init__(Record.state, "Overdue", options=[("yes", "Yes")])
+        self.record_type = record_type
+
+    def validate(self, value: Any) -> bool:
+        return value == "yes"
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        from core.due import overdue_clause
+
+        return query.filter(overdue_clause(self.record_type))
+
+    def operation(self) -> str:
+        return "is"

@@ -16,11 +16,12 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
-from core.admin.filters import CategoryFilter
+from core.admin.filters import CategoryFilter, OverdueFilter
 from core.attachments.service import add_attachment, attachments_of
 from core.audit.models import AuditEntry
 from core.audit.query import record_conditions
 from core.db import db
+from core.due import due_text
 from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
@@ -199,6 +200,7 @@ class RecordAdmin(CQMSModelView):
                 links=readable_links(record, user),
                 items=items_of(record),
                 record_badge=self.record_type.badge(record) if self.record_type.badge else None,
+                record_due=due_text(record),
                 history=_history(record),
                                 needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
@@ -378,15 +380,27 @@ def _lines(_view: Any, _context: Any, model: Any, name: str) -> Markup:
     return Markup("<br>").join(escape(line) for line in (getattr(model, name) or "").splitlines())
 
 
+def _due_cell(_view: Any, _context: Any, model: Record, _name: str) -> str:
+    return due_text(model)
+
+
 def record_admin_for(record_type: RecordType, view_permission: str,
                      manage_permission: str) -> type:
     """The admin view class the core builds for a record type."""
     texts = {attr.key: _lines for attr in record_type.model.__mapper__.column_attrs
              if isinstance(attr.columns[0].type, Text)}
+    due: dict[str, Any] = {}
+    if record_type.due_field:  # a "Due" column and an "Overdue" filter
+        due = {"column_list": (*RecordAdmin.column_list[:3], record_type.due_field,
+                               *RecordAdmin.column_list[3:]),
+               "column_formatters": {**RecordAdmin.column_formatters,
+                                     record_type.due_field: _due_cell}}
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
+        **due,
         "column_formatters_detail": {**RecordAdmin.column_formatters, **texts},
         "column_filters": (*RecordAdmin.column_filters, CategoryFilter(record_type.key),
+                           *((OverdueFilter(record_type),) if record_type.due_field else ()),
                            *record_type.admin_filters),
         "view_permission": view_permission,
         "manage_permission": manage_permission,

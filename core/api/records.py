@@ -18,6 +18,7 @@ from core.api.records_io import field_info, load_body, record_json
 from core.attachments.models import Attachment
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.db import db
+from core.due import overdue_clause
 from core.errors import ValidationError
 from core.permissions import checks_in_view, has_permission, login_only, may_act_in, scope_clause
 from core.records.access import readable_links
@@ -181,6 +182,11 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
         stmt = stmt.where(Record.state == query["state"])
     if query.get("category"):
         stmt = stmt.where(category_clause(rt.key, query["category"]))
+    if "overdue" in query:
+        if rt.due_field is None:
+            raise ValidationError({"overdue": f"A {rt.label} has no due date."})
+        clause = overdue_clause(rt)
+        stmt = stmt.where(clause if query["overdue"] else ~clause)
     if query.get("study"):
         stmt = stmt.where(Record.study_id == query["study"])
     if query.get("site"):

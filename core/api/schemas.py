@@ -96,6 +96,8 @@ class RecordListQuery(ListQuery):
                            metadata={"description": "Study id"})
     site = fields.Integer(validate=validate.Range(1, MAX_INT), metadata={"description": "Site id"})
     owner = Text(validate=validate.Length(max=150), metadata={"description": "Owner's username"})
+    overdue = fields.Boolean(metadata={"description": "true: open records past their due date "
+                                                      "(types with a due date)"})
     q = Text(validate=validate.Length(max=200),
              metadata={"description": "Text contained in the number or title"})
     sort = Text(metadata={"description": "number, title, state, created_at or updated_at; "

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from core import (
     Transition,
     Workflow,
+    add_months,
     attachments_of,
     close_tasks,
     db,
@@ -29,14 +30,6 @@ from plugins.documents.models import Document, DocumentVersion
 PERIODIC_REVIEW = "documents.periodic_review"
 VERSION = "documents_version"
 DOCUMENT = "documents_document"
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    last = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    return date(year, month, min(day.day, last))
 
 
 # -- guards: (record, user) -> reasons to refuse ------------------------------------------------

@@ -14,6 +14,7 @@ from datetime import date
 from core import (
     Transition,
     Workflow,
+    add_months,
     current_reason,
     db,
     get_setting,
@@ -26,14 +27,6 @@ from plugins.training.models import SELF_COMPLETED, TRAINER_RECORDED, TrainingAs
 
 CURRICULUM = "training_curriculum"
 ASSIGNMENT = "training_assignment"
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    last = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    return date(year, month, min(day.day, last))
 
 
 # -- curriculum guards --------------------------------------------------------------------------
