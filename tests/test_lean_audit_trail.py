@@ -133,6 +133,9 @@ def test_record_page_shows_event_labels(app, people, client, login):
     login(client, "bob")
     page = client.get(f"/admin/acme_widget/details/?id={widget.id}").get_data(as_text=True)
     assert "<td>Signed</td>" in page and "<td>Workflow step</td>" in page
+    history = page[page.index('id="history"'):]
+    assert "Approved by Bob Tester (bob), record version 2" in history
+    assert '"mac"' not in history  # the JSON is for verification, not for people
     assert db.session.get(AcmeWidget, widget.id).state == "approved"
 
 

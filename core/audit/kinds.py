@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from core.specs import AuditEventKind
 
 K = AuditEventKind
@@ -45,3 +48,37 @@ def label_of(kind: str) -> str:
         return kind
     found = current_app.extensions["cqms"].registry.audit_event_kinds.get(kind)
     return found.label if found is not None else kind
+
+
+def shown_value(entry: Any) -> str:
+    """An entry's new value as a person reads it: a signature event as its manifestation
+    ("Approved by Avery Approver (approver), record version 4, 2026-12-05 07:49:53 UTC"), not
+    the JSON it carries for verification (the certified copy and the API keep the JSON)."""
+    value = entry.new_value
+    if entry.action not in ("signature.applied", "signature.invalidated") or not value:
+        return "" if value is None else value
+    try:
+        carried = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(carried, dict):
+        return value
+    if entry.action == "signature.invalidated":
+        return f"Signature #{carried.get('id')} invalidated: {carried.get('invalidated_reason')}"
+    meaning = _meaning_label(str(carried.get("meaning", "")))
+    when = str(carried.get("signed_at", ""))[:19].replace("T", " ")
+    by = meaning if meaning.lower().endswith(" by") else f"{meaning} by"  # "Approved by"
+    text = (f"{by} {carried.get('printed_name')} ({carried.get('username')}), record "
+            f"version {carried.get('record_version')}, {when} UTC")
+    comment = carried.get("comment")
+    return f"{text}; comment: {comment}" if comment else text
+
+
+def _meaning_label(key: str) -> str:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        meaning = current_app.extensions["cqms"].registry.signature_meanings.get(key)
+        if meaning is not None:
+            return meaning.label
+    return key

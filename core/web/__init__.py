@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from core.audit.context import AuditContext, reset_context, set_context
 from core.audit.kinds import label_of as audit_label_of
+from core.audit.kinds import shown_value as audit_shown_value
 from core.db.engine import set_read_only
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
@@ -122,6 +123,7 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms_site_name"] = site_name
     app.jinja_env.globals["cqms_attestation_text"] = ATTESTATION_TEXT
     app.jinja_env.globals["cqms_audit_label"] = audit_label_of
+    app.jinja_env.globals["cqms_audit_shown"] = audit_shown_value
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)
