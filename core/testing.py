@@ -210,7 +210,7 @@ def app_factory(
 
         if plugins is None:
             marker = request.node.get_closest_marker("plugins")
-            plugins = list(marker.args) if marker else ["documents", "training", "capa", "audits"]
+            plugins = list(marker.args) if marker else []  # the core alone unless named
         overrides = {
             "ENV": "testing",
             "INSTANCE_PATH": str(tmp_path / f"instance{len(apps)}"),

@@ -94,6 +94,7 @@ def next_of(response) -> list[str]:
 # -- deny by default: the URL map walk -------------------------------------------------------------
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-01", "P11-04")
 def test_every_route_declares_an_access_policy(app):
     """Web, admin and API routes alike (the API has no implicit policy)."""
@@ -103,6 +104,7 @@ def test_every_route_declares_an_access_policy(app):
         assert len(api) > 20 and all(policy_for(endpoint) for endpoint in api)
 
 
+@pytest.mark.plugins("documents", "training")
 @pytest.mark.req("SEC-01", "P11-04")
 def test_plugin_api_routes_declare_the_permission_they_need(app):
     """Documents and training: every API view names its permission (the core checks it before
@@ -123,6 +125,7 @@ def test_plugin_api_routes_declare_the_permission_they_need(app):
                for e, _ in found for p in policy_for(e).permissions)
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-01", "SEC-02", "P11-04")
 def test_api_caller_without_permissions_is_refused_everywhere(app, client, make_user):
     """A bearer token of a user holding no role: every API route declaring permissions answers
@@ -148,6 +151,7 @@ def test_api_caller_without_permissions_is_refused_everywhere(app, client, make_
     assert wrong == []
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-01", "P11-04")
 def test_anonymous_requests_are_refused_on_every_route(app, client):
     token = csrf_token(client, "/login")  # a valid token, so the access policy is what answers
@@ -188,6 +192,7 @@ def test_public_routes_answer_anonymously(client):
     assert client.get("/admin/").status_code == 302  # ... where sign-in is required
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-01", "SEC-02", "P11-04")
 def test_user_without_permissions_is_refused_everywhere(app, client, make_user, login):
     make_user("nobody")  # an account holding no role at all
@@ -221,6 +226,7 @@ def test_user_without_permissions_is_refused_everywhere(app, client, make_user, 
     assert client.get("/account/totp").status_code == 200
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-02", "P11-04")
 def test_admin_views_follow_the_declared_role_permissions(app, client, make_user, login):
     """Every role x every admin view: 200 exactly when the role holds the view's permission."""
@@ -261,6 +267,7 @@ def test_view_permission_does_not_grant_account_actions(client, db, make_user, l
     assert audit_count(db) == before
 
 
+@pytest.mark.plugins("training")
 @pytest.mark.req("SEC-02", "P11-04")
 def test_disabled_plugin_routes_answer_404(client, make_user, login):
     make_user("root", "system_admin")
@@ -499,6 +506,7 @@ def test_admin_account_action_needs_csrf_token(client, db, make_user, login, sys
     assert entry.actor_name == "Root Tester (root)"
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-03")
 def test_every_post_endpoint_refuses_a_missing_token(app, client, db, make_user, login):
     """A signed-in administrator, every POST route: 400 and nothing written."""
@@ -552,6 +560,7 @@ def test_login_page_headers_and_csp_nonce(client):
     assert "Strict-Transport-Security" not in first.headers  # plain HTTP in tests
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-10")
 def test_every_html_page_of_a_signed_in_user_is_hardened(app, client, make_user, login):
     make_user("root", "system_admin")

@@ -127,6 +127,7 @@ def test_dashboard_shows_widgets_by_permission(app, make_user, login):
     assert client.get("/admin/").status_code == 403  # no core.admin.access at all
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 def test_dashboard_system_widget_counts_people_and_modules(client, admin, make_user):
     make_user("bob", "trainee")
     page = text_of(client.get("/admin/"))
@@ -136,6 +137,7 @@ def test_dashboard_system_widget_counts_people_and_modules(client, admin, make_u
     assert re.search(r"Enabled modules</dt><dd[^>]*>4 of 4<", system)
 
 
+@pytest.mark.plugins("documents")
 def test_menu_follows_permissions(app, make_user, login):
     make_user("alice", "system_admin")
     make_user("tina", "trainee")
@@ -437,6 +439,7 @@ def test_invalid_grant_is_refused_and_nothing_written(client, admin, db, make_us
 # -- roles ------------------------------------------------------------------------------------
 
 
+@pytest.mark.plugins("documents", "capa")
 @pytest.mark.req("A11-12", "E6-11", "P11-05")
 def test_role_permission_edit_is_audited(client, admin, db):
     inspector = role(db, "inspector")
@@ -586,6 +589,7 @@ def test_stored_markup_renders_inert(client, admin, db):
 # -- settings ---------------------------------------------------------------------------------
 
 
+@pytest.mark.plugins("documents")
 @pytest.mark.req("P11-13", "P11-05")
 def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, login):
     qa = make_user("quinn", "qa_manager")
@@ -620,6 +624,7 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
                        entity_id="documents.review_reminder_days", field="value")) == 1
 
 
+@pytest.mark.plugins("documents", "training")
 @pytest.mark.req("SEC-13", "A11-09")
 @pytest.mark.parametrize(
     ("url", "values", "message"),
@@ -654,6 +659,7 @@ def test_invalid_setting_is_reshown_and_not_stored(client, admin, db, url, value
     assert get_setting("training.gate_signatures") is False
 
 
+@pytest.mark.plugins("documents")
 @pytest.mark.req("P11-04")
 def test_settings_need_the_settings_permission(app, make_user, login):
     make_user("ivan", "inspector")
@@ -845,6 +851,7 @@ def test_inspector_can_view_but_not_change(app, db, make_user, login, study):
     assert study.title == "Phase II in asthma"
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("P11-04")
 def test_trainee_is_refused_every_admin_area_but_the_dashboard_and_studies(app, make_user, login):
     make_user("tina", "trainee")
@@ -886,6 +893,7 @@ def test_no_hard_delete_through_the_admin(client, admin, db, make_user, study, v
     assert audit_count(db) == audits
 
 
+@pytest.mark.plugins("documents", "capa", "audits")
 @pytest.mark.req("SEC-03")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_admin_writes_without_csrf_token_are_refused(client, admin, db, make_user):
@@ -905,6 +913,7 @@ def test_admin_writes_without_csrf_token_are_refused(client, admin, db, make_use
     assert count(db, Setting) == 0
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-01", "P11-04")
 def test_anonymous_requests_to_admin_pages_go_to_sign_in(app, client):
     checked = 0

@@ -28,6 +28,7 @@ def tables(app) -> set[str]:
         return set(inspect(db.engine).get_table_names())
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_upgrade_matches_models_and_every_branch_downgrades_and_upgrades(app_factory, cqms_backend):
     app = app_factory(schema=False)
@@ -126,6 +127,7 @@ def test_create_schema_helper_equals_migrations(app_factory):
     assert migrate.schema_differences(app) == []
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 def test_every_timestamp_column_is_timezone_aware(app):
     from sqlalchemy import DateTime
 

@@ -78,6 +78,7 @@ def assert_refused(response, status=400, field=None):  # type: ignore[no-untyped
             assert field in body["errors"], body
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("SEC-13", "SEC-05")
 def test_every_admin_list_refuses_nul_in_search_and_filters(app, signed_in):
     client = signed_in

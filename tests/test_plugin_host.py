@@ -229,6 +229,7 @@ def test_required_plugin_must_be_allowed_at_startup(app_factory, temp_plugin):
         app_factory(plugins=["documents", "needy"], extra_plugins={"needy": needy})
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 def test_requires_is_enforced_by_set_enabled(app, db, system_actor):
     host = app.extensions["cqms"].host
     assert host.plugins["audits"].requires == ("capa",)
@@ -253,6 +254,7 @@ def test_requires_is_enforced_by_set_enabled(app, db, system_actor):
     assert host.enabled_keys() == ["core", *BUILTIN]
 
 
+@pytest.mark.plugins("capa", "audits")
 def test_requires_is_enforced_on_the_plugins_page(app, admin_client, db):
     page = toggle(admin_client, "capa", "disable", follow_redirects=True)
     assert "Cannot disable 'capa': 'audits' requires it; disable that first." in text_of(page)
@@ -272,6 +274,7 @@ def test_requires_is_enforced_on_the_plugins_page(app, admin_client, db):
 # -- enable / disable -------------------------------------------------------------------------
 
 
+@pytest.mark.plugins("documents")
 @pytest.mark.req("P11-13", "P11-05", "DI-A")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_enable_and_disable_on_the_plugins_page_are_audited(app, admin_client, db):
@@ -332,6 +335,7 @@ def test_only_plugin_managers_may_toggle(app, db, make_user, login):
     assert stored_state(db, "documents") is None
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.req("P11-13")
 def test_set_enabled_service(app, db, system_actor):
     host = app.extensions["cqms"].host
@@ -353,6 +357,7 @@ def test_set_enabled_service(app, db, system_actor):
     assert host.enabled_keys() == ["core", "documents", "capa", "audits"]
 
 
+@pytest.mark.plugins("documents")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_a_toggle_reaches_another_app_instance_without_restart(app, app_factory, db, make_user,
                                                                login):
@@ -388,6 +393,7 @@ def test_a_toggle_reaches_another_app_instance_without_restart(app, app_factory,
     assert reasons == ["Paused during migration", "Migration finished"]
 
 
+@pytest.mark.plugins("documents", "training")
 def test_disabled_plugin_settings_page_is_gone_and_its_data_kept(admin_client, db):
     url = "/admin/documents_settings/"
     saved = admin_client.post(url, data={

@@ -48,6 +48,7 @@ def previous(tmp_path, cqms_backend, database_url):
             "AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl")}
 
 
+@pytest.mark.plugins("documents", "training", "capa", "audits")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_the_previous_releases_database_upgrades_opens_renders_and_verifies(app_factory,
                                                                              previous):

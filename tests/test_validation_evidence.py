@@ -165,6 +165,7 @@ def _results_file(tmp_path, tests):
     return path
 
 
+@pytest.mark.plugins("documents")
 @pytest.mark.req("P11-01")
 def test_the_summary_report_shows_the_trace_environment_and_deviations(app, run_cqms, tmp_path):
     tests = [_test("P11-05", "passed", "sqlite", "test_entry_per_field[sqlite]"),
@@ -303,6 +304,7 @@ def test_recording_refuses_an_unknown_owner_or_a_bad_file_and_writes_nothing(
     assert db.session.query(Record).count() == 0
 
 
+@pytest.mark.plugins("capa", "audits")
 @pytest.mark.req("E6-21", "ISO-22")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_with_validation_required_a_plugin_is_enabled_only_when_an_approved_summary_covers_it(

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from core.testing import DEFAULT_PASSWORD
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.plugins("capa", "audits")]
 
 
 def sign_in(page, base: str, username: str) -> None:
