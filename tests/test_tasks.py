@@ -411,7 +411,7 @@ def test_task_events_show_in_the_record_history(client, login, world):
     login(client, "alice")
     _, page = page_of(client, f"/admin/acme_widget/details/?id={record.id}")
     history = page.split('id="history"', 1)[1]
-    assert "<td>task.opened</td>" in history and "<td>task.done</td>" in history
+    assert "<td>Task opened</td>" in history and "<td>Task done</td>" in history
     assert f"<td>{sue.printed_name}</td>" in history
 
 

@@ -92,7 +92,7 @@ def test_disposal_after_the_period_keeps_metadata_files_and_trail(client, login,
     with open_attachment(attachment) as fh:
         assert len(fh.read()) == attachment.size
     trail = db.session.scalars(select(AuditEntry).where(
-        AuditEntry.entity_id == str(document.id), AuditEntry.field == "state")).all()
+        AuditEntry.entity_id == str(document.id), AuditEntry.action == "transition")).all()
     assert [e.new_value for e in trail][-2:] == ["obsolete", "disposed"]
     assert trail[-1].reason == "Retention period over"
     with pytest.raises(ValidationError) as refused:  # no new versions, like obsolete
