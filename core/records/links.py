@@ -162,7 +162,8 @@ class Impacted:
 
 
 def impact(record: Record, user: Any, depth: int = 2) -> tuple[list[Impacted], int]:
-    """Records reachable from ``record`` over live links (both ways) up to ``depth`` steps, that
+    """Records reachable from ``record`` over live links (both ways) and parent/child ties up to
+    ``depth`` steps, that
     ``user`` may read, nearest first; and how many reachable records they may not read."""
     if not 1 <= depth <= IMPACT_MAX_DEPTH:
         raise ValidationError({"depth": f"Between 1 and {IMPACT_MAX_DEPTH}."})
@@ -173,15 +174,29 @@ def impact(record: Record, user: Any, depth: int = 2) -> tuple[list[Impacted], i
         current, level = queue.popleft()
         if level == depth:
             continue
-        for link in links_of(current):
-            other = link.target if link.source_id == current.id else link.source
+        for other, relation in _neighbours(current):
             if other.id in seen:
                 continue
             seen.add(other.id)
             if not may_read(other, user):
                 hidden += 1
                 continue
-            found.append(Impacted(other, level + 1,
-                                  f"{current.number} {relation_label(link, current.id)}"))
+            found.append(Impacted(other, level + 1, f"{current.number} {relation}"))
             queue.append((other, level + 1))
     return found, hidden
+
+
+def _neighbours(record: Record) -> list[tuple[Record, str]]:
+    """Records one step away: over live links, and parent and children (a document and its
+    versions, through ``scope_parent``)."""
+    from core.records.family import children_of, parent_id
+
+    found = [(link.target if link.source_id == record.id else link.source,
+              relation_label(link, record.id)) for link in links_of(record)]
+    parent = parent_id(record)
+    if parent is not None:
+        owner = db.session.get(Record, parent)
+        if owner is not None:
+            found.append((owner, "belongs to"))
+    found += [(child, "has") for child in children_of(record)]
+    return found

@@ -84,3 +84,18 @@ def test_the_admin_link_form_refuses_an_obsolete_procedure(client, login, librar
         follow_redirects=True).get_data(as_text=True)
     assert f"governed by {library['current'].number}." in page
     assert links() == before + 1
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_impact_of_a_procedure_reaches_its_versions_and_what_it_governs(client, library):
+    olga = Caller(client, "olga")
+    form, current = library["form"], library["current"]
+    made = olga.post(f"/records/documents_document/{form.id}/links",
+                     json={"target": current.number, "kind": "governed_by"})
+    assert made.status_code == 201, made.get_json()
+    impact = olga.get(f"/records/documents_document/{current.id}/impact").get_json()
+    reached = {r["record"]["number"]: (r["depth"], r["via"]) for r in impact["records"]}
+    assert reached[library["v1"].number] == (1, f"{current.number} has")
+    assert reached[library["v2"].number] == (1, f"{current.number} has")
+    assert reached[form.number] == (1, f"{current.number} governs")
+    assert {r["type_label"] for r in impact["records"]} >= {"Document", "Document version"}
