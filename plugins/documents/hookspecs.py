@@ -45,3 +45,25 @@ def documents_versions_in_effect(document_ids: list[int]) -> dict[int, object]:
         versions = call_hook("documents_versions_in_effect", document_ids=[3, 8])
         label = versions[3].version_label if 3 in versions else None
     """
+
+
+@hookspec(firstresult=True)
+def documents_document(document_id: int | None = None, number: str | None = None) -> object | None:
+    """Return the controlled document (a ``documents_document`` record) with this id or this
+    number, or None when no document has it: other plugins never name documents' record type.
+
+    Example::
+
+        document = call_hook("documents_document", document_id=None, number="SOP-0003")
+    """
+
+
+@hookspec(firstresult=True)
+def documents_version_pdf_url(version_id: int) -> str | None:
+    """Return the address of the point-of-use PDF of document version ``version_id`` (a POST
+    target that records the copy), or None: other plugins never name documents' endpoints.
+
+    Example::
+
+        url = call_hook("documents_version_pdf_url", version_id=assignment.document_version_id)
+    """

@@ -125,6 +125,20 @@ def documents_version_in_effect(document_id, at):
 
 
 @hookimpl
+def documents_document(document_id, number):
+    from plugins.documents.queries import document_by
+
+    return document_by(document_id=document_id, number=number)
+
+
+@hookimpl
+def documents_version_pdf_url(version_id):
+    from flask import url_for
+
+    return url_for("documents.version_pdf", version_id=version_id)
+
+
+@hookimpl
 def documents_versions_in_effect(document_ids):
     from plugins.documents.queries import versions_in_effect
 

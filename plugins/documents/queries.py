@@ -115,3 +115,13 @@ def versions_in_effect(document_ids: list[int]) -> dict[int, DocumentVersion]:
     rows = db.session.scalars(select(DocumentVersion).where(
         DocumentVersion.effective_document_id.in_(list(document_ids))))
     return {v.effective_document_id: v for v in rows}
+
+
+def document_by(*, document_id: int | None = None, number: str | None = None) -> Document | None:
+    """The document with this id or number (None if there is none, or it is no document)."""
+    found = None
+    if document_id is not None:
+        found = db.session.get(Document, document_id)
+    elif number:
+        found = db.session.scalar(select(Document).where(Document.number == number))
+    return found if isinstance(found, Document) else None

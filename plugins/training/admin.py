@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from core import CQMSModelView, Record, ValidationError, db
+from plugins.training import queries
 from plugins.training.models import KINDS
 
 KIND_CHOICES = [(kind, kind.replace("_", "-")) for kind in KINDS]
@@ -54,8 +54,8 @@ class RequirementAdmin(CQMSModelView):
             model.document_id = None
             return
         with db.session.no_autoflush:  # the new row is checked at flush, once complete
-            record = db.session.scalar(select(Record).where(Record.number == number))
-        if record is None or record.type != "documents_document":
+            record = queries.controlled_document(number=number)
+        if record is None:
             raise ValidationError({"document_number": f"No controlled document {number!r}."})
         model.document_id = record.id
 

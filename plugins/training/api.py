@@ -63,7 +63,6 @@ blp = Blueprint("training_api", __name__, url_prefix="/api/v1/training",
                             "requirements (curricula and assignments: /records/training_*)")
 VIEW = "training.view"
 MANAGE = "training.manage"
-DOCUMENT_TYPE = "documents_document"
 ASSIGNMENT = "/assignments/<int(max=2147483647):assignment_id>/quiz"
 
 
@@ -187,8 +186,7 @@ def qualification(query: dict[str, Any]) -> Any:
     if not queries.documents_available():
         abort(404, description="document control is not enabled")
     person = _person(viewer, username)
-    document = db.session.scalar(select(Record).where(Record.number == query["document"],
-                                                      Record.type == DOCUMENT_TYPE))
+    document = queries.controlled_document(number=query["document"])
     if document is None or not may_read(document, viewer):
         abort_problem(400, f"No controlled document {query['document']!r}.", field="document")
     at = query.get("at")
@@ -330,8 +328,7 @@ def create_requirement(body: dict[str, Any]) -> Any:
     if values["kind"] != "document" and number:
         raise ValidationError({"document": "Only document requirements name a document."})
     if number:
-        document = db.session.scalar(select(Record).where(Record.number == number,
-                                                          Record.type == DOCUMENT_TYPE))
+        document = queries.controlled_document(number=number)
         if document is None or not may_read(document, user):
             raise ValidationError({"document": f"No controlled document {number!r}."})
         values["document_id"] = document.id

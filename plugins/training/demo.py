@@ -30,7 +30,6 @@ from plugins.training.models import (
 )
 
 REASON = "Demo data loaded with cqms demo"
-DOCUMENT_TYPE = "documents_document"
 # Demo documents (titles of the documents plugin's demo) people are trained on; "{study}" is
 # the demo study's code.
 DOCUMENTS = ("Control of documents", "Informed consent process", "Monitoring plan ({study})")
@@ -83,8 +82,9 @@ def _document_requirements(study: Any) -> dict[str, str]:
         return codes
     for title in DOCUMENTS:
         title = title.format(study=study.code)
-        document = db.session.scalar(select(Record).where(
-            Record.type == DOCUMENT_TYPE, Record.title == title, Record.state == "effective"))
+        document = next((r for r in db.session.scalars(select(Record).where(
+            Record.title == title, Record.state == "effective"))
+            if queries.controlled_document(document_id=r.id) is not None), None)
         if document is None:
             continue  # not loaded, or not effective (no passwords when documents were loaded)
         codes[title] = document.number

@@ -17,7 +17,6 @@ from plugins.training.models import (
     TrainingRequirement,
 )
 
-DOCUMENT_RECORD_TYPE = "documents_document"
 ASSIGNMENT_TYPE = "training_assignment"
 
 
@@ -70,8 +69,8 @@ def document_problem(requirement: TrainingRequirement) -> str | None:
         return None
     if not documents_available():
         return "document control (plugin documents) is not enabled"
-    document = db.session.get(Record, requirement.document_id) if requirement.document_id else None
-    if document is None or document.type != DOCUMENT_RECORD_TYPE:
+    document = controlled_document(document_id=requirement.document_id)
+    if document is None:
         return "names no controlled document"
     if document.state not in ("effective",):
         return f"{document.number} is {document.state}: only effective documents are trained on"
@@ -134,3 +133,18 @@ def holders_of(role_key: str) -> list[User]:
 def requirements_of_document(document_id: int) -> list[TrainingRequirement]:
     return list(db.session.scalars(select(TrainingRequirement).where(
         TrainingRequirement.document_id == document_id, TrainingRequirement.active.is_(True))))
+
+
+def controlled_document(*, document_id: int | None = None, number: str | None = None) -> Any:
+    """The controlled document with this id or number, asked of the documents plugin (None when
+    it is not enabled, or there is no such document)."""
+    if not (document_id or number) or not hook_implemented("documents_document"):
+        return None
+    return call_hook("documents_document", document_id=document_id, number=number)
+
+
+def version_pdf_url(version_id: int) -> str | None:
+    """Where the documents plugin serves a version's point-of-use PDF (None without it)."""
+    if not hook_implemented("documents_version_pdf_url"):
+        return None
+    return call_hook("documents_version_pdf_url", version_id=version_id)
