@@ -81,7 +81,7 @@ def test_create_submit_and_sign_through_the_admin(client, make_user, login):
     row = re.search(r'<table class="table table-sm cqms-table" id="signatures">(.*?)</table>',
                     page, re.S).group(1)
     assert "Bob Tester (bob)" in row and " UTC" in row and "Approved by" in row and "valid" in row
-    assert "transition" in re.search(r'id="history">(.*?)</table>', page, re.S).group(1)
+    assert "Workflow step" in re.search(r'id="history">(.*?)</table>', page, re.S).group(1)
 
 
 @pytest.mark.req("P11-05", "A11-09")
