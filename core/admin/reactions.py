@@ -3,6 +3,7 @@ with an audited "Retry now"."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import current_app, flash, redirect, url_for
@@ -14,8 +15,18 @@ from core.admin.users import ReasonForm
 from core.db import db
 from core.reactions.models import DONE, Reaction
 from core.reactions.service import retry
+from core.records.models import Record
 
 RECENT = 50
+
+
+def _subjects(rows: list[Reaction]) -> dict[int, str]:
+    """Reaction id -> the number of the record it is about ("" for a role change)."""
+    wanted = {row.id: json.loads(row.payload).get("record_id") for row in rows}
+    ids = {rid for rid in wanted.values() if rid is not None}
+    numbers = dict(db.session.execute(select(Record.id, Record.number)
+                                      .where(Record.id.in_(ids))).all()) if ids else {}
+    return {rid: numbers.get(record_id, "") for rid, record_id in wanted.items()}
 
 
 class ReactionsView(BaseView):
@@ -28,7 +39,8 @@ class ReactionsView(BaseView):
         titles = {key: info.title for key, info in
                   current_app.extensions["cqms"].host.plugins.items()}
         return self.render("core/admin/reactions.html", open_rows=open_rows, done=done,
-                           titles=titles, form=ReasonForm())
+                           titles=titles, subjects=_subjects([*open_rows, *done]),
+                           form=ReasonForm())
 
     @expose("/<int(max=2147483647):reaction_id>/retry", methods=["POST"])
     def retry_view(self, reaction_id: int) -> Any:
