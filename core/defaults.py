@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.permissions import ADMIN_ACCESS
 from core.specs import (
     AdminView,
     AuditEventKind,
@@ -20,7 +21,6 @@ from core.specs import (
     Workflow,
 )
 
-ADMIN_ACCESS = "core.admin.access"
 TEAM_TASKS = "core.tasks.view_team"
 VALIDATION_VIEW = "core.validation.view"
 VALIDATION_APPROVE = "core.validation.approve"

@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
+# The permission to open the admin pages at all (declared by the core in core.defaults).
+ADMIN_ACCESS = "core.admin.access"
+
 F = TypeVar("F", bound=Callable[..., Any])
 POLICY_ATTR = "_cqms_policy"
 

@@ -12,7 +12,7 @@ from core.admin.dashboard import DashboardView
 from core.admin.protect import protect
 from core.admin.settings import SettingsView
 from core.db import db
-from core.defaults import ADMIN_ACCESS
+from core.permissions import ADMIN_ACCESS
 from core.specs import AdminView
 from core.state import CQMSState
 from core.web import csp_nonce
