@@ -8,7 +8,9 @@ snapshotted after ``create_schema``; later tests of that kind get a copy instead
 a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL (triggers included).
 
 Never a template when a test's own plugin implements a hook that ran during ``create_schema``
-(its side effects would be skipped) or when key files live outside the instance folder.
+or a reaction was queued (their side effects would be skipped), nor when key files live outside
+the instance folder. A PostgreSQL test database serves one session at a time (as before): its
+``<name>_tpl_*`` databases are dropped at the end, and leftovers of a killed session at the next.
 ``CQMS_TEST_TEMPLATES=0`` turns the whole mechanism off.
 """
 
@@ -93,7 +95,8 @@ class SchemaTemplates:
             return
         called = self._create_watching_hooks(app, create_schema)
         self.seen[key] += 1
-        if self.seen[key] >= 2 and not _extra_hook_ran(app, extra_plugins, called):
+        if self.seen[key] >= 2 and not _extra_hook_ran(app, extra_plugins, called) and (
+                not _reactions_queued(app)):
             self.templates[key] = self._snapshot(app, backend, url, key)
             self.stats["templates"] += 1
         else:
@@ -191,6 +194,8 @@ class SchemaTemplates:
             return Template(str(path), instance, written)
         name = self._pg_template_name(url, key)
         engine = self._admin_engine()
+        if not self.pg_templates:
+            self._drop_leftovers(engine, url)
         self.pg_templates.append(name)
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -220,6 +225,15 @@ class SchemaTemplates:
             with app.app_context():
                 checkpoints.writer().last_written = time.monotonic()
 
+    def _drop_leftovers(self, engine: Any, url: str) -> None:
+        """Templates of an earlier session that was killed (one session per test database)."""
+        prefix = self._pg_template_name(url, "")
+        with engine.connect() as conn:
+            names = conn.scalars(text("SELECT datname FROM pg_database WHERE left(datname, :n) = :p"),
+                                 {"n": len(prefix), "p": prefix}).all()
+            for name in names:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def _admin_engine(self) -> Any:
         url = make_url(self.postgres_url).set(database="postgres")
         return create_engine(url, isolation_level="AUTOCOMMIT")
@@ -234,6 +248,19 @@ def _hook_names(pm: Any, key: str) -> set[str]:
     if plugin is None:
         return set()
     return {caller.name for caller in pm.get_hookcallers(plugin) or []}
+
+
+def _reactions_queued(app: Flask) -> bool:
+    """Reactions call plugins' functions directly (not through pluggy): none may have run."""
+    from sqlalchemy import func, select
+
+    from core.db import db
+    from core.reactions.models import Reaction
+
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(Reaction))
+        db.session.remove()
+    return bool(count)
 
 
 def _extra_hook_ran(app: Flask, extra_plugins: Mapping[str, Any] | None, called: set[str]) -> bool:
