@@ -75,7 +75,7 @@ from core.specs import (
 )
 from core.studies import Site, Study
 from core.tasks.models import Task
-from core.tasks.service import close_tasks, open_task, tasks_for
+from core.tasks.service import close_tasks, open_task, tasks_for, users_holding
 from core.users.models import Role, User, UserRole
 from core.users.service import ensure_system_user as system_user
 from core.web.files import content_disposition
@@ -174,6 +174,7 @@ __all__ = [
     "transition",
     "unlink",
     "update_record",
+    "users_holding",
     "utcnow",
 ]
 

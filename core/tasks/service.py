@@ -250,20 +250,38 @@ def recipients(task: Task) -> list[User]:
     if task.assignee_id is not None:
         user = task.assignee
         return [user] if user is not None and user.active and not user.is_service else []
-    global_grant = and_(UserRole.study_id.is_(None), UserRole.site_id.is_(None))
-    covering = [global_grant]
-    if task.study_id is None and task.site_id is None:
+    return holders(UserRole.role_id == task.role_id, study_id=task.study_id,
+                   site_id=task.site_id)
+
+
+def holders(role_condition: Any, *, study_id: int | None = None,
+            site_id: int | None = None) -> list[User]:
+    """Active people holding a role (``role_condition`` on ``UserRole``) in a scope covering
+    ``study_id``/``site_id``: granted globally, for that study, or at that site; with neither,
+    anywhere."""
+    covering = [and_(UserRole.study_id.is_(None), UserRole.site_id.is_(None))]
+    if study_id is None and site_id is None:
         covering = [true()]
-    if task.site_id is not None:
-        covering.append(UserRole.site_id == task.site_id)
-    if task.study_id is not None:
-        covering.append(and_(UserRole.site_id.is_(None), UserRole.study_id == task.study_id))
+    if site_id is not None:
+        covering.append(UserRole.site_id == site_id)
+    if study_id is not None:
+        covering.append(and_(UserRole.site_id.is_(None), UserRole.study_id == study_id))
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role_id == task.role_id, UserRole.revoked_at.is_(None),
-               User.active.is_(True), User.is_service.is_(False), or_(*covering))
+        .where(role_condition, UserRole.revoked_at.is_(None), User.active.is_(True),
+               User.is_service.is_(False), or_(*covering))
         .distinct()
         .order_by(User.id)
     )
     return list(db.session.scalars(stmt))
+
+
+def users_holding(role_key: str, *, study: Any = None, site: Any = None) -> list[User]:
+    """Active people holding the role ``role_key`` in a scope covering ``study``/``site``
+    (objects or ids; neither: anywhere), for plugins that notify or choose people by role."""
+    role = _role(role_key)
+    if role is None:
+        raise ValidationError({"role": f"Unknown role {role_key!r}."})
+    return holders(UserRole.role_id == role.id, study_id=getattr(study, "id", study),
+                   site_id=getattr(site, "id", site))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import Record, Role, User, UserRole, call_hook, db, hook_implemented, states_in
+from core import Record, Role, User, call_hook, db, hook_implemented, states_in, users_holding
 from plugins.training.models import (
     Curriculum,
     QuizAttempt,
@@ -123,11 +123,7 @@ def active_curricula(role_key: str | None = None) -> list[Curriculum]:
 
 def holders_of(role_key: str) -> list[User]:
     """Active, human users holding ``role_key`` in any scope."""
-    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
-            .join(Role, Role.id == UserRole.role_id)
-            .where(Role.key == role_key, UserRole.revoked_at.is_(None), User.active.is_(True),
-                   User.is_service.is_(False)).distinct().order_by(User.id))
-    return list(db.session.scalars(stmt))
+    return users_holding(role_key) if role_by_key(role_key) is not None else []
 
 
 def requirements_of_document(document_id: int) -> list[TrainingRequirement]:
