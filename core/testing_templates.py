@@ -67,9 +67,10 @@ def _sqlite_path(url: str) -> Path | None:
 class SchemaTemplates:
     """This process's templates; ``close()`` drops the PostgreSQL ones."""
 
-    def __init__(self, root: Path, postgres_url: str):
+    def __init__(self, root: Path, postgres_url: str, tag: str = "tpl"):
         self.root = root
         self.postgres_url = postgres_url
+        self.tag = tag  # PostgreSQL templates are named <test database>_<tag>_<key>
         self.seen: Counter[str] = Counter()
         self.templates: dict[str, Template] = {}
         self.pg_templates: list[str] = []
@@ -238,9 +239,8 @@ class SchemaTemplates:
         url = make_url(self.postgres_url).set(database="postgres")
         return create_engine(url, isolation_level="AUTOCOMMIT")
 
-    @staticmethod
-    def _pg_template_name(url: str, key: str) -> str:
-        return f"{make_url(url).database[:40]}_tpl_{key[:16]}"
+    def _pg_template_name(self, url: str, key: str) -> str:
+        return f"{make_url(url).database[:40]}_{self.tag}_{key[:16]}"
 
 
 def _hook_names(pm: Any, key: str) -> set[str]:
