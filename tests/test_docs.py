@@ -42,3 +42,22 @@ def test_every_config_key_is_documented_in_defaults():
         while index > 0 and re.match(r"^[A-Z_]+ = ", lines[index - 1]):
             index -= 1  # a group of keys shares the comment above it
         assert lines[index - 1].startswith("# "), f"{key} has no comment above it"
+
+
+def test_every_declaration_field_is_in_the_plugin_author_guide():
+    """Each field of the dataclasses plugins declare with is named in the guide."""
+    import dataclasses
+    import re
+
+    import core.specs as specs
+
+    guide = (ROOT / "docs" / "plugin-author-guide.md").read_text()
+    internal = {"PluginInfo"}  # the host's own record of a plugin, not a declaration
+    missing = []
+    for name in dir(specs):
+        spec = getattr(specs, name)
+        if isinstance(spec, type) and dataclasses.is_dataclass(spec) and \
+                spec.__module__ == "core.specs" and name not in internal:
+            missing += [f"{name}.{f.name}" for f in dataclasses.fields(spec)
+                        if not re.search(rf"\b{f.name}\b", guide)]
+    assert missing == []
