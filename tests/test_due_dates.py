@@ -16,9 +16,11 @@ from core import (
     Record,
     RecordType,
     RoleTemplate,
+    SignatureRequest,
     StartupError,
     Task,
     add_months,
+    attest,
     create_record,
     is_overdue,
     transition,
@@ -124,6 +126,32 @@ def test_the_sweep_opens_one_task_per_due_date_and_escalates_once(people):
     assert [t.state for t in _tasks(late, OVERDUE)] == ["done", "open"]
     with system_principal():
         assert run_reminders(now)[1].line() == "core.overdue_tasks: 1 notification queued"
+
+
+def test_closed_records_and_a_disabled_plugins_records_get_no_overdue_task(app, people):
+    alice, bob = people
+    today, now = utcnow().date(), utcnow()
+    closed = _action(alice, today - timedelta(days=5))
+    attest(bob, DEFAULT_PASSWORD)
+    transition(closed, "approve", bob, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    transition(closed, "retire", bob, reason="Superseded",
+               signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    late = _action(alice, today - timedelta(days=5))
+    db.session.commit()
+    overdue_records(now)
+    assert _tasks(closed, OVERDUE) == [] and not is_overdue(closed)
+    [task] = _tasks(late, OVERDUE)
+    transition(db.session.get(AcmeAction, late.id), "reject", bob, reason="Redo")  # -> draft
+    db.session.commit()
+    overdue_records(now)  # no longer in an open state: its task is done
+    assert [t.state for t in _tasks(late, OVERDUE)] == ["done"]
+
+    disabled = _action(alice, today - timedelta(days=5))
+    with system_principal():
+        app.extensions["cqms"].host.set_enabled("acme", False, "Paused")
+        db.session.commit()
+    overdue_records(now + timedelta(days=30))
+    assert _tasks(disabled, OVERDUE) == [] and _tasks(disabled, ESCALATED) == []
 
 
 def _token(client, username):  # type: ignore[no-untyped-def]
