@@ -13,6 +13,7 @@ import click
 from flask import Flask
 
 from config import load_config
+from core import defaults
 from core import read_only as _read_only  # noqa: F401 - installs the read-only guard
 from core.db.engine import configure_engine
 from core.extensions import csrf, db, login_manager
@@ -21,6 +22,7 @@ from core.records import content as _record_guard  # noqa: F401 - installs the f
 from core.registry import build_registry
 from core.state import CQMSState
 from core.users.passwords import make_hasher
+from core.validation.gate import require_approved_summary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -92,6 +94,8 @@ def create_app(
 
     host = PluginHost(
         config["PLUGINS"],
+        core=defaults,
+        enable_gate=require_approved_summary,
         extra_plugins=extra_plugins,
         enabled_by_default=config["PLUGINS_ENABLED_BY_DEFAULT"],
     )

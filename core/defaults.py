@@ -136,7 +136,6 @@ def register_settings() -> list[SettingSpec]:
 
 @hookimpl
 def register_models() -> list[type]:
-    from core.api.models import ApiToken
     from core.attachments.models import Attachment
     from core.audit.models import AuditCheckpoint, AuditEntry
     from core.notifications.models import Notification
@@ -149,6 +148,7 @@ def register_models() -> list[type]:
     from core.studies import Site, Study
     from core.tasks.models import Task
     from core.users.models import (
+        ApiToken,
         PasswordHistory,
         Role,
         RolePermission,
@@ -229,10 +229,9 @@ def register_admin_views() -> list[AdminView]:
     from core.admin.tasks import MyTasksView, TeamTasksView
     from core.admin.tokens import TokenAdmin
     from core.admin.users import AssignmentAdmin, UserAdmin
-    from core.api.models import ApiToken
     from core.audit.models import AuditEntry
     from core.studies import Site, Study
-    from core.users.models import Role, User, UserRole
+    from core.users.models import ApiToken, Role, User, UserRole
 
     people, clinical, system = "People", "Studies", "System"
     return [

@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -15,7 +16,7 @@ from flask import g, has_request_context
 from sqlalchemy import Boolean, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import defaults, hookspecs
+from core import hookspecs
 from core.audit.context import audit_reason
 from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import ConflictError, StartupError, ValidationError
@@ -62,11 +63,15 @@ class PluginHost:
         self,
         allowed: Iterable[str],
         *,
+        core: ModuleType,
+        enable_gate: Callable[[str], None],
         extra_plugins: Mapping[str, Any] | None = None,
         enabled_by_default: bool = True,
     ):
         self.allowed: list[str] = list(allowed)
         self.enabled_by_default = enabled_by_default
+        # Raises when a plugin may not be enabled yet (the validation gate); given by the app.
+        self.enable_gate = enable_gate
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
@@ -79,7 +84,7 @@ class PluginHost:
         self.not_allowed = sorted((set(installed) | set(extra)) - set(self.allowed))
         for key in self.not_allowed:
             log.info("plugin %r is installed but not in PLUGINS; not loaded", key)
-        self._register(CORE_KEY, defaults, version=_dist_version(), builtin=True)
+        self._register(CORE_KEY, core, version=_dist_version(), builtin=True)
         for key in self.allowed:
             if key == CORE_KEY:
                 raise StartupError("PLUGINS: 'core' is always loaded and must not be listed")
@@ -229,9 +234,7 @@ class PluginHost:
                     f"Cannot enable {key!r}: it requires {', '.join(map(repr, missing))}; "
                     "enable that first."
                 )
-            from core.validation.gate import require_approved_summary  # wiring: needs the db
-
-            require_approved_summary(key)
+            self.enable_gate(key)
         else:
             dependants = [
                 other.key

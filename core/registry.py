@@ -54,10 +54,16 @@ class Registry:
     signature_meanings: dict[str, SignatureMeaning] = field(default_factory=dict)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     record_types: dict[str, RecordType] = field(default_factory=dict)
+    record_type_owner: dict[str, str] = field(default_factory=dict)
     reminders: dict[str, Reminder] = field(default_factory=dict)
     reminder_owner: dict[str, str] = field(default_factory=dict)
     audit_event_kinds: dict[str, AuditEventKind] = field(default_factory=dict)
     link_kinds: dict[str, LinkKind] = field(default_factory=dict)
+
+    def workflow_for(self, type_key: str) -> Workflow | None:
+        """The workflow a record type follows (None for a type no enabled plugin declares)."""
+        record_type = self.record_types.get(type_key)
+        return None if record_type is None else self.workflows[record_type.workflow]
 
     def settings_of(self, plugin: str) -> list[SettingSpec]:
         return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
@@ -280,14 +286,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "
                                        f"permission {perm!r}")
             reg.record_types[rt.key] = rt
-            if rt.view_permission:
-                from core.admin.records import record_admin_for
-
-                view = record_admin_for(rt, rt.view_permission,
-                                        rt.manage_permission or rt.view_permission)
-                reg.admin_views.append((plugin, AdminView(view, rt.label, rt.key,
-                                                          rt.view_permission, rt.model,
-                                                          rt.admin_category, 50)))
+            reg.record_type_owner[rt.key] = plugin
 
 
 def _build_link_kinds(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, text
 from core.hookspecs import hookimpl
 from core.testing_templates import SchemaTemplates
 from core.testing_templates import enabled as templates_enabled
+from core.validation.results import services_required
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 BACKENDS = ("sqlite", "postgresql")
@@ -46,10 +47,6 @@ BACKENDS = ("sqlite", "postgresql")
 NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test that needs one "
                   "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")
 CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
-
-
-def services_required() -> bool:
-    return os.environ.get("CQMS_TEST_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
 
 def missing_service(reason: str) -> None:

@@ -10,12 +10,11 @@ from kernel_plugin import make_plugin
 from sqlalchemy import func, select
 
 from core import create_record
-from core.api.models import ApiToken
 from core.audit.models import AuditEntry
 from core.db import db
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD
-from core.users.models import User
+from core.users.models import ApiToken, User
 from core.users.service import get_user
 
 API = "/api/v1"

@@ -29,12 +29,14 @@ from core import (
     SettingSpec,
     StartupError,
     ValidationError,
+    defaults,
     login_only,
 )
 from core.audit.models import AuditEntry
 from core.plugins import PluginHost, PluginState, installed_entry_points
 from core.settings import Setting, get_setting
 from core.testing import csrf_token
+from core.validation.gate import require_approved_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ["documents", "training", "capa", "audits"]
@@ -582,7 +584,8 @@ def test_a_valid_temp_plugin_starts_and_syncs_its_declarations(app_factory, acme
 
 def test_the_host_alone_refuses_a_misspelt_hook_with_the_plugin_name(temp_plugin):
     with pytest.raises(StartupError, match=r"^plugin 'acme': .*register_rolez"):
-        PluginHost(["acme"], extra_plugins={"acme": temp_plugin("acme", register_rolez=lambda: [])})
+        PluginHost(["acme"], core=defaults, enable_gate=require_approved_summary,
+                   extra_plugins={"acme": temp_plugin("acme", register_rolez=lambda: [])})
 
 
 # -- the core facade --------------------------------------------------------------------------

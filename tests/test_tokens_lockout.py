@@ -8,12 +8,12 @@ import pytest
 from kernel_plugin import make_plugin
 from sqlalchemy import func, select
 
-from core.api.models import ApiToken
 from core.audit.models import AuditEntry
 from core.db import db
 from core.records.models import Record
 from core.testing import DEFAULT_PASSWORD, csrf_token
 from core.users import service
+from core.users.models import ApiToken
 from core.users.passwords import set_password
 
 API = "/api/v1"

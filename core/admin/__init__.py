@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 from core.admin import csp_templates
 from core.admin.dashboard import DashboardView
 from core.admin.protect import protect
+from core.admin.records import record_admin_for
 from core.admin.settings import SettingsView
 from core.db import db
 from core.permissions import ADMIN_ACCESS
@@ -34,6 +35,19 @@ def _settings_views(state: CQMSState) -> list[tuple[str, AdminView]]:
     return views
 
 
+def _record_views(state: CQMSState) -> list[tuple[str, AdminView]]:
+    """One list and record page per record type that says who may view it."""
+    views = []
+    for key, rt in state.registry.record_types.items():
+        if rt.view_permission:
+            view = record_admin_for(rt, rt.view_permission,
+                                    rt.manage_permission or rt.view_permission)
+            views.append((state.registry.record_type_owner[key],
+                          AdminView(view, rt.label, rt.key, rt.view_permission, rt.model,
+                                    rt.admin_category, 50)))
+    return views
+
+
 def build_admin(app: Flask, state: CQMSState) -> Admin:
     index = protect(DashboardView, ADMIN_ACCESS, "core")(name="Dashboard", url="/admin")
     admin = Admin(
@@ -48,7 +62,7 @@ def build_admin(app: Flask, state: CQMSState) -> Admin:
     state.admin_endpoints.add("admin")
     order = {key: i for i, key in enumerate(state.host.plugins)}
     declared = sorted(
-        [*state.registry.admin_views, *_settings_views(state)],
+        [*state.registry.admin_views, *_record_views(state), *_settings_views(state)],
         key=lambda item: (order[item[0]], item[1].category or "", item[1].order, item[1].name),
     )
     for plugin, spec in declared:

@@ -1,5 +1,5 @@
 """Audit trail viewer: allow-listed filters, keyset pages, guarded CSV. Read-only for everyone;
-each user sees the entries ``core.audit.scope`` allows them (pages and CSV alike)."""
+each user sees the entries ``core.records.audit_scope`` allows them (pages and CSV alike)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from flask_login import current_user
 
 from core.admin.base import csv_safe
 from core.audit.models import AuditEntry
-from core.audit.query import FilterError, audit_query
 from core.db import db
 from core.exports.audit import audit_export
+from core.records.audit_query import FilterError, audit_query
 
 PAGE_SIZE = 100
 CSV_LIMIT = 100_000

@@ -20,6 +20,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from core.audit.context import audit_reason
+from core.db import utc_text
 from core.errors import CQMSError
 from core.permissions import has_permission
 
@@ -50,11 +51,6 @@ def csv_safe(value: Any) -> Any:
 def is_secret_column(name: str) -> bool:
     parts = name.lower().split("_")
     return bool(SECRET_PARTS.intersection(parts)) or parts[-1] == "hash"
-
-
-def utc_text(value: datetime) -> str:
-    """One unambiguous display format for timestamps: ISO date and time in UTC."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def reason_field(label: str = "Reason for change") -> TextAreaField:

@@ -19,12 +19,12 @@ from core.admin.base import CQMSModelView, SecureForm
 from core.admin.filters import CategoryFilter, OverdueFilter
 from core.attachments.service import add_attachment, attachments_of
 from core.audit.models import AuditEntry
-from core.audit.query import record_conditions
 from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
+from core.records.audit_query import record_conditions
 from core.records.content import change_needs_reason
 from core.records.items import items_of
 from core.records.links import impact, kinds_from, link_records, relation_label, unlink

@@ -8,12 +8,12 @@ from flask import flash, redirect, url_for
 from flask_admin import expose
 from flask_login import current_user
 
-from core.admin.base import CQMSModelView, utc_text
+from core.admin.base import CQMSModelView
 from core.admin.users import ReasonForm
-from core.api.models import ApiToken
-from core.api.tokens import revoke_token
 from core.audit.context import audit_reason
-from core.db import db
+from core.db import db, utc_text
+from core.users.models import ApiToken
+from core.users.tokens import revoke_token
 
 
 def _when(value: Any) -> str:

@@ -1,6 +1,6 @@
 """``/api/v1/records/.../audit`` and ``/api/v1/audit``: the audit trail of one record (for its
 readers), and the whole trail filtered to the entries the caller may see
-(``core.audit.scope``). Keyset pages by entry number."""
+(``core.records.audit_scope``). Keyset pages by entry number."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from core.api.checks import api_user, problem_responses
 from core.api.pagination import decode_cursor, encode_cursor
 from core.api.records import RECORD, _record
 from core.audit.models import AuditEntry
-from core.audit.query import FilterError, audit_query, record_conditions
 from core.db import db
 from core.permissions import checks_in_view, requires
+from core.records.audit_query import FilterError, audit_query, record_conditions
 
 blp = Blueprint("core_api_audit", __name__, url_prefix="/api/v1",
                 description="The audit trail: of one record, and filtered across records")

@@ -10,11 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from core.api import schemas
-from core.api.models import ApiToken
-from core.api.tokens import issue_token, revoke_token, sign_in_for_token, tokens_of
 from core.db import db
 from core.permissions import has_permission, login_only, public, user_permissions
+from core.users.models import ApiToken
 from core.users.service import get_user
+from core.users.tokens import issue_token, revoke_token, sign_in_for_token, tokens_of
 
 blp = Blueprint("core_api_auth", __name__, url_prefix="/api/v1",
                 description="Bearer tokens and the calling user")

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Mapper
 from core.audit.listener import format_value
 from core.audit.models import AuditEntry
 from core.db import Base
-from core.records.models import Record
 
 ROW_ACTIONS = ("create", "update", "delete")
 STATE_EVENT = "transition"
@@ -165,6 +164,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN - 4] + "...'"
 
 
+RECORD_TABLE = "core_record"
+
+
 class _Names:
     """How findings name a row: a record by its number, a row of a record (a signature, an
     attachment) with its record's number, looked up once when first needed."""
@@ -180,7 +182,9 @@ class _Names:
         if row.get("record_id") is None:
             return f"{table} {entity_id}"
         if self.numbers is None:
-            self.numbers = dict(self.connection.execute(select(Record.id, Record.number)).all())
+            records = Base.metadata.tables[RECORD_TABLE]  # by name: audit sits below records
+            self.numbers = dict(self.connection.execute(
+                select(records.c.id, records.c.number)).all())
         return f"{table} {entity_id} (record {self.numbers.get(row['record_id'], '?')})"
 
 

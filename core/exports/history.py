@@ -19,8 +19,8 @@ from core.audit.chain import CHAINED_FIELDS
 from core.audit.listener import _class_for_table, format_value
 from core.audit.models import AuditEntry
 from core.audit.reconcile import LABELLED_ID
-from core.audit.scope import visible_entries
 from core.db import db
+from core.records.audit_scope import visible_entries
 from core.records.items import item_models
 from core.records.models import Record, RecordLink
 from core.signatures.models import Signature

@@ -18,10 +18,9 @@ from flask import current_app, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from core.admin.base import utc_text
 from core.attachments.service import attachments_of
 from core.audit.models import AuditEntry
-from core.db import utcnow
+from core.db import utc_text, utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
 from core.records.access import readable_links
 from core.records.items import items_of

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from core.audit.service import record_event
-from core.db import db, utcnow
+from core.db import Base, db, utcnow
 from core.db.after_commit import after_commit
 from core.reactions.models import DONE, FAILED, PENDING, Reaction
+from core.specs import Transition
 
 log = logging.getLogger("cqms.reactions")
 MAX_ATTEMPTS = 8
@@ -41,21 +41,23 @@ def _implementations(hook: str) -> list[Any]:
     return [i for i in reversed(impls) if not (i.hookwrapper or i.wrapper)]
 
 
-def _payload(hook: str, objects: dict[str, Any]) -> dict[str, Any]:
-    if hook == "role_assignment_changed":
-        return {"assignment_id": objects["assignment"].id}
-    payload = {"record_id": objects["record"].id}
-    if hook == "record_transitioned":
-        payload |= {"transition": objects["transition"].name, "user_id": objects["user"].id}
-    elif hook == "signature_applied":
-        payload |= {"signature_id": objects["signature"].id}
-    return payload
+def _reference(value: Any) -> dict[str, Any]:
+    """How a reaction's argument is kept in its row: a mapped row by table and key, a workflow
+    transition by name (found again from the record's workflow)."""
+    if isinstance(value, Transition):
+        return {"transition": value.name}
+    identity = inspect(value).identity
+    return {"table": inspect(value).mapper.local_table.name, "id": identity[0]}
+
+
+def _payload(objects: dict[str, Any]) -> dict[str, Any]:
+    return {name: _reference(value) for name, value in objects.items()}
 
 
 def queue(hook: str, **objects: Any) -> None:
     """Write the reactions to this change into its transaction; they run after its commit."""
     rows = [Reaction(hook=hook, plugin=impl.plugin_name, state=PENDING,
-                     payload=json.dumps(_payload(hook, objects), sort_keys=True))
+                     payload=json.dumps(_payload(objects), sort_keys=True))
             for impl in _implementations(hook)]
     if not rows:
         return
@@ -65,26 +67,35 @@ def queue(hook: str, **objects: Any) -> None:
     after_commit(db.session(), lambda: run(ids))
 
 
-def _objects(hook: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    from core.records.content import workflow_of
-    from core.records.models import Record
-    from core.signatures.models import Signature
-    from core.users.models import User, UserRole
+# Rows queued before 0.2 named their objects by hook: (argument, key in the payload, table).
+_LEGACY = {"record": ("record_id", "core_record"), "user": ("user_id", "core_user"),
+           "signature": ("signature_id", "core_signature"),
+           "assignment": ("assignment_id", "core_user_role")}
 
-    if hook == "role_assignment_changed":
-        assignment = db.session.get(UserRole, payload["assignment_id"])
-        return None if assignment is None else {"assignment": assignment}
-    record = db.session.get(Record, payload["record_id"])
-    if record is None:
-        return None
-    objects: dict[str, Any] = {"record": record}
-    if hook == "record_transitioned":
-        workflow = workflow_of(record)
-        objects["transition"] = workflow.transition(payload["transition"]) if workflow else None
-        objects["user"] = db.session.get(User, payload["user_id"])
-    elif hook == "signature_applied":
-        objects["signature"] = db.session.get(Signature, payload["signature_id"])
-    return None if any(v is None for v in objects.values()) else objects
+
+def _modern(payload: dict[str, Any]) -> dict[str, Any]:
+    if all(isinstance(v, dict) for v in payload.values()):
+        return payload
+    modern = {name: {"table": table, "id": payload[key]}
+              for name, (key, table) in _LEGACY.items() if key in payload}
+    if "transition" in payload:
+        modern["transition"] = {"transition": payload["transition"]}
+    return modern
+
+
+def _model_of(table: str) -> type:
+    return next(m.class_ for m in Base.registry.mappers if m.local_table.name == table)
+
+
+def _objects(payload: dict[str, Any]) -> dict[str, Any] | None:
+    references = _modern(payload)
+    objects = {name: db.session.get(_model_of(ref["table"]), ref["id"])
+               for name, ref in references.items() if "table" in ref}
+    for name, ref in references.items():
+        if "transition" in ref and objects.get("record") is not None:
+            workflow = current_app.extensions["cqms"].registry.workflow_for(objects["record"].type)
+            objects[name] = workflow.transition(ref["transition"]) if workflow else None
+    return None if any(objects.get(name) is None for name in references) else objects
 
 
 def _implementation(reaction: Reaction) -> Any:
@@ -110,7 +121,7 @@ def run_one(reaction_id: int) -> bool:
             reaction.last_error = "not run: the plugin is disabled"
             db.session.commit()
             return True
-        objects = _objects(reaction.hook, json.loads(reaction.payload))
+        objects = _objects(json.loads(reaction.payload))
         if objects is None:
             raise LookupError("what it reacts to no longer exists")
         impl.function(**{name: objects[name] for name in impl.argnames if name in objects})
@@ -142,21 +153,14 @@ def _failed(reaction_id: int, exc: Exception) -> None:
 
 
 def run_due(now: datetime | None = None) -> tuple[int, int]:
-    """Run every pending reaction whose time has come; (done, failed) counts."""
-    from core.audit.context import audit_context, current_context
-    from core.users.service import system_context
-
+    """Run every pending reaction whose time has come; (done, failed) counts. The caller acts
+    as the system principal (``cqms reactions run``, the scheduler): a late reaction's writes are
+    the system's."""
     now = now or utcnow()
     ids = list(db.session.scalars(select(Reaction.id).where(
         Reaction.state == PENDING, Reaction.next_attempt_at <= now).order_by(Reaction.id)))
     db.session.rollback()  # end the read: each reaction runs in its own transaction
-    acting: Any = nullcontext()
-    if ids and current_context().actor_id is None:  # a late reaction acts as the system
-        system = system_context("reactions")
-        acting = audit_context(actor_id=system.actor_id, actor_name=system.actor_name,
-                               client=system.client)
-    with acting:
-        done = sum(1 for reaction_id in ids if run_one(reaction_id))
+    done = sum(1 for reaction_id in ids if run_one(reaction_id))
     return done, len(ids) - done
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -92,10 +92,7 @@ def _record_type(record: Record):  # type: ignore[no-untyped-def]
 
 
 def workflow_of(record: Record):  # type: ignore[no-untyped-def]
-    record_type = _record_type(record)
-    if record_type is None:
-        return None
-    return current_app.extensions["cqms"].registry.workflows[record_type.workflow]
+    return current_app.extensions["cqms"].registry.workflow_for(record.type)
 
 
 def is_draft(record: Record, state: str | None = None) -> bool:
@@ -120,9 +117,17 @@ def missing_reason_message(record: Record, state: str | None = None) -> str:
     return f"Changes to a {_record_type(record).label} need a reason, in draft too."
 
 
-def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
-    from core.signatures.service import invalidate_signatures
+# Called with (session, record) when a stored record's content hash changes within a flush;
+# the signatures package registers the rule that signed content invalidates its signatures.
+content_change_listeners: list[Callable[[Session, Record], None]] = []
 
+
+def on_content_change(listener: Callable[[Session, Record], None]) -> None:
+    if listener not in content_change_listeners:
+        content_change_listeners.append(listener)
+
+
+def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     for obj in list(session.deleted):
         rules.check_deleted(session, obj)
     for obj in list(session.new):
@@ -156,7 +161,8 @@ def _guard_records(session: Session, _ctx: UOWTransaction, _instances: Any) -> N
         if new_hash == obj.content_hash:
             continue
         obj.content_hash = new_hash
-        invalidate_signatures(session, obj)
+        for listener in content_change_listeners:
+            listener(session, obj)
 
 
 def _apply_scalar_defaults(record: Record) -> None:

@@ -19,6 +19,7 @@ from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from core.integrity import mac
+from core.records.content import on_content_change
 from core.records.models import Record
 from core.signatures.models import (
     ATTESTATION_TEXT,
@@ -144,6 +145,9 @@ def invalidate_signatures(session: Session, record: Record) -> None:
                 Signature.record_id == record.id, Signature.invalidated_at.is_(None))):
             sig.invalidated_at = utcnow()
             sig.invalidated_reason = "signed content changed"
+
+
+on_content_change(invalidate_signatures)
 
 
 def verify_signatures(connection: Connection, report) -> None:  # type: ignore[no-untyped-def]

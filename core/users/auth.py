@@ -147,19 +147,6 @@ def touch_session() -> None:
         session[SEEN_KEY] = int(time.time())
 
 
-def load_bearer_user(req) -> User | None:  # type: ignore[no-untyped-def]
-    """Flask-Login's request loader: the holder of a valid ``Authorization: Bearer`` token, on
-    API paths only."""
-    from core.api.tokens import user_for_token
-
-    if not req.path.startswith(API_PATH):
-        return None
-    scheme, _, secret = req.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        return None
-    return user_for_token(secret.strip())
-
-
 def end_session(user: User, why: str = "logout") -> None:
     if user.session_token:
         row = db.session.get(UserSession, _token_id(user.session_token))

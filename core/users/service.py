@@ -6,13 +6,13 @@ import re
 
 from sqlalchemy import func, insert, select
 
-from core.api.models import ApiToken
 from core.audit.context import AuditContext, audit_reason, current_context
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ConflictError, ValidationError
+from core.reactions.service import queue as queue_reactions
 from core.studies import Site, Study
-from core.users.models import Role, User, UserRole, UserSession
+from core.users.models import ApiToken, Role, User, UserRole, UserSession
 from core.users.passwords import set_password
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
@@ -160,9 +160,7 @@ def revoke_assignment(assignment: UserRole, *, reason: str, revoked_by: User | N
 
 def _announce(assignment: UserRole) -> None:
     """Plugins hear of a grant or revocation once it committed (``role_assignment_changed``)."""
-    from core.reactions.service import queue
-
-    queue("role_assignment_changed", assignment=assignment)
+    queue_reactions("role_assignment_changed", assignment=assignment)
 
 
 def end_sessions(user: User, why: str) -> int:

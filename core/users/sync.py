@@ -7,13 +7,17 @@ administrator removed is never put back.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
 from core.audit.context import audit_reason
 from core.db import db
-from core.registry import Registry
 from core.users.models import Permission, Role, RolePermission
 from core.users.service import ensure_system_user
+
+if TYPE_CHECKING:
+    from core.registry import Registry
 
 
 def sync_registry(registry: Registry) -> dict[str, int]:

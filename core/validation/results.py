@@ -98,6 +98,11 @@ def _short(report: pytest.TestReport) -> str:
     return (errors[0] if errors else lines[-1] if lines else "")[:300]
 
 
+def services_required() -> bool:
+    """CI says every service (PostgreSQL, chromium) must be present: missing ones fail, not skip."""
+    return os.environ.get("CQMS_TEST_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+
+
 def environment() -> dict[str, Any]:
     return {
         "commit": _commit(),
@@ -168,7 +173,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
     if config.getoption("validation_enforce"):
-        from core.testing import services_required
         from core.validation.trace import build_trace
 
         # Without a PostgreSQL server (and not in CI, which requires one) its claims are not

@@ -18,7 +18,8 @@ from core.extensions import login_manager
 from core.permissions import enforce_request_policy
 from core.signatures.models import ATTESTATION_TEXT
 from core.state import CQMSState
-from core.users.auth import load_bearer_user, load_session_user, touch_session
+from core.users.auth import load_session_user, touch_session
+from core.users.tokens import load_bearer_user
 from core.web.input_guard import refuse_unstorable_input
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

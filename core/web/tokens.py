@@ -8,13 +8,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, logout_user
 
-from core.api.models import ApiToken
-from core.api.tokens import check_token_holder, issue_token, revoke_token, tokens_of
 from core.db import db
 from core.errors import CQMSError, ValidationError
 from core.permissions import login_only
 from core.users.auth import LOGIN_FAILED, register_failure
+from core.users.models import ApiToken
 from core.users.passwords import verify_password
+from core.users.tokens import check_token_holder, issue_token, revoke_token, tokens_of
 from core.web.forms import NewTokenForm, RevokeTokenForm
 
 blueprint = Blueprint("core_tokens", __name__)

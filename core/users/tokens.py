@@ -15,12 +15,12 @@ from datetime import timedelta
 from flask import current_app, g
 from sqlalchemy import select, update
 
-from core.api.models import ApiToken
 from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, TokenRefused, ValidationError
-from core.users.models import User
+from core.users.auth import API_PATH, authenticate
+from core.users.models import ApiToken, User
 
 PREFIX = "cqms_"
 # Where the bearer loader leaves why it refused a token; the 401 answer names it.
@@ -62,8 +62,6 @@ def check_token_holder(user: User) -> None:
 
 def sign_in_for_token(username: str, password: str, totp: str | None) -> User:
     """Check credentials as the sign-in page does (failures count, lockout applies)."""
-    from core.users.auth import authenticate
-
     user = authenticate(username, password, totp)
     if user is None:
         db.session.commit()  # the failure and any lockout are kept
@@ -134,3 +132,14 @@ def revoke_token(token: ApiToken, by: User) -> None:
         db.session.flush()
     record_event("api_token.revoked", "core_api_token", token.id, actor=by,
                  new=token.audit_label())
+
+
+def load_bearer_user(req) -> User | None:  # type: ignore[no-untyped-def]
+    """Flask-Login's request loader: the holder of a valid ``Authorization: Bearer`` token, on
+    API paths only."""
+    if not req.path.startswith(API_PATH):
+        return None
+    scheme, _, secret = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return user_for_token(secret.strip())

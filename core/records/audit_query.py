@@ -1,5 +1,5 @@
 """Filtering the audit trail: one allow-list for the admin viewer and the API, within what the
-user may see (``core.audit.scope``)."""
+user may see (``core.records.audit_scope``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from core.audit.models import AuditEntry
-from core.audit.scope import visible_entries
 from core.db import db
 from core.records.access import readable
+from core.records.audit_scope import visible_entries
 from core.records.models import Record
 
 TEXT_FILTERS = {
