@@ -135,3 +135,20 @@ def test_a_crash_after_the_commit_loses_no_reaction_and_runs_none_twice(app, mak
     assert run_due_as_system() == (2, 0)  # the restart's first cycle
     assert run_due_as_system(utcnow() + timedelta(days=1)) == (0, 0)
     assert _reacted("spy.reacted") == 1 and _reacted("flaky.reacted") == 1
+
+
+def test_a_reaction_queued_before_the_upgrade_still_runs(app, make_user):
+    """Rows written before reactions kept (table, key) references name their objects by hook
+    (``{"record_id": 7}``): after an upgrade a pending one still runs, exactly once."""
+    FLAKY["broken"] = False
+    author = make_user("alice", "author")
+    with system_principal():
+        record = create_record("acme_widget", author, title="Pump", description="d")
+        db.session.commit()
+    before = _reacted("spy.reacted")
+    db.session.add(Reaction(hook="record_created", plugin="spy", state=PENDING,
+                            payload=f'{{"record_id": {record.id}}}'))
+    db.session.commit()
+    assert run_due_as_system() == (1, 0)
+    assert _reacted("spy.reacted") == before + 1
+    assert run_due_as_system(utcnow() + timedelta(days=1)) == (0, 0)
