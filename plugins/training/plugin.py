@@ -11,6 +11,7 @@ from core import (
     Reminder,
     RoleTemplate,
     SettingSpec,
+    get_setting,
     hookimpl,
 )
 
@@ -190,8 +191,6 @@ def documents_version_effective(document, version):
 def validate_transition(record, transition, user):
     if transition.signature is None:
         return []
-    from core import get_setting
-
     if not get_setting("training.gate_signatures"):
         return []
     from plugins.training.qualification import missing_training
