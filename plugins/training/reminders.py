@@ -50,8 +50,6 @@ def expiry_sweep(now: datetime) -> int:
 def sync_sweep(now: datetime) -> int:
     """Catch up on assignments the curricula require (normally made at once by the reactions;
     this repairs any missed, e.g. after a failure or a plugin re-enabled)."""
-    from plugins.training import queries
-
     curricula = queries.active_curricula()
     people = db.session.scalars(select(User).where(User.active.is_(True),
                                                    User.is_service.is_(False)))
