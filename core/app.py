@@ -15,14 +15,21 @@ from flask import Flask
 from config import load_config
 from core import defaults
 from core import read_only as _read_only  # noqa: F401 - installs the read-only guard
+from core.admin import build_admin
+from core.api import install_api
+from core.attachments.service import verify_attachments
+from core.audit.reconcile import reconcile_audited_rows
 from core.db.engine import configure_engine
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginHost
 from core.records import content as _record_guard  # noqa: F401 - installs the flush guard
+from core.records.reconcile import reconcile_record_hashes
 from core.registry import build_registry
+from core.signatures.service import verify_signatures
 from core.state import CQMSState
 from core.users.passwords import make_hasher
 from core.validation.gate import require_approved_summary
+from core.web import install_web
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -106,11 +113,7 @@ def create_app(
         totp_roles=frozenset(config["TOTP_REQUIRED_ROLES"]),
     )
     app.extensions["cqms"] = state
-    from core.attachments.service import verify_attachments
     from core.audit import checkpoints as _checkpoints  # noqa: F401 - installs the writer
-    from core.audit.reconcile import reconcile_audited_rows
-    from core.records.reconcile import reconcile_record_hashes
-    from core.signatures.service import verify_signatures
     from core.workflows import service as _workflows  # noqa: F401 - installs after-commit hooks
 
     state.reconcilers.extend([reconcile_audited_rows, reconcile_record_hashes,
@@ -119,16 +122,10 @@ def create_app(
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from core.web import install_web
-
     install_web(app, state)
-    from core.api import install_api
-
     install_api(app, state)
     for _plugin, blueprint in state.registry.blueprints:
         app.register_blueprint(blueprint)
-
-    from core.admin import build_admin
 
     build_admin(app, state)
     _register_plugin_commands(app, host)

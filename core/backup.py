@@ -29,7 +29,9 @@ from flask import Flask, current_app
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import URL, make_url
 
+from core.app import create_app
 from core.attachments.storage import storage_dir
+from core.audit import verify as audit_verify
 from core.audit.checkpoints import checkpoint_file
 from core.audit.models import AuditEntry
 from core.db import db
@@ -190,9 +192,6 @@ def _embedded_plugins() -> dict[str, Any]:
 
 def verify_backup(folder: Path) -> BackupReport:
     """Checksums, then restore and full verification; ``ok`` only if everything holds."""
-    from core.app import create_app
-    from core.audit import verify as audit_verify
-
     manifest = read_manifest(folder)
     report = BackupReport(ok=True)
     for name, expected in manifest.get("files", {}).items():

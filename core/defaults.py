@@ -4,8 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.admin import charts
+from core.admin.audit import AuditView
+from core.admin.dashboard import account_context, system_context
+from core.admin.notifications import NotificationsView, unread_for_current_user
+from core.admin.plugins import PluginsView
+from core.admin.reactions import ReactionsView
+from core.admin.roles import RoleAdmin
+from core.admin.studies import SiteAdmin, StudyAdmin
+from core.admin.tasks import MyTasksView, TeamTasksView
+from core.admin.tokens import TokenAdmin
+from core.admin.users import AssignmentAdmin, UserAdmin
+from core.attachments.models import Attachment
+from core.audit.kinds import CORE_KINDS
+from core.audit.models import AuditCheckpoint, AuditEntry
+from core.due import overdue_records
 from core.hookspecs import hookimpl
+from core.notifications.models import Notification
+from core.notifications.reminders import overdue_tasks
 from core.permissions import ADMIN_ACCESS
+from core.plugins import PluginState
+from core.reactions.models import Reaction
+from core.records.models import Counter, Record, RecordLink
+from core.records.numbering import next_number
+from core.reviews import workflow as reviews
+from core.reviews.models import PeriodicReview
+from core.reviews.workflow import WORKFLOW as REVIEW
+from core.reviews.workflow import open_due_reviews
+from core.settings import Setting
+from core.signatures.models import Signature, SignatureAttestation
 from core.specs import (
     AdminView,
     AuditEventKind,
@@ -20,6 +47,14 @@ from core.specs import (
     SignatureMeaning,
     Workflow,
 )
+from core.studies import Site, Study
+from core.tasks.models import Task
+from core.users.models import ApiToken, PasswordHistory, Role, RolePermission, User, UserRole, UserSession
+from core.users.models import Permission as PermissionModel
+from core.validation import workflow as validation
+from core.validation.models import ValidationSummary
+from core.validation.workflow import WORKFLOW as VALIDATION
+from core.web.files import blueprint as files_blueprint
 
 TEAM_TASKS = "core.tasks.view_team"
 VALIDATION_VIEW = "core.validation.view"
@@ -136,31 +171,6 @@ def register_settings() -> list[SettingSpec]:
 
 @hookimpl
 def register_models() -> list[type]:
-    from core.attachments.models import Attachment
-    from core.audit.models import AuditCheckpoint, AuditEntry
-    from core.notifications.models import Notification
-    from core.plugins import PluginState
-    from core.reactions.models import Reaction
-    from core.records.models import Counter, Record, RecordLink
-    from core.reviews.models import PeriodicReview
-    from core.settings import Setting
-    from core.signatures.models import Signature, SignatureAttestation
-    from core.studies import Site, Study
-    from core.tasks.models import Task
-    from core.users.models import (
-        ApiToken,
-        PasswordHistory,
-        Role,
-        RolePermission,
-        User,
-        UserRole,
-        UserSession,
-    )
-    from core.users.models import (
-        Permission as PermissionModel,
-    )
-    from core.validation.models import ValidationSummary
-
     return [
         User,
         PermissionModel,
@@ -192,17 +202,11 @@ def register_models() -> list[type]:
 
 @hookimpl
 def register_workflows() -> list[Workflow]:
-    from core.reviews.workflow import WORKFLOW as REVIEW
-    from core.validation.workflow import WORKFLOW as VALIDATION
-
     return [VALIDATION, REVIEW]
 
 
 @hookimpl
 def register_record_types() -> list[RecordType]:
-    from core.reviews import workflow as reviews
-    from core.validation import workflow as validation
-
     return [validation.record_type(), reviews.record_type()]
 
 
@@ -213,26 +217,11 @@ def register_migrations() -> MigrationBranch:
 
 @hookimpl
 def register_blueprints() -> list[object]:
-    from core.web.files import blueprint as files_blueprint
-
     return [files_blueprint]
 
 
 @hookimpl
 def register_admin_views() -> list[AdminView]:
-    from core.admin.audit import AuditView
-    from core.admin.notifications import NotificationsView
-    from core.admin.plugins import PluginsView
-    from core.admin.reactions import ReactionsView
-    from core.admin.roles import RoleAdmin
-    from core.admin.studies import SiteAdmin, StudyAdmin
-    from core.admin.tasks import MyTasksView, TeamTasksView
-    from core.admin.tokens import TokenAdmin
-    from core.admin.users import AssignmentAdmin, UserAdmin
-    from core.audit.models import AuditEntry
-    from core.studies import Site, Study
-    from core.users.models import ApiToken, Role, User, UserRole
-
     people, clinical, system = "People", "Studies", "System"
     return [
         AdminView(MyTasksView, "My tasks", "core_tasks", ADMIN_ACCESS, None, None, 10),
@@ -258,9 +247,6 @@ def register_admin_views() -> list[AdminView]:
 
 @hookimpl
 def register_dashboard_widgets() -> list[DashboardWidget]:
-    from core.admin import charts
-    from core.admin.dashboard import account_context, system_context
-
     def overdue(user):  # type: ignore[no-untyped-def]
         return {**charts.overdue_tasks_by_kind(user), "label": "Kind",
                 "alt": "Bar chart of overdue tasks by kind", "empty": "No overdue tasks."}
@@ -289,10 +275,6 @@ def register_dashboard_widgets() -> list[DashboardWidget]:
 
 @hookimpl
 def register_reminders() -> list[Reminder]:
-    from core.due import overdue_records
-    from core.notifications.reminders import overdue_tasks
-    from core.reviews.workflow import open_due_reviews
-
     return [Reminder("core.overdue_records", "Open records past their due date: a task for "
                      "the owner, then for the escalation role", overdue_records),
             Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
@@ -303,8 +285,6 @@ def register_reminders() -> list[Reminder]:
 
 @hookimpl
 def app_ready(app) -> None:  # type: ignore[no-untyped-def]
-    from core.admin.notifications import unread_for_current_user
-
     app.jinja_env.globals["cqms_unread_notifications"] = unread_for_current_user
 
 
@@ -328,8 +308,6 @@ def register_link_kinds() -> list[LinkKind]:
 
 @hookimpl
 def register_audit_event_kinds() -> list[AuditEventKind]:
-    from core.audit.kinds import CORE_KINDS
-
     return list(CORE_KINDS)
 
 
@@ -340,6 +318,4 @@ def register_signature_meanings() -> list[SignatureMeaning]:
 
 @hookimpl(trylast=True)
 def next_record_number(record_type, record):  # type: ignore[no-untyped-def]
-    from core.records.numbering import next_number
-
     return next_number(record_type)

@@ -12,9 +12,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, select
 
-from core.db import db
+from core.db import db, utcnow
 from core.records.models import Record
+from core.records.service import type_enabled
 from core.specs import RecordType
+from core.tasks.models import OPEN, Task
+from core.tasks.service import close_tasks, open_task
+from core.users.service import ensure_system_user
+from core.workflows.categories import category_clause, category_of
 
 OVERDUE, ESCALATED = "core.record_overdue", "core.record_escalated"
 
@@ -43,8 +48,6 @@ def due_of(record: Record) -> date | None:
 
 
 def _open(record: Record) -> bool:
-    from core.workflows.categories import category_of
-
     return category_of(record) == "open"
 
 
@@ -71,22 +74,16 @@ def due_text(record: Record, today: date | None = None) -> str:
 
 def overdue_clause(rt: RecordType, today: date | None = None) -> Any:
     """A SQL condition on ``rt.model``: open and past due."""
-    from core.workflows.categories import category_clause
-
     column = getattr(rt.model, rt.due_field)  # type: ignore[arg-type]
     return and_(category_clause(rt.key, "open"), column.is_not(None),
                 column < (today or _today()))
 
 
 def _today() -> date:
-    from core.db import utcnow
-
     return utcnow().date()
 
 
 def _types_with_due_dates() -> list[RecordType]:
-    from core.records.service import type_enabled
-
     types = current_app.extensions["cqms"].registry.record_types.values()
     return [rt for rt in types if rt.due_field and type_enabled(rt.key)]
 
@@ -96,10 +93,6 @@ def overdue_records(now: datetime) -> int:
     escalation to the declared role after ``escalate_after_days``; overdue tasks of records no
     longer overdue are closed. The tasks are due on the record's date, so ``core.overdue_tasks``
     (which runs next) sends their reminders and counts them: this returns 0 notifications."""
-    from core.tasks.models import Task
-    from core.tasks.service import close_tasks, open_task
-    from core.users.service import ensure_system_user
-
     system, today = ensure_system_user(), now.date()
     for rt in _types_with_due_dates():
         steps = [(OVERDUE, 0)] + ([(ESCALATED, rt.escalate_after_days)]
@@ -126,9 +119,6 @@ def overdue_records(now: datetime) -> int:
 
 
 def _close_settled(system: Any, today: date) -> None:
-    from core.tasks.models import OPEN, Task
-    from core.tasks.service import close_tasks
-
     for task in db.session.scalars(select(Task).where(Task.kind.in_((OVERDUE, ESCALATED)),
                                                       Task.state == OPEN)).all():
         record = db.session.get(Record, task.record_id)

@@ -9,6 +9,9 @@ from typing import Any
 
 from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
+from core.records.items import RecordItem
+from core.records.models import Record
+from core.settings import coerce_setting
 from core.specs import (
     LINK_CARDINALITIES,
     SETTING_TYPES,
@@ -132,8 +135,6 @@ def build_registry(host: PluginHost) -> Registry:
                 raise StartupError(
                     f"plugin {plugin!r}: setting {spec.key!r} has unknown type {spec.type!r}"
                 )
-            from core.settings import coerce_setting
-
             try:
                 coerce_setting(spec, spec.default)
             except ValidationError as exc:
@@ -240,8 +241,6 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                 raise StartupError(f"plugin {plugin!r}: workflow {workflow.key!r} declared twice")
             _check_workflow(plugin, workflow, reg)
             reg.workflows[workflow.key] = workflow
-    from core.records.models import Record
-
     for plugin, result in call("register_record_types"):
         for rt in _items(plugin, "register_record_types", result, RecordType):
             _check_prefix(plugin, "record type", rt.key, "_")
@@ -262,8 +261,6 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             if missing:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: unknown "
                                    f"controlled fields {missing}")
-            from core.records.items import RecordItem
-
             owned = reg.models.get(plugin, [])
             for item in rt.items:
                 if not (isinstance(item, type) and issubclass(item, RecordItem)

@@ -36,9 +36,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from core.app import create_app
+from core.audit.context import audit_context
+from core.cli import main
+from core.db import db as database
+from core.db.append_only import append_only_ddl, drop_append_only_ddl
+from core.db.migrate import plugin_tables
 from core.hookspecs import hookimpl
+from core.permissions import policy_for
 from core.testing_templates import SchemaTemplates
 from core.testing_templates import enabled as templates_enabled
+from core.users.models import Role
+from core.users.service import assign_role, create_user, ensure_system_user, system_context, verify_identity
+from core.users.sync import sync_registry
 from core.validation.results import services_required
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
@@ -152,20 +162,14 @@ class CQMSClient(FlaskClient):
 
 def create_schema(app: Flask) -> None:
     """Create the tables of every loaded plugin and sync permissions and roles (no Alembic)."""
-    from core.audit.context import audit_context
-    from core.db import db
-    from core.db.migrate import plugin_tables
-    from core.users.service import system_context
-    from core.users.sync import sync_registry
-
     with app.app_context():
         tables = plugin_tables(app)
-        db.metadata.create_all(db.engine, tables=[t for n, t in db.metadata.tables.items()
+        database.metadata.create_all(database.engine, tables=[t for n, t in database.metadata.tables.items()
                                                  if n in tables])
         ctx = system_context("pytest")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
             sync_registry(app.extensions["cqms"].registry)
-        db.session.commit()
+        database.session.commit()
 
 
 @pytest.fixture(scope="session")
@@ -203,8 +207,6 @@ def app_factory(
         schema: bool = True,
         **config: Any,
     ) -> Flask:
-        from core.app import create_app
-
         if plugins is None:
             marker = request.node.get_closest_marker("plugins")
             plugins = list(marker.args) if marker else []  # the core alone unless named
@@ -231,11 +233,9 @@ def app_factory(
 
 def close_app(app: Flask) -> None:
     """End the app's session and close its database connections."""
-    from core.db import db
-
     with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
+        database.session.remove()
+        for engine in database.engines.values():
             engine.dispose()
 
 
@@ -255,8 +255,6 @@ def app(app_factory: Callable[..., Flask], app_config: dict[str, Any]) -> Iterat
 
 @pytest.fixture
 def db(app: Flask) -> Any:
-    from core.db import db as database
-
     return database
 
 
@@ -268,9 +266,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def system_actor(app: Flask) -> Iterator[Any]:
     """Run the test body as the system principal (for setting up audited data directly)."""
-    from core.audit.context import audit_context
-    from core.users.service import system_context
-
     ctx = system_context("pytest")
     with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
         yield ctx
@@ -280,16 +275,9 @@ def system_actor(app: Flask) -> Iterator[Any]:
 def make_user(app: Flask) -> Callable[..., Any]:
     """``make_user("alice", "qa_manager", password=..., site=<Site>)``: an account, committed,
     its identity verified (``identity_verified=False`` leaves it unverified: it cannot sign)."""
-    from core.audit.context import audit_context
-    from core.db import db
-    from core.users.models import Role
-    from core.users.service import assign_role, create_user, system_context
-
     def factory(username: str, *roles: str, password: str = DEFAULT_PASSWORD,
                 study: Any = None, site: Any = None, identity_verified: bool = True,
                 **fields: Any) -> Any:
-        from core.users.service import ensure_system_user, verify_identity
-
         ctx = system_context("pytest")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
             user = create_user(
@@ -300,11 +288,11 @@ def make_user(app: Flask) -> Callable[..., Any]:
                 **fields,
             )
             for key in roles:
-                role = db.session.query(Role).filter_by(key=key).one()
+                role = database.session.query(Role).filter_by(key=key).one()
                 assign_role(user, role, reason="test set-up", study=study, site=site)
             if identity_verified:  # as an administrator would before the person signs
                 verify_identity(user, ensure_system_user(), reason="test set-up")
-            db.session.commit()  # inside: the grants' reactions act as the system principal
+            database.session.commit()  # inside: the grants' reactions act as the system principal
         return user
 
     return factory
@@ -315,11 +303,8 @@ def triggers_bypassed(table: str) -> Iterator[Any]:
     """A connection on which ``table``'s append-only triggers are off, as a rogue database
     administrator would have it; they are put back afterwards (covering the tracks). For tests
     that prove tampering below the application is still found."""
-    from core.db import db
-    from core.db.append_only import append_only_ddl, drop_append_only_ddl
-
-    db.session.commit()
-    with db.engine.begin() as conn:
+    database.session.commit()
+    with database.engine.begin() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             for statement in drop_append_only_ddl(table, "sqlite"):
@@ -345,8 +330,6 @@ def post_with_token(client: FlaskClient, url: str, *, query: dict[str, Any] | No
 def routes_without_policy(app: Flask) -> list[str]:
     """Endpoints of ``app`` (web, admin and API, plugins' included) that declare no access
     policy: each answers 403 to everyone. A plugin's own suite asserts this list is empty."""
-    from core.permissions import policy_for
-
     with app.test_request_context():
         return sorted({rule.endpoint for rule in app.url_map.iter_rules()
                        if policy_for(rule.endpoint) is None})
@@ -378,18 +361,15 @@ def login_fixture() -> Callable[..., Any]:
 def run_cqms(app: Flask, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[Any, str, str]]:
     """``run_cqms("backup", "verify", folder)``: the ``cqms`` command run in-process on ``app``;
     returns (exit status, stdout, stderr)."""
-    from core.cli import main
-    from core.db import db
-
     def run(*args: str) -> tuple[Any, str, str]:
-        db.session.commit()  # the test's session must not hold the SQLite write lock
+        database.session.commit()  # the test's session must not hold the SQLite write lock
         try:
             main(list(args), app=app)
             status: Any = 0
         except SystemExit as exc:
             status = exc.code
         out, err = capsys.readouterr()
-        db.session.expire_all()
+        database.session.expire_all()
         return status, out, err
 
     return run

@@ -31,6 +31,11 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from core.audit import checkpoints
+from core.db import db
+from core.db.migrate import plugin_tables
+from core.reactions.models import Reaction
+
 # Configuration that names where a test's files or database live: not part of a template's kind.
 _PER_TEST_CONFIG = frozenset({"INSTANCE_PATH", "DATABASE_URL"})
 # Files of the state outside the instance folder: such apps are never templated.
@@ -49,8 +54,6 @@ class Template:
 
 
 def _close_engines(app: Flask) -> None:
-    from core.db import db
-
     with app.app_context():
         db.session.remove()
         for engine in db.engines.values():
@@ -143,9 +146,6 @@ class SchemaTemplates:
     @staticmethod
     def _key(app: Flask, backend: str, overrides: Mapping[str, Any],
              extra_plugins: Mapping[str, Any] | None) -> str:
-        from core.db import db
-        from core.db.migrate import plugin_tables
-
         state = app.extensions["cqms"]
         registry = state.registry
         tables = sorted(plugin_tables(app))
@@ -174,8 +174,6 @@ class SchemaTemplates:
     # -- snapshot and restore ---------------------------------------------------------------
 
     def _snapshot(self, app: Flask, backend: str, url: str, key: str) -> Template:
-        from core.audit import checkpoints
-
         with app.app_context():
             writers = checkpoints._writers()
             written = bool(writers) and all(w.pending is None and w.timer is None
@@ -221,8 +219,6 @@ class SchemaTemplates:
             engine.dispose()
         shutil.copytree(template.instance, app.instance_path, dirs_exist_ok=True)
         if template.checkpoint_written:  # as create_schema leaves it: the next head waits
-            from core.audit import checkpoints
-
             with app.app_context():
                 checkpoints.writer().last_written = time.monotonic()
 
@@ -253,9 +249,6 @@ def _hook_names(pm: Any, key: str) -> set[str]:
 def _reactions_queued(app: Flask) -> bool:
     """Reactions call plugins' functions directly (not through pluggy): none may have run."""
     from sqlalchemy import func, select
-
-    from core.db import db
-    from core.reactions.models import Reaction
 
     with app.app_context():
         count = db.session.scalar(select(func.count()).select_from(Reaction))

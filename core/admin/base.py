@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Length
 from core.audit.context import audit_reason
 from core.db import utc_text
 from core.errors import CQMSError
+from core.exports.audit import audit_export
 from core.permissions import has_permission
 
 MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL
@@ -159,8 +160,6 @@ class CQMSModelView(ModelView):
         """The current filtered list, in the user's scope (``get_query``), as CSV: formulas
         neutralised, times in ISO 8601 with their zone. Audited with its row count, the
         filters and the file's SHA-256 before it is sent."""
-        from core.exports.audit import audit_export
-
         _count, rows = self._export_data()
         buffer = io.StringIO()
         writer = csv.writer(buffer)

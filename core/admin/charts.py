@@ -16,6 +16,8 @@ from core.db import db
 from core.permissions import has_permission, scope_clause
 from core.records.models import Record
 from core.records.service import read_clause
+from core.tasks.models import Task
+from core.tasks.service import TEAM_PERMISSION, tasks_for
 from core.workflows.categories import category_clause, states_in
 
 STYLE = Style(background="white", plot_background="white", foreground="#333",
@@ -85,9 +87,6 @@ def open_records_by_type(user: Any) -> dict[str, Any]:
 
 def overdue_tasks_by_kind(user: Any) -> dict[str, Any]:
     """The user's overdue tasks per kind (their team's too, where they may see it)."""
-    from core.tasks.models import Task
-    from core.tasks.service import TEAM_PERMISSION, tasks_for
-
     team = has_permission(user, TEAM_PERMISSION)
     tasks = tasks_for(user, include_team=team).where(Task.overdue).subquery()
     stmt = select(tasks.c.kind, func.count()).group_by(tasks.c.kind).order_by(tasks.c.kind)

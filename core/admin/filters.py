@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 
+from core.due import overdue_clause
 from core.records.models import Record
 from core.specs import STATE_CATEGORIES
 from core.workflows.categories import category_clause
@@ -40,8 +41,6 @@ class OverdueFilter(BaseSQLAFilter):
         return value == "yes"
 
     def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
-        from core.due import overdue_clause
-
         return query.filter(overdue_clause(self.record_type))
 
     def operation(self) -> str:

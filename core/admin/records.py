@@ -22,10 +22,11 @@ from core.audit.models import AuditEntry
 from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
+from core.exports.downloads import certified_copy_download, pdf_download
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.audit_query import record_conditions
-from core.records.content import change_needs_reason
+from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
 from core.records.links import impact, kinds_from, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
@@ -239,14 +240,10 @@ class RecordAdmin(CQMSModelView):
     # Exports are POSTs with a CSRF token: each writes an audit entry (SEC-03).
     @expose("/<int(max=2147483647):record_id>/export.pdf", methods=["POST"])
     def export_pdf_view(self, record_id: int) -> Any:
-        from core.exports.downloads import pdf_download
-
         return self._export(record_id, pdf_download)
 
     @expose("/<int(max=2147483647):record_id>/certified-copy.zip", methods=["POST"])
     def certified_copy_view(self, record_id: int) -> Any:
-        from core.exports.downloads import certified_copy_download
-
         return self._export(record_id, certified_copy_download)
 
     def _export(self, record_id: int, download: Any) -> Any:
@@ -363,8 +360,6 @@ def _impact_groups(record: Record, user: Any) -> dict[str, Any]:
 
 
 def record_workflow_transitions(record: Record) -> tuple[Any, ...]:
-    from core.records.content import workflow_of
-
     workflow = workflow_of(record)
     return workflow.transitions if workflow else ()
 

@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
+from core.api import audit, docs, records, tasks, tokens_views
+from core.extensions import csrf
 from core.state import CQMSState
 
 API_PREFIX = "/api/v1"
@@ -26,9 +28,6 @@ class CQMSApi(Api):
 
 
 def install_api(app: Flask, state: CQMSState) -> CQMSApi:
-    from core.api import audit, docs, records, tasks, tokens_views
-    from core.extensions import csrf
-
     app.config.update(
         API_TITLE="CQMS API",
         API_VERSION="v1",

@@ -12,6 +12,7 @@ from flask import current_app, jsonify, render_template, send_from_directory
 from flask_smorest import Blueprint
 
 from core.permissions import public
+from core.web import csp_nonce
 
 blp = Blueprint("core_api_docs", __name__, url_prefix="/api/v1", description="API description")
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
@@ -64,8 +65,6 @@ page = flask.Blueprint("core_api_docs_page", __name__, url_prefix="/api/v1/docs"
 @page.route("/")
 @public
 def docs_page() -> Any:
-    from core.web import csp_nonce
-
     response = current_app.make_response(render_template("core/api_docs.html"))
     # Swagger UI sets inline styles; scripts stay limited to our nonce.
     response.headers["Content-Security-Policy"] = (

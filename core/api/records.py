@@ -20,6 +20,7 @@ from core.attachments.service import add_attachment, attachments_of, open_attach
 from core.db import db
 from core.due import overdue_clause
 from core.errors import ValidationError
+from core.exports.downloads import certified_copy_download, pdf_download
 from core.permissions import checks_in_view, has_permission, login_only, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.links import impact, link_records, relation_label, unlink
@@ -34,6 +35,7 @@ from core.records.service import (
 from core.signatures.service import SignatureRequest, signatures_of
 from core.specs import RecordType
 from core.users.models import User
+from core.web.files import content_disposition
 from core.workflows.categories import category_clause
 from core.workflows.service import may_attempt, perform_transition
 
@@ -440,8 +442,6 @@ def upload(type_key: str, record_id: int) -> Any:
 @problem_responses(blp, 401, 403, 404, 409)
 def attachment_content(type_key: str, record_id: int, attachment_id: int) -> Any:
     """Download a file (refused with 409 if it no longer matches its SHA-256)."""
-    from core.web.files import content_disposition
-
     _rt, record = _record(type_key, record_id)
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None or attachment.record_id != record.id:
@@ -473,8 +473,6 @@ class ExportQuery(schemas.Schema):
 def export(query: dict[str, Any], type_key: str, record_id: int) -> Any:
     """A PDF or a certified copy of the record (P11-02); refused (409) when any of its data
     fails an integrity check."""
-    from core.exports.downloads import certified_copy_download, pdf_download
-
     _rt, record = _record(type_key, record_id)
     download = pdf_download if query["format"] == "pdf" else certified_copy_download
     return download(record, api_user())

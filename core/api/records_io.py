@@ -21,6 +21,7 @@ from core.records.models import Record
 from core.records.service import SERVER_OWNED
 from core.specs import RecordType
 from core.studies import Site
+from core.users.models import User
 from core.workflows.categories import category_of
 from core.workflows.service import available_transitions
 
@@ -152,8 +153,6 @@ def record_json(record: Record, user: Any) -> dict[str, Any]:
 
 
 def _username(user_id: int | None) -> str | None:
-    from core.users.models import User
-
     user = db.session.get(User, user_id) if user_id else None
     return user.username if user else None
 

@@ -16,10 +16,13 @@ from core.attachments import sniff, storage
 from core.attachments.models import Attachment
 from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
+from core.audit.verify import Finding
 from core.db import db
 from core.errors import ConflictError, CQMSError, ValidationError
 from core.permissions import has_permission
+from core.records.content import change_needs_reason, missing_reason_message
 from core.records.models import Record
+from core.records.rules import refuse_if_frozen
 from core.records.scope import require_write
 from core.records.service import may_read, record_type
 from core.users.models import User
@@ -42,9 +45,6 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     a ``reason`` is required (``ValidationError`` naming ``reason``). ``user`` needs the record
     type's permission in the record's study/site (``PermissionDenied``).
     """
-    from core.records.content import change_needs_reason, missing_reason_message
-    from core.records.rules import refuse_if_frozen
-
     if record.id is None:
         raise ValidationError({"record": "Save the record before attaching files."})
     require_write(record_type(record.type), user, record.study_id, record.site_id)
@@ -165,8 +165,6 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
     size and SHA-256, and each record's attachments digest is that of its attachment rows (none
     added or removed in SQL). Whether a row still holds the values audited at upload is
     ``core.audit.reconcile``'s check, as for every audited table."""
-    from core.audit.verify import Finding
-
     table, records = Attachment.__table__, Record.__table__
     rows = connection.execute(
         select(table, records.c.number.label("record_number"))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapper
 
 from core.audit.listener import format_value
 from core.audit.models import AuditEntry
+from core.audit.verify import Finding
 from core.db import Base
 
 ROW_ACTIONS = ("create", "update", "delete")
@@ -190,8 +191,6 @@ class _Names:
 
 def reconcile_audited_rows(connection: Connection, report: Any) -> None:
     """Compare every audited row with the last values the audit trail holds for it."""
-    from core.audit.verify import Finding
-
     mappers = audited_mappers(connection)
     trail = _trail(connection, {m.local_table.name for m in mappers}, _event_tables(mappers))
     name = _Names(connection)

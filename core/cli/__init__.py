@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import click
 
 from config import ConfigError
+from core.app import create_app
+from core.cli import audit, backup, demo, exports, plugins, reactions, reminders, users, validation
+from core.cli import db as db_commands
 from core.errors import CQMSError, StartupError
 
 EXIT_BAD_INPUT = 2
@@ -24,19 +27,6 @@ def fail(message: str) -> None:
 
 
 def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
-    from core.cli import (
-        audit,
-        backup,
-        demo,
-        exports,
-        plugins,
-        reactions,
-        reminders,
-        users,
-        validation,
-    )
-    from core.cli import db as db_commands
-
     @click.group(help="CQMS administration commands (configuration from CQMS_CONFIG and CQMS_*).")
     def cli() -> None:
         pass
@@ -61,8 +51,6 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None, app=None) -> None:  # type: ignore[no-untyped-def]
     """Run ``cqms``; ``app`` (tests, embedding) replaces the one built from the environment."""
-    from core.app import create_app
-
     if app is None:
         try:
             app = create_app()

@@ -7,6 +7,7 @@ from flask import current_app
 
 from core.cli.context import as_system, state
 from core.db import migrate
+from core.users.sync import sync_registry
 
 
 @click.group("db", help="Database schema: apply, roll back and write migrations.")
@@ -28,8 +29,6 @@ def upgrade(target: str) -> None:
 
 @as_system
 def _sync() -> dict[str, int]:
-    from core.users.sync import sync_registry
-
     return sync_registry(state().registry)
 
 

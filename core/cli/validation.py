@@ -7,8 +7,11 @@ from pathlib import Path
 import click
 
 from core.cli.context import as_system
+from core.exports.render import render_html
+from core.users.service import require_user
 from core.validation.report import Results, ResultsError, read_results, render_summary
 from core.validation.scope import ScopeError
+from core.validation.store import record_summary
 from core.validation.trace import Trace, build_trace
 
 
@@ -40,8 +43,6 @@ def report(results_path: Path, html_path: Path | None, pdf_path: Path | None) ->
     if html_path is not None:
         html_path.write_text(html, encoding="utf-8")
     if pdf_path is not None:
-        from core.exports.render import render_html
-
         pdf_path.write_bytes(render_html(html).write_pdf())
     click.echo(trace.summary_line())
     for gap in trace.unproven_claims():
@@ -56,10 +57,6 @@ def report(results_path: Path, html_path: Path | None, pdf_path: Path | None) ->
               help="Username of the person who owns it (needs core.validation.approve).")
 @as_system
 def record(results_path: Path, owner: str) -> None:
-    from core.exports.render import render_html
-    from core.users.service import require_user
-    from core.validation.store import record_summary
-
     results, trace = _load(results_path)
     pdf = render_html(render_summary(results, trace)).write_pdf()
     summary = record_summary(results, trace, pdf, require_user(owner))

@@ -37,6 +37,7 @@ from core.exports.history import (
     record_entries,
     utc_iso,
 )
+from core.exports.pdf import render_record_pdf
 from core.integrity import integrity_key, key_id, mac
 from core.records.access import readable_links
 from core.records.content import content_hash, content_of
@@ -200,8 +201,6 @@ class _Writer:
 def build_certified_copy(record: Record, user: Any, now: datetime | None = None) -> CertifiedCopy:
     """The certified-copy zip of ``record`` made by ``user``; raises ``CertifiedCopyRefused``
     when any of its data fails an integrity check."""
-    from core.exports.pdf import render_record_pdf  # WeasyPrint loads only when used
-
     now = now or utcnow()
     entries = record_entries(record, user)
     versions = reconstruct_versions(record, entries)

@@ -21,6 +21,7 @@ from core.audit.models import AuditEntry
 from core.audit.reconcile import LABELLED_ID
 from core.db import db
 from core.records.audit_scope import visible_entries
+from core.records.content import content_fields, content_hash
 from core.records.items import item_models
 from core.records.models import Record, RecordLink
 from core.signatures.models import Signature
@@ -150,8 +151,6 @@ def reconstruct_versions(record: Record, entries: list[AuditEntry]) -> list[Vers
 
 def audited_content_hash(record: Record, values: dict[str, str | None]) -> str:
     """The content hash of a version rebuilt from the trail's text values."""
-    from core.records.content import content_fields, content_hash
-
     mapper = record.__mapper__
     content = {}
     for name in content_fields(record):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.exports.pdf import DataOnlyFetcher
+
 
 def render_html(html: str) -> Any:
     """Lay out ``html`` (already escaped, e.g. from a Jinja template) as a WeasyPrint document:
@@ -14,7 +16,5 @@ def render_html(html: str) -> Any:
     :param html: the whole HTML document, styles inline.
     """
     from weasyprint import HTML
-
-    from core.exports.pdf import DataOnlyFetcher
 
     return HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher()).render()

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, db, utcnow
 
 
 class RecordItem(Base):
@@ -56,8 +56,6 @@ def item_models(record: Any) -> list[type[RecordItem]]:
 def items_of(record: Any) -> list[tuple[type[RecordItem], list[RecordItem]]]:
     """Each declared item model with the record's rows of it, oldest first."""
     from sqlalchemy import select
-
-    from core.db import db
 
     return [(model, list(db.session.scalars(select(model).where(model.record_id == record.id)
                                             .order_by(model.id))))

@@ -14,6 +14,7 @@ from core.audit.context import acting_as, audit_reason
 from core.db import db, utcnow
 from core.errors import ConflictError, ValidationError
 from core.records.content import in_transition
+from core.records.family import children_of, parent_id
 from core.records.models import Record, RecordLink
 from core.records.rules import refuse_if_frozen
 from core.records.scope import require_write
@@ -189,8 +190,6 @@ def impact(record: Record, user: Any, depth: int = 2) -> tuple[list[Impacted], i
 def _neighbours(record: Record) -> list[tuple[Record, str]]:
     """Records one step away: over live links, and parent and children (a document and its
     versions, through ``scope_parent``)."""
-    from core.records.family import children_of, parent_id
-
     found = [(link.target if link.source_id == record.id else link.source,
               relation_label(link, record.id)) for link in links_of(record)]
     parent = parent_id(record)

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.audit.context import acting_as, audit_reason
 from core.db import db
 from core.errors import ConflictError, ValidationError
+from core.permissions import has_permission
 from core.reactions.service import queue as queue_reactions
 from core.records.family import children_of, parent_scope
 from core.records.models import Record
@@ -45,8 +46,6 @@ def may_read(record: Record, user: Any) -> bool:
     """Whether ``user`` holds the view permission of the record's type in its study/site, and
     the record passes the type's ``read_filter`` (if it declares one); never when the type's
     plugin is disabled."""
-    from core.permissions import has_permission
-
     rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
     if not (rt and rt.view_permission and type_enabled(rt.key) and has_permission(
             user, rt.view_permission, study=record.study, site=record.site)):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from core.audit.models import AuditEntry
 from core.db import Base, UTCDateTime, utcnow
 from core.integrity import mac_ok
+from core.records.models import Record
 
 PURPOSE = "signature"
 
@@ -74,8 +75,6 @@ class Signature(Base):
 
     def audit_event_target(self) -> tuple[str, int, int]:
         """The signed record's entity, id and current version: where the events go."""
-        from core.records.models import Record
-
         session = object_session(self)
         record = session.get(Record, self.record_id) if session is not None else None
         if record is None:

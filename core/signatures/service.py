@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.audit.context import acting_as
 from core.audit.service import record_event
+from core.audit.verify import Finding
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from core.integrity import mac
@@ -29,7 +30,9 @@ from core.signatures.models import (
     mac_matches,
     signature_messages,
 )
+from core.users.auth import register_failure, verify_totp
 from core.users.models import User
+from core.users.passwords import verify_password
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,6 @@ def attest(user: User, password: str) -> SignatureAttestation:
 
 
 def _reauthenticate(user: User, request: SignatureRequest) -> None:
-    from core.users.auth import verify_totp
-    from core.users.passwords import verify_password
-
     if not user.is_active or user.is_locked:
         raise AuthenticationFailed("Your account cannot sign (inactive or locked).")
     ok = verify_password(user.password_hash, request.password or "")
@@ -84,8 +84,6 @@ def _reauthenticate(user: User, request: SignatureRequest) -> None:
 def _count_failure(user: User) -> None:
     """A wrong password at signing counts towards lockout in its own short transaction: the
     work of the request so far is rolled back first, never committed with it."""
-    from core.users.auth import register_failure
-
     user_id = user.id
     db.session.rollback()
     user = db.session.get(User, user_id)
@@ -152,8 +150,6 @@ on_content_change(invalidate_signatures)
 
 def verify_signatures(connection: Connection, report) -> None:  # type: ignore[no-untyped-def]
     """Reconciler for ``cqms audit verify``: every signature's MAC matches its row."""
-    from core.audit.verify import Finding
-
     rows: Iterable = connection.execute(select(Signature.__table__).order_by(Signature.id))
     for row in rows.mappings():
         sig = Signature(**{k: row[k] for k in row.keys()})

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from core.validation.inventory import inventory
+from core.validation.trace import build_trace
+
 FORMAT = "cqms-validation-results/1"
 _OUTCOMES = "cqms_validation_outcomes"
 
@@ -159,8 +162,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _wanted(config):
         return
     outcomes: dict[str, dict[str, Any]] = getattr(config, _OUTCOMES, {})
-    from core.validation.inventory import inventory
-
     document = {
         "format": FORMAT,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -173,8 +174,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
     if config.getoption("validation_enforce"):
-        from core.validation.trace import build_trace
-
         # Without a PostgreSQL server (and not in CI, which requires one) its claims are not
         # checked here: said on the terminal, and the summary of such a run shows it.
         untested = frozenset() if document["environment"]["postgresql"] or services_required() \

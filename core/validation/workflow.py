@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.attachments.service import attachments_of
 from core.specs import RecordType, Transition, Workflow
 from core.validation.models import EVIDENCE_FIELDS, ValidationSummary
 
@@ -14,8 +15,6 @@ APPROVE = "core.validation.approve"
 
 def has_evidence(summary: ValidationSummary, _user: Any) -> list[str]:
     """Only a summary built from a results file, with its PDF attached, can be approved."""
-    from core.attachments.service import attachments_of
-
     problems = []
     if not summary.results_sha256 or not summary.components:
         problems.append("it was not built from a results file (cqms validation report --record)")

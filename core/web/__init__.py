@@ -16,11 +16,16 @@ from core.audit.kinds import shown_value as audit_shown_value
 from core.db.engine import set_read_only
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
+from core.settings import get_setting
 from core.signatures.models import ATTESTATION_TEXT
 from core.state import CQMSState
 from core.users.auth import load_session_user, touch_session
 from core.users.tokens import load_bearer_user
+from core.web.auth import blueprint as auth_blueprint
+from core.web.errors import register_error_handlers
+from core.web.health import blueprint as health_blueprint
 from core.web.input_guard import refuse_unstorable_input
+from core.web.tokens import blueprint as tokens_blueprint
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -97,8 +102,6 @@ class CookieSessions(SecureCookieSessionInterface):
 
 def site_name() -> str:
     """The configured site name; falls back when the database cannot answer (error pages)."""
-    from core.settings import get_setting
-
     try:
         return str(get_setting("core.site_name"))
     except Exception:  # noqa: BLE001 - an error page must render even without a database
@@ -106,11 +109,6 @@ def site_name() -> str:
 
 
 def install_web(app: Flask, state: CQMSState) -> None:
-    from core.web.auth import blueprint as auth_blueprint
-    from core.web.errors import register_error_handlers
-    from core.web.health import blueprint as health_blueprint
-    from core.web.tokens import blueprint as tokens_blueprint
-
     app.session_interface = CookieSessions()
     login_manager.login_view = "core_auth.login"
     login_manager.session_protection = None  # our server-side sessions replace it

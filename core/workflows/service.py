@@ -21,7 +21,8 @@ from core.reactions.service import queue as queue_reactions
 from core.records.content import transition_scope, workflow_of
 from core.records.models import Record
 from core.signatures.models import Signature
-from core.signatures.service import SignatureRequest, sign
+from core.signatures.service import SignatureRequest, has_attested, sign
+from core.signatures.service import attest as sign_attestation
 from core.specs import Transition
 from core.users.models import User
 from core.workflows.duties import barred
@@ -139,9 +140,6 @@ def perform_transition(record: Record, name: str, user: User, *, reason: str = "
     is raised for the caller to show; a wrong signing password has already been counted towards
     lockout in its own transaction. The admin record page, the API and plugin pages all call it.
     """
-    from core.signatures.service import attest as sign_attestation
-    from core.signatures.service import has_attested
-
     try:
         if attest and signature is not None and not has_attested(user):
             sign_attestation(user, signature.password)

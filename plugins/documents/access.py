@@ -12,6 +12,7 @@ from sqlalchemy import literal, or_, select
 from sqlalchemy.sql.elements import True_
 
 from core import Record, get_setting, scope_clause
+from plugins.documents.models import Document, DocumentVersion
 
 HISTORY = "documents.view_history"
 # Holders of any of these see work in progress (drafts, versions in review, approved ones)
@@ -60,8 +61,6 @@ def version_read_filter(user: Any) -> Any:
     """Plain readers see effective versions (of documents distributed to them); authors,
     reviewers, approvers and QA also see work in progress where they work on documents;
     superseded and obsolete versions need ``documents.view_history`` in their scope."""
-    from plugins.documents.models import Document, DocumentVersion
-
     documents = Document.__table__
     # The table, not the entity, and no correlation: the outer query is on core_record.
     allowed = select(documents.c.id).where(
@@ -74,8 +73,6 @@ def document_read_filter(user: Any) -> Any:
     """Obsolete and disposed documents need ``documents.view_history``; documents never
     effective yet are for those who work on documents where they are; plain readers see only
     the documents distributed to them."""
-    from plugins.documents.models import Document
-
     return _visible(user, DOCUMENT_CURRENT, DOCUMENT_IN_PROGRESS,
                     _distributed_to(user, Document.distribution_roles))
 
@@ -91,8 +88,6 @@ class DueForReview(BaseSQLAFilter):
     """Effective documents whose periodic review falls within the reminder window (or is past)."""
 
     def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
-        from plugins.documents.models import Document
-
         horizon = date.today() + timedelta(days=get_setting("documents.review_reminder_days"))
         due = (Document.next_review_date.is_not(None)) & (Document.next_review_date <= horizon) \
             & (Record.state == "effective")
@@ -103,8 +98,6 @@ class DueForReview(BaseSQLAFilter):
 
 
 def document_filters() -> tuple[Any, ...]:
-    from plugins.documents.models import Document
-
     return (
         FilterEqual("document_type.code", "Type (code)"),
         FilterEqual("owner.username", "Owner (username)"),

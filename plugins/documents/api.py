@@ -10,6 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from core import api_user, authorize_first, db, problem_responses, requires
+from plugins.documents.exports import find_version, may_print, version_pdf_response
+from plugins.documents.services import _may_name_reviewers as check
+from plugins.documents.services import name_reviewer, review_status, withdraw_reviewer
 
 blp = Blueprint("documents_api", __name__, url_prefix="/api/v1/documents",
                 description="Document control: point-of-use PDFs and named reviewers of "
@@ -35,8 +38,6 @@ class PdfQuery(Schema):
 def version_pdf(query: dict[str, Any], version_id: int) -> Any:
     """The point-of-use PDF of a document version (needs read access to it; superseded and
     obsolete versions need documents.view_history)."""
-    from plugins.documents.exports import version_pdf_response
-
     return version_pdf_response(_readable_version(version_id), api_user(), query["copy"])
 
 
@@ -58,8 +59,6 @@ class VersionReviewerWithdrawal(Schema):
 
 
 def _readable_version(version_id: int) -> Any:
-    from plugins.documents.exports import find_version, may_print
-
     version = find_version(version_id)
     if version is None or not may_print(version, api_user()):
         abort(404, description=f"No document version with id {version_id}.")
@@ -71,8 +70,6 @@ REVIEWERS = "/versions/<int(max=2147483647):version_id>/reviewers"
 
 def _may_name_reviewers(version_id: int, **_: Any) -> None:
     """Before the body is read: documents.create where the version is."""
-    from plugins.documents.services import _may_name_reviewers as check
-
     check(_readable_version(version_id), api_user())
 
 
@@ -83,8 +80,6 @@ def _may_name_reviewers(version_id: int, **_: Any) -> None:
 def version_reviewers(version_id: int) -> Any:
     """The named reviewers of a version and whether each has reviewed it (none named: the
     version needs ``reviews_required`` reviews by any reviewer)."""
-    from plugins.documents.services import review_status
-
     return review_status(_readable_version(version_id))
 
 
@@ -97,8 +92,6 @@ def version_reviewers(version_id: int) -> Any:
 def name_version_reviewer(body: dict[str, Any], version_id: int) -> Any:
     """Name a reviewer (a user holding documents.review) of a draft version; audited. Needs
     documents.create. Returns the reviewers."""
-    from plugins.documents.services import name_reviewer, review_status
-
     version = _readable_version(version_id)
     name_reviewer(version, api_user(), body["username"], body["reason"])
     db.session.commit()
@@ -113,8 +106,6 @@ def name_version_reviewer(body: dict[str, Any], version_id: int) -> Any:
 @problem_responses(blp, 401, 403, 404, 409, 422)
 def withdraw_version_reviewer(body: dict[str, Any], version_id: int, username: str) -> Any:
     """Withdraw a named reviewer of a draft version (audited; nothing is deleted)."""
-    from plugins.documents.services import review_status, withdraw_reviewer
-
     version = _readable_version(version_id)
     withdraw_reviewer(version, api_user(), username, body["reason"])
     db.session.commit()

@@ -13,13 +13,13 @@ from typing import Any
 from flask import Response
 
 from core import audit_export, content_disposition, db, has_permission, may_read
+from plugins.documents.models import DocumentVersion
+from plugins.documents.pdf import render_version_pdf
 
 HISTORY_STATES = ("superseded", "obsolete")
 
 
 def find_version(version_id: int) -> Any:
-    from plugins.documents.models import DocumentVersion
-
     return db.session.get(DocumentVersion, version_id)
 
 
@@ -35,8 +35,6 @@ def may_print(version: Any, user: Any) -> bool:
 def version_pdf_response(version: Any, user: Any, copy: str) -> Response:
     """Render, audit (before sending: a copy that cannot be audited is not served), respond.
     A controlled copy is shown inline (viewed in the system), an uncontrolled one downloaded."""
-    from plugins.documents.pdf import render_version_pdf
-
     rendered = render_version_pdf(version, user, copy)
     number, record_version = version.number, version.version
     audit_export("document_pdf", version.audit_entity_type, version.id,

@@ -13,6 +13,26 @@ from core import (
     SettingSpec,
     hookimpl,
 )
+from plugins.documents import access, hookspecs, numbering
+from plugins.documents.admin import DocumentTypeAdmin
+from plugins.documents.api import blp
+from plugins.documents.commands import seed_types_command
+from plugins.documents.dashboard import reviews_context, states_context, work_context
+from plugins.documents.demo import load
+from plugins.documents.links import LINK_KINDS, link_reasons
+from plugins.documents.models import (
+    SERVER_OWNED_VERSION_FIELDS,
+    Document,
+    DocumentType,
+    DocumentVersion,
+    VersionReviewer,
+)
+from plugins.documents.queries import document_by, version_in_effect, versions_in_effect
+from plugins.documents.reactions import version_transitioned
+from plugins.documents.reminders import periodic_review_sweep
+from plugins.documents.rules import change_problems, prepare_new_version
+from plugins.documents.views import blueprint, page_actions
+from plugins.documents.workflows import WORKFLOWS
 
 
 @hookimpl
@@ -69,24 +89,16 @@ def register_migrations():
 
 @hookimpl
 def register_models():
-    from plugins.documents.models import Document, DocumentType, DocumentVersion, VersionReviewer
-
     return [DocumentType, Document, DocumentVersion, VersionReviewer]
 
 
 @hookimpl
 def register_workflows():
-    from plugins.documents.workflows import WORKFLOWS
-
     return WORKFLOWS
 
 
 @hookimpl
 def register_record_types():
-    from plugins.documents import access
-    from plugins.documents.models import SERVER_OWNED_VERSION_FIELDS, Document, DocumentVersion
-    from plugins.documents.rules import prepare_new_version
-
     return [
         RecordType("documents_document", "Document", Document, "DOC", "documents_document",
                    controlled_fields=("document_type_id", "description"),
@@ -112,22 +124,16 @@ def register_record_types():
 
 @hookimpl
 def register_hookspecs():
-    from plugins.documents import hookspecs
-
     return [hookspecs]
 
 
 @hookimpl
 def documents_version_in_effect(document_id, at):
-    from plugins.documents.queries import version_in_effect
-
     return version_in_effect(document_id, at)
 
 
 @hookimpl
 def documents_document(document_id, number):
-    from plugins.documents.queries import document_by
-
     return document_by(document_id=document_id, number=number)
 
 
@@ -140,44 +146,32 @@ def documents_version_pdf_url(version_id):
 
 @hookimpl
 def documents_versions_in_effect(document_ids):
-    from plugins.documents.queries import versions_in_effect
-
     return versions_in_effect(document_ids)
 
 
 @hookimpl
 def register_reminders():
-    from plugins.documents.reminders import periodic_review_sweep
-
     return [Reminder("documents.periodic_review", "Documents due for periodic review",
                      periodic_review_sweep)]
 
 
 @hookimpl
 def register_blueprints():
-    from plugins.documents.views import blueprint
-
     return [blueprint]
 
 
 @hookimpl
 def register_api_blueprints():
-    from plugins.documents.api import blp
-
     return [blp]
 
 
 @hookimpl
 def record_page_actions(record, user):
-    from plugins.documents.views import page_actions
-
     return page_actions(record, user)
 
 
 @hookimpl
 def register_dashboard_widgets():
-    from plugins.documents.dashboard import reviews_context, states_context, work_context
-
     return [DashboardWidget("documents_work", "Document control", "documents.view",
                             "documents/widget_work.html", work_context, 20),
             DashboardWidget("documents_by_state", "Documents by state", "documents.view",
@@ -188,24 +182,17 @@ def register_dashboard_widgets():
 
 @hookimpl
 def register_admin_views():
-    from plugins.documents.admin import DocumentTypeAdmin
-    from plugins.documents.models import DocumentType
-
     return [AdminView(DocumentTypeAdmin, "Document types", "documents_type", "documents.view",
                       model=DocumentType, category="Documents")]
 
 
 @hookimpl
 def register_commands(cli):
-    from plugins.documents.commands import seed_types_command
-
     cli.add_command(seed_types_command)
 
 
 @hookimpl
 def next_record_number(record_type, record):
-    from plugins.documents import numbering
-
     if record_type.key == "documents_document":
         return numbering.document_number(record)
     if record_type.key == "documents_version":
@@ -216,34 +203,24 @@ def next_record_number(record_type, record):
 @hookimpl
 def record_transitioned(record, transition, user):
     if record.type == "documents_version":
-        from plugins.documents.reactions import version_transitioned
-
         version_transitioned(record, transition, user)
 
 
 @hookimpl
 def register_link_kinds():
-    from plugins.documents.links import LINK_KINDS
-
     return list(LINK_KINDS)
 
 
 @hookimpl
 def validate_link(target, kind):
-    from plugins.documents.links import link_reasons
-
     return link_reasons(target, kind)
 
 
 @hookimpl
 def load_demo_data(users, passwords, study):
-    from plugins.documents.demo import load
-
     return load(users, passwords, study)
 
 
 @hookimpl
 def validate_change(record, changes):
-    from plugins.documents.rules import change_problems
-
     return change_problems(record, changes)

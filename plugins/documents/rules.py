@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core import Base, ValidationError, db, state_before_change
+from plugins.documents import queries
 from plugins.documents.models import (
     EXTERNAL_TYPE,
     Document,
@@ -28,8 +29,6 @@ EXTERNAL_FIELDS = {"source": "the issuing organisation",
 def prepare_new_version(version: DocumentVersion) -> None:
     """A new version belongs to a live document, in its scope, as its only version in progress;
     it supersedes the version in effect."""
-    from plugins.documents import queries
-
     session = db.session
     with session.no_autoflush:
         document = session.get(Document, version.document_id) if version.document_id else None

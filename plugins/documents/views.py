@@ -9,6 +9,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from core import CQMSError, RecordAction, current_user, db, may_act_in, requires
+from plugins.documents.exports import find_version, may_print, version_pdf_response
+from plugins.documents.services import name_reviewer, review_status, withdraw_reviewer
 
 blueprint = Blueprint("documents", __name__, template_folder="templates",
                       url_prefix="/documents")
@@ -21,8 +23,6 @@ blueprint = Blueprint("documents", __name__, template_folder="templates",
 def version_pdf(version_id: int) -> Any:
     """The version's PDF: ``copy=controlled`` (viewed in the system, inline) or
     ``uncontrolled`` (printed/downloaded). Out of scope: 404; audited."""
-    from plugins.documents.exports import find_version, may_print, version_pdf_response
-
     copy = request.form.get("copy", "uncontrolled")
     if copy not in ("controlled", "uncontrolled"):
         abort(400)
@@ -34,8 +34,6 @@ def version_pdf(version_id: int) -> Any:
 
 
 def _readable(version_id: int) -> Any:
-    from plugins.documents.exports import find_version, may_print
-
     version = find_version(version_id)
     if version is None or not may_print(version, current_user._get_current_object()):
         abort(404)
@@ -50,8 +48,6 @@ REVIEWERS = "/versions/<int(max=2147483647):version_id>/reviewers"
 def reviewers_page(version_id: int) -> Any:
     """The version's named reviewers, each with their review status; name or withdraw them
     while the version is a draft."""
-    from plugins.documents.services import review_status
-
     version = _readable(version_id)
     user = current_user._get_current_object()
     may_name = version.state == "draft" and may_act_in(
@@ -73,8 +69,6 @@ def open_reviewers_page(version_id: int) -> Any:
 @requires("documents.create")
 def change_reviewers(version_id: int) -> Any:
     """Name (``username``) or withdraw (``withdraw``) a reviewer; errors are shown on the page."""
-    from plugins.documents.services import name_reviewer, withdraw_reviewer
-
     version = _readable(version_id)
     user = current_user._get_current_object()
     reason = (request.form.get("reason") or "")[:2000]
@@ -97,8 +91,6 @@ def change_reviewers(version_id: int) -> Any:
 def page_actions(record: Any, user: Any) -> list[RecordAction]:
     if record.type != "documents_version":
         return []
-    from plugins.documents.exports import may_print
-
     if not may_print(record, user):
         return []
     url = url_for("documents.version_pdf", version_id=record.id)

@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import or_
 
 from core import Record, scope_clause
+from plugins.training.models import TrainingAssignment
 
 MATRIX = "training.view_matrix"
 
 
 def assignment_read_filter(user: Any) -> Any:
-    from plugins.training.models import TrainingAssignment
-
     return or_(TrainingAssignment.trainee_id == user.id,
                scope_clause(user, MATRIX, Record.study_id, Record.site_id, global_rows=False))

@@ -43,6 +43,7 @@ from plugins.training.models import (
     TrainingQuestion,
     TrainingRequirement,
 )
+from plugins.training.qualification import qualification as answer
 from plugins.training.schemas import (
     MatrixPage,
     MatrixQuery,
@@ -57,6 +58,7 @@ from plugins.training.schemas import (
     RequirementQuery,
     RequirementWrite,
 )
+from plugins.training.services import take_quiz as score
 
 blp = Blueprint("training_api", __name__, url_prefix="/api/v1/training",
                 description="Training: matrix, qualification, one's own training, quizzes and "
@@ -177,8 +179,6 @@ def matrix(query: dict[str, Any]) -> Any:
 def qualification(query: dict[str, Any]) -> Any:
     """Whether a person was trained on the version of a document in effect at a moment, with
     the evidence (training.view_matrix; yourself: training.view)."""
-    from plugins.training.qualification import qualification as answer
-
     viewer = api_user()
     username = query.get("user") or viewer.username
     if username != viewer.username and not has_permission(viewer, MATRIX):
@@ -263,8 +263,6 @@ def quiz(assignment_id: int) -> Any:
 def take_quiz(body: dict[str, Any], assignment_id: int) -> Any:
     """One attempt at the quiz (the trainee only, while the assignment is open); 409 when
     passed already or the attempts are used up."""
-    from plugins.training.services import take_quiz as score
-
     viewer = api_user()
     attempt = score(_assignment(assignment_id, viewer), viewer, body["answers"])
     db.session.commit()

@@ -11,8 +11,29 @@ from core import (
     Reminder,
     RoleTemplate,
     SettingSpec,
+    get_setting,
     hookimpl,
 )
+from plugins.training.access import assignment_read_filter
+from plugins.training.admin import QuestionAdmin, RequirementAdmin
+from plugins.training.api import blp
+from plugins.training.dashboard import compliance_context, my_training_context
+from plugins.training.demo import load
+from plugins.training.matrix_admin import MatrixView
+from plugins.training.models import (
+    ASSIGNMENT_SERVER_FIELDS,
+    Curriculum,
+    QuizAttempt,
+    TrainingAssignment,
+    TrainingQuestion,
+    TrainingRequirement,
+)
+from plugins.training.qualification import missing_training
+from plugins.training.reactions import curriculum_transitioned, role_changed, version_effective
+from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
+from plugins.training.rules import change_problems, prepare_new_assignment
+from plugins.training.views import blueprint
+from plugins.training.workflows import WORKFLOWS
 
 
 @hookimpl
@@ -67,30 +88,16 @@ def register_migrations():
 
 @hookimpl
 def register_models():
-    from plugins.training.models import (
-        Curriculum,
-        QuizAttempt,
-        TrainingAssignment,
-        TrainingQuestion,
-        TrainingRequirement,
-    )
-
     return [TrainingRequirement, TrainingQuestion, Curriculum, TrainingAssignment, QuizAttempt]
 
 
 @hookimpl
 def register_workflows():
-    from plugins.training.workflows import WORKFLOWS
-
     return WORKFLOWS
 
 
 @hookimpl
 def register_record_types():
-    from plugins.training.access import assignment_read_filter
-    from plugins.training.models import ASSIGNMENT_SERVER_FIELDS, Curriculum, TrainingAssignment
-    from plugins.training.rules import prepare_new_assignment
-
     return [
         RecordType("training_curriculum", "Curriculum", Curriculum, "CUR", "training_curriculum",
                    controlled_fields=("role_key", "country", "requirement_codes", "description"),
@@ -113,10 +120,6 @@ def register_record_types():
 
 @hookimpl
 def register_admin_views():
-    from plugins.training.admin import QuestionAdmin, RequirementAdmin
-    from plugins.training.matrix_admin import MatrixView
-    from plugins.training.models import TrainingQuestion, TrainingRequirement
-
     return [
         AdminView(RequirementAdmin, "Requirements", "training_requirement", "training.view",
                   model=TrainingRequirement, category="Training", order=10),
@@ -129,22 +132,16 @@ def register_admin_views():
 
 @hookimpl
 def register_api_blueprints():
-    from plugins.training.api import blp
-
     return [blp]
 
 
 @hookimpl
 def register_blueprints():
-    from plugins.training.views import blueprint
-
     return [blueprint]
 
 
 @hookimpl
 def register_dashboard_widgets():
-    from plugins.training.dashboard import compliance_context, my_training_context
-
     return [DashboardWidget("training_my", "My training", "training.view",
                             "training/widget_my.html", my_training_context, 30),
             DashboardWidget("training_compliance", "Training compliance", "training.view_matrix",
@@ -153,8 +150,6 @@ def register_dashboard_widgets():
 
 @hookimpl
 def register_reminders():
-    from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
-
     return [
         Reminder("training.sync", "Training the curricula require (catch-up)", sync_sweep),
         Reminder("training.due_soon", "Training due soon", due_soon_sweep),
@@ -165,24 +160,18 @@ def register_reminders():
 
 @hookimpl
 def role_assignment_changed(assignment):
-    from plugins.training.reactions import role_changed
-
     role_changed(assignment)
 
 
 @hookimpl
 def record_transitioned(record, transition, user):
     if record.type == "training_curriculum":
-        from plugins.training.reactions import curriculum_transitioned
-
         curriculum_transitioned(record, transition)
 
 
 # Offered by the documents plugin when it is loaded; training works without it (courses only).
 @hookimpl(optionalhook=True)
 def documents_version_effective(document, version):
-    from plugins.training.reactions import version_effective
-
     version_effective(document, version)
 
 
@@ -190,24 +179,16 @@ def documents_version_effective(document, version):
 def validate_transition(record, transition, user):
     if transition.signature is None:
         return []
-    from core import get_setting
-
     if not get_setting("training.gate_signatures"):
         return []
-    from plugins.training.qualification import missing_training
-
     return missing_training(record, user)
 
 
 @hookimpl
 def validate_change(record, changes):
-    from plugins.training.rules import change_problems
-
     return change_problems(record, changes)
 
 
 @hookimpl
 def load_demo_data(users, passwords, study):
-    from plugins.training.demo import load
-
     return load(users, passwords, study)

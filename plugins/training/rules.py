@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from core import ConflictError, User, ValidationError, db
+from plugins.training import queries
 from plugins.training.models import KINDS, TrainingAssignment, TrainingQuestion, TrainingRequirement
 
 
 def prepare_new_assignment(assignment: TrainingAssignment) -> None:
-    from plugins.training import queries
-
     session = db.session
     with session.no_autoflush:
         trainee = session.get(User, assignment.trainee_id) if assignment.trainee_id else None
@@ -56,8 +55,6 @@ def _requirement_problems(requirement: TrainingRequirement) -> list[tuple[str, s
             problems.append((name, f"Between {low} and {high}."))
     if problems:
         return problems
-    from plugins.training import queries
-
     problem = queries.document_problem(requirement)
     if problem:
         raise ConflictError(f"{requirement.code}: {problem}")

@@ -27,6 +27,7 @@ from core import (
 from plugins.training import queries, services
 from plugins.training.matrix import cell_status
 from plugins.training.models import SELF_COMPLETED, TrainingAssignment
+from plugins.training.record_pdf import record_pdf_response, visible_person
 
 blueprint = Blueprint("training", __name__, template_folder="templates", url_prefix="/training")
 INT = "int(max=2147483647)"
@@ -169,8 +170,6 @@ def sign(assignment_id: int) -> Any:
 @requires("training.view")
 def record_pdf(user_id: int) -> Any:
     """The individual training record: one's own, or anyone's in scope with the matrix view."""
-    from plugins.training.record_pdf import record_pdf_response, visible_person
-
     person = visible_person(user_id, _user())
     if person is None:
         abort(404)
