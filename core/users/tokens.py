@@ -8,21 +8,29 @@ password-change rules apply, and it is audited.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, g
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
+from core.db.engine import set_read_only
 from core.errors import AuthenticationFailed, PermissionDenied, TokenRefused, ValidationError
 from core.users.auth import API_PATH, authenticate
 from core.users.models import ApiToken, User
 
+log = logging.getLogger("cqms.tokens")
 PREFIX = "cqms_"
+USE_RECORDED_EVERY = timedelta(minutes=5)
+_uses_lock = threading.Lock()
 # Where the bearer loader leaves why it refused a token; the 401 answer names it.
 REFUSAL_KEY = "cqms_auth_refused"
 
@@ -104,16 +112,38 @@ def user_for_token(secret: str) -> User | None:
     if why is not None:
         g.setdefault(REFUSAL_KEY, TokenRefused(why))
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        # Coarse (reads should not write on every request), unaudited bookkeeping, committed
-        # now so that a read-only request keeps it too.
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.id)
-                           .values(last_used_at=now).execution_options(synchronize_session=False))
-        db.session.commit()
-        row = db.session.get(ApiToken, row.id)
+    record_use(row, utcnow())
     set_context(replace(current_context(), client=client_id(row)))  # reset at request end
     return row.user
+
+
+def record_use(row: ApiToken, now: datetime) -> None:
+    """Keep when a token was last used: coarse (at most every ``USE_RECORDED_EVERY`` per token
+    and process), unaudited bookkeeping written on a connection and in a short transaction of
+    its own, so that a read stays a read (on SQLite a read upgraded to a write fails when
+    another writer committed meanwhile). A failure to write it is logged, never the user's."""
+    uses = current_app.extensions["cqms"].token_uses
+    with _uses_lock:
+        last = uses.get(row.id) or row.last_used_at
+        if last is not None and now - last < USE_RECORDED_EVERY:
+            return
+        uses[row.id] = now
+    table = ApiToken.__table__
+    mode = set_read_only(False)  # its own writing transaction: BEGIN IMMEDIATE on SQLite
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(update(table).where(
+                table.c.id == row.id,
+                or_(table.c.last_used_at.is_(None),
+                    table.c.last_used_at < now - USE_RECORDED_EVERY)).values(last_used_at=now))
+    except SQLAlchemyError as exc:
+        log.warning("API token %s: its use was not recorded: %s", row.id, exc)
+        with _uses_lock:
+            uses.pop(row.id, None)
+        return
+    finally:
+        mode.var.reset(mode)
+    set_committed_value(row, "last_used_at", now)
 
 
 def tokens_of(user: User | None = None) -> list[ApiToken]:
