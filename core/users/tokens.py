@@ -13,6 +13,7 @@ import secrets
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import or_, select, update
@@ -22,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
-from core.db.engine import set_read_only
+from core.db.engine import SQLITE_BUSY_TIMEOUT_MS, in_read_only_scope, set_read_only
 from core.errors import AuthenticationFailed, PermissionDenied, TokenRefused, ValidationError
 from core.users.auth import API_PATH, authenticate
 from core.users.models import ApiToken, User
@@ -30,6 +31,7 @@ from core.users.models import ApiToken, User
 log = logging.getLogger("cqms.tokens")
 PREFIX = "cqms_"
 USE_RECORDED_EVERY = timedelta(minutes=5)
+USE_WAIT_MS = 200
 _uses_lock = threading.Lock()
 # Where the bearer loader leaves why it refused a token; the 401 answer names it.
 REFUSAL_KEY = "cqms_auth_refused"
@@ -119,9 +121,10 @@ def user_for_token(secret: str) -> User | None:
 
 def record_use(row: ApiToken, now: datetime) -> None:
     """Keep when a token was last used: coarse (at most every ``USE_RECORDED_EVERY`` per token
-    and process), unaudited bookkeeping written on a connection and in a short transaction of
-    its own, so that a read stays a read (on SQLite a read upgraded to a write fails when
-    another writer committed meanwhile). A failure to write it is logged, never the user's."""
+    and process) and unaudited. A read stays a read: in a safe request it is written on a
+    connection and in a short transaction of its own (on SQLite a read upgraded to a write fails
+    when another writer committed meanwhile); a writing request, which already holds the write
+    lock, carries it in its own transaction. A failure to write it is logged, never the user's."""
     uses = current_app.extensions["cqms"].token_uses
     with _uses_lock:
         last = uses.get(row.id) or row.last_used_at
@@ -129,21 +132,43 @@ def record_use(row: ApiToken, now: datetime) -> None:
             return
         uses[row.id] = now
     table = ApiToken.__table__
-    mode = set_read_only(False)  # its own writing transaction: BEGIN IMMEDIATE on SQLite
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(update(table).where(
-                table.c.id == row.id,
-                or_(table.c.last_used_at.is_(None),
-                    table.c.last_used_at < now - USE_RECORDED_EVERY)).values(last_used_at=now))
-    except SQLAlchemyError as exc:
-        log.warning("API token %s: its use was not recorded: %s", row.id, exc)
+    statement = update(table).where(
+        table.c.id == row.id, or_(table.c.last_used_at.is_(None),
+                                  table.c.last_used_at < now - USE_RECORDED_EVERY)
+    ).values(last_used_at=now)
+    if not in_read_only_scope():
+        db.session.execute(statement)
+    elif not _write_apart(statement, row.id):
         with _uses_lock:
             uses.pop(row.id, None)
         return
+    set_committed_value(row, "last_used_at", now)
+
+
+def _write_apart(statement: Any, token_id: int) -> bool:
+    """Run ``statement`` in a transaction of its own that waits for locks briefly (``USE_WAIT``),
+    then gives up: bookkeeping never holds a reader up for long."""
+    mode = set_read_only(False)  # a writing transaction: BEGIN IMMEDIATE on SQLite
+    try:
+        with db.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            raw = connection.connection.driver_connection
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout={USE_WAIT_MS}")
+            try:
+                with connection.begin():
+                    if not sqlite:
+                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {USE_WAIT_MS}")
+                    connection.execute(statement)
+            finally:
+                if sqlite:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return True
+    except SQLAlchemyError as exc:
+        log.warning("API token %s: its use was not recorded: %s", token_id, exc)
+        return False
     finally:
         mode.var.reset(mode)
-    set_committed_value(row, "last_used_at", now)
 
 
 def tokens_of(user: User | None = None) -> list[ApiToken]:
