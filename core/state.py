@@ -24,6 +24,8 @@ class CQMSState:
     api_blueprints: set[str] = field(default_factory=set)
     # Callables(connection, report) that `cqms audit verify` runs after the chain check.
     reconcilers: list[Any] = field(default_factory=list)
+    # API token id -> when this process last recorded its use (core.users.tokens).
+    token_uses: dict[int, Any] = field(default_factory=dict)
 
     def totp_required(self, user: Any) -> bool:
         if not self.totp_roles:

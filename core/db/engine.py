@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 # Read-only scopes (safe HTTP methods) open a deferred transaction; everything else takes the
 # write lock up front so concurrent writers wait (busy_timeout) instead of failing mid-way.
+SQLITE_BUSY_TIMEOUT_MS = 15000
 _read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cqms_read_only", default=False)
 
 
@@ -21,6 +22,10 @@ def read_only_scope() -> Iterator[None]:
         yield
     finally:
         _read_only.reset(token)
+
+
+def in_read_only_scope() -> bool:
+    return _read_only.get()
 
 
 def set_read_only(value: bool) -> contextvars.Token[bool]:
@@ -37,7 +42,7 @@ def configure_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

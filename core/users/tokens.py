@@ -8,21 +8,31 @@ password-change rules apply, and it is audited.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.audit.context import acting_as, current_context, set_context
 from core.audit.service import record_event
 from core.db import db, utcnow
+from core.db.engine import SQLITE_BUSY_TIMEOUT_MS, in_read_only_scope, set_read_only
 from core.errors import AuthenticationFailed, PermissionDenied, TokenRefused, ValidationError
 from core.users.auth import API_PATH, authenticate
 from core.users.models import ApiToken, User
 
+log = logging.getLogger("cqms.tokens")
 PREFIX = "cqms_"
+USE_RECORDED_EVERY = timedelta(minutes=5)
+USE_WAIT_MS = 200
+_uses_lock = threading.Lock()
 # Where the bearer loader leaves why it refused a token; the 401 answer names it.
 REFUSAL_KEY = "cqms_auth_refused"
 
@@ -104,16 +114,61 @@ def user_for_token(secret: str) -> User | None:
     if why is not None:
         g.setdefault(REFUSAL_KEY, TokenRefused(why))
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        # Coarse (reads should not write on every request), unaudited bookkeeping, committed
-        # now so that a read-only request keeps it too.
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.id)
-                           .values(last_used_at=now).execution_options(synchronize_session=False))
-        db.session.commit()
-        row = db.session.get(ApiToken, row.id)
+    record_use(row, utcnow())
     set_context(replace(current_context(), client=client_id(row)))  # reset at request end
     return row.user
+
+
+def record_use(row: ApiToken, now: datetime) -> None:
+    """Keep when a token was last used: coarse (at most every ``USE_RECORDED_EVERY`` per token
+    and process) and unaudited. A read stays a read: in a safe request it is written on a
+    connection and in a short transaction of its own (on SQLite a read upgraded to a write fails
+    when another writer committed meanwhile); a writing request, which already holds the write
+    lock, carries it in its own transaction. A failure to write it is logged, never the user's."""
+    uses = current_app.extensions["cqms"].token_uses
+    with _uses_lock:
+        last = uses.get(row.id) or row.last_used_at
+        if last is not None and now - last < USE_RECORDED_EVERY:
+            return
+        uses[row.id] = now
+    table = ApiToken.__table__
+    statement = update(table).where(
+        table.c.id == row.id, or_(table.c.last_used_at.is_(None),
+                                  table.c.last_used_at < now - USE_RECORDED_EVERY)
+    ).values(last_used_at=now)
+    if not in_read_only_scope():
+        db.session.execute(statement)
+    elif not _write_apart(statement, row.id):
+        with _uses_lock:
+            uses.pop(row.id, None)
+        return
+    set_committed_value(row, "last_used_at", now)
+
+
+def _write_apart(statement: Any, token_id: int) -> bool:
+    """Run ``statement`` in a transaction of its own that waits for locks briefly (``USE_WAIT``),
+    then gives up: bookkeeping never holds a reader up for long."""
+    mode = set_read_only(False)  # a writing transaction: BEGIN IMMEDIATE on SQLite
+    try:
+        with db.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            raw = connection.connection.driver_connection
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout={USE_WAIT_MS}")
+            try:
+                with connection.begin():
+                    if not sqlite:
+                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {USE_WAIT_MS}")
+                    connection.execute(statement)
+            finally:
+                if sqlite:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return True
+    except SQLAlchemyError as exc:
+        log.warning("API token %s: its use was not recorded: %s", token_id, exc)
+        return False
+    finally:
+        mode.var.reset(mode)
 
 
 def tokens_of(user: User | None = None) -> list[ApiToken]:
