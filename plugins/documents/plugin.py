@@ -125,10 +125,10 @@ def documents_version_in_effect(document_id, at):
 
 
 @hookimpl
-def documents_document(document_id, number):
+def documents_document(document_id, number, title):
     from plugins.documents.queries import document_by
 
-    return document_by(document_id=document_id, number=number)
+    return document_by(document_id=document_id, number=number, title=title)
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from core import Record, db, get_setting, notify
+from core import Record, User, db, get_setting, notify
 from plugins.training import queries, services
 from plugins.training.models import TrainingAssignment
 
@@ -50,10 +50,7 @@ def expiry_sweep(now: datetime) -> int:
 def sync_sweep(now: datetime) -> int:
     """Catch up on assignments the curricula require (normally made at once by the reactions;
     this repairs any missed, e.g. after a failure or a plugin re-enabled)."""
-    from core import User
     from plugins.training import queries
 
     curricula = queries.active_curricula()
-    people = db.session.scalars(select(User).where(User.active.is_(True),
-                                                   User.is_service.is_(False)))
-    return sum(len(services.sync_user(user, curricula)) for user in people.all())
+    return sum(len(services.sync_user(user, curricula)) for user in User.active_people())
