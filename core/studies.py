@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, db, utcnow
+from core.db.lookups import lookup_id, lookup_text
 
 
 class Study(Base):
@@ -23,6 +25,20 @@ class Study(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sites: Mapped[list[Site]] = relationship(back_populates="study", order_by="Site.code")
+
+    @classmethod
+    def by_code(cls, code: Any) -> Study | None:
+        """The study with this code (stripped), or None.
+
+        :param code: a study code such as ``"ST-1"``; anything else finds nothing.
+        """
+        code = lookup_text(code)
+        return db.session.scalar(select(cls).where(cls.code == code)) if code else None
+
+    @classmethod
+    def pick_list(cls) -> list[Study]:
+        """Every study, active or not, by code: the choices of a filter or a form."""
+        return list(db.session.scalars(select(cls).order_by(cls.code)))
 
     def audit_label(self) -> str:
         return self.code
@@ -45,6 +61,38 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     study: Mapped[Study] = relationship(back_populates="sites", lazy="joined")
+
+    @classmethod
+    def by_id(cls, site_id: Any) -> Site | None:
+        """The site with this id (an int or a string of digits), or None."""
+        site_id = lookup_id(site_id)
+        return db.session.get(cls, site_id) if site_id is not None else None
+
+    @classmethod
+    def by_code(cls, code: Any, study: Any = None) -> Site | None:
+        """The site with this code (stripped) in ``study``, or None; without a study, the one
+        site of that code, None when several studies have one.
+
+        :param code: a site code such as ``"101"``.
+        :param study: a ``Study`` or its id (optional).
+        """
+        code = lookup_text(code)
+        if code is None:
+            return None
+        stmt = select(cls).where(cls.code == code)
+        if study is not None:
+            stmt = stmt.where(cls.study_id == getattr(study, "id", study))
+        sites = list(db.session.scalars(stmt.limit(2)))
+        return sites[0] if len(sites) == 1 else None
+
+    @classmethod
+    def pick_list(cls, study: Any = None) -> list[Site]:
+        """Every site, active or not, by study then code (``study``: a ``Study`` or id, only
+        its sites): the choices of a filter or a form."""
+        stmt = select(cls).order_by(cls.study_id, cls.code)
+        if study is not None:
+            stmt = stmt.where(cls.study_id == getattr(study, "id", study))
+        return list(db.session.scalars(stmt))
 
     def audit_label(self) -> str:
         return f"{self.study.code}/{self.code}" if self.study else self.code

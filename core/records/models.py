@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, db, utcnow
+from core.db.lookups import lookup_id
 
 
 class Record(Base):
@@ -60,6 +63,26 @@ class Record(Base):
 
     def audit_label(self) -> str:
         return self.number
+
+    @classmethod
+    def by_id(cls, record_id: Any) -> Record | None:
+        """The record with this id (of this class: on ``Record``, of any type), or None.
+        Reading rights are the caller's to check (``may_read``).
+
+        :param record_id: an int or a string of digits; anything else finds nothing.
+        """
+        record_id = lookup_id(record_id)
+        found = db.session.get(cls, record_id) if record_id is not None else None
+        return found if isinstance(found, cls) else None
+
+    @classmethod
+    def by_ids(cls, record_ids: Iterable[Any]) -> dict[int, Record]:
+        """``{id: record}`` for those of ``record_ids`` that exist (of this class), in one
+        query."""
+        ids = {i for i in map(lookup_id, record_ids) if i is not None}
+        if not ids:
+            return {}
+        return {r.id: r for r in db.session.scalars(select(cls).where(cls.id.in_(ids)))}
 
     @property
     def audit_entity_type(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import ForeignKey, Integer, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
@@ -80,6 +81,12 @@ class Signature(Base):
         if record is None:
             return "core_record", self.record_id, self.record_version
         return record.audit_entity_type, self.record_id, record.version
+
+    @property
+    def meaning_label(self) -> str:
+        """The label the deployment gives the meaning ("Approved"), else its key."""
+        meaning = current_app.extensions["cqms"].registry.signature_meanings.get(self.meaning)
+        return meaning.label if meaning is not None else self.meaning
 
     @property
     def manifestation(self) -> str:

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, db, utcnow
+from core.db.lookups import lookup_id, lookup_text
+from core.permissions import scope_clause
+from core.studies import Site
 
 
 class User(UserMixin, Base):
@@ -69,6 +83,74 @@ class User(UserMixin, Base):
     def active_assignments(self) -> list[UserRole]:
         return [a for a in self.assignments if a.revoked_at is None]
 
+    @classmethod
+    def by_username(cls, username: Any) -> User | None:
+        """The account with this username (stripped), active or not, or None.
+
+        :param username: what was typed or sent; anything but a username finds nothing.
+        """
+        username = lookup_text(username)
+        if username is None:
+            return None
+        return db.session.scalar(select(cls).where(cls.username == username))
+
+    @classmethod
+    def by_id(cls, user_id: Any) -> User | None:
+        """The account with this id (an int or a string of digits), or None."""
+        user_id = lookup_id(user_id)
+        return db.session.get(cls, user_id) if user_id is not None else None
+
+    @classmethod
+    def active_people(cls) -> list[User]:
+        """Every active person (service principals left out), by id: e.g. for a sweep."""
+        return list(db.session.scalars(select(cls).where(
+            cls.active.is_(True), cls.is_service.is_(False)).order_by(cls.id)))
+
+    @classmethod
+    def in_scope(cls, viewer: Any, permission: str, *, role: str | None = None,
+                 study: Any = None, site: Any = None, username: str | None = None,
+                 after: str | None = None, limit: int | None = None,
+                 former: bool = False) -> list[User]:
+        """People holding a role granted where ``viewer`` holds ``permission`` (the people a
+        matrix or report of theirs may show), by username.
+
+        Unlike ``users_holding`` (who covers a scope), this asks where the grant itself lies.
+
+        :param role: a role key: grants of that role only.
+        :param study: a ``Study`` or id: grants for the study or at one of its sites.
+        :param site: a ``Site`` or id: grants at that site (``study`` is then ignored).
+        :param username: that person only.
+        :param after: keyset paging: usernames after this one.
+        :param limit: at most this many (ask one more to know whether a next page exists).
+        :param former: count revoked grants and deactivated people too (past training).
+        """
+        if (role is not None and lookup_text(role) is None) or (
+                username is not None and lookup_text(username) is None) or "\x00" in (after or ""):
+            return []
+        grant = [UserRole.user_id == cls.id,
+                 scope_clause(viewer, permission, UserRole.study_id, UserRole.site_id)]
+        stmt = select(cls).options(selectinload(cls.assignments))
+        if not former:
+            grant.append(UserRole.revoked_at.is_(None))
+            stmt = stmt.where(cls.active.is_(True), cls.is_service.is_(False))
+        if role is not None:
+            grant.append(UserRole.role_id.in_(select(Role.id).where(Role.key == role.strip())))
+        site_id, study_id = getattr(site, "id", site), getattr(study, "id", study)
+        if site_id is not None:
+            grant.append(UserRole.site_id == site_id)
+        elif study_id is not None:
+            grant.append(or_(UserRole.study_id == study_id, UserRole.site_id.in_(
+                select(Site.id).where(Site.study_id == study_id))))
+        stmt = stmt.where(select(UserRole.id).where(*grant).exists())
+        if username is not None:
+            stmt = stmt.where(cls.username == username.strip())
+        if after is not None:
+            stmt = stmt.where(cls.username > after)
+        stmt = stmt.order_by(cls.username)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(db.session.scalars(stmt))
+
     def __str__(self) -> str:
         return self.printed_name
 
@@ -107,6 +189,20 @@ class Role(Base):
     @property
     def permission_names(self) -> list[str]:
         return sorted(g.permission.name for g in self.grants)
+
+    @classmethod
+    def by_key(cls, key: Any) -> Role | None:
+        """The role with this key (stripped), or None.
+
+        :param key: a role key such as ``"qa_manager"``; anything else finds nothing.
+        """
+        key = lookup_text(key)
+        return db.session.scalar(select(cls).where(cls.key == key)) if key else None
+
+    @classmethod
+    def pick_list(cls) -> list[Role]:
+        """Every role, by key: the choices of a filter or a form."""
+        return list(db.session.scalars(select(cls).order_by(cls.key)))
 
     def audit_label(self) -> str:
         return self.key

@@ -48,9 +48,12 @@ def documents_versions_in_effect(document_ids: list[int]) -> dict[int, object]:
 
 
 @hookspec(firstresult=True)
-def documents_document(document_id: int | None = None, number: str | None = None) -> object | None:
+def documents_document(document_id: int | None = None, number: str | None = None,
+                       title: str | None = None) -> object | None:
     """Return the controlled document (a ``documents_document`` record) with this id or this
     number, or None when no document has it: other plugins never name documents' record type.
+    With only a ``title``: the effective document of that title (the oldest if several), else
+    the oldest of that title.
 
     Example::
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 from pypdf import PdfReader, PdfWriter, Transformation
 
 from core import attachments_of, open_attachment, render_html, signatures_of, utcnow
@@ -119,9 +119,7 @@ def _render(template: str, **context: Any) -> Any:
 
 def _cover(version: Any, user: Any, files: list[FileEntry], header: dict[str, str],
            watermark: str, copy: str, printed_at: datetime, stamped_pages: int) -> Any:
-    meanings = current_app.extensions["cqms"].registry.signature_meanings
-    signatures = [(s, meanings[s.meaning].label if s.meaning in meanings else s.meaning)
-                  for s in signatures_of(version)]
+    signatures = [(s, s.meaning_label) for s in signatures_of(version)]
     cover_pages = 1
     for _attempt in range(3):  # the total in "page X of Y" depends on the cover's own length
         page = cover_pages + 1

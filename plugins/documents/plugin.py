@@ -133,8 +133,8 @@ def documents_version_in_effect(document_id, at):
 
 
 @hookimpl
-def documents_document(document_id, number):
-    return document_by(document_id=document_id, number=number)
+def documents_document(document_id, number, title):
+    return document_by(document_id=document_id, number=number, title=title)
 
 
 @hookimpl

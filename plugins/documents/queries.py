@@ -117,11 +117,16 @@ def versions_in_effect(document_ids: list[int]) -> dict[int, DocumentVersion]:
     return {v.effective_document_id: v for v in rows}
 
 
-def document_by(*, document_id: int | None = None, number: str | None = None) -> Document | None:
-    """The document with this id or number (None if there is none, or it is no document)."""
+def document_by(*, document_id: int | None = None, number: str | None = None,
+                title: str | None = None) -> Document | None:
+    """The document with this id, number or title (None if there is none, or it is no document);
+    of several with the title, the effective one first, then the oldest."""
     found = None
     if document_id is not None:
         found = db.session.get(Document, document_id)
     elif number:
         found = db.session.scalar(select(Document).where(Document.number == number))
+    elif title:
+        found = db.session.scalars(select(Document).where(Document.title == title).order_by(
+            (Document.state != "effective"), Document.id).limit(1)).first()
     return found if isinstance(found, Document) else None

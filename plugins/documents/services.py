@@ -104,7 +104,7 @@ def _may_name_reviewers(version: DocumentVersion, user: Any) -> None:
 
 def reviewer_by_username(version: DocumentVersion, username: str) -> User:
     """An active user holding ``documents.review`` where the version is."""
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    user = User.by_username(username)
     if user is None or not user.active or user.is_service:
         raise ValidationError({"username": f"No active user {username!r}."})
     if not may_act_in(user, "documents.review", study=version.study, site=version.site):

@@ -18,7 +18,7 @@ KIND_CHOICES = [(kind, kind.replace("_", "-")) for kind in KINDS]
 def _document_number(_view: Any, _context: Any, model: Any, _name: str) -> str:
     if not model.document_id:
         return ""
-    record = db.session.get(Record, model.document_id)
+    record = Record.by_id(model.document_id)
     return record.number if record is not None else ""
 
 

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from core import (
     ConflictError,
     Record,
+    Role,
     Site,
     Study,
     User,
-    UserRole,
     ValidationError,
     abort_problem,
     api_user,
@@ -88,11 +88,9 @@ def _may_take_quiz(assignment_id: int) -> None:
 def _person(viewer: User, username: str, field: str = "user") -> User:
     """A user the viewer may see training of: themselves, or someone with a role (past or
     present) in the viewer's training.view_matrix scope; 400 otherwise."""
-    person = db.session.scalar(select(User).where(User.username == username))
+    person = User.by_username(username)
     if person is not None and person.id != viewer.id and not may_act_in(viewer, MATRIX):
-        visible = db.session.scalar(select(exists().where(
-            UserRole.user_id == person.id,
-            scope_clause(viewer, MATRIX, UserRole.study_id, UserRole.site_id))))
+        visible = User.in_scope(viewer, MATRIX, username=person.username, limit=1, former=True)
         person = person if visible else None
     if person is None:
         abort_problem(400, f"No user {username!r} in your scope.", field=field)
@@ -100,7 +98,7 @@ def _person(viewer: User, username: str, field: str = "user") -> User:
 
 
 def _study(viewer: User, code: str, field: str = "study") -> Study:
-    study = db.session.scalar(select(Study).where(Study.code == code))
+    study = Study.by_code(code)
     if study is None or not has_permission(viewer, MATRIX, study=study.id):
         abort_problem(400, f"No study {code!r} in your scope.", field=field)
     return study
@@ -114,16 +112,14 @@ def _site(viewer: User, code: str, study: Study | None) -> Site:
             abort_problem(400, f"Site {study_code}/{code} is not in study {study.code}.",
                           field="site")
         study = named
-    stmt = select(Site).where(Site.code == code)
-    if study is not None:
-        stmt = stmt.where(Site.study_id == study.id)
-    sites = list(db.session.scalars(stmt.limit(2)))
-    if len(sites) > 1:
+    site = Site.by_code(code, study)
+    if site is None and study is None and len(
+            [s for s in Site.pick_list() if s.code == code.strip()]) > 1:
         abort_problem(400, f"Several studies have a site {code!r}: give STUDY/SITE or study.",
                       field="site")
-    if not sites or not has_permission(viewer, MATRIX, site=sites[0]):
+    if site is None or not has_permission(viewer, MATRIX, site=site):
         abort_problem(400, f"No site {code!r} in your scope.", field="site")
-    return sites[0]
+    return site
 
 
 def _assignment(assignment_id: int, viewer: User) -> TrainingAssignment:
@@ -152,7 +148,7 @@ def matrix(query: dict[str, Any]) -> Any:
     """People x requirements of the active curricula in your scope (training.view_matrix);
     keyset pages of people by username."""
     viewer = api_user()
-    if query.get("role") and queries.role_by_key(query["role"]) is None:
+    if query.get("role") and Role.by_key(query["role"]) is None:
         abort_problem(400, f"No role {query['role']!r}.", field="role")
     study = _study(viewer, query["study"]) if query.get("study") else None
     site = _site(viewer, query["site"], study) if query.get("site") else None
@@ -275,8 +271,7 @@ def take_quiz(body: dict[str, Any], assignment_id: int) -> Any:
 def _requirement_json(requirements: list[TrainingRequirement]) -> list[dict[str, Any]]:
     ids = [r.id for r in requirements]
     documents = {r.document_id for r in requirements if r.document_id}
-    numbers = dict(db.session.execute(select(Record.id, Record.number).where(
-        Record.id.in_(documents))).all()) if documents else {}
+    numbers = {i: r.number for i, r in Record.by_ids(documents).items()}
     counts = dict(db.session.execute(
         select(TrainingQuestion.requirement_id, func.count()).where(
             TrainingQuestion.requirement_id.in_(ids)).group_by(TrainingQuestion.requirement_id))

@@ -59,9 +59,11 @@ def compliance_context(user: Any) -> dict[str, Any]:
     figures = (func.count(func.distinct(pairs.c.trainee_id)), ok, func.count())
     by_role = db.session.execute(select(pairs.c.role_key, *figures)
                                  .group_by(pairs.c.role_key).order_by(pairs.c.role_key))
-    by_study = db.session.execute(
-        select(Study.code, *figures).join(Study, Study.id == pairs.c.study_id)
-        .group_by(Study.code).order_by(Study.code).limit(STUDIES_SHOWN))
+    per_study = {study_id: row for study_id, *row in db.session.execute(
+        select(pairs.c.study_id, *figures).where(pairs.c.study_id.is_not(None))
+        .group_by(pairs.c.study_id))}
+    by_study = [(study.code, *per_study[study.id]) for study in Study.pick_list()
+                if study.id in per_study][:STUDIES_SHOWN]
     overdue = db.session.scalar(select(func.count()).select_from(TrainingAssignment).where(
         Record.state.in_(queries.open_states()), TrainingAssignment.due_date < today,
         scope_clause(user, MATRIX, Record.study_id, Record.site_id))) or 0

@@ -82,10 +82,8 @@ def _document_requirements(study: Any) -> dict[str, str]:
         return codes
     for title in DOCUMENTS:
         title = title.format(study=study.code)
-        document = next((r for r in db.session.scalars(select(Record).where(
-            Record.title == title, Record.state == "effective"))
-            if queries.controlled_document(document_id=r.id) is not None), None)
-        if document is None:
+        document = queries.controlled_document(title=title)
+        if document is None or document.state != "effective":
             continue  # not loaded, or not effective (no passwords when documents were loaded)
         codes[title] = document.number
         if db.session.scalar(select(TrainingRequirement.id).where(

@@ -12,21 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
-from core import (
-    Record,
-    Role,
-    Site,
-    User,
-    UserRole,
-    db,
-    get_setting,
-    has_permission,
-    scope_clause,
-    utcnow,
-)
+from core import Record, User, db, get_setting, has_permission, scope_clause, utcnow
 from plugins.training import queries
 from plugins.training.models import (
     Curriculum,
@@ -104,26 +92,9 @@ def cell_status(live: list[Any], version_id: int | None, today: date,
 
 
 def _people(viewer: Any, filters: Filters, after: str | None, limit: int | None) -> list[User]:
-    stmt = (select(User).where(User.active.is_(True), User.is_service.is_(False))
-            .options(selectinload(User.assignments)))
-    grant = [UserRole.user_id == User.id, UserRole.revoked_at.is_(None),
-             scope_clause(viewer, MATRIX, UserRole.study_id, UserRole.site_id)]
-    if filters.role:
-        grant.append(UserRole.role_id.in_(select(Role.id).where(Role.key == filters.role)))
-    if filters.site_id is not None:
-        grant.append(UserRole.site_id == filters.site_id)
-    elif filters.study_id is not None:
-        grant.append(or_(UserRole.study_id == filters.study_id, UserRole.site_id.in_(
-            select(Site.id).where(Site.study_id == filters.study_id))))
-    stmt = stmt.where(exists().where(and_(*grant)))
-    if filters.username:
-        stmt = stmt.where(User.username == filters.username)
-    if after:
-        stmt = stmt.where(User.username > after)
-    stmt = stmt.order_by(User.username)
-    if limit is not None:
-        stmt = stmt.limit(limit + 1)
-    return list(db.session.scalars(stmt))
+    return User.in_scope(viewer, MATRIX, role=filters.role, study=filters.study_id,
+                         site=filters.site_id, username=filters.username, after=after,
+                         limit=None if limit is None else limit + 1)
 
 
 def _columns(curricula: list[Curriculum], filters: Filters) -> list[TrainingRequirement]:

@@ -11,9 +11,8 @@ from typing import Any
 
 from flask import Response, request
 from flask_admin import BaseView, expose
-from sqlalchemy import select
 
-from core import Role, Site, Study, User, audit_export, csv_safe, current_user, db, utcnow
+from core import Role, Site, Study, User, audit_export, csv_safe, current_user, utcnow
 from plugins.training.matrix import STATUSES, Filters, Matrix, build_matrix
 from plugins.training.record_pdf import pdf_response, render_pdf, utc
 
@@ -40,26 +39,27 @@ def parse_filters(args: Any) -> tuple[Filters, dict[str, str], str | None]:
         raise FilterError(f"Unknown filter: {', '.join(sorted(unknown))}")
     kept = {k: v.strip() for k, v in args.items() if k != "after" and v.strip()}
     role = _text(args, "role")
-    if role and db.session.scalar(select(Role.id).where(Role.key == role)) is None:
+    if role and Role.by_key(role) is None:
         raise FilterError(f"role: no role {role!r}")
     study_id = site_id = None
     study = _text(args, "study")
     if study:
-        study_id = db.session.scalar(select(Study.id).where(Study.code == study))
-        if study_id is None:
+        found_study = Study.by_code(study)
+        if found_study is None:
             raise FilterError(f"study: no study {study!r}")
+        study_id = found_study.id
     site = _text(args, "site", 18)
     if site:
         if not site.isdigit():
             raise FilterError("site: choose a site from the list")
-        found = db.session.get(Site, int(site))
+        found = Site.by_id(site)
         if found is None:
             raise FilterError("site: choose a site from the list")
         if study_id is not None and found.study_id != study_id:
             raise FilterError(f"site: {found.audit_label()} is not a site of {study}")
         site_id = found.id
     username = _text(args, "user")
-    if username and db.session.scalar(select(User.id).where(User.username == username)) is None:
+    if username and User.by_username(username) is None:
         raise FilterError(f"user: no user {username!r}")
     after = _text(args, "after") or None
     return Filters(role or None, study_id, site_id, username or None), kept, after
@@ -87,9 +87,8 @@ def _describe(kept: dict[str, str]) -> str:
 
 class MatrixView(BaseView):
     def _render(self, **kwargs: Any) -> Any:
-        roles = list(db.session.scalars(select(Role.key).order_by(Role.key)))
-        studies = list(db.session.scalars(select(Study).order_by(Study.code)))
-        sites = list(db.session.scalars(select(Site).order_by(Site.study_id, Site.code)))
+        roles = [role.key for role in Role.pick_list()]
+        studies, sites = Study.pick_list(), Site.pick_list()
         values = {"matrix": None, "args": {}, "error": "", "labels": LABELS}
         values.update(kwargs)
         return self.render("training/matrix.html", roles=roles, studies=studies, sites=sites,

@@ -39,10 +39,6 @@ def requirements_by_code(codes: Iterable[str]) -> list[TrainingRequirement]:
         TrainingRequirement.code.in_(codes))))
 
 
-def role_by_key(key: str) -> Role | None:
-    return db.session.scalar(select(Role).where(Role.key == (key or "").strip()))
-
-
 def documents_available() -> bool:
     """Whether document control answers (the documents plugin is loaded and enabled)."""
     return hook_implemented("documents_version_in_effect")
@@ -123,7 +119,7 @@ def active_curricula(role_key: str | None = None) -> list[Curriculum]:
 
 def holders_of(role_key: str) -> list[User]:
     """Active, human users holding ``role_key`` in any scope."""
-    return users_holding(role_key) if role_by_key(role_key) is not None else []
+    return users_holding(role_key) if Role.by_key(role_key) is not None else []
 
 
 def requirements_of_document(document_id: int) -> list[TrainingRequirement]:
@@ -131,12 +127,13 @@ def requirements_of_document(document_id: int) -> list[TrainingRequirement]:
         TrainingRequirement.document_id == document_id, TrainingRequirement.active.is_(True))))
 
 
-def controlled_document(*, document_id: int | None = None, number: str | None = None) -> Any:
-    """The controlled document with this id or number, asked of the documents plugin (None when
-    it is not enabled, or there is no such document)."""
-    if not (document_id or number) or not hook_implemented("documents_document"):
+def controlled_document(*, document_id: int | None = None, number: str | None = None,
+                        title: str | None = None) -> Any:
+    """The controlled document with this id, number or title, asked of the documents plugin
+    (None when it is not enabled, or there is no such document)."""
+    if not (document_id or number or title) or not hook_implemented("documents_document"):
         return None
-    return call_hook("documents_document", document_id=document_id, number=number)
+    return call_hook("documents_document", document_id=document_id, number=number, title=title)
 
 
 def version_pdf_url(version_id: int) -> str | None:

@@ -13,7 +13,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -54,7 +54,7 @@ def pdf_response(data: bytes, filename: str) -> Response:
 def visible_person(user_id: int, viewer: Any) -> User | None:
     """The person whose record ``viewer`` may print: themselves, or someone holding a role in
     the viewer's training-matrix scope."""
-    person = db.session.get(User, user_id)
+    person = User.by_id(user_id)
     if person is None or person.is_service:
         return None
     if person.id == viewer.id:
@@ -81,13 +81,11 @@ def record_context(person: User, viewer: Any) -> dict[str, Any]:
     if person.id != viewer.id:  # someone else's: only what the viewer's scope covers
         stmt = stmt.where(scope_clause(viewer, MATRIX, Record.study_id, Record.site_id))
     assignments = list(db.session.scalars(stmt.order_by(TrainingAssignment.id)))
-    meanings = current_app.extensions["cqms"].registry.signature_meanings
     done = []
     for a in assignments:
         if a.state not in DONE_STATES or (a.state == "superseded" and a.completed_at is None):
             continue
-        signatures = [(s, meanings[s.meaning].label if s.meaning in meanings else s.meaning)
-                      for s in signatures_of(a)]
+        signatures = [(s, s.meaning_label) for s in signatures_of(a)]
         done.append({"assignment": a, "method": _method(a), "signatures": signatures})
     roles = [{"role": g.role.label or g.role.key, "key": g.role.key,
               "scope": (g.site.audit_label() if g.site else g.study.code if g.study else "all")}

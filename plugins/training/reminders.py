@@ -51,6 +51,4 @@ def sync_sweep(now: datetime) -> int:
     """Catch up on assignments the curricula require (normally made at once by the reactions;
     this repairs any missed, e.g. after a failure or a plugin re-enabled)."""
     curricula = queries.active_curricula()
-    people = db.session.scalars(select(User).where(User.active.is_(True),
-                                                   User.is_service.is_(False)))
-    return sum(len(services.sync_user(user, curricula)) for user in people.all())
+    return sum(len(services.sync_user(user, curricula)) for user in User.active_people())

@@ -18,7 +18,7 @@ from plugins.training.models import KINDS, TrainingAssignment, TrainingQuestion,
 def prepare_new_assignment(assignment: TrainingAssignment) -> None:
     session = db.session
     with session.no_autoflush:
-        trainee = session.get(User, assignment.trainee_id) if assignment.trainee_id else None
+        trainee = User.by_id(assignment.trainee_id)
         if trainee is None or not trainee.active or trainee.is_service:
             raise ValidationError({"trainee_id": "Name an active user."})
         requirement = (session.get(TrainingRequirement, assignment.requirement_id)

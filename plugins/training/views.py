@@ -55,7 +55,7 @@ def _version_pdf(assignment: TrainingAssignment, user: Any) -> str | None:
     """The documents plugin's point-of-use PDF of the version to read, when it is offered."""
     if assignment.document_version_id is None:
         return None
-    version = db.session.get(Record, assignment.document_version_id)
+    version = Record.by_id(assignment.document_version_id)
     if version is None or not may_read(version, user):
         return None
     return queries.version_pdf_url(version.id)

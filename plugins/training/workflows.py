@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from core import (
+    Role,
     Transition,
     Workflow,
     add_months,
@@ -46,7 +47,7 @@ def requirements_usable(curriculum, _user) -> list[str]:  # type: ignore[no-unty
 
 
 def role_exists(curriculum, _user) -> list[str]:  # type: ignore[no-untyped-def]
-    return [] if queries.role_by_key(curriculum.role_key) else [
+    return [] if Role.by_key(curriculum.role_key) else [
         f"no role {curriculum.role_key!r}"]
 
 
