@@ -138,7 +138,11 @@ def record_use(row: ApiToken, now: datetime) -> None:
     ).values(last_used_at=now)
     if not in_read_only_scope():
         db.session.execute(statement)
-    elif not _write_apart(statement, row.id):
+    elif _write_apart(statement, row.id):
+        # End the request's read transaction (nothing is pending in a safe request): its
+        # snapshot predates the write, and a later upgrade to writing would fail on SQLite.
+        db.session.commit()
+    else:
         with _uses_lock:
             uses.pop(row.id, None)
         return
