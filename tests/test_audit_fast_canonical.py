@@ -220,5 +220,19 @@ def test_verify_reports_progress_every_so_many_entries(db, monkeypatch):
     assert PROGRESS_EVERY >= 10_000  # the real interval: a line per many entries, not per entry
 
 
+@pytest.mark.req("A11-06")
+@CORE_ONLY
+def test_cqms_audit_verify_shows_progress_on_stderr_only(db, run_cqms, monkeypatch):
+    import core.audit.verify as audit_verify
+
+    status, quiet_out, quiet_err = run_cqms("audit", "verify")
+    assert status == 0 and quiet_out.startswith("OK ") and quiet_err == ""
+    monkeypatch.setattr(audit_verify, "PROGRESS_EVERY", 5)
+    status, out, err = run_cqms("audit", "verify")
+    entries = int(out.split()[1])
+    assert (status, out) == (0, quiet_out)
+    assert err.splitlines() == [f"verified {n} entries..." for n in range(5, entries + 1, 5)]
+
+
 def test_stream_columns_are_the_chained_fields_then_the_hashes():
     assert (PREV_HASH, HASH) == (len(CHAINED_FIELDS), len(CHAINED_FIELDS) + 1)
