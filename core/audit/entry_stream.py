@@ -24,6 +24,7 @@ from core.audit.chain import CHAINED_FIELDS, TIMESTAMP_FORMAT
 from core.audit.models import AuditEntry
 
 BATCH = 20_000
+SERVER_CURSOR = "cqms_audit_verify"
 AT = CHAINED_FIELDS.index("at")
 CHAINED = len(CHAINED_FIELDS)
 PREV_HASH = CHAINED  # the stream's tuples: the chained fields, prev_hash, hash
@@ -91,11 +92,22 @@ def entries_query(dialect_name: str) -> Select[Any]:
 
 
 def stream_entries(connection: Connection) -> Iterator[Sequence[Any]]:
-    """The trail's rows as tuples (``entries_query``), a server-side cursor in large batches."""
-    result = connection.execution_options(yield_per=BATCH).execute(
-        entries_query(connection.dialect.name))
-    for batch in result.partitions():
-        yield from batch
+    """The trail's rows as plain tuples (``entries_query``), read in large batches by the
+    driver's own cursor in ``connection``'s transaction (server-side on PostgreSQL): a
+    SQLAlchemy row per entry would cost as much as hashing it."""
+    dialect = connection.dialect
+    sql = str(entries_query(dialect.name).compile(dialect=dialect,
+                                                  compile_kwargs={"literal_binds": True}))
+    if not connection.in_transaction():
+        connection.begin()  # what executing through ``connection`` would have done
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor(name=SERVER_CURSOR) if dialect.name == "postgresql" else driver.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(BATCH):
+            yield from batch
+    finally:
+        cursor.close()
 
 
 def canonical_text_function(dialect_name: str) -> Callable[[Sequence[Any]], str | None]:
