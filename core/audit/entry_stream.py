@@ -30,19 +30,26 @@ CHAINED = len(CHAINED_FIELDS)
 PREV_HASH = CHAINED  # the stream's tuples: the chained fields, prev_hash, hash
 HASH = PREV_HASH + 1
 # SQLAlchemy's SQLite DATETIME form; strftime does not pad years below 1000, so none here.
+ENCODER_PROBE = [1, None, "Zürich \"q\" \\ \n\u2028 🧪", -7, "", "2026-01-31T23:59:59.000000Z"]
 SQLITE_STORED = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
 
 
 def _json_array_encoder() -> Callable[[list[Any]], str]:
     """``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``, set up once."""
-    options = {"ensure_ascii": False, "separators": (",", ":")}
-    if json_encoder.c_make_encoder is None:  # no C accelerator: the same encoder, built per call
-        return json.JSONEncoder(**options).encode  # type: ignore[arg-type]
+    reference = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    if json_encoder.c_make_encoder is None:  # no C accelerator: the same encoder each call
+        return reference.encode
     # The arguments JSONEncoder.iterencode passes for these options (no circularity check:
-    # a row's values are flat).
-    iterencode = json_encoder.c_make_encoder(None, None, json_encoder.encode_basestring, None,
-                                             ":", ",", False, False, True)
-    return lambda values: "".join(iterencode(values, 0))
+    # a row's values are flat scalars).
+    iterencode = json_encoder.c_make_encoder(None, reference.default,
+                                             json_encoder.encode_basestring, None, ":", ",",
+                                             False, False, True)
+
+    def encode(values: list[Any]) -> str:
+        return "".join(iterencode(values, 0))
+
+    # Refuse the shortcut if this Python's encoder takes other arguments or writes otherwise.
+    return encode if encode(ENCODER_PROBE) == reference.encode(ENCODER_PROBE) else reference.encode
 
 
 encode_json_array = _json_array_encoder()
