@@ -236,3 +236,24 @@ def test_cqms_audit_verify_shows_progress_on_stderr_only(db, run_cqms, monkeypat
 
 def test_stream_columns_are_the_chained_fields_then_the_hashes():
     assert (PREV_HASH, HASH) == (len(CHAINED_FIELDS), len(CHAINED_FIELDS) + 1)
+
+
+@pytest.mark.req("A11-06")
+@CORE_ONLY
+@BOTH
+def test_the_reconciler_reads_the_trail_through_an_index(db, cqms_backend):
+    """The replayed entries come by the action index or in primary-key order, never by a
+    full scan of the table followed by a sort."""
+    from core.audit.reconcile import ROW_ACTIONS, STATE_EVENT, trail_query
+
+    append_varied(db, VARIED)
+    query = trail_query((*ROW_ACTIONS, "signature.applied", "signature.invalidated", STATE_EVENT))
+    with db.engine.connect() as conn:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if cqms_backend == "sqlite":
+            plan = [row[3] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+            assert plan[0].startswith("SEARCH core_audit_entry USING INDEX"), plan
+        else:
+            conn.execute(text("ANALYZE core_audit_entry"))
+            plan = [row[0] for row in conn.execute(text(f"EXPLAIN {sql}"))]
+            assert "Seq Scan" not in "\n".join(plan) and "Index" in plan[0], plan

@@ -9,7 +9,7 @@ the integrity key), a deleted or reordered one (sequence gap or broken link), tr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,19 +113,8 @@ def stored_checkpoints(connection: Connection) -> list[Checkpoint]:
     ]
 
 
-def _entries(connection: Connection) -> Iterator[Any]:
-    """The trail as dicts of ORM-typed values (the reference path; verify streams tuples)."""
-    table = AuditEntry.__table__
-    result = connection.execution_options(yield_per=5000).execute(
-        select(table).order_by(table.c.id)
-    )
-    keys = list(result.keys())
-    for row in result:  # plain dicts: several times cheaper per lookup than RowMapping
-        yield dict(zip(keys, row, strict=True))
-
-
 def _typed_entry(connection: Connection, seq: int) -> dict[str, Any] | None:
-    """One entry read through the ORM's types, as ``_entries`` reads it."""
+    """One entry read through the ORM's types (as verify read every entry before the fast path)."""
     table = AuditEntry.__table__
     row = connection.execute(select(table).where(table.c.id == seq)).mappings().first()
     return dict(row) if row is not None else None
