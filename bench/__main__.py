@@ -101,9 +101,10 @@ def main() -> int:
     status = max(kernel.main(), api.main(), reminders.main(), training.main(),
                  audit_trail.main())
     if os.environ.get("CQMS_BENCH_AUDIT_CHAIN"):  # 1M-entry verify bench: minutes, opt-in
-        from bench import audit_chain
+        from bench import audit_chain, audit_verify
 
         status = audit_chain.main() or status
+        status = audit_verify.main() or status
     return status
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
+from sqlalchemy.sql import Select
 
 from core.audit.listener import format_value
 from core.audit.models import AuditEntry
@@ -68,6 +69,15 @@ def _event_tables(mappers: list[Mapper[Any]]) -> dict[str, tuple[str, str]]:
     return kinds
 
 
+def trail_query(kinds: tuple[str, ...]) -> Select[Any]:
+    """The entries the reconciler replays, in chain order (through ix_core_audit_entry_action
+    or the primary key: tests/test_audit_fast_canonical.py reads the plans)."""
+    return (select(AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.action,
+                   AuditEntry.field, AuditEntry.new_value)
+            .where(AuditEntry.action.in_(kinds))
+            .order_by(AuditEntry.id))
+
+
 def _trail(connection: Connection, tables: set[str],
            events: dict[str, tuple[str, str]]) -> dict[tuple[str, str], EntityTrail]:
     entities: dict[tuple[str, str], EntityTrail] = {}
@@ -77,10 +87,7 @@ def _trail(connection: Connection, tables: set[str],
             entities[key] = EntityTrail()
         return entities[key]
 
-    stmt = (select(AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.action,
-                   AuditEntry.field, AuditEntry.new_value)
-            .where(AuditEntry.action.in_((*ROW_ACTIONS, *events, STATE_EVENT)))
-            .order_by(AuditEntry.id))
+    stmt = trail_query((*ROW_ACTIONS, *events, STATE_EVENT))
     for table, entity_id, action, name, value in connection.execution_options(
             yield_per=5000).execute(stmt):
         if action in events:  # one event carrying a row's columns (a signature)
