@@ -69,7 +69,8 @@ class _Plugin:
     @hookimpl
     def register_workflows():  # type: ignore[no-untyped-def]
         return [Workflow("bench_item", ("draft", "done"), "draft",
-                         (Transition("finish", ("draft",), "done", "bench.edit"),))]
+                         (Transition("finish", ("draft",), "done", "bench.edit"),),
+                         categories={"draft": "draft", "done": "closed"})]
 
     @staticmethod
     @hookimpl
