@@ -28,8 +28,6 @@ from core.specs import Transition
 
 log = logging.getLogger("cqms.reactions")
 MAX_ATTEMPTS = 8
-HOOKS = ("record_created", "record_transitioned", "signature_applied",
-         "role_assignment_changed")
 
 
 def _host() -> Any:
@@ -84,7 +82,9 @@ def _modern(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_of(table: str) -> type:
-    return next(m.class_ for m in Base.registry.mappers if m.local_table.name == table)
+    """The class owning ``table`` (the base-most one when subclasses share it)."""
+    return next(m.class_ for m in Base.registry.mappers if m.local_table.name == table and (
+        m.inherits is None or m.inherits.local_table is not m.local_table))
 
 
 def _objects(payload: dict[str, Any]) -> dict[str, Any] | None:
