@@ -150,7 +150,7 @@ def record_use(row: ApiToken, now: datetime) -> None:
 
 
 def _write_apart(statement: Any, token_id: int) -> bool:
-    """Run ``statement`` in a transaction of its own that waits for locks briefly (``USE_WAIT``),
+    """Run ``statement`` in a transaction of its own that waits for locks briefly (``USE_WAIT_MS``),
     then gives up: bookkeeping never holds a reader up for long."""
     mode = set_read_only(False)  # a writing transaction: BEGIN IMMEDIATE on SQLite
     try:
