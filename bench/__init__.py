@@ -6,6 +6,17 @@ from pathlib import Path
 from typing import Any
 
 
+def backends(folder: Path, name: str) -> list[tuple[str, str]]:
+    """(label, database URL) of each backend a bench runs on: a SQLite file ``name`` in
+    ``folder``, and PostgreSQL when CQMS_TEST_POSTGRES_URL is set (its database is wiped)."""
+    import os
+
+    found = [("sqlite", f"sqlite:///{folder / name}")]
+    if os.environ.get("CQMS_TEST_POSTGRES_URL"):
+        found.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+    return found
+
+
 def build_app(url: str, instance: Path, *, env: str = "testing", fresh: bool = True,
               **overrides: Any):  # type: ignore[no-untyped-def]
     """An app on ``url``; ``fresh`` empties the database (PostgreSQL: the public schema) and

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench import build_app
+from bench import backends, build_app
 from core.audit.context import audit_context
 from core.db import db
 from core.testing import DEFAULT_PASSWORD, login
@@ -86,9 +86,7 @@ def bench_requests(app, label: str) -> None:  # type: ignore[no-untyped-def]
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        targets = [("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(workdir, "bench.sqlite3")
         for label, url in targets:
             app = build_app(url, workdir / label)
             bench_audited_writes(app, label)

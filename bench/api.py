@@ -10,7 +10,6 @@ Prints a table and writes bench/results/api.json.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bench import backends
 from bench.kernel import RESULTS, BenchItem, _bench_user, make_app
 
 SIZES = (1_000, 100_000)
@@ -103,9 +103,7 @@ def measure(url: str, instance: Path) -> dict[str, Any]:
 def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'api.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(Path(tmp), "api.sqlite3")
         for label, url in targets:
             results[label] = measure(url, Path(tmp) / label)
     print(f"{'backend':<11} {'records':>8} {'API first':>10} {'API deep':>9} {'admin list':>11} "

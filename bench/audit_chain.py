@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench import build_app
+from bench import backends, build_app
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = int(os.environ.get("CQMS_BENCH_AUDIT_ROWS", "1000000"))
@@ -300,9 +300,7 @@ def main() -> int:
                                "writes_per_writer": WRITES, "target_ratio": 0.5,
                                "target_verify_per_s": TARGET_PER_S}
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'audit_chain.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(Path(tmp), "audit_chain.sqlite3")
         for label, url in targets:
             results[label] = run_target(label, url, Path(tmp) / label)
 

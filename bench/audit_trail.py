@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bench import build_app
+from bench import backends, build_app
 from core import (
     Permission,
     Record,
@@ -148,9 +148,7 @@ def main() -> int:
                                   "python": platform.python_version()}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        targets = [("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(workdir, "bench.sqlite3")
         for label, url in targets:
             app = build_app(url, workdir / label, PLUGINS=["benchsig"],
                             extra_plugins={"benchsig": _Plugin})

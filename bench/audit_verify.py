@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench import build_app
+from bench import backends, build_app
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = int(os.environ.get("CQMS_BENCH_AUDIT_APP_ROWS", "200000"))
@@ -102,9 +102,7 @@ def main() -> int:
                                "cpus": os.cpu_count(), "rows": ROWS,
                                "target_verify_per_s": TARGET_PER_S}
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'audit_verify.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(Path(tmp), "audit_verify.sqlite3")
         for label, url in targets:
             results[label] = run_target(label, url, Path(tmp) / label)
     print()

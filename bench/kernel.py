@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bench import build_app
+from bench import backends, build_app
 from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -191,9 +191,7 @@ def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
 def main() -> int:
     results: dict[str, Any] = {"machine": platform.node(), "python": platform.python_version()}
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'kernel.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(Path(tmp), "kernel.sqlite3")
         for label, url in targets:
             app = make_app(url, Path(tmp) / label)
             row: dict[str, Any] = {**measure_updates(app), **measure_creates(app)}

@@ -10,7 +10,6 @@ sweep, the outbox and the read). Prints figures and writes bench/results/reminde
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bench import backends
 from bench.kernel import RESULTS, BenchItem, make_app
 
 RECORDS = 200
@@ -130,9 +130,7 @@ def measure(url: str, instance: Path) -> dict[str, Any]:
 def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'reminders.sqlite3'}")]
-        if os.environ.get("CQMS_TEST_POSTGRES_URL"):
-            targets.append(("postgresql", os.environ["CQMS_TEST_POSTGRES_URL"]))
+        targets = backends(Path(tmp), "reminders.sqlite3")
         for label, url in targets:
             results[label] = r = measure(url, Path(tmp) / label)
             print(f"[{label}] overdue sweep over {OVERDUE} tasks: {r['sweep_first_s']} s "
