@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, sele
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, db, utcnow
-from core.db.lookups import lookup_id, lookup_text
+from core.db.lookups import lookup_text, row_by_id, row_by_text
 
 
 class Study(Base):
@@ -32,8 +32,7 @@ class Study(Base):
 
         :param code: a study code such as ``"ST-1"``; anything else finds nothing.
         """
-        code = lookup_text(code)
-        return db.session.scalar(select(cls).where(cls.code == code)) if code else None
+        return row_by_text(cls, cls.code, code)
 
     @classmethod
     def pick_list(cls) -> list[Study]:
@@ -65,8 +64,7 @@ class Site(Base):
     @classmethod
     def by_id(cls, site_id: Any) -> Site | None:
         """The site with this id (an int or a string of digits), or None."""
-        site_id = lookup_id(site_id)
-        return db.session.get(cls, site_id) if site_id is not None else None
+        return row_by_id(cls, site_id)
 
     @classmethod
     def by_code(cls, code: Any, study: Any = None) -> Site | None:

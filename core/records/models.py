@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, sel
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, db, utcnow
-from core.db.lookups import lookup_id
+from core.db.lookups import lookup_id, row_by_id
 
 
 class Record(Base):
@@ -71,8 +71,7 @@ class Record(Base):
 
         :param record_id: an int or a string of digits; anything else finds nothing.
         """
-        record_id = lookup_id(record_id)
-        found = db.session.get(cls, record_id) if record_id is not None else None
+        found = row_by_id(cls, record_id)
         return found if isinstance(found, cls) else None
 
     @classmethod

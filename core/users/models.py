@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from core.db import Base, UTCDateTime, db, utcnow
-from core.db.lookups import lookup_id, lookup_text
+from core.db.lookups import lookup_text, row_by_id, row_by_text
 from core.permissions import scope_clause
 from core.studies import Site
 
@@ -89,16 +89,12 @@ class User(UserMixin, Base):
 
         :param username: what was typed or sent; anything but a username finds nothing.
         """
-        username = lookup_text(username)
-        if username is None:
-            return None
-        return db.session.scalar(select(cls).where(cls.username == username))
+        return row_by_text(cls, cls.username, username)
 
     @classmethod
     def by_id(cls, user_id: Any) -> User | None:
         """The account with this id (an int or a string of digits), or None."""
-        user_id = lookup_id(user_id)
-        return db.session.get(cls, user_id) if user_id is not None else None
+        return row_by_id(cls, user_id)
 
     @classmethod
     def active_people(cls) -> list[User]:
@@ -196,8 +192,7 @@ class Role(Base):
 
         :param key: a role key such as ``"qa_manager"``; anything else finds nothing.
         """
-        key = lookup_text(key)
-        return db.session.scalar(select(cls).where(cls.key == key)) if key else None
+        return row_by_text(cls, cls.key, key)
 
     @classmethod
     def pick_list(cls) -> list[Role]:
