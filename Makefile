@@ -43,7 +43,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py
 	$(BIN)/lint-imports
-	$(BIN)/pytest --validation-results=reports/validation-results.json --validation-enforce
+	$(BIN)/pytest --numprocesses=auto --validation-results=reports/validation-results.json --validation-enforce
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check core plugins config tests bench wsgi.py

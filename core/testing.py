@@ -35,6 +35,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from core.app import create_app
 from core.audit.context import audit_context
@@ -53,9 +54,10 @@ from core.validation.results import services_required
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 BACKENDS = ("sqlite", "postgresql")
-# WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
 NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test that needs one "
                   "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")
+_SHARED_POSTGRES = pytest.StashKey[str]()  # a pytest-xdist worker's: the URL it was given
+# WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
 CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
 
@@ -87,7 +89,29 @@ def chromium_path() -> str:
     return path
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of a fresh database of this pytest-xdist worker's own beside ``url``'s (tests
+    wipe their database, so two workers cannot share one); dropped by ``pytest_unconfigure``.
+    Where it cannot be created, the worker's PostgreSQL tests report it unreachable."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    try:
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception:  # noqa: BLE001 - said by each PostgreSQL test (postgres_url)
+        pass
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    shared_url = os.environ.get("CQMS_TEST_POSTGRES_URL", "")
+    if worker and shared_url and hasattr(config, "workerinput"):
+        os.environ["CQMS_TEST_POSTGRES_URL"] = _worker_database(shared_url, worker)
+        config.stash[_SHARED_POSTGRES] = shared_url
     for line in (
         "plugins(*keys): the plugins allowed and enabled in this test's app",
         "backends(*names): run once per database backend (sqlite, postgresql)",
@@ -95,6 +119,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "req(*ids): regulatory requirement IDs this test verifies",
     ):
         config.addinivalue_line("markers", line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared_url = config.stash.get(_SHARED_POSTGRES, "")
+    if not shared_url:
+        return
+    name = make_url(os.environ["CQMS_TEST_POSTGRES_URL"]).database
+    os.environ["CQMS_TEST_POSTGRES_URL"] = shared_url
+    try:
+        admin = create_engine(shared_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    except Exception:  # noqa: BLE001 - a leftover is dropped by the next run of this worker
+        pass
 
 
 @pytest.hookimpl(wrapper=True)

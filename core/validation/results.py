@@ -26,6 +26,7 @@ from core.validation.trace import build_trace
 
 FORMAT = "cqms-validation-results/1"
 _OUTCOMES = "cqms_validation_outcomes"
+_PROPERTY = "cqms_validation"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,39 +59,68 @@ def _wanted(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    setattr(config, _OUTCOMES, {})
+    """The outcomes are gathered where the reports end up: this process, unless it is a
+    pytest-xdist worker (the controller gathers them)."""
+    if _wanted(config) and not _is_xdist_worker(config):
+        outcomes: dict[str, dict[str, Any]] = {}
+        setattr(config, _OUTCOMES, outcomes)
+        config.pluginmanager.register(_Gatherer(outcomes), "cqms-validation-gatherer")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not _wanted(config):
+    outcomes: dict[str, dict[str, Any]] | None = getattr(config, _OUTCOMES, None)
+    if outcomes is None:
         return
-    outcomes: dict[str, dict[str, Any]] = getattr(config, _OUTCOMES)
     for item in items:
-        outcomes[item.nodeid] = {
-            "test": item.nodeid, "outcome": "not run", "requirements": requirement_ids(item),
-            "backend": backend_of(item), "browser": item.get_closest_marker("browser") is not None,
-            "duration": 0.0, "detail": "",
-        }
+        outcomes[item.nodeid] = _not_run(item.nodeid, _described(item))
+
+
+def _described(item: pytest.Item) -> dict[str, Any]:
+    return {"requirements": requirement_ids(item), "backend": backend_of(item),
+            "browser": item.get_closest_marker("browser") is not None}
+
+
+def _not_run(nodeid: str, described: dict[str, Any]) -> dict[str, Any]:
+    return {"test": nodeid, "outcome": "not run", **described, "duration": 0.0, "detail": ""}
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Each report carries its test's IDs, backend and browser flag: with pytest-xdist the
+    reports reach the controller, which never sees the items."""
     report = yield
-    outcomes: dict[str, dict[str, Any]] = getattr(item.config, _OUTCOMES, {})
-    entry = outcomes.get(item.nodeid)
-    if entry is None:
-        return report
-    entry["duration"] = round(entry["duration"] + report.duration, 3)
-    if report.when == "call":
-        entry["outcome"] = "failed" if report.failed else (
-            "skipped" if report.skipped else "passed")
-    elif report.failed:  # setup or teardown broke: an error, whatever the call did
-        entry["outcome"] = "error"
-    elif report.skipped and report.when == "setup":
-        entry["outcome"] = "skipped"
-    if report.failed or report.skipped:
-        entry["detail"] = _short(report)
+    if _wanted(item.config):
+        report.user_properties.append((_PROPERTY, _described(item)))
     return report
+
+
+class _Gatherer:
+    """Folds each test's reports into its outcome (registered where the reports end up)."""
+
+    def __init__(self, outcomes: dict[str, dict[str, Any]]):
+        self.outcomes = outcomes
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        described = dict(report.user_properties).get(_PROPERTY)
+        entry = self.outcomes.get(report.nodeid)
+        if entry is None:
+            if described is None:
+                return
+            entry = self.outcomes[report.nodeid] = _not_run(report.nodeid, described)
+        entry["duration"] = round(entry["duration"] + report.duration, 3)
+        if report.when == "call":
+            entry["outcome"] = "failed" if report.failed else (
+                "skipped" if report.skipped else "passed")
+        elif report.failed:  # setup or teardown broke: an error, whatever the call did
+            entry["outcome"] = "error"
+        elif report.skipped and report.when == "setup":
+            entry["outcome"] = "skipped"
+        if report.failed or report.skipped:
+            entry["detail"] = _short(report)
 
 
 def _short(report: pytest.TestReport) -> str:
@@ -159,9 +189,9 @@ def _postgres_version() -> str | None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if not _wanted(config):
+    outcomes: dict[str, dict[str, Any]] | None = getattr(config, _OUTCOMES, None)
+    if outcomes is None:
         return
-    outcomes: dict[str, dict[str, Any]] = getattr(config, _OUTCOMES, {})
     document = {
         "format": FORMAT,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
