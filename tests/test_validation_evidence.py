@@ -128,9 +128,11 @@ def _run_pytest(tmp_path, *options):
 
 
 @pytest.mark.req("P11-01")
-def test_the_results_file_records_outcome_requirements_and_backend_and_enforce_fails(tmp_path):
+@pytest.mark.parametrize("parallel", [(), ("--numprocesses=2",)], ids=["serial", "two-workers"])
+def test_the_results_file_records_outcome_requirements_and_backend_and_enforce_fails(
+        tmp_path, parallel):
     out = tmp_path / "reports" / "results.json"
-    run = _run_pytest(tmp_path, f"--validation-results={out}", "--validation-enforce")
+    run = _run_pytest(tmp_path, f"--validation-results={out}", "--validation-enforce", *parallel)
     assert run.returncode == 1, run.stdout + run.stderr
     document = json.loads(out.read_text())
     assert document["format"] == FORMAT

@@ -19,6 +19,7 @@ from flask_wtf.form import _Auto
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from core.admin.counting import LIST_COUNT_CAP, CappedCount
 from core.audit.context import audit_reason
 from core.db import utc_text
 from core.errors import CQMSError
@@ -94,6 +95,18 @@ class CQMSModelView(ModelView):
     write_views: frozenset[str] = frozenset(
         {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
     )
+
+    #: Lists count matches up to this many; past it they say "more than ..." (issue 13).
+    list_count_cap = LIST_COUNT_CAP
+
+    def get_count_query(self) -> Any:
+        return CappedCount(super().get_count_query(), self.list_count_cap)
+
+    def render(self, template: str, **kwargs: Any) -> Any:
+        count = kwargs.get("count")
+        if isinstance(count, int) and count > self.list_count_cap:  # see core.admin.counting
+            kwargs["count"] = f"more than {self.list_count_cap:,}"
+        return super().render(template, **kwargs)
 
     def _may_manage(self) -> bool:
         if self.manage_permission is None:
