@@ -67,6 +67,14 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def _end_other_sessions(conn: Any, database: str) -> None:
+    """End every other session on ``database`` (this test process's own): a template copy needs
+    its source idle, and a connection an earlier test's child process or pool left open for a
+    moment would otherwise fail the copy ("source database is being accessed by other users")."""
+    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": database})
+
+
 class SchemaTemplates:
     """This process's templates; ``close()`` drops the PostgreSQL ones."""
 
@@ -198,6 +206,7 @@ class SchemaTemplates:
         self.pg_templates.append(name)
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _end_other_sessions(conn, make_url(url).database)
             conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
         engine.dispose()
         return Template(name, instance, written)
