@@ -117,7 +117,9 @@ class RecordAdmin(CQMSModelView):
                               site=record.site)
 
     def _read_clauses(self) -> list[Any]:
-        clauses = [scope_clause(current_user, self.view_permission, Record.study_id,
+        # The type named outright, so lists read the (type, updated_at) index (issue 13).
+        clauses = [Record.type == self.record_type.key,
+                   scope_clause(current_user, self.view_permission, Record.study_id,
                                 Record.site_id)]
         extra = read_clause(self.record_type, current_user)
         return clauses if extra is None else [*clauses, extra]
