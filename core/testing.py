@@ -16,7 +16,8 @@ Markers
 
 Environment
     ``CQMS_TEST_POSTGRES_URL``: a PostgreSQL server URL (``postgresql+psycopg://...``) whose
-    database the suite may wipe. ``CQMS_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a
+    database the suite may wipe; under pytest-xdist each worker uses a fresh database of its own
+    beside it (``<name>_gw0``, ...). ``CQMS_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a
     missing PostgreSQL or chromium into a failure instead of a skip.
 """
 
