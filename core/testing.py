@@ -35,8 +35,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from core.app import create_app
 from core.audit.context import audit_context
@@ -46,6 +45,7 @@ from core.db.append_only import append_only_ddl, drop_append_only_ddl
 from core.db.migrate import plugin_tables
 from core.hookspecs import hookimpl
 from core.permissions import policy_for
+from core.testing_postgres import end_worker_database, reset_schema, start_worker_database
 from core.testing_templates import SchemaTemplates
 from core.testing_templates import enabled as templates_enabled
 from core.users.models import Role
@@ -57,7 +57,6 @@ DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 BACKENDS = ("sqlite", "postgresql")
 NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test that needs one "
                   "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")
-_SHARED_POSTGRES = pytest.StashKey[str]()  # a pytest-xdist worker's: the URL it was given
 # WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
 CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
@@ -90,29 +89,8 @@ def chromium_path() -> str:
     return path
 
 
-def _worker_database(url: str, worker: str) -> str:
-    """The URL of a fresh database of this pytest-xdist worker's own beside ``url``'s (tests
-    wipe their database, so two workers cannot share one); dropped by ``pytest_unconfigure``.
-    Where it cannot be created, the worker's PostgreSQL tests report it unreachable."""
-    parsed = make_url(url)
-    name = f"{parsed.database}_{worker}"
-    try:
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception:  # noqa: BLE001 - said by each PostgreSQL test (postgres_url)
-        pass
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    shared_url = os.environ.get("CQMS_TEST_POSTGRES_URL", "")
-    if worker and shared_url and hasattr(config, "workerinput"):
-        os.environ["CQMS_TEST_POSTGRES_URL"] = _worker_database(shared_url, worker)
-        config.stash[_SHARED_POSTGRES] = shared_url
+    start_worker_database(config)
     for line in (
         "plugins(*keys): the plugins allowed and enabled in this test's app",
         "backends(*names): run once per database backend (sqlite, postgresql)",
@@ -123,18 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shared_url = config.stash.get(_SHARED_POSTGRES, "")
-    if not shared_url:
-        return
-    name = make_url(os.environ["CQMS_TEST_POSTGRES_URL"]).database
-    os.environ["CQMS_TEST_POSTGRES_URL"] = shared_url
-    try:
-        admin = create_engine(shared_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    except Exception:  # noqa: BLE001 - a leftover is dropped by the next run of this worker
-        pass
+    end_worker_database(config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -159,20 +126,12 @@ def cqms_backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture
 def database_url(cqms_backend: str, tmp_path: Path) -> str:
     """An empty database of the test's backend."""
     if cqms_backend == "postgresql":
         url = postgres_url()
-        _reset_postgres(url)
+        reset_schema(url)
         return url
     return f"sqlite:///{tmp_path / 'cqms-test.sqlite3'}"
 

@@ -35,6 +35,7 @@ from core.audit import checkpoints
 from core.db import db
 from core.db.migrate import plugin_tables
 from core.reactions.models import Reaction
+from core.testing_postgres import admin_engine, create_database, drop_database
 
 # Configuration that names where a test's files or database live: not part of a template's kind.
 _PER_TEST_CONFIG = frozenset({"INSTANCE_PATH", "DATABASE_URL"})
@@ -65,14 +66,6 @@ def _sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
-
-
-def _end_other_sessions(conn: Any, database: str) -> None:
-    """End every other session on ``database`` (this test process's own): a template copy needs
-    its source idle, and a connection an earlier test's child process or pool left open for a
-    moment would otherwise fail the copy ("source database is being accessed by other users")."""
-    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": database})
 
 
 class SchemaTemplates:
@@ -120,7 +113,7 @@ class SchemaTemplates:
         engine = self._admin_engine()
         with engine.connect() as conn:
             for name in self.pg_templates:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                drop_database(conn, name)
         engine.dispose()
         self.pg_templates.clear()
 
@@ -205,9 +198,7 @@ class SchemaTemplates:
             self._drop_leftovers(engine, url)
         self.pg_templates.append(name)
         with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            _end_other_sessions(conn, make_url(url).database)
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
+            create_database(conn, name, template=make_url(url).database)
         engine.dispose()
         return Template(name, instance, written)
 
@@ -223,8 +214,7 @@ class SchemaTemplates:
             database = make_url(url).database
             engine = self._admin_engine()
             with engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-                conn.exec_driver_sql(f'CREATE DATABASE "{database}" TEMPLATE "{template.database}"')
+                create_database(conn, database, template=template.database)
             engine.dispose()
         shutil.copytree(template.instance, app.instance_path, dirs_exist_ok=True)
         if template.checkpoint_written:  # as create_schema leaves it: the next head waits
@@ -238,11 +228,10 @@ class SchemaTemplates:
             names = conn.scalars(text("SELECT datname FROM pg_database WHERE left(datname, :n) = :p"),
                                  {"n": len(prefix), "p": prefix}).all()
             for name in names:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                drop_database(conn, name)
 
     def _admin_engine(self) -> Any:
-        url = make_url(self.postgres_url).set(database="postgres")
-        return create_engine(url, isolation_level="AUTOCOMMIT")
+        return admin_engine(self.postgres_url)
 
     def _pg_template_name(self, url: str, key: str) -> str:
         return f"{make_url(url).database[:40]}_{self.tag}_{key[:16]}"
