@@ -15,7 +15,8 @@ from core.audit import checkpoints
 from core.audit.models import AuditEntry
 from core.audit.verify import read_checkpoint_file, verify
 from core.db import db
-from core.testing import _reset_postgres, close_app, create_schema
+from core.testing import close_app, create_schema
+from core.testing_postgres import reset_schema
 from core.testing_templates import SchemaTemplates
 from core.users.models import Permission, Role, RolePermission, User
 
@@ -48,7 +49,7 @@ def test_a_copied_database_starts_where_create_schema_leaves_it(app_factory, dat
         for n in range(3):  # created, created and snapshotted, copied
             url = database_url if cqms_backend == "postgresql" else f"sqlite:///{tmp_path}/{n}.db"
             if cqms_backend == "postgresql":
-                _reset_postgres(url)
+                reset_schema(url)
             app = app_factory(plugins=["documents"], schema=False, DATABASE_URL=url)
             overrides = {"PLUGINS": ["documents"]}
             templates.prepare(app, overrides, None, create_schema)
