@@ -2,8 +2,10 @@
 CQMS_TEST_POSTGRES_URL is set (its database is wiped).
 
 (1) Concurrent appends: k processes x m audited transactions (each creates a study: 6 chained
-    entries), against one process doing the same m transactions alone: throughput, then the
-    chain is checked for gaps, duplicate hashes and forks (two entries on one predecessor).
+    entries), against one process doing the same m transactions alone, and against the same k
+    processes on one chain (AUDIT_CHAINS=1, as before chains were partitioned): throughput,
+    then the chains are checked for duplicate hashes and forks (two entries on one
+    predecessor) and verified.
 (2) The trail is then filled to N entries (CQMS_BENCH_AUDIT_ROWS, default 1,000,000) by a fast
     driver-level bulk insert (executemany on SQLite, COPY on PostgreSQL) of a valid chain built
     with the application's keyed hash (``core.audit.chain.app_hasher``), continuing (1).
@@ -13,7 +15,7 @@ CQMS_TEST_POSTGRES_URL is set (its database is wiped).
     as text, and against fetching alone. Targets: verify >= 100,000 entries/s, and >= 0.5x the
     bare loop.
 
-Prints a table and writes bench/results/audit_chain.json. CQMS_BENCH_AUDIT_WRITERS (k, default 6)
+Prints a table and writes bench/results/audit_chain.json. CQMS_BENCH_AUDIT_WRITERS (k, default 8)
 and CQMS_BENCH_AUDIT_WRITES (m, default 50) size (1).
 """
 
@@ -38,7 +40,7 @@ from bench import backends, build_app
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = int(os.environ.get("CQMS_BENCH_AUDIT_ROWS", "1000000"))
-WRITERS = int(os.environ.get("CQMS_BENCH_AUDIT_WRITERS", "6"))
+WRITERS = int(os.environ.get("CQMS_BENCH_AUDIT_WRITERS", "8"))
 WRITES = int(os.environ.get("CQMS_BENCH_AUDIT_WRITES", "50"))
 BATCH = 20_000
 TARGET_PER_S = 100_000
@@ -51,15 +53,18 @@ INSERT_SQL = (f"INSERT INTO core_audit_entry ({', '.join(COLUMNS)}) "  # noqa: S
 COPY_SQL = f"COPY core_audit_entry ({', '.join(COLUMNS)}) FROM STDIN"
 
 
-def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]
-    return build_app(url, instance, fresh=fresh, PLUGINS=[])
+def make_app(url: str, instance: Path, fresh: bool = True,  # type: ignore[no-untyped-def]
+             chains: int | None = None):
+    extra = {} if chains is None else {"AUDIT_CHAINS": chains}
+    return build_app(url, instance, fresh=fresh, PLUGINS=[], **extra)
 
 
 # --------------------------------------------------------------------------------------------
 # (1) Concurrent appends
 
 
-def _writer(url: str, instance: str, worker: int, writes: int, barrier: Any, results: Any) -> None:
+def _writer(url: str, instance: str, worker: int, writes: int, chains: int | None, barrier: Any,
+            results: Any) -> None:
     """One writer process: its own app; ``writes`` audited transactions as the system user."""
     try:
         from core.audit.context import audit_context
@@ -67,7 +72,7 @@ def _writer(url: str, instance: str, worker: int, writes: int, barrier: Any, res
         from core.studies import Study
         from core.users.service import system_context
 
-        app = make_app(url, Path(instance), fresh=False)
+        app = make_app(url, Path(instance), fresh=False, chains=chains)
         with app.app_context():
             ctx = system_context(f"bench-writer-{worker}")
             db.session.commit()  # end the read (SQLite: it holds the write lock)
@@ -86,11 +91,14 @@ def _writer(url: str, instance: str, worker: int, writes: int, barrier: Any, res
         results.put((worker, 0.0, 0.0, repr(exc)))
 
 
-def run_writers(url: str, instance: Path, processes: int, writes: int) -> dict[str, Any]:
+def run_writers(url: str, instance: Path, processes: int, writes: int,
+                chains: int | None = None) -> dict[str, Any]:
+    """``processes`` writers from a common barrier (``chains``: AUDIT_CHAINS, else the
+    default)."""
     mp = multiprocessing.get_context("spawn")
     barrier, results = mp.Barrier(processes), mp.Queue()
-    procs = [mp.Process(target=_writer, args=(url, str(instance / f"w{n}"), n, writes, barrier,
-                                              results)) for n in range(processes)]
+    procs = [mp.Process(target=_writer, args=(url, str(instance / f"w{n}"), n, writes, chains,
+                                              barrier, results)) for n in range(processes)]
     for proc in procs:
         proc.start()
     outcomes = [results.get(timeout=600) for _ in procs]
@@ -108,12 +116,12 @@ def run_writers(url: str, instance: Path, processes: int, writes: int) -> dict[s
 def chain_shape(connection: Any) -> dict[str, int]:
     from core.audit.models import AuditEntry
 
-    count, lo, hi, hashes, prevs = connection.execute(select(
-        func.count(), func.min(AuditEntry.id), func.max(AuditEntry.id),
+    count, chains, hashes, prevs = connection.execute(select(
+        func.count(), func.count(func.distinct(AuditEntry.chain)),
         func.count(func.distinct(AuditEntry.hash)),
         func.count(func.distinct(AuditEntry.prev_hash)))).one()
-    return {"entries": count, "gaps": (hi - lo + 1 - count) if count else 0,
-            "duplicate_hashes": count - hashes, "forks": count - prevs}
+    return {"entries": count, "chains": chains, "duplicate_hashes": count - hashes,
+            "forks": count - prevs}
 
 
 def measure_appends(label: str, url: str, workdir: Path) -> dict[str, Any]:
@@ -122,6 +130,7 @@ def measure_appends(label: str, url: str, workdir: Path) -> dict[str, Any]:
 
     app = make_app(url, workdir / "parent")
     serial = run_writers(url, workdir, 1, WRITES)
+    one_chain = run_writers(url, workdir, WRITERS, WRITES, chains=1)
     concurrent = run_writers(url, workdir, WRITERS, WRITES)
     with app.app_context():
         db.session.rollback()
@@ -131,7 +140,10 @@ def measure_appends(label: str, url: str, workdir: Path) -> dict[str, Any]:
         db.engine.dispose()
     concurrent.update(shape, verified=report.ok, findings=[f.line() for f in report.findings[:3]],
                       serial_transactions_per_s=serial["transactions_per_s"],
-                      speedup=concurrent["transactions_per_s"] / serial["transactions_per_s"])
+                      speedup=concurrent["transactions_per_s"] / serial["transactions_per_s"],
+                      one_chain_transactions_per_s=one_chain["transactions_per_s"],
+                      one_chain_speedup=one_chain["transactions_per_s"]
+                      / serial["transactions_per_s"])
     return concurrent
 
 
@@ -315,13 +327,14 @@ def main() -> int:
                   f"{r['ratio_verify_to_bare']:>5.2f}x  {'yes' if r['verified'] else 'NO'}")
     print()
     print(f"{'backend':<11} {'writers':>7} {'tx':>6} {'tx/s':>7} {'1 writer':>9} {'speedup':>8} "
-          f"{'gaps':>5} {'dup':>4} {'forks':>6}  verified")
+          f"{'1 chain':>8} {'chains':>6} {'dup':>4} {'forks':>6}  verified")
     for label in ("sqlite", "postgresql"):
         if label in results:
             a = results[label]["appends"]
             print(f"{label:<11} {a['processes']:>7} {a['transactions']:>6} "
                   f"{a['transactions_per_s']:>7.0f} {a['serial_transactions_per_s']:>9.0f} "
-                  f"{a['speedup']:>7.2f}x {a['gaps']:>5} {a['duplicate_hashes']:>4} "
+                  f"{a['speedup']:>7.2f}x {a['one_chain_speedup']:>7.2f}x {a['chains']:>6} "
+                  f"{a['duplicate_hashes']:>4} "
                   f"{a['forks']:>6}  {'yes' if a['verified'] else 'NO'}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "audit_chain.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

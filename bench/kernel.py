@@ -5,7 +5,9 @@ CQMS_TEST_POSTGRES_URL is set.
     content hash, per-field audit entries in the hash chain) vs the same ORM update in a bare
     session with no listeners: the ratio is the price of compliance (target <= 1.5x);
 (b) record creates per second with gapless numbering;
-(d) PostgreSQL: 8 processes creating concurrently: throughput, duplicate and missing numbers.
+(d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
+    the same rows, each timed from a barrier: throughput ratios, duplicate and missing numbers,
+    the audit chains verified.
 Prints a table and writes bench/results/kernel.json.
 """
 
@@ -152,40 +154,87 @@ def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return {"creates_per_s": CREATES / elapsed}
 
 
-def _create_worker(args: tuple[str, str, int]) -> float:
-    url, instance, count = args
-    from core import create_record
-    from core.db import db
+def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any,
+                   results: Any) -> None:
+    """One writer process: ``count`` numbered creates (``create_record``), or as many bare ORM
+    inserts of the same rows in a session with no listeners, timed from a common barrier."""
+    try:
+        from core import create_record
+        from core.db import db
 
-    app = make_app(url, Path(instance), fresh=False)
-    with app.app_context():
-        user = _bench_user()
-        start = time.perf_counter()
-        for i in range(count):
-            create_record("bench_item", user, title=f"p{os.getpid()}-{i}")
+        app = make_app(url, Path(instance), fresh=False)
+        with app.app_context():
+            user = _bench_user()
+            user_id = user.id
             db.session.commit()
-        return time.perf_counter() - start
+            with Session(db.engine) as session:
+                barrier.wait(timeout=120)
+                start = time.time()
+                for i in range(count):
+                    title = f"p{os.getpid()}-{i}"
+                    if bare:
+                        session.add(BenchItem(number=f"BARE-{os.getpid()}-{i}", title=title,
+                                              state="draft", owner_id=user_id, version=1,
+                                              content_hash="0" * 64, created_by_id=user_id,
+                                              updated_by_id=user_id, alpha="a"))
+                        session.commit()
+                    else:
+                        create_record("bench_item", user, title=title, alpha="a")
+                        db.session.commit()
+                end = time.time()
+            db.session.remove()
+            db.engine.dispose()
+        results.put((start, end, ""))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        results.put((0.0, 0.0, repr(exc)))
+
+
+def _run_writers(url: str, instance: Path, processes: int, bare: bool) -> float:
+    """Creates per second of ``processes`` writers, from the barrier to the last one's end."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_create_worker, args=(url, str(instance), CREATES_PER_PROCESS,
+                                                      bare, barrier, results))
+             for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    errors = [o[2] for o in outcomes if o[2]]
+    if errors:
+        raise RuntimeError(f"writer failed: {errors[0]}")
+    wall = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    return processes * CREATES_PER_PROCESS / wall
 
 
 def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
+    """1 vs ``PROCESSES`` audited writers, and ``PROCESSES`` bare writers, in one run; then the
+    numbers are checked for duplicates and gaps and the audit chains verified."""
+    from core.audit.verify import verify
     from core.db import db
 
     app = make_app(url, instance)
     with app.app_context():
         _bench_user()
-    ctx = multiprocessing.get_context("spawn")
-    start = time.perf_counter()
-    with ctx.Pool(PROCESSES) as pool:
-        pool.map(_create_worker, [(url, str(instance), CREATES_PER_PROCESS)] * PROCESSES)
-    elapsed = time.perf_counter() - start
+        db.session.commit()
+    one = _run_writers(url, instance, 1, bare=False)
+    many = _run_writers(url, instance, PROCESSES, bare=False)
+    bare = _run_writers(url, instance, PROCESSES, bare=True)
     with app.app_context():
         numbers = [int(n.rsplit("-", 1)[1]) for n in db.session.scalars(
-            select(Record.number).where(Record.type == "bench_item"))]
+            select(Record.number).where(Record.type == "bench_item",
+                                        Record.number.not_like("BARE-%")))]
+        db.session.commit()
+        with db.engine.connect() as conn:
+            report = verify(conn)
         db.engine.dispose()
-    expected = PROCESSES * CREATES_PER_PROCESS
-    return {"processes": PROCESSES, "creates": len(numbers), "creates_per_s": expected / elapsed,
-            "duplicates": len(numbers) - len(set(numbers)),
-            "missing": len(set(range(1, expected + 1)) - set(numbers))}
+    expected = (1 + PROCESSES) * CREATES_PER_PROCESS
+    return {"processes": PROCESSES, "creates": len(numbers), "one_writer_per_s": one,
+            "creates_per_s": many, "bare_creates_per_s": bare, "speedup": many / one,
+            "share_of_bare": many / bare, "duplicates": len(numbers) - len(set(numbers)),
+            "missing": len(set(range(1, expected + 1)) - set(numbers)),
+            "audit_chains": len(report.heads), "audit_verified": report.ok}
 
 
 def main() -> int:
@@ -210,9 +259,14 @@ def main() -> int:
                   f"{r['ratio']:>5.1f}x {r['creates_per_s']:>10.0f}")
             if "concurrent" in r:
                 c = r["concurrent"]
-                print(f"{'':<11} {c['processes']} processes: {c['creates']} creates, "
-                      f"{c['creates_per_s']:.0f}/s, duplicates {c['duplicates']}, "
-                      f"missing {c['missing']}")
+                print(f"{'':<11} 1 writer {c['one_writer_per_s']:.0f}/s; "
+                      f"{c['processes']} writers {c['creates_per_s']:.0f}/s "
+                      f"({c['speedup']:.2f}x one; goal >= 1.5x); {c['processes']} bare "
+                      f"writers {c['bare_creates_per_s']:.0f}/s (audited = "
+                      f"{c['share_of_bare']:.0%} of bare; goal >= 50%)")
+                print(f"{'':<11} {c['creates']} numbers: duplicates {c['duplicates']}, missing "
+                      f"{c['missing']}; {c['audit_chains']} audit chains, verified "
+                      f"{c['audit_verified']}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kernel.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 0

@@ -37,6 +37,9 @@ class ConfigError(ValueError):
     """A configuration value is unknown or invalid; the message names the key."""
 
 
+MAX_AUDIT_CHAINS = 1024
+
+
 def load_defaults() -> dict[str, Any]:
     with open(CONFIG_DIR / "defaults.toml", "rb") as fh:
         return tomllib.load(fh)
@@ -136,6 +139,9 @@ def _check_values(config: dict[str, Any]) -> None:
         raise ConfigError("API_TOKEN_MAX_DAYS: must be at least API_TOKEN_DAYS")
     if config["PASSWORD_HISTORY"] < 0:
         raise ConfigError("PASSWORD_HISTORY: must not be negative")
+    if not 1 <= config["AUDIT_CHAINS"] <= MAX_AUDIT_CHAINS:
+        raise ConfigError(f"AUDIT_CHAINS: must be 1 to {MAX_AUDIT_CHAINS}, got "
+                          f"{config['AUDIT_CHAINS']}")
     if len(set(config["PLUGINS"])) != len(config["PLUGINS"]):
         raise ConfigError("PLUGINS: lists a plugin twice")
     _check_attachments(config)

@@ -177,7 +177,7 @@ class SchemaTemplates:
     def _snapshot(self, app: Flask, backend: str, url: str, key: str) -> Template:
         with app.app_context():
             writers = checkpoints._writers()
-            written = bool(writers) and all(w.pending is None and w.timer is None
+            written = bool(writers) and all(not w.pending and w.timer is None
                                             for w in writers.values())
         _close_engines(app)
         instance = self.root / f"{key[:16]}-instance"

@@ -126,9 +126,11 @@ def test_no_configuration_key_or_setting_can_switch_auditing_off(app):
     registry = app.extensions["cqms"].registry
     names = [*load_defaults(), *registry.settings]
     # (the audits plugin's own settings are about audit programmes, not the audit trail; the
-    # checkpoint keys name where and how often the head is signed, and the review period how
-    # often people review the trail (at least daily): none has an "off" value)
-    checkpoints = {"AUDIT_CHECKPOINT_FILE", "AUDIT_CHECKPOINT_SECONDS", "core.audit_review_days"}
+    # checkpoint keys name where and how often the head is signed, the chain count how many
+    # chains entries spread over (at least 1), and the review period how often people review
+    # the trail (at least daily): none has an "off" value)
+    checkpoints = {"AUDIT_CHECKPOINT_FILE", "AUDIT_CHECKPOINT_SECONDS", "AUDIT_CHAINS",
+                   "core.audit_review_days"}
     assert [n for n in names if "audit" in n.lower() and not n.startswith("audits.")
             and n not in checkpoints] == []
     from flask_sqlalchemy.session import Session as FlaskSession

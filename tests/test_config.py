@@ -43,6 +43,7 @@ def test_environment_overrides_are_typed():
         ({"CQMS_CONFIG": "nonexistent"}, "CQMS_CONFIG: profile 'nonexistent' not found"),
         ({"CQMS_ENV": "staging"}, "ENV: must be one of"),
         ({"CQMS_PASSWORD_MAX_LENGTH": "20"}, "PASSWORD_MAX_LENGTH: must accept at least 64"),
+        ({"CQMS_AUDIT_CHAINS": "0"}, "AUDIT_CHAINS: must be 1 to 1024, got 0"),
     ],
 )
 def test_bad_values_stop_with_one_line_naming_the_key(environ, message):

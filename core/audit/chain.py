@@ -6,7 +6,14 @@ after editing one. Trails written before the chain was keyed start with entries 
 ``SHA-256("cqms.audit.v1" NUL prev_hash NUL canonical JSON)`` (``entry_hash``); verification
 accepts those only before the first keyed entry. Appends are
 serialised (PostgreSQL: a transaction-scoped advisory lock; SQLite: ``BEGIN IMMEDIATE`` already
-holds the write lock), so the chain never forks and sequence numbers are gapless.
+holds the write lock), so the chain never forks and the chain never forks.
+
+On PostgreSQL the trail is several chains (``AUDIT_CHAINS``), so concurrent writers do not queue
+on one lock: a transaction takes the first chain no other transaction holds
+(``pg_try_advisory_xact_lock``), keeps it until it ends, and links its entries to that chain's
+head. Entry ids come from a sequence; within a chain they rise in the order entries were linked,
+so the chain is read back ordered by (chain, id). Each chain starts from its own genesis hash and
+is checkpointed on its own. docs/decisions.md ("Partitioned audit chains") has the design.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from flask import current_app
+from sqlalchemy import Sequence as DbSequence
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from core.audit.models import AuditEntry
@@ -26,10 +35,12 @@ from core.integrity import integrity_key
 
 DOMAIN = b"cqms.audit.v1"
 KEYED_PURPOSE = b"audit-entry"
-HEAD = "cqms_audit_head"
+HEAD = "cqms_audit_head"  # session.info: {chain: (id, hash)} of the heads this transaction wrote
+HELD = "cqms_audit_chain"  # session.info: the chain this transaction holds
 GENESIS = "0" * 64
-# Arbitrary constant naming the chain's advisory lock on PostgreSQL.
+# Arbitrary constant naming the chains' advisory locks on PostgreSQL (with the chain number).
 CHAIN_LOCK_KEY = 0x43514D53
+ID_SEQUENCE = "core_audit_entry_id_seq"
 CHAINED_FIELDS = (
     "id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
     "entity_version", "field", "old_value", "new_value", "reason", "request_id", "ip", "client",
@@ -98,38 +109,100 @@ def keyed_entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return app_hasher()(prev_hash, entry)
 
 
-def lock_chain(connection: Connection) -> None:
-    """Hold the chain for the rest of this transaction (released at commit or rollback)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+def genesis(chain: int) -> str:
+    """The ``prev_hash`` of a chain's first entry (chain 0: the one chain of earlier trails)."""
+    return GENESIS if chain == 0 else hashlib.sha256(f"cqms.audit.chain:{chain}".encode()).hexdigest()
 
 
-def chain_head(connection: Connection) -> tuple[int, str]:
+def chain_count(connection: Connection) -> int:
+    """How many chains new entries spread over: ``AUDIT_CHAINS`` on PostgreSQL; one on SQLite,
+    whose single writer lock serialises every write anyway."""
+    if connection.dialect.name != "postgresql":
+        return 1
+    return int(current_app.config.get("AUDIT_CHAINS", 1))  # 1..1024, checked at start-up
+
+
+# The first chain, from this backend's own starting point, that no other transaction holds;
+# locked by this statement until the transaction ends. Any chain works: the start only spreads
+# concurrent writers. (Should the planner evaluate the lock for more rows than the one returned,
+# this transaction merely holds extra chains: correctness needs only the one it uses.)
+_FREE_CHAIN = text(
+    "SELECT c FROM (SELECT (i + pg_backend_pid()) % :n AS c FROM generate_series(0, :n - 1) AS i)"
+    " AS chains WHERE pg_try_advisory_xact_lock(:key, c) LIMIT 1"
+)
+
+
+def hold_chain(connection: Connection, chains: int) -> int:
+    """Take a chain for the rest of this transaction (released at commit or rollback): a free
+    one if any, else wait for this backend's own."""
+    if chains == 1:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY, 0)))
+        return 0
+    free = connection.execute(_FREE_CHAIN, {"n": chains, "key": CHAIN_LOCK_KEY}).scalar()
+    if free is not None:
+        return int(free)
+    chain = int(connection.execute(select(func.pg_backend_pid() % chains)).scalar_one())
+    connection.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY, chain)))
+    return chain
+
+
+def chain_head(connection: Connection, chain: int = 0) -> tuple[int, str]:
+    """(id, hash) of the newest entry of ``chain``, or (0, its genesis)."""
     row = connection.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+        select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.chain == chain)
+        .order_by(AuditEntry.id.desc()).limit(1)
     ).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+    return (row[0], row[1]) if row else (0, genesis(chain))
+
+
+def chain_heads(connection: Connection) -> dict[int, tuple[int, str]]:
+    """Every chain's head: {chain: (id, hash)} (no entry for a chain with no entries)."""
+    newest = (select(AuditEntry.chain, func.max(AuditEntry.id).label("id"))
+              .group_by(AuditEntry.chain).subquery())
+    rows = connection.execute(
+        select(newest.c.chain, AuditEntry.id, AuditEntry.hash)
+        .join(AuditEntry, AuditEntry.id == newest.c.id)
+    )
+    return {chain: (seq, head) for chain, seq, head in rows}
+
+
+def _new_ids(connection: Connection, count: int, head_seq: int) -> list[int]:
+    """Ids for ``count`` new entries, rising: from the sequence (PostgreSQL), else after the
+    head (SQLite: one chain, one writer)."""
+    if connection.dialect.name != "postgresql":
+        return list(range(head_seq + 1, head_seq + count + 1))
+    series = func.generate_series(1, count).table_valued("n")
+    return sorted(connection.execute(
+        select(DbSequence(ID_SEQUENCE).next_value()).select_from(series)).scalars())
 
 
 def append(connection: Connection, entries: Sequence[dict[str, Any]],
            session_info: dict[str, Any] | None = None) -> list[int]:
-    """Number, link and insert ``entries`` in order; returns their sequence numbers. With the
-    session's ``info``, the head written is noted there for an automatic checkpoint."""
+    """Link and insert ``entries`` in order on a chain this transaction holds; returns their
+    ids. With the session's ``info``, the chain and the head written are kept there: later
+    appends of the transaction continue it, and the head is checkpointed after the commit
+    (core.audit.checkpoints)."""
     if not entries:
         return []
     hasher = app_hasher()
-    lock_chain(connection)
-    seq, prev = chain_head(connection)
+    heads = session_info.setdefault(HEAD, {}) if session_info is not None else {}
+    chain = session_info.get(HELD) if session_info is not None else None
+    if chain is None or chain not in heads:
+        chain = hold_chain(connection, chain_count(connection))
+        heads[chain] = chain_head(connection, chain)
+        if session_info is not None:
+            session_info[HELD] = chain
+    seq, prev = heads[chain]
+    ids = _new_ids(connection, len(entries), seq)
     rows = []
-    for entry in entries:
-        seq += 1
+    for entry, seq in zip(entries, ids, strict=True):
         row = {name: entry.get(name) for name in CHAINED_FIELDS if name != "id"}
-        row.update(id=seq, prev_hash=prev)
+        row.update(id=seq, prev_hash=prev, chain=chain)
         for name in ("entity_id", "field", "reason", "request_id", "ip", "client"):
             row[name] = row[name] if row[name] is not None else ""
         row["hash"] = prev = hasher(prev, row)
         rows.append(row)
     connection.execute(insert(AuditEntry), rows)
-    if session_info is not None:
-        session_info[HEAD] = (seq, prev)  # checkpointed after the commit (core.audit.checkpoints)
-    return [row["id"] for row in rows]
+    heads[chain] = (seq, prev)  # checkpointed after the commit
+    return ids

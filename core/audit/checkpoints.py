@@ -2,9 +2,9 @@
 
 The keyed chain stops forged or re-hashed entries, but not the deletion of the newest entries:
 what is left is still a valid chain. After a commit that wrote audit entries, the head it wrote
-(sequence number and hash) is signed and appended to ``AUDIT_CHECKPOINT_FILE``, at most once per
-``AUDIT_CHECKPOINT_SECONDS`` per process; a head held back by that limit is written when the
-time is up. ``cqms audit verify`` reads the file and reports a trail that ends before a
+on its chain (entry id and hash) is signed and appended to ``AUDIT_CHECKPOINT_FILE``, at most
+once per ``AUDIT_CHECKPOINT_SECONDS`` per process and chain; a head held back by that limit is
+written when the time is up. ``cqms audit verify`` reads the file and reports a trail that ends before a
 checkpoint. Writing happens after the commit and never fails the request that committed.
 """
 
@@ -23,7 +23,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from core.audit.chain import HEAD
+from core.audit.chain import HEAD, HELD
 from core.audit.verify import CHECKPOINT_PURPOSE, Checkpoint, checkpoint_line
 from core.integrity import integrity_key, keyed_mac
 
@@ -37,39 +37,40 @@ def checkpoint_file() -> Path:
         Path(current_app.instance_path) / "audit-checkpoints.jsonl")
 
 
-def signed(seq: int, head_hash: str, key: bytes) -> Checkpoint:
+def signed(chain: int, seq: int, head_hash: str, key: bytes) -> Checkpoint:
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    unsigned = Checkpoint(seq, head_hash, at, "", "")
+    unsigned = Checkpoint(seq, head_hash, at, "", "", chain)
     return Checkpoint(seq, head_hash, at, keyed_mac(key, CHECKPOINT_PURPOSE, unsigned.message()),
-                      "")
+                      "", chain)
 
 
-def append_line(path: Path, point: Checkpoint) -> None:
-    """One ``write`` of one line to a file opened for appending (atomic for short lines)."""
+def append_lines(path: Path, points: list[Checkpoint]) -> None:
+    """One ``write`` of the lines to a file opened for appending (atomic for short writes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        os.write(fd, (checkpoint_line(point) + "\n").encode())
+        os.write(fd, "".join(checkpoint_line(point) + "\n" for point in points).encode())
     finally:
         os.close(fd)
 
 
 @dataclass
 class CheckpointWriter:
-    """Per process and file: rate-limits checkpoints and writes a held-back head later."""
+    """Per process and file: rate-limits checkpoints and writes held-back heads later."""
 
     path: Path
     key: bytes
     interval: float
     last_written: float = float("-inf")
-    pending: tuple[int, str] | None = None
+    pending: dict[int, tuple[int, str]] = field(default_factory=dict)  # chain: (id, hash)
     timer: threading.Timer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def committed(self, head: tuple[int, str]) -> None:
+    def committed(self, heads: dict[int, tuple[int, str]]) -> None:
         with self.lock:
-            if self.pending is None or head[0] > self.pending[0]:
-                self.pending = head
+            for chain, head in heads.items():
+                if chain not in self.pending or head[0] > self.pending[chain][0]:
+                    self.pending[chain] = head
             wait = self.last_written + self.interval - time.monotonic()
             if wait <= 0:
                 self._write_pending()
@@ -84,15 +85,17 @@ class CheckpointWriter:
             self._write_pending()
 
     def _write_pending(self) -> None:
-        if self.pending is None:
+        if not self.pending:
             return
-        seq, head_hash = self.pending
-        self.pending = None
+        points = [signed(chain, seq, head_hash, self.key)
+                  for chain, (seq, head_hash) in sorted(self.pending.items())]
+        self.pending = {}
         self.last_written = time.monotonic()
         try:
-            append_line(self.path, signed(seq, head_hash, self.key))
+            append_lines(self.path, points)
         except OSError as exc:  # the change committed; say so loudly, never fail the user
-            log.error("audit checkpoint seq %s not written to %s: %s", seq, self.path, exc)
+            log.error("audit checkpoints %s not written to %s: %s",
+                      ", ".join(f"seq {p.seq}" for p in points), self.path, exc)
 
 
 def _writers() -> dict[Path, CheckpointWriter]:
@@ -118,13 +121,16 @@ def flush_all() -> None:
 
 
 def _after_commit(session: Session) -> None:
-    head = session.info.pop(HEAD, None)
-    if head is not None:
-        writer().committed(head)
+    session.info.pop(HELD, None)
+    heads = session.info.pop(HEAD, None)
+    if heads:
+        writer().committed(heads)
 
 
 def _after_rollback(session: Session, _previous_transaction: object = None) -> None:
-    """Any rollback (a savepoint's too) may have undone the noted head: forget it."""
+    """Any rollback (a savepoint's too) may have undone the noted heads and released the chain
+    (PostgreSQL releases a rolled-back savepoint's locks): forget both."""
+    session.info.pop(HELD, None)
     session.info.pop(HEAD, None)
 
 

@@ -27,8 +27,9 @@ BATCH = 20_000
 SERVER_CURSOR = "cqms_audit_verify"
 AT = CHAINED_FIELDS.index("at")
 CHAINED = len(CHAINED_FIELDS)
-PREV_HASH = CHAINED  # the stream's tuples: the chained fields, prev_hash, hash
+PREV_HASH = CHAINED  # the stream's tuples: the chained fields, prev_hash, hash, chain
 HASH = PREV_HASH + 1
+CHAIN = HASH + 1
 # SQLAlchemy's SQLite DATETIME form; strftime does not pad years below 1000, so none here.
 ENCODER_PROBE = [1, None, "Zürich \"q\" \\ \n\u2028 🧪", -7, "", "2026-01-31T23:59:59.000000Z"]
 SQLITE_STORED = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
@@ -88,14 +89,16 @@ def _postgresql_canonical_text(row: Sequence[Any]) -> str | None:
 
 
 def entries_query(dialect_name: str) -> Select[Any]:
-    """Every chained column, then prev_hash and hash, in chain order; ``at`` raw (see above)."""
+    """Every chained column, then prev_hash, hash and chain, in (chain, id) order; ``at`` raw
+    (see above)."""
     table = AuditEntry.__table__
     if dialect_name == "sqlite":
         at = type_coerce(table.c.at, String)  # the stored text, no datetime parsing
     else:
         at = func.timezone("UTC", table.c.at)  # timestamptz -> timestamp of UTC wall time
     columns = [at if name == "at" else table.c[name] for name in CHAINED_FIELDS]
-    return select(*columns, table.c.prev_hash, table.c.hash).order_by(table.c.id)
+    return (select(*columns, table.c.prev_hash, table.c.hash, table.c.chain)
+            .order_by(table.c.chain, table.c.id))
 
 
 def stream_entries(connection: Connection) -> Iterator[Sequence[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Sequence, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
@@ -15,13 +15,21 @@ class AuditEntry(Base):
     """One event, or one changed field of one entity. Never updated, never deleted."""
 
     __tablename__ = "core_audit_entry"
-    # Record history pages and reconcilers look entries up by entity.
-    __table_args__ = (Index("ix_core_audit_entry_entity", "entity_type", "entity_id"),)
-
-    # The chain sequence: assigned by the appender under the chain lock, gapless from 1.
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    __table_args__ = (
+        # Record history pages and reconcilers look entries up by entity.
+        Index("ix_core_audit_entry_entity", "entity_type", "entity_id"),
+        # A chain's head, and verification walking each chain in order.
+        Index("ix_core_audit_entry_chain", "chain", "id"),
     )
+
+    # Assigned by the appender while it holds the entry's chain: from a sequence on PostgreSQL
+    # (rising within each chain), the head's id + 1 on SQLite (one chain, gapless).
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Sequence("core_audit_entry_id_seq"),
+        primary_key=True, autoincrement=False,
+    )
+    #: The chain the entry is linked into (core.audit.chain); 0 for every entry on SQLite.
+    chain: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     actor_name: Mapped[str] = mapped_column(String(300))
@@ -44,11 +52,12 @@ make_append_only(AuditEntry.__table__)
 
 
 class AuditCheckpoint(Base):
-    """A signed (HMAC) statement of the chain head at a moment; also exported to files."""
+    """A signed (HMAC) statement of a chain's head at a moment; also exported to files."""
 
     __tablename__ = "core_audit_checkpoint"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,9 +1,10 @@
 """Verification of the audit trail: the keyed hash chain, signed checkpoints and reconcilers.
 
 Finds an edited entry (content no longer matches its keyed hash), a forged one (hashed without
-the integrity key), a deleted or reordered one (sequence gap or broken link), truncation
-(against signed checkpoints, in the database and in the checkpoint file), forged checkpoints
-(bad MAC) and business rows changed outside the application (the reconcilers).
+the integrity key), a deleted, moved or reordered one (broken link within its chain),
+truncation (against signed checkpoints, in the database and in the checkpoint file), forged
+checkpoints (bad MAC) and business rows changed outside the application (the reconcilers).
+Each chain is walked in id order from its own genesis.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from core.audit.chain import CHAINED_FIELDS, GENESIS, EntryHasher, chain_head, entry_hash, entry_hash_of_text
-from core.audit.entry_stream import HASH, PREV_HASH, canonical_text_function, stream_entries
+from core.audit.chain import (
+    CHAINED_FIELDS,
+    EntryHasher,
+    chain_heads,
+    entry_hash,
+    entry_hash_of_text,
+    genesis,
+)
+from core.audit.entry_stream import CHAIN, HASH, PREV_HASH, canonical_text_function, stream_entries
 from core.audit.models import AuditCheckpoint, AuditEntry
 from core.integrity import integrity_key, mac, mac_ok
 
@@ -33,19 +41,23 @@ FIELD = CHAINED_FIELDS.index("field")
 
 @dataclass(frozen=True)
 class Finding:
-    seq: int | None
+    seq: int | None  # the entry's id
     entity: str
     problem: str
+    chain: int = 0
 
     def line(self) -> str:
         where = f"seq {self.seq}" if self.seq is not None else "trail"
+        if self.seq is not None and self.chain:
+            where += f" (chain {self.chain})"
         return f"{where}: {self.entity}: {self.problem}" if self.entity else f"{where}: {self.problem}"
 
 
 @dataclass
 class Report:
     entries: int = 0
-    head_seq: int = 0
+    head_seq: int = 0  # the highest entry id
+    heads: dict[int, int] = field(default_factory=dict)  # chain: id of its newest entry
     #: Entries of the first, unkeyed trail (before the chain was keyed): checked by hash only.
     legacy_entries: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -61,32 +73,42 @@ class Report:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    seq: int
+    seq: int  # the id of the chain's newest entry
     hash: str
     at: str
     mac: str
     source: str
+    chain: int = 0
 
     def message(self) -> bytes:
-        return f"{self.seq}\x00{self.hash}\x00{self.at}".encode()
+        """What the MAC signs; chain 0's keeps the form of the single-chain trail."""
+        signed = f"{self.seq}\x00{self.hash}\x00{self.at}"
+        return (f"{self.chain}\x00{signed}" if self.chain else signed).encode()
 
 
-def make_checkpoint(connection: Connection) -> Checkpoint:
-    """Sign the current chain head and keep the checkpoint in the database too."""
-    seq, head = chain_head(connection)
+def make_checkpoints(connection: Connection) -> list[Checkpoint]:
+    """Sign every chain's current head and keep the checkpoints in the database too."""
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    point = Checkpoint(seq, head, at, "", "database")
-    point = Checkpoint(seq, head, at, mac(CHECKPOINT_PURPOSE, point.message()), "database")
-    connection.execute(
-        AuditCheckpoint.__table__.insert().values(seq=seq, hash=head, mac=point.mac,
-                                                  created_at=datetime.fromisoformat(at))
-    )
-    return point
+    heads = chain_heads(connection) or {0: (0, genesis(0))}
+    points = []
+    for chain, (seq, head) in sorted(heads.items()):
+        point = Checkpoint(seq, head, at, "", "database", chain)
+        point = Checkpoint(seq, head, at, mac(CHECKPOINT_PURPOSE, point.message()), "database",
+                           chain)
+        connection.execute(
+            AuditCheckpoint.__table__.insert().values(chain=chain, seq=seq, hash=head,
+                                                      mac=point.mac,
+                                                      created_at=datetime.fromisoformat(at)))
+        points.append(point)
+    return points
 
 
 def checkpoint_line(point: Checkpoint) -> str:
-    return json.dumps({"v": 1, "seq": point.seq, "hash": point.hash, "at": point.at,
-                       "mac": point.mac}, separators=(",", ":"))
+    fields: dict[str, Any] = {"v": 1, "seq": point.seq, "hash": point.hash, "at": point.at,
+                              "mac": point.mac}
+    if point.chain:
+        fields["chain"] = point.chain
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def read_checkpoint_file(path: Path) -> list[Checkpoint]:
@@ -98,7 +120,8 @@ def read_checkpoint_file(path: Path) -> list[Checkpoint]:
         try:
             data = json.loads(raw)
             points.append(Checkpoint(int(data["seq"]), str(data["hash"]), str(data["at"]),
-                                     str(data["mac"]), f"{path.name} line {number}"))
+                                     str(data["mac"]), f"{path.name} line {number}",
+                                     int(data.get("chain", 0))))
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"{path}: line {number} is not a checkpoint") from None
     return points
@@ -108,7 +131,7 @@ def stored_checkpoints(connection: Connection) -> list[Checkpoint]:
     rows = connection.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).all()
     return [
         Checkpoint(r.seq, r.hash, r.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                   r.mac, f"stored checkpoint #{r.id}")
+                   r.mac, f"stored checkpoint #{r.id}", r.chain)
         for r in rows
     ]
 
@@ -132,24 +155,30 @@ def _valid_checkpoints(checkpoints: Iterable[Checkpoint], report: Report) -> dic
 
 
 class _ChainWalk:
-    """The walk along the chain: sequence, links, each entry's hash, signed checkpoints."""
+    """The walk along each chain: links, each entry's hash, signed checkpoints."""
 
     def __init__(self, connection: Connection, expected: dict[int, Checkpoint], report: Report):
         self.connection, self.expected, self.report = connection, expected, report
         self.keyed = EntryHasher(integrity_key())
         self.canonical_text = canonical_text_function(connection.dialect.name)
-        self.prev, self.seq, self.keyed_seen = GENESIS, 0, False
+        self.chain: int | None = None
+        self.prev, self.seq, self.keyed_seen = "", 0, False
+        self.checkpointed_seen: set[int] = set()
 
     def walk(self, rows: Iterable[Sequence[Any]],
              progress: Callable[[int], None] | None = None) -> None:
-        """Check ``rows`` in chain order; the common case (a keyed entry in its place) stays in
-        this loop, anything else goes to the methods below (one loop: 1M entries a run)."""
+        """Check ``rows`` in (chain, id) order; the common case (a keyed entry in its place)
+        stays in this loop, anything else goes to the methods below (one loop: 1M entries a
+        run)."""
         canonical_text, keyed_of_text = self.canonical_text, self.keyed.of_text
         checkpointed, report = bool(self.expected), self.report
         for row in rows:
             seq, prev_hash, stored = row[0], row[PREV_HASH], row[HASH]
-            if seq != self.seq + 1 or prev_hash != self.prev:
-                self._out_of_place(row)
+            if row[CHAIN] != self.chain:
+                self._start_chain(row[CHAIN])
+            if prev_hash != self.prev:
+                self._add(row, "link to the previous entry is broken (an entry was deleted, "
+                          "reordered or replaced)")
             text = canonical_text(row)
             if text is not None and keyed_of_text(prev_hash, text) == stored:
                 self.keyed_seen = True
@@ -161,13 +190,14 @@ class _ChainWalk:
             report.entries += 1
             if progress is not None and report.entries % PROGRESS_EVERY == 0:
                 progress(report.entries)
+        self._start_chain(None)
 
-    def _out_of_place(self, row: Sequence[Any]) -> None:
-        if row[0] != self.seq + 1:
-            self._add(row, f"entries {self.seq + 1}..{row[0] - 1} are missing (deleted)")
-        else:
-            self._add(row, "link to the previous entry is broken (an entry was deleted, "
-                      "reordered or replaced)")
+    def _start_chain(self, chain: int | None) -> None:
+        if self.chain is not None:
+            self.report.heads[self.chain] = self.seq
+            self.report.head_seq = max(self.report.head_seq, self.seq)
+        self.chain, self.seq = chain, 0
+        self.prev = genesis(chain) if chain is not None else ""
 
     def _not_keyed(self, row: Sequence[Any], text: str | None) -> None:
         if text is not None and entry_hash_of_text(row[PREV_HASH], text) == row[HASH]:
@@ -197,13 +227,16 @@ class _ChainWalk:
 
     def _against_checkpoint(self, row: Sequence[Any]) -> None:
         point = self.expected.get(row[0])
-        if point is not None and point.hash != row[HASH]:
+        if point is None:
+            return
+        self.checkpointed_seen.add(row[0])
+        if (point.hash, point.chain) != (row[HASH], row[CHAIN]):
             self._add(row, f"hash differs from {point.source} signed {point.at} (chain "
                       "rewritten and re-hashed)")
 
     def _add(self, row: Sequence[Any], problem: str) -> None:
         entity = f"{row[ENTITY_TYPE]} {row[ENTITY_ID]}".strip()
-        self.report.add(Finding(row[0], entity, problem))
+        self.report.add(Finding(row[0], entity, problem, row[CHAIN]))
 
 
 def verify(
@@ -218,12 +251,15 @@ def verify(
     expected = _valid_checkpoints(checkpoints, report)
     walk = _ChainWalk(connection, expected, report)
     walk.walk(stream_entries(connection), progress)
-    seq = walk.seq
-    report.head_seq = seq
     for point in expected.values():
+        seq = report.heads.get(point.chain, 0)
+        trail = f"chain {point.chain}" if point.chain else "the trail"
         if point.seq > seq:
-            report.add(Finding(None, "", f"the trail ends at seq {seq} but {point.source} "
+            report.add(Finding(None, "", f"{trail} ends at seq {seq} but {point.source} "
                                f"signed {point.at} records seq {point.seq} (truncated)"))
+        elif point.seq and point.seq not in walk.checkpointed_seen:
+            report.add(Finding(point.seq, "", f"signed by {point.source} {point.at} but gone "
+                               "(deleted, or the chain was cut and grew again)", point.chain))
     for reconcile in reconcilers:
         reconcile(connection, report)
     return report

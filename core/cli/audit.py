@@ -60,13 +60,16 @@ def _progress(entries: int) -> None:
     click.echo(f"verified {entries} entries...", err=True)
 
 
-@group.command(help="Sign the current chain head and append it to FILE (keep FILE elsewhere).")
+@group.command(help="Sign every chain's current head and append them to FILE (keep FILE "
+               "elsewhere).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="File to append the checkpoint line to (default: AUDIT_CHECKPOINT_FILE).")
 @as_system
 def checkpoint(out: Path | None) -> None:
     out = out or checkpoint_file()
-    point = audit_verify.make_checkpoint(db.session.connection())
+    points = audit_verify.make_checkpoints(db.session.connection())
     with out.open("a", encoding="utf-8") as fh:
-        fh.write(audit_verify.checkpoint_line(point) + "\n")
-    click.echo(f"checkpoint seq {point.seq} {point.hash[:16]}... appended to {out}")
+        fh.writelines(audit_verify.checkpoint_line(point) + "\n" for point in points)
+    for point in points:
+        chain = f" (chain {point.chain})" if point.chain else ""
+        click.echo(f"checkpoint seq {point.seq}{chain} {point.hash[:16]}... appended to {out}")

@@ -11,7 +11,6 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.audit.chain import lock_chain
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ValidationError
@@ -69,8 +68,6 @@ def notify(
     email = EMAIL_PENDING if current_app.config["SMTP_HOST"] and recipient.email else EMAIL_NONE
     now = utcnow()
     connection = db.session.connection()
-    # Taken by the audit event below anyway; taking it first keeps one lock order.
-    lock_chain(connection)
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(Notification)

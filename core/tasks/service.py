@@ -14,11 +14,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, and_, exists, false, or_, select, true
 
-from core.audit.chain import lock_chain
 from core.audit.context import acting_as, audit_reason, current_context
 from core.audit.listener import _actor
 from core.audit.service import record_event
 from core.db import db, utcnow
+from core.db.locks import TASKS, lock_key
 from core.errors import ValidationError
 from core.permissions import scope_clause
 from core.records.access import readable
@@ -131,10 +131,8 @@ def open_task(
     study_id, site_id = _scope(record, study, site)
     who = f"u{assignee.id}" if assignee is not None else f"r{role_row.id}"  # type: ignore[union-attr]
     key = f"{record.id}:{kind}:{who}"
-    # Serialise with concurrent openers before looking (PostgreSQL; SQLite's BEGIN IMMEDIATE
-    # already does): the chain lock is taken by every audited write anyway, so this adds no
-    # lock order that could deadlock.
-    lock_chain(db.session.connection())
+    # Serialise with concurrent openers and closers of this record's tasks before looking.
+    lock_key(db.session.connection(), TASKS, str(record.id))
     existing = db.session.scalar(select(Task).where(Task.open_key == key))
     if existing is not None:
         return existing
@@ -171,7 +169,7 @@ def close_tasks(
         raise ValidationError({"state": f"Close a task as {DONE!r} or {CANCELLED!r}."})
     if by is None:
         raise ValidationError({"by": "Name the user who closes the tasks."})
-    lock_chain(db.session.connection())
+    lock_key(db.session.connection(), TASKS, str(record.id))
     stmt = select(Task).where(Task.record_id == record.id, Task.state == OPEN)
     if kind is not None:
         stmt = stmt.where(Task.kind == kind)
