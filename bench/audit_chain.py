@@ -175,12 +175,16 @@ def _synthetic(rng: random.Random, seq: int, at: datetime, actors: list[tuple[in
 
 
 def fill(connection: Any, target: int) -> dict[str, float]:
-    """Append synthetic entries, a valid continuation of the chain, until ``target`` entries."""
+    """Append synthetic entries, a valid continuation of chain 0 numbered after every chain's
+    entries, until ``target`` entries."""
     from core.audit.chain import app_hasher, chain_head
+    from core.audit.models import AuditEntry
     from core.users.models import User
 
     hasher = app_hasher()
-    seq, prev = chain_head(connection)
+    _head, prev = chain_head(connection, 0)
+    seq = connection.scalar(select(func.max(AuditEntry.id))) or 0
+    count = connection.scalar(select(func.count()).select_from(AuditEntry))
     actors = [(u.id, f"{u.full_name} ({u.username})")
               for u in connection.execute(select(User.id, User.full_name, User.username))]
     connection.rollback()
@@ -190,11 +194,11 @@ def fill(connection: Any, target: int) -> dict[str, float]:
     at = datetime.now(UTC).replace(microsecond=0)
     hashing = inserting = 0.0
     start = time.perf_counter()
-    while seq < target:
+    while count < target:
         t0 = time.perf_counter()
         batch = []
-        for _ in range(min(BATCH, target - seq)):
-            seq += 1
+        for _ in range(min(BATCH, target - count)):
+            seq, count = seq + 1, count + 1
             at += timedelta(microseconds=rng.randrange(1, 5_000_000))
             row = _synthetic(rng, seq, at, actors)
             row["prev_hash"] = prev
@@ -219,6 +223,8 @@ def fill(connection: Any, target: int) -> dict[str, float]:
         inserting += time.perf_counter() - t1
     if not sqlite:
         with raw.cursor() as cursor:
+            cursor.execute("SELECT setval('core_audit_entry_id_seq', max(id)) "
+                           "FROM core_audit_entry")
             cursor.execute("ANALYZE core_audit_entry")
         raw.commit()
     return {"fill_s": time.perf_counter() - start, "fill_hash_s": hashing,

@@ -30,6 +30,7 @@ from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
 from core.records.links import impact, kinds_from, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
+from core.records.search import search_clause
 from core.records.service import (
     SERVER_OWNED,
     create_record,
@@ -129,6 +130,16 @@ class RecordAdmin(CQMSModelView):
 
     def get_count_query(self) -> Any:
         return super().get_count_query().filter(*self._read_clauses())
+
+    def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any,
+                      search: str) -> Any:
+        """Each word must be in the number or the title: through the search index."""
+        dialect = db.session.get_bind().dialect.name
+        for term in search.split():
+            clause = search_clause(term, dialect)
+            query = query.filter(clause)
+            count_query = count_query.filter(clause) if count_query is not None else None
+        return query, count_query, joins, count_joins
 
     def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
         record = super().get_one(id)

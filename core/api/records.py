@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, jsonify, request, send_file, url_for
 from flask_smorest import Blueprint
 from marshmallow import RAISE, validate
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from core.api import schemas
 from core.api.checks import api_user, authorize_first, problem_responses
@@ -25,6 +25,7 @@ from core.permissions import checks_in_view, has_permission, login_only, may_act
 from core.records.access import readable_links
 from core.records.links import impact, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
+from core.records.search import search_clause
 from core.records.service import (
     create_record,
     may_read,
@@ -197,9 +198,7 @@ def list_records(query: dict[str, Any], type_key: str) -> Any:
         stmt = stmt.where(Record.owner_id == select(User.id).where(
             User.username == query["owner"]).scalar_subquery())
     if query.get("q"):
-        text = query["q"]
-        stmt = stmt.where(or_(Record.number.icontains(text, autoescape=True),
-                              Record.title.icontains(text, autoescape=True)))
+        stmt = stmt.where(search_clause(query["q"], db.session.get_bind().dialect.name))
     if query.get("after"):
         value, row_id = decode_cursor(query["after"], SORTS[name])
         stmt = stmt.where(after_clause(column, Record.id, value, row_id, descending,
