@@ -8,9 +8,8 @@ from kernel_plugin import make_plugin
 from sqlalchemy import select
 
 from core import create_record, update_record
-from core.db import db
+from core.db import db, migrate
 from core.records.models import Record
-from core.db import migrate
 from core.records.search import create_search_index, drop_search_index, search_clause
 from core.testing import DEFAULT_PASSWORD, login
 from core.users.service import get_user
