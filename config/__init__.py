@@ -139,6 +139,7 @@ def _check_values(config: dict[str, Any]) -> None:
         raise ConfigError("API_TOKEN_MAX_DAYS: must be at least API_TOKEN_DAYS")
     if config["PASSWORD_HISTORY"] < 0:
         raise ConfigError("PASSWORD_HISTORY: must not be negative")
+    _check_rate_limits(config)
     if not 1 <= config["AUDIT_CHAINS"] <= MAX_AUDIT_CHAINS:
         raise ConfigError(f"AUDIT_CHAINS: must be 1 to {MAX_AUDIT_CHAINS}, got "
                           f"{config['AUDIT_CHAINS']}")
@@ -158,6 +159,22 @@ def _check_values(config: dict[str, Any]) -> None:
                 "INTEGRITY_KEY_FILE: production needs an existing key file outside the database "
                 "(create one with: head -c 32 /dev/urandom > /etc/cqms/integrity.key)"
             )
+
+
+def _check_rate_limits(config: dict[str, Any]) -> None:
+    from limits import parse
+    from limits.storage import storage_from_string
+
+    for key in ("SIGN_IN_RATE_LIMIT", "TOKEN_RATE_LIMIT", "SIGNING_RATE_LIMIT"):
+        try:
+            parse(config[key])
+        except ValueError:
+            raise ConfigError(f"{key}: expected a limit such as '20 per minute', got "
+                              f"{config[key]!r}") from None
+    try:
+        storage_from_string(config["RATE_LIMIT_STORAGE_URL"])
+    except Exception as exc:  # noqa: BLE001 - any refusal is a configuration error
+        raise ConfigError(f"RATE_LIMIT_STORAGE_URL: {exc}".splitlines()[0]) from None
 
 
 def _check_attachments(config: dict[str, Any]) -> None:

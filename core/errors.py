@@ -39,6 +39,17 @@ class AuthenticationFailed(CQMSError):
     """Credentials re-entered for a signature are wrong (HTTP 401); counts towards lockout."""
 
 
+class RateLimited(AuthenticationFailed):
+    """Too many attempts (sign-in, token issue, signing) in the configured window: HTTP 429
+    with ``Retry-After`` (core.rate_limits)."""
+
+    title = "Too many attempts"
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class TokenRefused(AuthenticationFailed):
     """A bearer token that may not be used now (unknown, revoked, expired, its account locked
     or deactivated, or older than the password): HTTP 401 saying which."""

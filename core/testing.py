@@ -17,8 +17,9 @@ Markers
 Environment
     ``CQMS_TEST_POSTGRES_URL``: a PostgreSQL server URL (``postgresql+psycopg://...``) whose
     database the suite may wipe; under pytest-xdist each worker uses a fresh database of its own
-    beside it (``<name>_gw0``, ...). ``CQMS_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a
-    missing PostgreSQL or chromium into a failure instead of a skip.
+    beside it (``<name>_gw0``, ...). ``CQMS_TEST_REDIS_URL``: a Redis server for the shared
+    attempt limits. ``CQMS_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) turns a missing
+    PostgreSQL, Redis or chromium into a failure instead of a skip.
 """
 
 from __future__ import annotations

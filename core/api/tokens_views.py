@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import rate_limits
 from core.api import schemas
 from core.db import db
 from core.permissions import has_permission, login_only, public, user_permissions
@@ -27,10 +28,14 @@ MANAGE_USERS = "core.users.manage"
 @blp.alt_response(401, schema=schemas.Problem, description="Wrong credentials or locked")
 @blp.alt_response(403, schema=schemas.Problem, description="Must act in the web UI first")
 @blp.alt_response(422, schema=schemas.Problem, description="Invalid body")
+@blp.alt_response(429, schema=schemas.Problem,
+                  description="Too many token requests from this address (Retry-After)")
 @blp.doc(security=[])
 @public
 def create_token(body: dict[str, Any]) -> Any:
-    """Sign in and get a bearer token (shown once). Failures count towards lockout."""
+    """Sign in and get a bearer token (shown once). Failures count towards lockout; requests
+    per client address are limited (TOKEN_RATE_LIMIT)."""
+    rate_limits.check("token", rate_limits.client_address())
     user = sign_in_for_token(body["username"], body["password"], body.get("totp"))
     row, secret = issue_token(user, body.get("name") or "API token", body.get("expires_in_days"))
     db.session.commit()

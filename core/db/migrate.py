@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from core.db import db
+from core.db.unmodelled import is_unmodelled
 from core.errors import ValidationError
 
 ENV_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -104,9 +105,7 @@ def pending(app: Flask) -> bool:
 
 def schema_differences(app: Flask) -> list:  # type: ignore[type-arg]
     """Autogenerate's diff between the migrated database and the models (empty means equal);
-    the record search index is made by DDL, not declared on the models, so it is left out."""
-    from core.records.search import is_search_index
-
+    objects made by DDL rather than declared on the models are left out (core.db.unmodelled)."""
     tables = plugin_tables(app)
     with app.app_context(), db.engine.connect() as connection:
         ctx = MigrationContext.configure(
@@ -114,10 +113,10 @@ def schema_differences(app: Flask) -> list:  # type: ignore[type-arg]
             opts={
                 "compare_type": True,
                 "include_name": lambda name, type_, _p: (type_ != "table" or name in tables)
-                and not is_search_index(name),
+                and not is_unmodelled(name),
                 "include_object": lambda obj, name, type_, _r, _c: (type_ != "table"
                                                                     or name in tables)
-                and not is_search_index(name),
+                and not is_unmodelled(name),
             },
         )
         return compare_metadata(ctx, db.metadata)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, event, literal_column, or_, select, table
 from sqlalchemy.engine import Connection
 
+from core.db.unmodelled import declare_unmodelled
 from core.records.models import Record
 
 MIN_INDEXED = 3
@@ -67,11 +68,6 @@ def drop_search_index(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
 
 
-def is_search_index(name: str | None) -> bool:
-    """Whether a schema object belongs to the search index (not declared on the models)."""
-    return bool(name) and (name in TRIGRAM_INDEXES or name.startswith(FTS_TABLE))  # type: ignore[union-attr]
-
-
 def search_clause(text: str, dialect_name: str) -> ColumnElement[bool]:
     """Records whose number or title contains ``text`` (any case)."""
     if dialect_name == "sqlite" and len(text) >= MIN_INDEXED:
@@ -92,5 +88,6 @@ def _before_drop(_table: object, connection: Connection, **_kw: object) -> None:
     drop_search_index(connection)
 
 
+declare_unmodelled(FTS_TABLE, *TRIGRAM_INDEXES)
 event.listen(Record.__table__, "after_create", _after_create)
 event.listen(Record.__table__, "before_drop", _before_drop)

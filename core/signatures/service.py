@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from core import rate_limits
 from core.audit.context import acting_as
 from core.audit.service import record_event
 from core.audit.verify import Finding
@@ -72,6 +73,7 @@ def attest(user: User, password: str) -> SignatureAttestation:
 def _reauthenticate(user: User, request: SignatureRequest) -> None:
     if not user.is_active or user.is_locked:
         raise AuthenticationFailed("Your account cannot sign (inactive or locked).")
+    rate_limits.check("signing", f"user:{user.id}")
     ok = verify_password(user.password_hash, request.password or "")
     if ok and user.totp_enabled_at is not None:
         ok = verify_totp(user, request.totp)

@@ -9,10 +9,11 @@ import pyotp
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from core import rate_limits
 from core.audit.context import audit_reason
 from core.audit.service import record_event
 from core.db import db, utcnow
-from core.errors import ValidationError
+from core.errors import RateLimited, ValidationError
 from core.permissions import login_only, public
 from core.settings import get_setting
 from core.users.auth import LOGIN_FAILED, authenticate, end_session, start_session, verify_totp
@@ -42,6 +43,13 @@ def login() -> Any:
         return redirect(url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        try:
+            rate_limits.check("sign_in", rate_limits.client_address())
+        except RateLimited as exc:
+            flash(str(exc), "error")
+            page = render_template("core/login.html", form=form,
+                                   notice=get_setting("core.login_notice"))
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         user = authenticate(form.username.data, form.password.data, form.totp.data)
         if user is None:
             db.session.commit()  # keep failure counts, lockout and their audit entries

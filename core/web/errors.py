@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.db import db
-from core.errors import CQMSError, ValidationError
+from core.errors import CQMSError, RateLimited, ValidationError
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -18,6 +18,7 @@ MESSAGES = {
     404: "This page does not exist, or its module is disabled.",
     405: "This method is not allowed here.",
     413: "The upload is too large.",
+    429: "Too many attempts. Wait a moment and try again.",
     500: "Something went wrong on our side. The error has been logged.",
 }
 
@@ -44,7 +45,7 @@ def _render(code: int, detail: str, headers: Any = None,
         response = make_response(render_template("core/error.html", code=code, message=detail), code)
     if headers:
         for name, value in headers:
-            if name.lower() == "allow":
+            if name.lower() in ("allow", "retry-after"):
                 response.headers[name] = value
     return response
 
@@ -89,6 +90,7 @@ def _field_errors(data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 STATUS_OF = {
+    "RateLimited": 429,
     "ValidationError": 422,
     "PermissionDenied": 403,
     "ConflictError": 409,
@@ -112,7 +114,8 @@ def _domain_error(exc: CQMSError) -> Any:
     errors = None
     if isinstance(exc, ValidationError):
         errors = {name: [message] for name, message in exc.errors.items()}
-    return _render(status, str(exc), None, errors, getattr(exc, "title", None))
+    headers = [("Retry-After", str(exc.retry_after))] if isinstance(exc, RateLimited) else None
+    return _render(status, str(exc), headers, errors, getattr(exc, "title", None))
 
 
 def _unexpected(exc: Exception) -> Any:
