@@ -55,6 +55,11 @@ from core.users.sync import sync_registry
 from core.validation.results import services_required
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
+#: Configuration for contract and fuzz tests that sign in, ask for tokens and sign far more often
+#: than people do: attempt limits (core.rate_limits) out of their way.
+UNLIMITED_ATTEMPTS = {"SIGN_IN_RATE_LIMIT": "1000000 per minute",
+                      "TOKEN_RATE_LIMIT": "1000000 per minute",
+                      "SIGNING_RATE_LIMIT": "1000000 per minute"}
 BACKENDS = ("sqlite", "postgresql")
 NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test that needs one "
                   "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from core import add_attachment, create_record, link_records, transition
 from core.db import db
 from core.studies import Site, Study
-from core.testing import DEFAULT_PASSWORD
+from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -33,7 +33,8 @@ PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 @pytest.fixture
 def app_config(temp_plugin):
-    return {"plugins": ["acme"], "extra_plugins": {"acme": make_plugin(temp_plugin)}}
+    return {"plugins": ["acme"], "extra_plugins": {"acme": make_plugin(temp_plugin)},
+            **UNLIMITED_ATTEMPTS}
 
 
 @pytest.fixture

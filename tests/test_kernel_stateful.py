@@ -57,7 +57,7 @@ from core.audit.verify import verify
 from core.db import db
 from core.hookspecs import hookimpl
 from core.signatures.models import Signature
-from core.testing import DEFAULT_PASSWORD, close_app, create_schema
+from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS, close_app, create_schema
 from core.users.models import User
 
 WRONG_PASSWORD = "Not-The-Password-0"
@@ -97,7 +97,7 @@ def _app(url: str, instance: Path):  # type: ignore[no-untyped-def]
     from core.app import create_app
 
     return create_app({"ENV": "testing", "DATABASE_URL": url, "INSTANCE_PATH": str(instance),
-                       "PLUGINS": ["acme"], "LOCKOUT_THRESHOLD": LOCKOUT},
+                       "PLUGINS": ["acme"], "LOCKOUT_THRESHOLD": LOCKOUT, **UNLIMITED_ATTEMPTS},
                       extra_plugins={"acme": PLUGIN}, environ={})
 
 

@@ -204,3 +204,23 @@ def test_scheduler_process_stops_cleanly(app_factory, tmp_path, signum):
                         "core.overdue_records: 0 notifications queued"]
     assert rest == ["scheduler: stopped after 1 cycle(s)"]
     assert "Traceback" not in err
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_schedulers_on_several_nodes_take_turns_through_the_lease(app, sweeps, cqms_backend):
+    from core.cli.reminders import LEASE, run_leased_cycle
+    from core.db.locks import lease
+
+    lines: list[str] = []
+    with app.test_request_context(), lease(db.engine, LEASE) as held:  # another node's cycle
+        assert held
+        ran = run_leased_cycle(lines.append)
+    if cqms_backend == "postgresql":
+        assert (ran, sweeps) == (False, [])
+        assert lines == ["scheduler: another scheduler is running this cycle; skipped"]
+    else:  # one machine, one database file: nothing to share
+        assert ran and len(sweeps) == 1
+    lines.clear()
+    with app.test_request_context():
+        assert run_leased_cycle(lines.append)  # the lease was given back
+    assert "outbox: 0 e-mails sent, 0 failed (will retry), 0 given up" in lines

@@ -1,8 +1,10 @@
 """``cqms reminders``: run the reminder sweeps and deliver the outbox once (cron), or
 ``cqms scheduler``: do it every INTERVAL seconds in one dedicated process until SIGTERM/SIGINT.
 
-Never run sweeps inside web workers: every worker would run them. Sweeps are idempotent, so a
-second scheduler or an overlapping cron run sends nothing twice; it only wastes work.
+Never run sweeps inside web workers: every worker would run them. Several schedulers (one per
+node, for availability) take turns: a cycle runs only in the process holding the scheduler's
+lease (core.db.locks.lease), the others skip it. Sweeps are idempotent anyway, so an overlapping
+cron run sends nothing twice; it only wastes work.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import click
 
 from core.cli.context import _missing_tables, as_system, state, system_principal
 from core.db import db
+from core.db.locks import lease
 from core.notifications.outbox import deliver_outbox
 from core.notifications.reminders import run_reminders
 from core.reactions.service import run_due
 
 DEFAULT_INTERVAL = 300
+LEASE = "scheduler.cycle"
 
 
 @click.group("reminders", help="Reminder sweeps and the e-mail outbox.")
@@ -40,6 +44,18 @@ def run_cycle(echo: Callable[[str], Any]) -> int:
         echo(f"reactions: {done} run, {failed} failed (retried later; see System > Reactions)")
     echo(deliver_outbox().line())
     return sum(1 for r in results if r.error)
+
+
+def run_leased_cycle(echo: Callable[[str], Any]) -> bool:
+    """``run_cycle`` if no other scheduler is running one now (on any node); False if skipped."""
+    with lease(db.engine, LEASE) as held:
+        if not held:
+            echo("scheduler: another scheduler is running this cycle; skipped")
+            return False
+        with system_principal():  # the commit's reactions act as the system too
+            run_cycle(echo)
+            db.session.commit()
+        return True
 
 
 @group.command("run", help="Run every reminder sweep once, then deliver the outbox (for cron). "
@@ -90,8 +106,8 @@ class _Stop:
 
 
 @click.command("scheduler", help="Run the reminder sweeps and deliver e-mail every INTERVAL "
-                                 "seconds until SIGTERM or SIGINT. Run exactly one, as its own "
-                                 "process (never inside the web workers).")
+                                 "seconds until SIGTERM or SIGINT, as its own process (never "
+                                 "inside the web workers). Several (one per node) take turns.")
 @click.option("--interval", type=click.IntRange(min=1), default=DEFAULT_INTERVAL, show_default=True,
               help="Seconds between the start of one cycle and the next.")
 def scheduler(interval: int) -> None:
@@ -101,9 +117,7 @@ def scheduler(interval: int) -> None:
         while not stop.requested:
             started = time.monotonic()
             try:
-                with system_principal():  # the commit's reactions act as the system too
-                    run_cycle(click.echo)
-                    db.session.commit()
+                run_leased_cycle(click.echo)
             except Exception as exc:  # noqa: BLE001 - a bad cycle must not end the scheduler
                 db.session.rollback()
                 if cycles == 0 and _missing_tables(exc):

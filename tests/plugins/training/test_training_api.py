@@ -23,9 +23,14 @@ from training_helpers import (
 
 from core import Site, Study, add_attachment, audit_reason, db, update_record, utcnow
 from core.audit.models import AuditEntry
-from core.testing import DEFAULT_PASSWORD
+from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS
 
 pytestmark = pytest.mark.plugins("training")
+
+
+@pytest.fixture
+def app_config() -> dict:
+    return dict(UNLIMITED_ATTEMPTS)  # the contract test asks for many tokens
 API = "/api/v1"
 
 
