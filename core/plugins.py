@@ -13,8 +13,9 @@ from typing import Any
 
 import pluggy
 from flask import g, has_request_context
-from sqlalchemy import Boolean, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import Boolean, String, event, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import hookspecs
 from core.audit.context import audit_reason
@@ -24,6 +25,7 @@ from core.specs import PluginInfo
 
 ENTRY_POINT_GROUP = "cqms.plugins"
 CORE_KEY = "core"
+PLUGIN_STATES = "cqms_plugin_states"  # session.info: (transaction, states) outside requests
 log = logging.getLogger("cqms.plugins")
 
 
@@ -199,12 +201,19 @@ class PluginHost:
     # -- enabled state ----------------------------------------------------------------------
 
     def _stored_states(self) -> dict[str, bool]:
+        """Read once per request, or (outside one: CLI, scheduler) once per transaction."""
         if has_request_context() and "cqms_plugin_states" in g:
             return g.cqms_plugin_states
+        session = db.session()
+        cached = session.info.get(PLUGIN_STATES)
+        if cached is not None and cached[0] is session.get_transaction():
+            return cached[1]
         with db.session.no_autoflush:  # asked mid-change too (hooks resolved in a transaction)
             states = {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
         if has_request_context():
             g.cqms_plugin_states = states
+        else:
+            session.info[PLUGIN_STATES] = (session.get_transaction(), states)
         return states
 
     def is_enabled(self, key: str) -> bool:
@@ -255,6 +264,7 @@ class PluginHost:
             db.session.flush()
         if has_request_context():
             g.pop("cqms_plugin_states", None)
+        db.session.info.pop(PLUGIN_STATES, None)
         return True
 
     def owner_of(self, name: str) -> str | None:
@@ -311,3 +321,12 @@ def _dist_version() -> str:
         return version("cqms")
     except PackageNotFoundError:
         return "0"
+
+
+def _forget_states(session: Session, _previous: object = None) -> None:
+    """A rolled-back savepoint may have undone a plugin's enabling: read the states again."""
+    session.info.pop(PLUGIN_STATES, None)
+
+
+if not event.contains(FlaskSession, "after_soft_rollback", _forget_states):
+    event.listen(FlaskSession, "after_soft_rollback", _forget_states)
