@@ -74,6 +74,18 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+def redis_url() -> str:
+    """``CQMS_TEST_REDIS_URL``, answering; else skip (fail in CI)."""
+    url = os.environ.get("CQMS_TEST_REDIS_URL", "")
+    if not url:
+        missing_service("Redis not configured: set CQMS_TEST_REDIS_URL")
+    from limits.storage import storage_from_string
+
+    if not storage_from_string(url).check():
+        missing_service(f"Redis at {url} does not answer")
+    return url
+
+
 def postgres_url() -> str:
     url = os.environ.get("CQMS_TEST_POSTGRES_URL", "")
     if not url:

@@ -3,7 +3,6 @@ and Retry-After, the refused attempt not even checked; with Redis, shared by sev
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
@@ -12,7 +11,7 @@ from config import ConfigError, load_config
 from core.db import db
 from core.errors import AuthenticationFailed, RateLimited
 from core.signatures.service import attest
-from core.testing import DEFAULT_PASSWORD, csrf_token, missing_service
+from core.testing import DEFAULT_PASSWORD, csrf_token, redis_url
 from core.users.service import get_user
 
 API = "/api/v1"
@@ -83,17 +82,6 @@ def test_bad_limit_settings_stop_start_up_with_one_line(key, value, message):
     with pytest.raises(ConfigError) as info:
         load_config(environ={key: value})
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
-
-
-def redis_url() -> str:
-    url = os.environ.get("CQMS_TEST_REDIS_URL", "")
-    if not url:
-        missing_service("Redis not configured: set CQMS_TEST_REDIS_URL")
-    from limits.storage import storage_from_string
-
-    if not storage_from_string(url).check():
-        missing_service(f"Redis at {url} does not answer")
-    return url
 
 
 def test_two_nodes_on_one_redis_share_the_count(app_factory):
