@@ -32,6 +32,7 @@ BATCH = 5_000
 
 def _fill(app, count: int) -> None:  # type: ignore[no-untyped-def]
     from core.db import db
+    from core.db.engine import refresh_statistics
     from core.records.models import Record
 
     with app.app_context():
@@ -50,7 +51,9 @@ def _fill(app, count: int) -> None:  # type: ignore[no-untyped-def]
             db.session.commit()
         if db.engine.dialect.name == "postgresql":
             db.session.connection().exec_driver_sql("ANALYZE")  # planner statistics
-            db.session.commit()
+        else:  # what the scheduler's cycle and `cqms db upgrade` do on SQLite
+            refresh_statistics(db.session.connection())
+        db.session.commit()
 
 
 def _median_ms(client, url: str, headers: dict[str, str]) -> float:  # type: ignore[no-untyped-def]

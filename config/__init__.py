@@ -178,6 +178,9 @@ def _check_rate_limits(config: dict[str, Any]) -> None:
 
 
 def _check_attachments(config: dict[str, Any]) -> None:
+    if config["ATTACHMENT_STORAGE"] not in ("folder", "database"):
+        raise ConfigError(f"ATTACHMENT_STORAGE: must be 'folder' or 'database', got "
+                          f"{config['ATTACHMENT_STORAGE']!r}")
     if config["ATTACHMENT_MAX_BYTES"] < 1:
         raise ConfigError(f"ATTACHMENT_MAX_BYTES: must be at least 1, got "
                           f"{config['ATTACHMENT_MAX_BYTES']}")

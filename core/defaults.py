@@ -15,7 +15,7 @@ from core.admin.studies import SiteAdmin, StudyAdmin
 from core.admin.tasks import MyTasksView, TeamTasksView
 from core.admin.tokens import TokenAdmin
 from core.admin.users import AssignmentAdmin, UserAdmin
-from core.attachments.models import Attachment
+from core.attachments.models import Attachment, AttachmentBlob
 from core.audit.kinds import CORE_KINDS
 from core.audit.models import AuditCheckpoint, AuditEntry
 from core.due import overdue_records
@@ -191,6 +191,7 @@ def register_models() -> list[type]:
         Signature,
         SignatureAttestation,
         Attachment,
+        AttachmentBlob,
         ApiToken,
         Task,
         Notification,

@@ -58,6 +58,20 @@ def test_a_piece_of_a_title_or_number_finds_the_record_in_any_case(app, widgets,
 
 
 @BOTH
+def test_every_word_must_be_there_short_ones_too(app, widgets, cqms_backend):
+    dialect = db.session.get_bind().dialect.name
+
+    def words(text: str) -> set[str]:
+        return set(db.session.scalars(select(Record.title).where(
+            Record.type == "acme_widget", search_clause(text, dialect, every_word=True))))
+
+    assert words("visit MONIT") == {"Monitoring visit report"}
+    assert words("ab annex") == {"Lab_manual annex"}  # a 2-character word is scanned for
+    assert words("visit annex") == set()
+    assert words("  ") == {t for t in TITLES}  # no words: no condition
+
+
+@BOTH
 def test_a_renamed_record_is_found_by_its_new_title_only(app, widgets, cqms_backend):
     widget = widgets["Monitoring visit report"]
     update_record(widget, get_user("alice"), expected_version=widget.version,

@@ -134,12 +134,11 @@ class RecordAdmin(CQMSModelView):
     def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any,
                       search: str) -> Any:
         """Each word must be in the number or the title: through the search index."""
-        dialect = db.session.get_bind().dialect.name
-        for term in search.split():
-            clause = search_clause(term, dialect)
-            query = query.filter(clause)
-            count_query = count_query.filter(clause) if count_query is not None else None
-        return query, count_query, joins, count_joins
+        if not search.split():
+            return query, count_query, joins, count_joins
+        clause = search_clause(search, db.session.get_bind().dialect.name, every_word=True)
+        count_query = count_query.filter(clause) if count_query is not None else None
+        return query.filter(clause), count_query, joins, count_joins
 
     def get_one(self, id: Any) -> Any:  # noqa: A002 - Flask-Admin's signature
         record = super().get_one(id)

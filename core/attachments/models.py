@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -42,3 +42,17 @@ class Attachment(Base):
 
 
 make_append_only(Attachment.__table__)
+
+
+class AttachmentBlob(Base):
+    """An attached file's bytes kept in the database (``ATTACHMENT_STORAGE = "database"``), so
+    every web node reads the same files without a shared folder. Written once with its
+    attachment row, in the same transaction; checked against the row's SHA-256 on every read."""
+
+    __tablename__ = "core_attachment_blob"
+
+    storage_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+make_append_only(AttachmentBlob.__table__)

@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.attachments import sniff, storage
+from core.attachments import blobs, sniff, storage
 from core.attachments.models import Attachment
 from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
@@ -77,8 +77,11 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
                 db.session.flush()
             except StaleDataError:
                 raise ConflictError(f"{number} was changed by someone else; reload it") from None
-            storage.track(db.session(), storage.path_of(attachment.storage_name))
-            storage.place(received, attachment.storage_name)
+            if current_app.config["ATTACHMENT_STORAGE"] == "database":
+                blobs.store(db.session.connection(), received, attachment.storage_name)
+            else:
+                storage.track(db.session(), storage.path_of(attachment.storage_name))
+                storage.place(received, attachment.storage_name)
             record_event(
                 "attachment.added", record.audit_entity_type, record.id, field="attachment",
                 new=f"{name} (#{attachment.id}, {media_type}, {received.size} bytes, "
@@ -125,7 +128,7 @@ def open_attachment(attachment: Attachment) -> BinaryIO:
     The caller closes it."""
     where = f"attachment {attachment.id} ({attachment.filename}) of record {attachment.record_id}"
     try:
-        fh = storage.path_of(attachment.storage_name).open("rb")
+        fh = blobs.open_stored(db.session.connection(), attachment.storage_name)
     except (OSError, ValueError):
         raise AttachmentIntegrityError(f"{where}: the stored file is missing") from None
     try:
@@ -178,7 +181,7 @@ def verify_attachments(connection, report) -> None:  # type: ignore[no-untyped-d
         entity = (f"core_attachment {row['id']} (record {row['record_id']} "
                   f"{row['record_number'] or '?'}, {row['filename']})")
         try:
-            with storage.path_of(row["storage_name"]).open("rb") as fh:
+            with blobs.open_stored(connection, row["storage_name"]) as fh:
                 size, sha256 = storage.hash_file(fh)
         except (OSError, ValueError):
             report.add(Finding(None, entity, "the stored file is missing"))

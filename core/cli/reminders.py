@@ -19,6 +19,7 @@ import click
 
 from core.cli.context import _missing_tables, as_system, state, system_principal
 from core.db import db
+from core.db.engine import refresh_statistics
 from core.db.locks import lease
 from core.notifications.outbox import deliver_outbox
 from core.notifications.reminders import run_reminders
@@ -55,6 +56,8 @@ def run_leased_cycle(echo: Callable[[str], Any]) -> bool:
         with system_principal():  # the commit's reactions act as the system too
             run_cycle(echo)
             db.session.commit()
+        with db.engine.begin() as connection:
+            refresh_statistics(connection)
         return True
 
 

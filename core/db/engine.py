@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 # Read-only scopes (safe HTTP methods) open a deferred transaction; everything else takes the
 # write lock up front so concurrent writers wait (busy_timeout) instead of failing mid-way.
@@ -50,3 +50,12 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
         connection.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """Keep SQLite's planner statistics current (a sampled ANALYZE: milliseconds), so it knows
+    a record type holds a million rows and drives a search from the few the index found.
+    PostgreSQL's autovacuum does this itself. Run by the scheduler and after migrations."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        connection.exec_driver_sql("ANALYZE")

@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from core.db import db
+from core.db.engine import refresh_statistics
 from core.db.unmodelled import is_unmodelled
 from core.errors import ValidationError
 
@@ -67,6 +68,8 @@ def script_directory(app: Flask) -> ScriptDirectory:
 def upgrade(app: Flask, target: str = "heads") -> None:
     with _alembic(app) as cfg:
         command.upgrade(cfg, target)
+    with app.app_context(), db.engine.begin() as connection:
+        refresh_statistics(connection)
 
 
 def downgrade(app: Flask, target: str) -> None:
