@@ -4,9 +4,9 @@
 someone with database write access but not the key cannot forge an entry, nor re-hash the chain
 after editing one. Trails written before the chain was keyed start with entries hashed
 ``SHA-256("cqms.audit.v1" NUL prev_hash NUL canonical JSON)`` (``entry_hash``); verification
-accepts those only before the first keyed entry. Appends are
-serialised (PostgreSQL: a transaction-scoped advisory lock; SQLite: ``BEGIN IMMEDIATE`` already
-holds the write lock), so the chain never forks and the chain never forks.
+accepts those only before the first keyed entry. Appends to a chain are serialised
+(PostgreSQL: a transaction-scoped advisory lock; SQLite: ``BEGIN IMMEDIATE`` already holds the
+write lock), so a chain never forks.
 
 On PostgreSQL the trail is several chains (``AUDIT_CHAINS``), so concurrent writers do not queue
 on one lock: a transaction takes the first chain no other transaction holds
