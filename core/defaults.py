@@ -47,6 +47,7 @@ from core.specs import (
     SignatureMeaning,
     Workflow,
 )
+from core.stamps import ChangeStamp
 from core.studies import Site, Study
 from core.tasks.models import Task
 from core.users.models import ApiToken, PasswordHistory, Role, RolePermission, User, UserRole, UserSession
@@ -198,6 +199,7 @@ def register_models() -> list[type]:
         ValidationSummary,
         PeriodicReview,
         Reaction,
+        ChangeStamp,
     ]
 
 

@@ -88,18 +88,11 @@ def checks_in_view(view: F) -> F:
 
 
 def _grants(user: Any) -> list[tuple[frozenset[str], int | None, int | None, int | None]]:
-    """(permissions, study id, site id, site's study id) per active role assignment, per request."""
+    """(permissions, study id, site id, site's study id) per active role assignment: kept per
+    request (and by the process between requests: ``User.permission_grants``)."""
     cache = g.setdefault("cqms_grants", {})
     if user.id not in cache:
-        cache[user.id] = [
-            (
-                frozenset(a.role.permission_names),
-                a.study_id,
-                a.site_id,
-                a.site.study_id if a.site is not None else None,
-            )
-            for a in user.active_assignments()
-        ]
+        cache[user.id] = user.permission_grants()
     return cache[user.id]
 
 

@@ -22,6 +22,7 @@ from core.audit.context import audit_reason
 from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import ConflictError, StartupError, ValidationError
 from core.specs import PluginInfo
+from core.stamps import kept
 
 ENTRY_POINT_GROUP = "cqms.plugins"
 CORE_KEY = "core"
@@ -201,19 +202,18 @@ class PluginHost:
     # -- enabled state ----------------------------------------------------------------------
 
     def _stored_states(self) -> dict[str, bool]:
-        """Read once per request, or (outside one: CLI, scheduler) once per transaction."""
-        if has_request_context() and "cqms_plugin_states" in g:
+        """Kept by the process while no plugin was switched (core.stamps), read once per
+        request; outside one (CLI, scheduler) read once per transaction."""
+        if has_request_context():
+            if "cqms_plugin_states" not in g:
+                g.cqms_plugin_states = kept("plugins").get("states", _read_states)
             return g.cqms_plugin_states
         session = db.session()
         cached = session.info.get(PLUGIN_STATES)
         if cached is not None and cached[0] is session.get_transaction():
             return cached[1]
-        with db.session.no_autoflush:  # asked mid-change too (hooks resolved in a transaction)
-            states = {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
-        if has_request_context():
-            g.cqms_plugin_states = states
-        else:
-            session.info[PLUGIN_STATES] = (session.get_transaction(), states)
+        states = _read_states()
+        session.info[PLUGIN_STATES] = (session.get_transaction(), states)
         return states
 
     def is_enabled(self, key: str) -> bool:
@@ -321,6 +321,11 @@ def _dist_version() -> str:
         return version("cqms")
     except PackageNotFoundError:
         return "0"
+
+
+def _read_states() -> dict[str, bool]:
+    with db.session.no_autoflush:  # asked mid-change too (hooks resolved in a transaction)
+        return {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
 
 
 def _forget_states(session: Session, _previous: object = None) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from core.db import Base, UTCDateTime, db, utcnow
 from core.db.lookups import lookup_text, row_by_id, row_by_text
 from core.permissions import scope_clause
+from core.stamps import kept
 from core.studies import Site
 
 
@@ -82,6 +83,19 @@ class User(UserMixin, Base):
 
     def active_assignments(self) -> list[UserRole]:
         return [a for a in self.assignments if a.revoked_at is None]
+
+    def permission_grants(self) -> list[tuple[frozenset[str], int | None, int | None, int | None]]:
+        """(permissions, study id, site id, site's study id) per active assignment, kept by the
+        process while no grant, role, permission or site changed (core.stamps)."""
+        return kept("grants").get(self.id, self._load_permission_grants)
+
+    def _load_permission_grants(self) -> list[tuple[frozenset[str], int | None, int | None,
+                                                    int | None]]:
+        return [
+            (frozenset(a.role.permission_names), a.study_id, a.site_id,
+             a.site.study_id if a.site is not None else None)
+            for a in self.active_assignments()
+        ]
 
     @classmethod
     def by_username(cls, username: Any) -> User | None:
