@@ -19,7 +19,7 @@ from core.attachments.models import AttachmentBlob
 from core.attachments.service import AttachmentIntegrityError, add_attachment, open_attachment
 from core.audit.verify import verify
 from core.db import db
-from core.testing import triggers_bypassed
+from core.testing import login, triggers_bypassed
 
 BOTH = pytest.mark.backends("sqlite", "postgresql")
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -61,6 +61,17 @@ def test_a_file_is_stored_in_the_database_and_read_back_checked(app, widget, cqm
     db.session.commit()  # (SQLite: the read holds the write lock)
     with db.engine.connect() as conn:
         assert verify(conn, reconcilers=app.extensions["cqms"].reconcilers).ok
+
+
+def test_a_stored_file_downloads_whole_with_its_length(app, client, widget):
+    record, alice = widget
+    data = PDF + b"%" + b"y" * (blobs.CHUNK + 7) + b"\n"
+    attachment = add_attachment(record, alice, "two-chunks.pdf", io.BytesIO(data))
+    db.session.commit()
+    login(client, "alice")
+    response = client.get(f"/files/{attachment.id}")
+    assert response.status_code == 200 and response.data == data
+    assert response.headers["Content-Length"] == str(len(data))
 
 
 @BOTH
