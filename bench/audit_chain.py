@@ -12,8 +12,9 @@ CQMS_TEST_POSTGRES_URL is set (its database is wiped).
 (3) ``verify()`` over the whole trail (entries/s; the chain and checkpoints, no reconcilers:
     the synthetic entries name no real rows), against the same rows fetched the same way
     (verify's own stream of tuples) by a bare loop that only SHA-256es each row's values joined
-    as text, and against fetching alone. Targets: verify >= 100,000 entries/s, and >= 0.5x the
-    bare loop.
+    as text, and against fetching alone; on PostgreSQL also with VERIFY_JOBS processes (the
+    fill spreads its entries over FILL_CHAINS chains, as concurrent writers do). Targets:
+    verify >= 100,000 entries/s, and >= 0.5x the bare loop.
 
 Prints a table and writes bench/results/audit_chain.json. CQMS_BENCH_AUDIT_WRITERS (k, default 8)
 and CQMS_BENCH_AUDIT_WRITES (m, default 50) size (1).
@@ -44,8 +45,10 @@ WRITERS = int(os.environ.get("CQMS_BENCH_AUDIT_WRITERS", "8"))
 WRITES = int(os.environ.get("CQMS_BENCH_AUDIT_WRITES", "50"))
 BATCH = 20_000
 TARGET_PER_S = 100_000
+FILL_CHAINS = 8  # PostgreSQL: the default AUDIT_CHAINS
+VERIFY_JOBS = 2
 # The order of the columns written by the bulk insert (every column of core_audit_entry).
-COLUMNS = ("id", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+COLUMNS = ("id", "chain", "at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
            "entity_version", "field", "old_value", "new_value", "reason", "request_id", "ip",
            "client", "prev_hash", "hash")
 INSERT_SQL = (f"INSERT INTO core_audit_entry ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
@@ -175,14 +178,16 @@ def _synthetic(rng: random.Random, seq: int, at: datetime, actors: list[tuple[in
 
 
 def fill(connection: Any, target: int) -> dict[str, float]:
-    """Append synthetic entries, a valid continuation of chain 0 numbered after every chain's
-    entries, until ``target`` entries."""
+    """Append synthetic entries, valid continuations of the chains (PostgreSQL: spread over
+    FILL_CHAINS chains; SQLite: its one chain) numbered after every entry, until ``target``
+    entries."""
     from core.audit.chain import app_hasher, chain_head
     from core.audit.models import AuditEntry
     from core.users.models import User
 
     hasher = app_hasher()
-    _head, prev = chain_head(connection, 0)
+    chains = FILL_CHAINS if connection.dialect.name == "postgresql" else 1
+    prevs = [chain_head(connection, chain)[1] for chain in range(chains)]
     seq = connection.scalar(select(func.max(AuditEntry.id))) or 0
     count = connection.scalar(select(func.count()).select_from(AuditEntry))
     actors = [(u.id, f"{u.full_name} ({u.username})")
@@ -201,8 +206,9 @@ def fill(connection: Any, target: int) -> dict[str, float]:
             seq, count = seq + 1, count + 1
             at += timedelta(microseconds=rng.randrange(1, 5_000_000))
             row = _synthetic(rng, seq, at, actors)
-            row["prev_hash"] = prev
-            row["hash"] = prev = hasher(prev, row)
+            chain = row["chain"] = seq % chains
+            row["prev_hash"] = prevs[chain]
+            row["hash"] = prevs[chain] = hasher(prevs[chain], row)
             batch.append(row)
         t1 = time.perf_counter()
         if sqlite:
@@ -281,13 +287,19 @@ def measure_verify(app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             runs["bare"].append(timed(bare_sha256, conn)[0])
             elapsed, report = timed(verify, conn)
             runs["verify"].append(elapsed)
+            if conn.dialect.name == "postgresql":
+                elapsed, parallel = timed(lambda c: verify(c, jobs=VERIFY_JOBS), conn)
+                runs.setdefault("parallel", []).append(elapsed)
+                assert parallel.ok and parallel.entries == report.entries
         entries = report.entries
     best = {name: min(values) for name, values in runs.items()}
     return {"entries": entries, "verified": report.ok,
             "findings": [f.line() for f in report.findings[:3]],
             "verify_s": best["verify"], "verify_per_s": entries / best["verify"],
             "bare_sha256_per_s": entries / best["bare"], "fetch_per_s": entries / best["fetch"],
-            "ratio_verify_to_bare": best["bare"] / best["verify"]}
+            "ratio_verify_to_bare": best["bare"] / best["verify"],
+            **({"verify_jobs": VERIFY_JOBS, "verify_parallel_per_s": entries / best["parallel"]}
+               if "parallel" in best else {})}
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +319,9 @@ def run_target(label: str, url: str, workdir: Path) -> dict[str, Any]:
     print(f"[{label}] verify {result['verify_per_s']:.0f} entries/s over {result['entries']} "
           f"entries; bare SHA-256 loop {result['bare_sha256_per_s']:.0f}/s; ratio "
           f"{result['ratio_verify_to_bare']:.2f}x", flush=True)
+    if "verify_parallel_per_s" in result:
+        print(f"[{label}] verify --jobs {VERIFY_JOBS}: {result['verify_parallel_per_s']:.0f} "
+              "entries/s", flush=True)
     with app.app_context():
         db.engine.dispose()
     return result

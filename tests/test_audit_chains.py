@@ -215,3 +215,26 @@ def test_writers_in_separate_transactions_never_fork_a_chain(app, db):
     forks = db.session.scalar(select(func.count() - func.count(func.distinct(ENTRIES.c.prev_hash))))
     assert forks == 0
     assert db.session.scalar(text("SELECT count(DISTINCT chain) FROM core_audit_entry")) >= 3
+
+
+@PG
+def test_verify_with_several_processes_finds_what_one_process_finds(app, db, tmp_path):
+    build_trail(db)
+    with db.engine.begin() as conn:
+        points = make_checkpoints(conn)
+    alone, shared = run_verify(db, points), None
+    with db.engine.connect() as conn:
+        shared = verify(conn, points, jobs=2)
+    assert shared.ok and (shared.entries, shared.heads, shared.head_seq) == (
+        alone.entries, alone.heads, alone.head_seq)
+    chains = by_chain(db)
+    number = next(n for n, ids in sorted(chains.items()) if n != 0 and len(ids) >= 3)
+    cut = sorted(n for n in chains if n != number)[-1]
+    with triggers_bypassed("core_audit_entry") as conn:
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.id == chains[number][1]))
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.id == chains[cut][-1]))
+    alone = run_verify(db, points)
+    with db.engine.connect() as conn:
+        shared = verify(conn, points, jobs=3)
+    assert [f.line() for f in shared.findings] == [f.line() for f in alone.findings]
+    assert len(alone.findings) == 2, alone.findings

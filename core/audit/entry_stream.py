@@ -88,26 +88,30 @@ def _postgresql_canonical_text(row: Sequence[Any]) -> str | None:
     return encode_json_array(values)
 
 
-def entries_query(dialect_name: str) -> Select[Any]:
-    """Every chained column, then prev_hash, hash and chain, in (chain, id) order; ``at`` raw
-    (see above)."""
+def entries_query(dialect_name: str, chains: Sequence[int] | None = None) -> Select[Any]:
+    """Every chained column, then prev_hash, hash and chain, in (chain, id) order (of
+    ``chains`` only, when given); ``at`` raw (see above)."""
     table = AuditEntry.__table__
     if dialect_name == "sqlite":
         at = type_coerce(table.c.at, String)  # the stored text, no datetime parsing
     else:
         at = func.timezone("UTC", table.c.at)  # timestamptz -> timestamp of UTC wall time
     columns = [at if name == "at" else table.c[name] for name in CHAINED_FIELDS]
-    return (select(*columns, table.c.prev_hash, table.c.hash, table.c.chain)
-            .order_by(table.c.chain, table.c.id))
+    query = (select(*columns, table.c.prev_hash, table.c.hash, table.c.chain)
+             .order_by(table.c.chain, table.c.id))
+    if chains is not None:
+        query = query.where(table.c.chain.in_([int(chain) for chain in chains]))
+    return query
 
 
-def stream_entries(connection: Connection) -> Iterator[Sequence[Any]]:
-    """The trail's rows as plain tuples (``entries_query``), read in large batches by the
-    driver's own cursor in ``connection``'s transaction (server-side on PostgreSQL): a
-    SQLAlchemy row per entry would cost as much as hashing it."""
+def stream_entries(connection: Connection,
+                   chains: Sequence[int] | None = None) -> Iterator[Sequence[Any]]:
+    """The trail's rows (of ``chains`` only, when given) as plain tuples (``entries_query``),
+    read in large batches by the driver's own cursor in ``connection``'s transaction
+    (server-side on PostgreSQL): a SQLAlchemy row per entry would cost as much as hashing it."""
     dialect = connection.dialect
-    sql = str(entries_query(dialect.name).compile(dialect=dialect,
-                                                  compile_kwargs={"literal_binds": True}))
+    sql = str(entries_query(dialect.name, chains).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}))
     if not connection.in_transaction():
         connection.begin()  # what executing through ``connection`` would have done
     driver = connection.connection.driver_connection

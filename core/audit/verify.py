@@ -157,9 +157,10 @@ def _valid_checkpoints(checkpoints: Iterable[Checkpoint], report: Report) -> dic
 class _ChainWalk:
     """The walk along each chain: links, each entry's hash, signed checkpoints."""
 
-    def __init__(self, connection: Connection, expected: dict[int, Checkpoint], report: Report):
+    def __init__(self, connection: Connection, expected: dict[int, Checkpoint], report: Report,
+                 key: bytes | None = None):
         self.connection, self.expected, self.report = connection, expected, report
-        self.keyed = EntryHasher(integrity_key())
+        self.keyed = EntryHasher(key if key is not None else integrity_key())
         self.canonical_text = canonical_text_function(connection.dialect.name)
         self.chain: int | None = None
         self.prev, self.seq, self.keyed_seen = "", 0, False
@@ -244,20 +245,29 @@ def verify(
     checkpoints: Iterable[Checkpoint] = (),
     reconcilers: Iterable[Callable[[Connection, Report], None]] = (),
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Walk the chain, compare it with ``checkpoints``, then run ``reconcilers``; ``progress``
-    is called with the number of entries checked every ``PROGRESS_EVERY`` entries."""
+    """Walk the chains, compare them with ``checkpoints``, then run ``reconcilers``;
+    ``progress`` is called with the number of entries checked every ``PROGRESS_EVERY`` entries
+    (one process). With ``jobs`` > 1 on PostgreSQL, that many processes walk a share of the
+    chains each (core.audit.verify_parallel)."""
     report = Report()
     expected = _valid_checkpoints(checkpoints, report)
-    walk = _ChainWalk(connection, expected, report)
-    walk.walk(stream_entries(connection), progress)
+    if jobs > 1 and connection.dialect.name == "postgresql":
+        from core.audit.verify_parallel import walk_in_parallel
+
+        seen = walk_in_parallel(connection, expected, report, jobs, integrity_key())
+    else:
+        walk = _ChainWalk(connection, expected, report)
+        walk.walk(stream_entries(connection), progress)
+        seen = walk.checkpointed_seen
     for point in expected.values():
         seq = report.heads.get(point.chain, 0)
         trail = f"chain {point.chain}" if point.chain else "the trail"
         if point.seq > seq:
             report.add(Finding(None, "", f"{trail} ends at seq {seq} but {point.source} "
                                f"signed {point.at} records seq {point.seq} (truncated)"))
-        elif point.seq and point.seq not in walk.checkpointed_seen:
+        elif point.seq and point.seq not in seen:
             report.add(Finding(point.seq, "", f"signed by {point.source} {point.at} but gone "
                                "(deleted, or the chain was cut and grew again)", point.chain))
     for reconcile in reconcilers:

@@ -24,7 +24,10 @@ def group() -> None:
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Another checkpoint file written by `cqms audit checkpoint` (the automatic "
                    "one, AUDIT_CHECKPOINT_FILE, is always read).")
-def verify(checkpoint_path: Path | None) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes walking the audit chains at once (PostgreSQL; one chain per "
+                   "process at most).")
+def verify(checkpoint_path: Path | None, jobs: int) -> None:
     points = []
     if checkpoint_path is not None and not checkpoint_path.is_file():
         raise click.BadParameter(f"{checkpoint_path} does not exist", param_hint="--checkpoint")
@@ -41,7 +44,8 @@ def verify(checkpoint_path: Path | None) -> None:
         connection = db.session.connection()
         points += audit_verify.stored_checkpoints(connection)
         reconcilers = current_app.extensions["cqms"].reconcilers
-        report = audit_verify.verify(connection, points, reconcilers, progress=_progress)
+        report = audit_verify.verify(connection, points, reconcilers, progress=_progress,
+                                     jobs=jobs)
         db.session.rollback()
     if report.ok:
         legacy = (f", {report.legacy_entries} from before the chain was keyed"
