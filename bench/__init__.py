@@ -60,3 +60,23 @@ def _shared_key(folder: Path) -> Path:
         finally:
             os.unlink(tmp)
     return path
+
+
+def timed_from_barrier(target: Any, args: list[tuple[Any, ...]]) -> float:
+    """Run ``target(*args[n], barrier, results)`` in one spawned process per ``args[n]``; each
+    waits on the barrier, then puts ``(start, end, error)`` on ``results``. Returns the seconds
+    from the first start to the last end (process start-up not counted); raises on an error."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(args)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*one, barrier, results)) for one in args]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    errors = [error for _start, _end, error in outcomes if error]
+    if errors:
+        raise RuntimeError(f"writer failed: {errors[0]}")
+    return max(end for _s, end, _e in outcomes) - min(start for start, _e, _r in outcomes)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -37,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench import backends, build_app
+from bench import backends, build_app, timed_from_barrier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = int(os.environ.get("CQMS_BENCH_AUDIT_ROWS", "1000000"))
@@ -89,28 +88,17 @@ def _writer(url: str, instance: str, worker: int, writes: int, chains: int | Non
             end = time.time()
             db.session.remove()
             db.engine.dispose()
-        results.put((worker, start, end, ""))
+        results.put((start, end, ""))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        results.put((worker, 0.0, 0.0, repr(exc)))
+        results.put((0.0, 0.0, repr(exc)))
 
 
 def run_writers(url: str, instance: Path, processes: int, writes: int,
                 chains: int | None = None) -> dict[str, Any]:
     """``processes`` writers from a common barrier (``chains``: AUDIT_CHAINS, else the
     default)."""
-    mp = multiprocessing.get_context("spawn")
-    barrier, results = mp.Barrier(processes), mp.Queue()
-    procs = [mp.Process(target=_writer, args=(url, str(instance / f"w{n}"), n, writes, chains,
-                                              barrier, results)) for n in range(processes)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=60)
-    errors = [o[3] for o in outcomes if o[3]]
-    if errors:
-        raise RuntimeError(f"writer failed: {errors[0]}")
-    wall = max(o[2] for o in outcomes) - min(o[1] for o in outcomes)
+    wall = timed_from_barrier(_writer, [(url, str(instance / f"w{n}"), n, writes, chains)
+                                        for n in range(processes)])
     transactions = processes * writes
     return {"processes": processes, "transactions": transactions, "seconds": wall,
             "transactions_per_s": transactions / wall, "entries_per_s": transactions * 6 / wall}

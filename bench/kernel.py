@@ -14,7 +14,6 @@ Prints a table and writes bench/results/kernel.json.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import platform
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bench import backends, build_app
+from bench import backends, build_app, timed_from_barrier
 from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -191,20 +190,8 @@ def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any
 
 def _run_writers(url: str, instance: Path, processes: int, bare: bool) -> float:
     """Creates per second of ``processes`` writers, from the barrier to the last one's end."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(processes), ctx.Queue()
-    procs = [ctx.Process(target=_create_worker, args=(url, str(instance), CREATES_PER_PROCESS,
-                                                      bare, barrier, results))
-             for _ in range(processes)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=60)
-    errors = [o[2] for o in outcomes if o[2]]
-    if errors:
-        raise RuntimeError(f"writer failed: {errors[0]}")
-    wall = max(o[1] for o in outcomes) - min(o[0] for o in outcomes)
+    wall = timed_from_barrier(_create_worker,
+                              [(url, str(instance), CREATES_PER_PROCESS, bare)] * processes)
     return processes * CREATES_PER_PROCESS / wall
 
 
