@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +35,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
 
 from core.app import create_app
 from core.audit.context import audit_context
@@ -47,12 +45,15 @@ from core.db.migrate import plugin_tables
 from core.hookspecs import hookimpl
 from core.permissions import policy_for
 from core.testing_postgres import end_worker_database, reset_schema, start_worker_database
+from core.testing_services import chromium_path as chromium_path  # re-exported for tests
+from core.testing_services import missing_service as missing_service
+from core.testing_services import postgres_url
+from core.testing_services import redis_url as redis_url
 from core.testing_templates import SchemaTemplates
 from core.testing_templates import enabled as templates_enabled
 from core.users.models import Role
 from core.users.service import assign_role, create_user, ensure_system_user, system_context, verify_identity
 from core.users.sync import sync_registry
-from core.validation.results import services_required
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 #: Configuration for contract and fuzz tests that sign in, ask for tokens and sign far more often
@@ -65,46 +66,6 @@ NO_PLUGIN_HINT = ("This test's app loaded no plugin (the core alone): a test tha
                   "names it, e.g. @pytest.mark.plugins(\"documents\") or a module pytestmark.")
 # WTForms renders ``name=... type=... value=...``; hand-written forms put ``type`` first.
 CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
-
-
-def missing_service(reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail in CI, where every service must be present."""
-    if services_required():
-        pytest.fail(f"{reason} (CQMS_TEST_REQUIRE_SERVICES is set)", pytrace=False)
-    pytest.skip(reason)
-
-
-def redis_url() -> str:
-    """``CQMS_TEST_REDIS_URL``, answering; else skip (fail in CI)."""
-    url = os.environ.get("CQMS_TEST_REDIS_URL", "")
-    if not url:
-        missing_service("Redis not configured: set CQMS_TEST_REDIS_URL")
-    from limits.storage import storage_from_string
-
-    if not storage_from_string(url).check():
-        missing_service(f"Redis at {url} does not answer")
-    return url
-
-
-def postgres_url() -> str:
-    url = os.environ.get("CQMS_TEST_POSTGRES_URL", "")
-    if not url:
-        missing_service("PostgreSQL not configured: set CQMS_TEST_POSTGRES_URL")
-    try:
-        engine = create_engine(url)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not available"
-        missing_service(f"PostgreSQL at CQMS_TEST_POSTGRES_URL unreachable: {exc.__class__.__name__}")
-    return url
-
-
-def chromium_path() -> str:
-    path = os.environ.get("CQMS_TEST_CHROMIUM") or shutil.which("chromium") or ""
-    if not path or not Path(path).exists():
-        missing_service("chromium not installed (apt-get install -y chromium)")
-    return path
 
 
 def pytest_configure(config: pytest.Config) -> None:
