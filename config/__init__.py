@@ -8,6 +8,7 @@ overrides and raises :class:`ConfigError` (one line naming the key) on any unkno
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -146,6 +147,7 @@ def _check_values(config: dict[str, Any]) -> None:
     if len(set(config["PLUGINS"])) != len(config["PLUGINS"]):
         raise ConfigError("PLUGINS: lists a plugin twice")
     _check_attachments(config)
+    _check_jobs(config)
     _check_mail(config)
     if config["ENV"] == "production":
         if len(config["SECRET_KEY"]) < MIN_PRODUCTION_SECRET:
@@ -177,10 +179,26 @@ def _check_rate_limits(config: dict[str, Any]) -> None:
         raise ConfigError(f"RATE_LIMIT_STORAGE_URL: {exc}".splitlines()[0]) from None
 
 
+def _check_jobs(config: dict[str, Any]) -> None:
+    url = config["JOB_QUEUE_URL"]
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"JOB_QUEUE_URL: expected empty or a redis:// URL, got {url!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", config["JOB_QUEUE_NAME"]):
+        raise ConfigError("JOB_QUEUE_NAME: 1 to 64 letters, digits and _ . : - only")
+    for key, lowest in (("JOB_THREADS", 1), ("JOB_STALE_SECONDS", 60), ("JOB_KEEP_DAYS", 1)):
+        if config[key] < lowest:
+            raise ConfigError(f"{key}: must be at least {lowest}, got {config[key]}")
+
+
 def _check_attachments(config: dict[str, Any]) -> None:
-    if config["ATTACHMENT_STORAGE"] not in ("folder", "database"):
-        raise ConfigError(f"ATTACHMENT_STORAGE: must be 'folder' or 'database', got "
+    if config["ATTACHMENT_STORAGE"] not in ("folder", "database", "s3"):
+        raise ConfigError(f"ATTACHMENT_STORAGE: must be 'folder', 'database' or 's3', got "
                           f"{config['ATTACHMENT_STORAGE']!r}")
+    if config["ATTACHMENT_STORAGE"] == "s3" and not config["S3_BUCKET"]:
+        raise ConfigError("S3_BUCKET: required when ATTACHMENT_STORAGE is 's3'")
+    endpoint = config["S3_ENDPOINT_URL"]
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"S3_ENDPOINT_URL: expected an http(s):// URL, got {endpoint!r}")
     if config["ATTACHMENT_MAX_BYTES"] < 1:
         raise ConfigError(f"ATTACHMENT_MAX_BYTES: must be at least 1, got "
                           f"{config['ATTACHMENT_MAX_BYTES']}")

@@ -32,6 +32,7 @@ from core.errors import (
 from core.exports.audit import audit_export
 from core.exports.render import render_html
 from core.hookspecs import hookimpl
+from core.jobs.service import JobRun, start_job
 from core.notifications.service import notify
 from core.permissions import (
     has_permission,
@@ -61,6 +62,8 @@ from core.specs import (
     AuditEventKind,
     DashboardWidget,
     ItemRules,
+    JobFile,
+    JobKind,
     LinkKind,
     MigrationBranch,
     Permission,
@@ -93,6 +96,9 @@ __all__ = [
     "ConflictError",
     "DashboardWidget",
     "ItemRules",
+    "JobFile",
+    "JobKind",
+    "JobRun",
     "LinkKind",
     "MigrationBranch",
     "Permission",
@@ -169,6 +175,7 @@ __all__ = [
     "state_before_change",
     "states_in",
     "signatures_of",
+    "start_job",
     "system_user",
     "tasks_for",
     "transition",

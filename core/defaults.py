@@ -7,6 +7,7 @@ from pathlib import Path
 from core.admin import charts
 from core.admin.audit import AuditView
 from core.admin.dashboard import account_context, system_context
+from core.admin.jobs import JobsView
 from core.admin.notifications import NotificationsView, unread_for_current_user
 from core.admin.plugins import PluginsView
 from core.admin.reactions import ReactionsView
@@ -20,6 +21,7 @@ from core.audit.kinds import CORE_KINDS
 from core.audit.models import AuditCheckpoint, AuditEntry
 from core.due import overdue_records
 from core.hookspecs import hookimpl
+from core.jobs.models import Job
 from core.notifications.models import Notification
 from core.notifications.reminders import overdue_tasks
 from core.permissions import ADMIN_ACCESS
@@ -200,6 +202,7 @@ def register_models() -> list[type]:
         PeriodicReview,
         Reaction,
         ChangeStamp,
+        Job,
     ]
 
 
@@ -231,6 +234,7 @@ def register_admin_views() -> list[AdminView]:
         AdminView(TeamTasksView, "Team tasks", "core_team_tasks", TEAM_TASKS, None, None, 20),
         AdminView(NotificationsView, "Notifications", "core_notifications", ADMIN_ACCESS, None,
                   None, 30),
+        AdminView(JobsView, "My exports", "core_jobs", ADMIN_ACCESS, None, None, 35),
         AdminView(UserAdmin, "Users", "core_users", "core.users.view", User, people, 10),
         AdminView(
             AssignmentAdmin, "Role assignments", "core_assignments", "core.users.view", UserRole,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         AdminView,
         AuditEventKind,
         DashboardWidget,
+        JobKind,
         LinkKind,
         MigrationBranch,
         Permission,
@@ -130,6 +131,19 @@ def register_reminders() -> list[Reminder]:
         @hookimpl
         def register_reminders():
             return [Reminder("capa.due_soon", "CAPAs due within a week", remind_due_capas)]
+    """
+
+
+@hookspec
+def register_jobs() -> list[JobKind]:
+    """Return the kinds of long work the plugin starts with ``core.start_job`` (exports, bulk
+    changes), run outside the web request with progress the user watches. Called once at start.
+
+    Example::
+
+        @hookimpl
+        def register_jobs():
+            return [JobKind("capa.register_export", "CAPA register export", export_register)]
     """
 
 

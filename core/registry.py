@@ -19,6 +19,7 @@ from core.specs import (
     AdminView,
     AuditEventKind,
     DashboardWidget,
+    JobKind,
     LinkKind,
     MigrationBranch,
     Permission,
@@ -60,6 +61,8 @@ class Registry:
     record_type_owner: dict[str, str] = field(default_factory=dict)
     reminders: dict[str, Reminder] = field(default_factory=dict)
     reminder_owner: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, JobKind] = field(default_factory=dict)
+    job_owner: dict[str, str] = field(default_factory=dict)
     audit_event_kinds: dict[str, AuditEventKind] = field(default_factory=dict)
     link_kinds: dict[str, LinkKind] = field(default_factory=dict)
 
@@ -82,6 +85,18 @@ def _items(plugin: str, hook: str, result: Any, kind: type) -> list[Any]:
                 f"plugin {plugin!r}: {hook} must return {kind.__name__} objects, got {item!r}"
             )
     return items
+
+
+def _add_callable(plugin: str, what: str, spec: Any, fn: Any, fn_name: str,
+                  found: dict[str, Any], owners: dict[str, str]) -> None:
+    """Add a keyed declaration carrying a function (a reminder's sweep, a job's run)."""
+    _check_prefix(plugin, what, spec.key, ".")
+    if spec.key in found:
+        raise StartupError(f"plugin {plugin!r}: {what} {spec.key!r} declared twice")
+    if not callable(fn):
+        raise StartupError(f"plugin {plugin!r}: {what} {spec.key!r}: {fn_name} is not callable")
+    found[spec.key] = spec
+    owners[spec.key] = plugin
 
 
 def _check_prefix(plugin: str, what: str, name: str, sep: str) -> None:
@@ -144,14 +159,12 @@ def build_registry(host: PluginHost) -> Registry:
 
     for plugin, result in call("register_reminders"):
         for reminder in _items(plugin, "register_reminders", result, Reminder):
-            _check_prefix(plugin, "reminder", reminder.key, ".")
-            if reminder.key in reg.reminders:
-                raise StartupError(f"plugin {plugin!r}: reminder {reminder.key!r} declared twice")
-            if not callable(reminder.sweep):
-                raise StartupError(f"plugin {plugin!r}: reminder {reminder.key!r}: sweep is not "
-                                   "callable")
-            reg.reminders[reminder.key] = reminder
-            reg.reminder_owner[reminder.key] = plugin
+            _add_callable(plugin, "reminder", reminder, reminder.sweep, "sweep", reg.reminders,
+                          reg.reminder_owner)
+
+    for plugin, result in call("register_jobs"):
+        for kind in _items(plugin, "register_jobs", result, JobKind):
+            _add_callable(plugin, "job kind", kind, kind.run, "run", reg.jobs, reg.job_owner)
 
     for plugin, result in call("register_models"):
         models = _items(plugin, "register_models", result, type)

@@ -95,6 +95,34 @@ class Reminder:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """Long work run outside the web request, started with ``core.start_job`` (exports, bulk
+    changes): in a ``cqms jobs worker`` process when ``JOB_QUEUE_URL`` is set, else in a thread
+    of the web process.
+
+    ``run(job, **params)`` gets a ``core.JobRun`` (``job.user``: who started it, whom the audit
+    entries name; ``job.progress(done, total, step)``: what the user watches) and the JSON
+    ``params`` it was started with; it returns a ``JobFile`` for the user to download, or None.
+    It re-checks what it reads against ``job.user``'s current rights and writes its own audit
+    entries (an export's names its SHA-256). A ``CQMSError`` it raises is shown to the user as
+    the reason it failed. ``key`` is ``<plugin>.<name>``.
+    """
+
+    key: str
+    label: str
+    run: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """The file a job produced: its download name, media type and bytes."""
+
+    filename: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class MigrationBranch:
     """An Alembic branch: ``label`` is the plugin key, ``directory`` holds its revisions."""
 

@@ -43,6 +43,7 @@ from core.db import db as database
 from core.db.append_only import append_only_ddl, drop_append_only_ddl
 from core.db.migrate import plugin_tables
 from core.hookspecs import hookimpl
+from core.jobs.queue import wait_for_threads
 from core.permissions import policy_for
 from core.testing_postgres import end_worker_database, reset_schema, start_worker_database
 from core.testing_services import chromium_path as chromium_path  # re-exported for tests
@@ -116,7 +117,8 @@ def database_url(cqms_backend: str, tmp_path: Path) -> str:
 
 
 class CQMSClient(FlaskClient):
-    """The test client of CQMS apps: every request gets a fresh ``flask.g``, as in production.
+    """The test client of CQMS apps: every request gets a fresh ``flask.g`` and transaction, as
+    in production.
 
     The ``app`` fixture keeps an app context pushed for the test body and Flask reuses an active
     context of the same app for requests, so ``g`` (the CSRF token, the signed-in user,
@@ -132,10 +134,20 @@ class CQMSClient(FlaskClient):
         ctx = app_ctx._get_current_object()
         outer = ctx.g
         ctx.g = self.application.app_ctx_globals_class()
+        end_test_read()
         try:
             return super().open(*args, **kwargs)
         finally:
             ctx.g = outer
+
+
+def end_test_read() -> None:
+    """End the read the test's session (which requests share) has open, as a new request's
+    session would start afresh: a job thread's commit meanwhile must not leave the next request
+    writing from an outdated SQLite snapshot. Changes not yet flushed stay pending."""
+    session = database.session()
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
 
 
 def create_schema(app: Flask) -> None:
@@ -211,6 +223,7 @@ def app_factory(
 
 def close_app(app: Flask) -> None:
     """End the app's session and close its database connections."""
+    wait_for_threads(app, 30)  # no job thread left using the database
     with app.app_context():
         database.session.remove()
         for engine in database.engines.values():
@@ -303,6 +316,20 @@ def post_with_token(client: FlaskClient, url: str, *, query: dict[str, Any] | No
     token = csrf_token(client, "/admin/")
     return client.post(url, query_string=query or {}, data={"csrf_token": token, **(data or {})},
                        **kwargs)
+
+
+def job_file(client: FlaskClient, started: Any, timeout: float = 60) -> Any:
+    """Follow the redirect of a POST that started a job (e.g. an export) to the job's page, wait
+    for this process's job threads, and return the job's file download (its page if it has no
+    file)."""
+    assert started.status_code == 302, f"expected a redirect to the job, got {started.status_code}"
+    location = started.headers["Location"]
+    database.session.rollback()  # the test's session outlives requests: hold no lock meanwhile
+    wait_for_threads(client.application, timeout)
+    page = client.get(location)
+    if 'id="job-download"' not in page.get_data(as_text=True):
+        return page
+    return client.get(location.rstrip("/") + "/file")
 
 
 def routes_without_policy(app: Flask) -> list[str]:

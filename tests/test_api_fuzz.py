@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from core import add_attachment, create_record, link_records, transition
 from core.db import db
 from core.studies import Site, Study
-from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS
+from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS, end_test_read
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -66,6 +66,7 @@ def fresh_g(app):  # type: ignore[no-untyped-def]
     def wsgi(environ, start_response):  # type: ignore[no-untyped-def]
         ctx = app_ctx._get_current_object()
         outer, ctx.g = ctx.g, app.app_ctx_globals_class()
+        end_test_read()
         try:
             return app(environ, start_response)
         finally:

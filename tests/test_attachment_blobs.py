@@ -127,5 +127,6 @@ def test_files_stored_in_the_folder_before_the_switch_are_still_read(app, widget
 
 
 def test_an_unknown_storage_stops_start_up_with_one_line():
-    with pytest.raises(ConfigError, match="^ATTACHMENT_STORAGE: must be 'folder' or 'database'"):
-        load_config(environ={"CQMS_ATTACHMENT_STORAGE": "s3"})
+    with pytest.raises(ConfigError,
+                       match="^ATTACHMENT_STORAGE: must be 'folder', 'database' or 's3'"):
+        load_config(environ={"CQMS_ATTACHMENT_STORAGE": "ftp"})

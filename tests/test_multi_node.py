@@ -1,7 +1,8 @@
 """Several nodes on one PostgreSQL (issue 13): three gunicorn web nodes (each its own instance
-folder, attachments in the database) and two schedulers, a bounded mixed load from several
-users (reads, numbered creates, uploads, signed transitions),
-one node killed with SIGKILL mid-run. Nothing acknowledged is lost, nothing answers 5xx,
+folder, attachments in the database), two schedulers and two job workers on a Redis queue,
+a bounded mixed load from several users (reads, numbered creates, uploads, signed
+transitions, training-matrix exports run by the workers), one node killed with SIGKILL
+mid-run. Nothing acknowledged is lost, nothing answers 5xx,
 numbers stay unique and gapless, and the audit chains verify against every node's checkpoints.
 
 CQMS_TEST_MULTI_NODE_SECONDS sets the load's length (default 20; the longer run in
@@ -10,6 +11,7 @@ docs/deployment.md uses 120).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("CQMS_TEST_MULTI_NODE_SECONDS", "20"))
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 TEAMS = 3
-pytestmark = [pytest.mark.plugins("documents"), pytest.mark.backends("postgresql"),
+pytestmark = [pytest.mark.plugins("documents", "training"), pytest.mark.backends("postgresql"),
               pytest.mark.timeout(300)]
 
 
@@ -51,6 +53,7 @@ class Ledger:
 
     created: dict[int, str] = field(default_factory=dict)  # record id: number
     approved: set[int] = field(default_factory=set)
+    exports: set[int] = field(default_factory=set)  # acknowledged export jobs
     server_errors: list[str] = field(default_factory=list)
     cycles: int = 0
     lost_connections: int = 0
@@ -137,6 +140,39 @@ def team_load(clients: tuple[Client, Client, Client], type_id: int, team: int, u
             return
 
 
+def export_load(client: Client, until: float, ledger: Ledger, failures: list[str]) -> None:
+    """A QA manager asks for the training matrix as CSV about once a second."""
+    while time.monotonic() < until:
+        try:
+            started = client.call("POST", "/training/matrix/export.csv")
+        except requests.ConnectionError:
+            continue
+        if started.status_code != 202:
+            failures.append(f"export: {started.status_code} {started.text[:200]}")
+            return
+        with ledger.lock:
+            ledger.exports.add(started.json()["id"])
+        time.sleep(1)
+
+
+def exports_finished(client: Client, ledger: Ledger) -> list[str]:
+    """Wait for every acknowledged export; what is not done with a file matching its SHA-256."""
+    deadline, problems = time.monotonic() + 90, []
+    for job_id in sorted(ledger.exports):
+        while True:
+            job = client.call("GET", f"/jobs/{job_id}").json()
+            if job["state"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if job["state"] != "done":
+            problems.append(f"job {job_id}: {job['state']} {job['error']}")
+            continue
+        data = client.call("GET", f"/jobs/{job_id}/file").content
+        if hashlib.sha256(data).hexdigest() != job["file"]["sha256"]:
+            problems.append(f"job {job_id}: the file does not match its SHA-256")
+    return problems
+
+
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -155,7 +191,7 @@ def wait_healthy(node: str, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"{node} did not start: {log.read_text()[-2000:]}")
 
 
-def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
+def test_three_nodes_two_schedulers_and_two_workers_lose_nothing_when_a_node_is_killed(
         app, make_user, system_actor, tmp_path):
     redis = redis_url()
     seed_types()
@@ -171,17 +207,19 @@ def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
         for user in (reviewer, approver):
             attest(user, DEFAULT_PASSWORD)
         teams.append((author.username, reviewer.username, approver.username))
+    make_user("quality", "qa_manager")
     type_id = db.session.scalar(select(DocumentType.id).where(DocumentType.code == "SOP"))
     db.session.commit()
     integrity_key()  # made now: the nodes key their entries with the deployment's key
-    env = {**os.environ, "CQMS_ENV": "testing", "CQMS_PLUGINS": "documents",
+    env = {**os.environ, "CQMS_ENV": "testing", "CQMS_PLUGINS": "documents,training",
            "CQMS_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "CQMS_INTEGRITY_KEY_FILE": str(key_path()),
            "CQMS_SECRET_KEY": "multi-node-test-secret-key-0123456789abcdef",
            "CQMS_ATTACHMENT_STORAGE": "database",  # no folder shared by the nodes
            "CQMS_RATE_LIMIT_STORAGE_URL": redis, "CQMS_AUDIT_CHECKPOINT_SECONDS": "0",
            # a load test signs faster than people do; sign-in and token limits stay on
-           "CQMS_SIGNING_RATE_LIMIT": "100000 per minute"}
+           "CQMS_SIGNING_RATE_LIMIT": "100000 per minute",
+           "CQMS_JOB_QUEUE_URL": redis, "CQMS_JOB_QUEUE_NAME": f"cqms-multi-node-{os.getpid()}"}
     procs, nodes, logs = [], [], []
     try:
         for n in range(3):
@@ -195,6 +233,9 @@ def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
         schedulers = [start([cqms, "scheduler", "--interval", "1"],
                             {**env, "CQMS_INSTANCE_PATH": str(tmp_path / f"sched{n}")},
                             tmp_path / f"sched{n}.log") for n in range(2)]
+        schedulers += [start([cqms, "jobs", "worker"],
+                             {**env, "CQMS_INSTANCE_PATH": str(tmp_path / f"worker{n}")},
+                             tmp_path / f"worker{n}.log") for n in range(2)]
         for node, proc, log in zip(nodes, procs, logs, strict=True):
             wait_healthy(node, proc, log)
 
@@ -205,6 +246,9 @@ def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
         threads = [threading.Thread(target=team_load, args=(clients[n], type_id, n, until,
                                                             ledger, failures))
                    for n in range(TEAMS)]
+        quality = Client(nodes, token(nodes[0], "quality"), ledger, 0)
+        threads.append(threading.Thread(target=export_load,
+                                        args=(quality, until, ledger, failures)))
         for thread in threads:
             thread.start()
         time.sleep(SECONDS / 2)
@@ -215,7 +259,8 @@ def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
         assert ledger.server_errors == []
         assert ledger.cycles >= TEAMS, ledger.cycles  # the load ran on the surviving nodes
         for proc in schedulers:
-            assert proc.poll() is None  # both schedulers still cycling
+            assert proc.poll() is None  # both schedulers and both workers still running
+        assert ledger.exports and exports_finished(quality, ledger) == []
     finally:
         for proc in procs + locals().get("schedulers", []):
             if proc.poll() is None:
@@ -246,4 +291,4 @@ def test_three_nodes_and_two_schedulers_lose_nothing_when_a_node_is_killed(
     print(f"multi-node: {ledger.cycles} cycles in {SECONDS:.0f} s, {len(ledger.created)} "
           f"records acknowledged, {ledger.lost_connections} requests lost with node 1, "
           f"{report.entries} audit entries on {len(report.heads)} chains, "
-          f"{len(points)} checkpoints")
+          f"{len(points)} checkpoints, {len(ledger.exports)} exports run by the workers")

@@ -1,8 +1,8 @@
 """Attached files kept in the database (``ATTACHMENT_STORAGE = "database"``): written in the
 transaction that adds the attachment row (a rollback takes both away), read back in chunks.
 
-Where a file lives is looked up when it is read: the database first, then the folder, so a
-deployment that switches to database storage still reads the files uploaded before.
+Where a file lives is looked up when it is read: the database first, then the object store,
+then the folder, so a deployment that switches storage still reads the files uploaded before.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import BinaryIO
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
-from core.attachments import storage
+from core.attachments import objects, storage
 from core.attachments.models import AttachmentBlob
 
 CHUNK = 1024 * 1024
@@ -45,13 +45,16 @@ def _read(connection: Connection, storage_name: str) -> BinaryIO | None:
 
 
 def open_stored(connection: Connection, storage_name: str) -> BinaryIO:
-    """The stored file, from the database or else the folder.
+    """The stored file, from the database, else the object store (when one is configured),
+    else the folder.
 
     :raises FileNotFoundError: in neither (``ValueError`` for a name the server never made).
     """
     if not storage.STORAGE_NAME.match(storage_name or ""):
         raise ValueError(f"not a storage name: {storage_name!r}")
     found = _read(connection, storage_name)
+    if found is None and objects.configured():
+        found = objects.read(storage_name)
     if found is not None:
         return found
     return storage.path_of(storage_name).open("rb")

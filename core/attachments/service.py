@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.attachments import blobs, sniff, storage
+from core.attachments import blobs, objects, sniff, storage
 from core.attachments.models import Attachment
 from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
@@ -77,11 +77,7 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
                 db.session.flush()
             except StaleDataError:
                 raise ConflictError(f"{number} was changed by someone else; reload it") from None
-            if current_app.config["ATTACHMENT_STORAGE"] == "database":
-                blobs.store(db.session.connection(), received, attachment.storage_name)
-            else:
-                storage.track(db.session(), storage.path_of(attachment.storage_name))
-                storage.place(received, attachment.storage_name)
+            _keep(received, attachment.storage_name)
             record_event(
                 "attachment.added", record.audit_entity_type, record.id, field="attachment",
                 new=f"{name} (#{attachment.id}, {media_type}, {received.size} bytes, "
@@ -91,6 +87,20 @@ def add_attachment(record: Record, user: User, filename: str | None, stream: Any
     finally:
         storage.discard(received.path)  # a no-op once placed
     return attachment
+
+
+def _keep(received: storage.Received, storage_name: str) -> None:
+    """Store the file where ``ATTACHMENT_STORAGE`` says, tied to the open transaction."""
+    kind, session = current_app.config["ATTACHMENT_STORAGE"], db.session()
+    if kind == "database":
+        blobs.store(session.connection(), received, storage_name)
+    elif kind == "s3":
+        storage.track(session, lambda: objects.remove(storage_name))
+        objects.put(received, storage_name)
+    else:
+        path = storage.path_of(storage_name)
+        storage.track(session, lambda: storage.discard(path))
+        storage.place(received, storage_name)
 
 
 def chain_digest(previous: str, attachment_id: int, sha256: str) -> str:

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -128,10 +129,11 @@ def _megabytes(size: int) -> str:
 # -- a placed file lives or dies with its transaction ------------------------------------------
 
 
-def track(session: Session, path: Path) -> None:
-    """Remove ``path`` unless the transaction now open on ``session`` commits."""
+def track(session: Session, undo: Callable[[], None]) -> None:
+    """Call ``undo`` (remove a placed file or object) unless the transaction now open on
+    ``session`` commits."""
     transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(PENDING, []).append((transaction, path))
+    session.info.setdefault(PENDING, []).append((transaction, undo))
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
@@ -151,18 +153,18 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
     if not previous.nested or PENDING not in session.info:
         return
     keep = []
-    for transaction, path in session.info[PENDING]:
+    for transaction, undo in session.info[PENDING]:
         if _within(transaction, previous):
-            discard(path)
+            undo()
         else:
-            keep.append((transaction, path))
+            keep.append((transaction, undo))
     session.info[PENDING] = keep
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # ended without commit (rollback or close)
-        for _transaction, path in session.info.pop(PENDING, []):
-            discard(path)
+        for _transaction, undo in session.info.pop(PENDING, []):
+            undo()
 
 
 def install() -> None:

@@ -14,7 +14,18 @@ import click
 
 from config import ConfigError
 from core.app import create_app
-from core.cli import audit, backup, demo, exports, plugins, reactions, reminders, users, validation
+from core.cli import (
+    audit,
+    backup,
+    demo,
+    exports,
+    jobs,
+    plugins,
+    reactions,
+    reminders,
+    users,
+    validation,
+)
 from core.cli import db as db_commands
 from core.errors import CQMSError, StartupError
 
@@ -38,6 +49,7 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     cli.add_command(reminders.group)
     cli.add_command(reminders.scheduler)
     cli.add_command(reactions.group)
+    cli.add_command(jobs.group)
     cli.add_command(demo.command)
     cli.add_command(exports.verify_bundle_command)
     cli.add_command(validation.group)

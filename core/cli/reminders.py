@@ -21,6 +21,7 @@ from core.cli.context import _missing_tables, as_system, state, system_principal
 from core.db import db
 from core.db.engine import refresh_statistics
 from core.db.locks import lease
+from core.jobs.service import sweep_jobs
 from core.notifications.outbox import deliver_outbox
 from core.notifications.reminders import run_reminders
 from core.reactions.service import run_due
@@ -44,6 +45,9 @@ def run_cycle(echo: Callable[[str], Any]) -> int:
     if done or failed:
         echo(f"reactions: {done} run, {failed} failed (retried later; see System > Reactions)")
     echo(deliver_outbox().line())
+    stopped, removed = sweep_jobs()
+    if stopped or removed:
+        echo(f"jobs: {stopped} marked failed (their worker stopped), {removed} old ones removed")
     return sum(1 for r in results if r.error)
 
 

@@ -99,6 +99,7 @@ STATUS_OF = {
     "AttachmentIntegrityError": 409,
     "CertifiedCopyRefused": 409,
     "ExportUnavailable": 503,
+    "StorageUnavailable": 503,
     "ReadOnlyError": 503,
 }
 

@@ -38,6 +38,7 @@ from core import (
 )
 from plugins.training import queries
 from plugins.training.matrix import MATRIX, Filters, build_matrix, cell_status
+from plugins.training.matrix_export import start_matrix_export
 from plugins.training.models import (
     TrainingAssignment,
     TrainingQuestion,
@@ -45,6 +46,8 @@ from plugins.training.models import (
 )
 from plugins.training.qualification import qualification as answer
 from plugins.training.schemas import (
+    JobStarted,
+    MatrixExportQuery,
     MatrixPage,
     MatrixQuery,
     MyAssignment,
@@ -148,15 +151,8 @@ def matrix(query: dict[str, Any]) -> Any:
     """People x requirements of the active curricula in your scope (training.view_matrix);
     keyset pages of people by username."""
     viewer = api_user()
-    if query.get("role") and Role.by_key(query["role"]) is None:
-        abort_problem(400, f"No role {query['role']!r}.", field="role")
-    study = _study(viewer, query["study"]) if query.get("study") else None
-    site = _site(viewer, query["site"], study) if query.get("site") else None
-    if query.get("user"):
-        _person(viewer, query["user"])
-    filters = Filters(role=query.get("role") or None, study_id=study.id if study else None,
-                      site_id=site.id if site else None, username=query.get("user") or None)
-    page = build_matrix(viewer, filters, after=query.get("after") or None, limit=query["limit"])
+    page = build_matrix(viewer, _filters(viewer, query), after=query.get("after") or None,
+                        limit=query["limit"])
     codes = {r.id: r.code for r in page.requirements}
     rows = []
     for row in page.rows:
@@ -165,6 +161,50 @@ def matrix(query: dict[str, Any]) -> Any:
                      "cells": {codes[rid]: cell for rid, cell in row.cells.items() if rid in codes},
                      "compliant": compliant, "required": required})
     return {"requirements": page.requirements, "rows": rows, "next": page.next_after}
+
+
+@blp.route("/matrix/export.csv", methods=["POST"])
+@requires(MATRIX)
+@blp.arguments(MatrixExportQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.response(202, JobStarted)
+@problem_responses(blp, 400, 401, 403)
+def export_matrix_csv(query: dict[str, Any]) -> Any:
+    """Start a CSV export of the whole filtered matrix; poll ``href`` (GET /api/v1/jobs/{id})
+    until it is done, then download its file."""
+    return _start_export(query, "csv")
+
+
+@blp.route("/matrix/export.pdf", methods=["POST"])
+@requires(MATRIX)
+@blp.arguments(MatrixExportQuery, location="query", error_status_code=400, unknown=RAISE)
+@blp.response(202, JobStarted)
+@problem_responses(blp, 400, 401, 403)
+def export_matrix_pdf(query: dict[str, Any]) -> Any:
+    """Start a PDF export of the whole filtered matrix, as ``export.csv``."""
+    return _start_export(query, "pdf")
+
+
+def _start_export(query: dict[str, Any], fmt: str) -> Any:
+    viewer = api_user()
+    filters = _filters(viewer, query)
+    described = ", ".join(f"{k}={v}" for k, v in sorted(query.items()) if v) or "none"
+    job = start_matrix_export(viewer, fmt, filters, described)
+    db.session.commit()
+    href = f"/api/v1/jobs/{job.id}"
+    return {"id": job.id, "state": job.state, "href": href}, 202, {"Location": href}
+
+
+def _filters(viewer: User, query: dict[str, Any]) -> Filters:
+    """The matrix filters of a query, each checked against the viewer's scope (400 naming the
+    parameter otherwise)."""
+    if query.get("role") and Role.by_key(query["role"]) is None:
+        abort_problem(400, f"No role {query['role']!r}.", field="role")
+    study = _study(viewer, query["study"]) if query.get("study") else None
+    site = _site(viewer, query["site"], study) if query.get("site") else None
+    if query.get("user"):
+        _person(viewer, query["user"])
+    return Filters(role=query.get("role") or None, study_id=study.id if study else None,
+                   site_id=site.id if site else None, username=query.get("user") or None)
 
 
 @blp.route("/qualification")

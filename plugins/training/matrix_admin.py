@@ -1,24 +1,20 @@
 """The training matrix admin page: people x requirements in the viewer's scope, allow-listed
 filters (role, study, site, user), keyset pages, and CSV/PDF exports of the whole filtered
-matrix (POSTs with a CSRF token, each audited)."""
+matrix (POSTs with a CSRF token that queue a job: plugins.training.matrix_export)."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 from typing import Any
 
-from flask import Response, request
+from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 
-from core import Role, Site, Study, User, audit_export, csv_safe, current_user, utcnow
-from plugins.training.matrix import STATUSES, Filters, Matrix, build_matrix
-from plugins.training.record_pdf import pdf_response, render_pdf, utc
+from core import Role, Site, Study, User, current_user, db
+from plugins.training.matrix import Filters, build_matrix
+from plugins.training.matrix_export import LABELS, start_matrix_export
 
 PAGE_SIZE = 50
 ALLOWED_PARAMS = {"role", "study", "site", "user", "after"}
-LABELS = {status: status.replace("_", " ") for status in STATUSES}
 
 
 class FilterError(ValueError):
@@ -65,22 +61,6 @@ def parse_filters(args: Any) -> tuple[Filters, dict[str, str], str | None]:
     return Filters(role or None, study_id, site_id, username or None), kept, after
 
 
-def matrix_csv(matrix: Matrix) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([csv_safe(v) for v in ("username", "name", "compliant", "required",
-                                           *(f"{r.code} {r.title}" for r in matrix.requirements))])
-    for row in matrix.rows:
-        compliant, required = row.compliance
-        cells = []
-        for requirement in matrix.requirements:
-            cell = row.cells.get(requirement.id)
-            cells.append(LABELS[cell.status] if cell is not None else "")
-        writer.writerow([csv_safe(v) for v in (row.user.username, row.user.full_name, compliant,
-                                               required, *cells)])
-    return buffer.getvalue()
-
-
 def _describe(kept: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(kept.items())) or "none"
 
@@ -107,38 +87,23 @@ class MatrixView(BaseView):
         matrix = build_matrix(current_user, filters, after=after, limit=PAGE_SIZE)
         return self._render(matrix=matrix, args=kept)
 
-    def _export(self) -> tuple[Matrix | None, dict[str, str], Any]:
-        try:
-            filters, kept, _after = self._filtered()
-        except FilterError as exc:
-            return None, {}, (self._render(error=str(exc)), 400)
-        return build_matrix(current_user, filters, limit=None), kept, None
-
     @expose("/export.csv", methods=["POST"])
     def export_csv(self) -> Any:
-        matrix, kept, refused = self._export()
-        if refused is not None:
-            return refused
-        data = matrix_csv(matrix)
-        audit_export("csv", "training_assignment", detail=(
-            f"Training matrix: {len(matrix.rows)} people x {len(matrix.requirements)} "
-            f"requirements; filters: {_describe(kept)}; "
-            f"sha256 {hashlib.sha256(data.encode()).hexdigest()}"))
-        return Response(data, mimetype="text/csv", headers={
-            "Content-Disposition": "attachment; filename=training-matrix.csv",
-            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+        return self._export("csv")
 
     @expose("/export.pdf", methods=["POST"])
     def export_pdf(self) -> Any:
-        matrix, kept, refused = self._export()
-        if refused is not None:
-            return refused
-        user = current_user._get_current_object()
-        data = render_pdf("training/matrix_pdf.html", matrix=matrix, labels=LABELS,
-                          filters=_describe(kept), printed_by=user.printed_name,
-                          printed_at=utc(utcnow()))
-        audit_export("pdf", "training_assignment", detail=(
-            f"Training matrix PDF: {len(matrix.rows)} people x {len(matrix.requirements)} "
-            f"requirements; filters: {_describe(kept)}; {len(data)} bytes, "
-            f"sha256 {hashlib.sha256(data).hexdigest()}"))
-        return pdf_response(data, "training-matrix.pdf")
+        return self._export("pdf")
+
+    def _export(self, fmt: str) -> Any:
+        """Queue the export of the whole filtered matrix and show its progress."""
+        try:
+            filters, kept, _after = self._filtered()
+        except FilterError as exc:
+            return self._render(error=str(exc)), 400
+        job = start_matrix_export(current_user._get_current_object(), fmt, filters,
+                                  _describe(kept))
+        db.session.commit()
+        flash("Your export is being prepared. It stays under My exports for you to download.",
+              "info")
+        return redirect(url_for("core_jobs.details", job_id=job.id))

@@ -20,6 +20,7 @@ from plugins.training.api import blp
 from plugins.training.dashboard import compliance_context, my_training_context
 from plugins.training.demo import load
 from plugins.training.matrix_admin import MatrixView
+from plugins.training.matrix_export import MATRIX_EXPORT
 from plugins.training.models import (
     ASSIGNMENT_SERVER_FIELDS,
     Curriculum,
@@ -156,6 +157,11 @@ def register_reminders():
         Reminder("training.overdue", "Overdue training", overdue_sweep),
         Reminder("training.expiring", "Expiring training (retraining assigned)", expiry_sweep),
     ]
+
+
+@hookimpl
+def register_jobs():
+    return [MATRIX_EXPORT]
 
 
 @hookimpl

@@ -32,15 +32,24 @@ LIMIT = fields.Integer(validate=validate.Range(1, 200), load_default=50,
                        metadata={"description": "Page size (1-200)"})
 
 
-class MatrixQuery(Schema):
+class MatrixExportQuery(Schema):
     role = Text(validate=validate.Length(max=64), metadata={"description": "Role key"})
     study = Text(validate=validate.Length(max=40), metadata={"description": "Study code"})
     site = Text(validate=validate.Length(max=81), metadata={
         "description": "Site code within `study`, or STUDY/SITE"})
     user = Text(validate=validate.Length(max=64), metadata={"description": "Username"})
+
+
+class MatrixQuery(MatrixExportQuery):
     after = Text(validate=validate.Length(max=64), metadata={
         "description": "`next` of the previous page (a username)"})
     limit = LIMIT
+
+
+class JobStarted(Schema):
+    id = fields.Integer()
+    state = fields.String()
+    href = fields.String(metadata={"description": "GET it until its state is done or failed"})
 
 
 class RequirementRef(Schema):

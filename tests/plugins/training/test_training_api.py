@@ -486,7 +486,7 @@ def test_training_operations_hold_their_contract(app, make_user, system_actor, u
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fresh_g(app))
     operations = [result.ok() for result in schema.get_all_operations()]
     operations = [o for o in operations if o.path.startswith("/api/v1/training/")]
-    assert len(operations) == 7
+    assert len(operations) == 9
     bearer = Bearer(app.test_client(), username)
     failures: list[str] = []
     for operation in operations:

@@ -4,6 +4,7 @@ and the dashboard cards."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
@@ -14,7 +15,7 @@ from training_helpers import assignments_of, attested, curriculum, quiz, require
 
 from core import audit_reason, db, server_write, utcnow
 from core.audit.models import AuditEntry
-from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
+from core.testing import DEFAULT_PASSWORD, csrf_token, job_file, post_with_token
 from core.users.models import User
 
 pytestmark = pytest.mark.plugins("training")
@@ -279,9 +280,11 @@ def test_matrix_keyset_pages(team, client, login, make_user):
 def test_matrix_csv_export_guards_formulas_and_is_audited(team, client, login, make_user):
     make_user("mallory", "trainee", full_name="=HYPERLINK(\"http://evil\")")
     login(client, "quinn")
-    response = post_with_token(client, "/admin/training_matrix/export.csv",
-                               query={"role": "trainee"})
+    started = post_with_token(client, "/admin/training_matrix/export.csv",
+                              query={"role": "trainee"})
+    response = job_file(client, started)
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
     text = response.get_data(as_text=True)
     lines = text.splitlines()
     assert lines[0].startswith("username,name,compliant,required,GCP-101 GCP essentials")
@@ -291,9 +294,11 @@ def test_matrix_csv_export_guards_formulas_and_is_audited(team, client, login, m
     [entry] = exports("csv")
     assert "Training matrix: 3 people x 2 requirements" in entry.new_value
     assert "role=trainee" in entry.new_value
+    assert hashlib.sha256(response.data).hexdigest() in entry.new_value
+    assert entry.actor_id == User.by_username("quinn").id  # the job acts as who asked
     assert client.post("/admin/training_matrix/export.csv").status_code == 400  # no CSRF token
     bad = post_with_token(client, "/admin/training_matrix/export.csv", query={"role": "x"})
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and "no role" in bad.get_data(as_text=True)
 
 
 def test_matrix_pdf_export(team, client, login):
@@ -302,13 +307,27 @@ def test_matrix_pdf_export(team, client, login):
     complete_gcp(client, trainee)
     manager = client.application.test_client()
     login(manager, "quinn")
-    response = post_with_token(manager, "/admin/training_matrix/export.pdf")
+    response = job_file(manager, post_with_token(manager, "/admin/training_matrix/export.pdf"))
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_text(response.data)
     assert "Training matrix" in text and "Tina Trainee (tina)" in text
     assert "current" in text and "due" in text and "GCP-101" in text
     [entry] = exports("pdf")
-    assert "sha256" in entry.new_value
+    assert hashlib.sha256(response.data).hexdigest() in entry.new_value
+
+
+def test_an_export_job_is_only_its_requesters(team, client, login):
+    login(client, "quinn")
+    started = post_with_token(client, "/admin/training_matrix/export.csv")
+    assert job_file(client, started).status_code == 200
+    job_url = started.headers["Location"]
+    listing = page_text(client.get("/admin/core_jobs/"))
+    assert "Training matrix (CSV)" in listing and "Ready" in listing
+    other = client.application.test_client()
+    login(other, "tina")
+    assert other.get(job_url).status_code == 404
+    assert other.get(job_url.rstrip("/") + "/file").status_code == 404
+    assert "Training matrix" not in page_text(other.get("/admin/core_jobs/"))
 
 
 # -- dashboard cards ----------------------------------------------------------------------------
