@@ -39,7 +39,8 @@ def matrix_csv(matrix: Matrix) -> str:
 def start_matrix_export(user: Any, fmt: str, filters: Filters, described: str) -> Any:
     """Queue the export of the whole matrix under ``filters`` (``described`` for people: the
     filters as the user gave them); it starts once the caller commits."""
-    label = f"Training matrix ({fmt.upper()}); filters: {described}"
+    who = "everyone in your scope" if described == "none" else f"filtered by {described}"
+    label = f"Training matrix ({fmt.upper()}), {who}"
     return start_job(EXPORT_JOB, user, {"fmt": fmt, "filters": asdict(filters),
                                          "described": described}, label)
 

@@ -117,4 +117,13 @@ def test_trainee_reads_and_signs_then_the_matrix_shows_current(page, live_server
     expect(page.locator("#cell-tina-SOP-IP")).to_have_text(re.compile(r"^\s*current"))
     expect(page.locator("#compliance-tina")).to_have_text("1/1")
     page.screenshot(path=str(SHOTS / "training-matrix.png"), full_page=True)
+
+    page.click("#export-matrix-csv")  # queued as a job: the page follows its progress
+    expect(page.locator("h1")).to_contain_text("Training matrix (CSV), everyone in your scope")
+    expect(page.locator("#job-state")).to_contain_text("Ready", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "training-matrix-export.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#job-download")
+    assert download.value.suggested_filename == "training-matrix.csv"
+    assert "tina,Tina Trainee,1,1,current" in Path(download.value.path()).read_text()
     assert [e for e in page.console_errors if not e.startswith(BLOCKED_INLINE)] == []
