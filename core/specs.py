@@ -13,6 +13,13 @@ SETTING_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool}
 STATE_CATEGORIES = ("draft", "open", "closed", "cancelled")
 
 
+def key_words(key: str) -> str:
+    """A declared key as people read it: ``in_review`` -> "In review", ``document_type_id`` ->
+    "Document type" (where a declaration gives no label)."""
+    text = key.removesuffix("_id").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class Permission:
     """A named right, always prefixed with the plugin key: ``capa.close``."""

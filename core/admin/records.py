@@ -17,18 +17,29 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
 from core.admin.filters import CategoryFilter, OverdueFilter
+from core.admin.record_page import (
+    actions_for,
+    business_columns,
+    detail_formatters,
+    detail_labels,
+    history_entries,
+    history_events,
+    impact_groups,
+    next_step,
+    page_actions,
+    printed_name_of,
+    state_badge,
+)
 from core.attachments.service import add_attachment, attachments_of
-from core.audit.models import AuditEntry
 from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
 from core.exports.downloads import certified_copy_download, pdf_download
 from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
-from core.records.audit_query import record_conditions
 from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
-from core.records.links import impact, kinds_from, link_records, relation_label, unlink
+from core.records.links import kinds_from, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
 from core.records.search import search_clause
 from core.records.service import (
@@ -40,7 +51,8 @@ from core.records.service import (
 )
 from core.signatures.forms import SignatureForm
 from core.signatures.service import has_attested, signatures_of
-from core.specs import RecordType
+from core.specs import RecordType, key_words
+from core.verification import verify_record
 from core.workflows.service import available_transitions, perform_transition
 
 HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
@@ -77,7 +89,8 @@ class RecordAdmin(CQMSModelView):
     column_sortable_list = ("number", "title", "state", "updated_at")
     column_default_sort = ("updated_at", True)
     column_formatters = {
-        "owner": lambda v, c, m, n: m.owner.username if m.owner else "",
+        "state": lambda v, c, m, n: key_words(m.state),
+        "owner": lambda v, c, m, n: m.owner.printed_name if m.owner else "",
         "study": lambda v, c, m, n: m.study.code if m.study else "",
         "site": lambda v, c, m, n: m.site.audit_label() if m.site else "",
     }
@@ -207,23 +220,32 @@ class RecordAdmin(CQMSModelView):
         if template == self.details_template and "model" in kwargs:
             record = kwargs["model"]
             user = current_user._get_current_object()
+            actions = actions_for(record, user, available_transitions(record, user))
+            entries = history_entries(record)
+            state_words, state_style = state_badge(record)
             kwargs.update(
-                transitions=available_transitions(record, user),
+                actions=actions,
+                next_step=next_step(actions),
+                state_words=state_words,
+                state_style=state_style,
+                events=history_events(record, entries),
+                made_by=printed_name_of(record.created_by_id),
+                changed_by=printed_name_of(record.updated_by_id),
                 signatures=signatures_of(record),
                 links=readable_links(record, user),
                 items=items_of(record),
                 record_badge=self.record_type.badge(record) if self.record_type.badge else None,
                 record_due=due_text(record),
-                history=_history(record),
+                history=entries,
                                 needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
                 link_form=_link_form(record),
-                impact=_impact_groups(record, user),
+                impact=impact_groups(record, user),
                 relation_label=relation_label,
                 may_attach=self._may_manage_record(record),
                 reason_required=change_needs_reason(record),
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
-                page_actions=_page_actions(record, user),
+                page_actions=page_actions(record, user),
             )
         return super().render(template, **kwargs)
 
@@ -248,6 +270,25 @@ class RecordAdmin(CQMSModelView):
             return redirect(back)
         flash(f"{record.number}: {t.label or t.name if t else step} done.", "info")
         return redirect(back)
+
+    @expose("/<int(max=2147483647):record_id>/verify", methods=["POST"])
+    def verify_view(self, record_id: int) -> Any:
+        """Check this record's history, content, signatures and files (audited)."""
+        record = self.get_one(str(record_id))
+        if record is None:
+            abort(404)
+        if not SecureForm().validate_on_submit():
+            flash("The form expired; try again.", "error")
+        else:
+            problems = verify_record(record, current_user._get_current_object())
+            db.session.commit()
+            if problems:
+                flash(f"{record.number} failed its integrity check: " + " ".join(problems),
+                      "error")
+            else:
+                flash(f"{record.number} is intact: its history entries, content, signatures "
+                      "and files all check. The check is recorded in its history.", "info")
+        return redirect(url_for(".details_view", id=record_id))
 
     # Exports are POSTs with a CSRF token: each writes an audit entry (SEC-03).
     @expose("/<int(max=2147483647):record_id>/export.pdf", methods=["POST"])
@@ -354,32 +395,9 @@ class RecordAdmin(CQMSModelView):
         return redirect(back)
 
 
-def _page_actions(record: Record, user: Any) -> list[Any]:
-    """Plugins' buttons for this record page (hook ``record_page_actions``)."""
-    hook = current_app.extensions["cqms"].host.hook_for_enabled("record_page_actions")
-    return [action for actions in hook(record=record, user=user) for action in actions or ()]
-
-
-def _impact_groups(record: Record, user: Any) -> dict[str, Any]:
-    """What a change to ``record`` touches, two links deep, grouped by record type label."""
-    found, hidden = impact(record, user, depth=2)
-    types = current_app.extensions["cqms"].registry.record_types
-    groups: dict[str, list[Any]] = {}
-    for item in found:
-        rt = types.get(item.record.type)
-        groups.setdefault(rt.label if rt else item.record.type, []).append(item)
-    return {"groups": groups, "hidden": hidden}
-
-
 def record_workflow_transitions(record: Record) -> tuple[Any, ...]:
     workflow = workflow_of(record)
     return workflow.transitions if workflow else ()
-
-
-def _history(record: Record, limit: int = 200) -> list[AuditEntry]:
-    stmt = (select(AuditEntry).where(*record_conditions(record))
-            .order_by(AuditEntry.id.desc()).limit(limit))
-    return list(db.session.scalars(stmt))
 
 
 def _lines(_view: Any, _context: Any, model: Any, name: str) -> Markup:
@@ -405,7 +423,10 @@ def record_admin_for(record_type: RecordType, view_permission: str,
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
         **due,
-        "column_formatters_detail": {**RecordAdmin.column_formatters, **texts},
+        "column_formatters_detail": {**RecordAdmin.column_formatters,
+                                     **detail_formatters(record_type), **texts},
+        "column_details_list": business_columns(record_type),
+        "column_labels": detail_labels(record_type),
         "column_filters": (*RecordAdmin.column_filters, CategoryFilter(record_type.key),
                            *((OverdueFilter(record_type),) if record_type.due_field else ()),
                            *record_type.admin_filters),

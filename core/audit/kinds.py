@@ -23,6 +23,8 @@ CORE_KINDS = (
     K("signature.attested", "Signature attestation signed", "new: the attestation text"),
     K("attachment.added", "File attached", "new: name, id, media type, size and SHA-256"),
     K("export", "Exported", "field: the kind of export; new: what was exported"),
+    K("record.verified", "Integrity checked", "new: the result of the record's check (its "
+      "history entries, content, signatures and files)"),
     K("login.succeeded", "Signed in", "the account"),
     K("login.failed", "Sign-in refused", "field: cause or username"),
     K("logout", "Signed out", "the account"),

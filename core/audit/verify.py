@@ -273,3 +273,31 @@ def verify(
     for reconcile in reconcilers:
         reconcile(connection, report)
     return report
+
+
+def check_entries(connection: Connection, ids: Iterable[int]) -> list[str]:
+    """These entries checked one by one, for one record's page ("Verify this record"; ``verify``
+    walks everything): each one's keyed hash, the previous entry of its chain it names, and the
+    next entry naming it. Problems in words; empty when all hold."""
+    hasher, table, problems = EntryHasher(integrity_key()), AuditEntry.__table__, []
+    for seq in ids:
+        entry = _typed_entry(connection, seq)
+        if entry is None:
+            problems.append(f"History entry {seq} is gone.")
+            continue
+        what = f"History entry {seq} ({entry['field'] or entry['action']})"
+        if hasher(entry["prev_hash"], entry) != entry["hash"]:
+            unkeyed = entry_hash(entry["prev_hash"], entry) == entry["hash"]
+            problems.append(f"{what} was not written by the application (no integrity key)."
+                            if unkeyed else f"{what} was edited: it no longer matches its hash.")
+        chain = entry["chain"]
+        before = connection.execute(select(table.c.hash).where(
+            table.c.chain == chain, table.c.id < seq).order_by(table.c.id.desc()).limit(1)
+        ).scalar()
+        if (before if before is not None else genesis(chain)) != entry["prev_hash"]:
+            problems.append(f"{what}: the entry before it was deleted, moved or replaced.")
+        after = connection.execute(select(table.c.prev_hash).where(
+            table.c.chain == chain, table.c.id > seq).order_by(table.c.id).limit(1)).scalar()
+        if after is not None and after != entry["hash"]:
+            problems.append(f"{what}: the entry after it no longer follows it.")
+    return problems

@@ -136,7 +136,7 @@ def open_task(
     existing = db.session.scalar(select(Task).where(Task.open_key == key))
     if existing is not None:
         return existing
-    with _attributed(by), audit_reason(reason or f"Task opened: {kind}"):
+    with _attributed(by), audit_reason(reason or f"Task opened: {title}"):
         task = Task(record_id=record.id, kind=kind, title=title, action=action,
                     assignee_id=assignee.id if assignee is not None else None,
                     role_id=role_row.id if role_row is not None else None,

@@ -18,6 +18,7 @@ from core.extensions import login_manager
 from core.permissions import enforce_request_policy
 from core.settings import get_setting
 from core.signatures.models import ATTESTATION_TEXT
+from core.specs import key_words as words
 from core.state import CQMSState
 from core.users.auth import load_session_user, touch_session
 from core.users.tokens import load_bearer_user
@@ -123,6 +124,7 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms_attestation_text"] = ATTESTATION_TEXT
     app.jinja_env.globals["cqms_audit_label"] = audit_label_of
     app.jinja_env.globals["cqms_audit_shown"] = audit_shown_value
+    app.jinja_env.globals["cqms_words"] = words
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)

@@ -40,6 +40,19 @@ def available_transitions(record: Record, user: User) -> list[Transition]:
     ]
 
 
+def blockers(record: Record, t: Transition, user: User) -> list[str]:
+    """Why ``user`` cannot take ``t`` on ``record`` now besides permission and state:
+    separation of duties, the transition's guards, plugins' ``validate_transition``."""
+    reasons = _barred(record, t, user)
+    for guard in t.guards:
+        reasons.extend(guard(record, user) or [])
+    state = current_app.extensions["cqms"]
+    for result in state.host.hook_for_enabled("validate_transition")(record=record,
+                                                                     transition=t, user=user):
+        reasons.extend(result or [])
+    return reasons
+
+
 def may_attempt(record: Record, name: str, user: User) -> bool:
     """Whether ``user`` holds the right to try transition ``name`` on ``record`` (its
     permission in the record's scope; automatic ones: the system only). State, guards and
@@ -92,13 +105,7 @@ def transition(
                                    "system only")
     elif not _permitted(record, t, user):
         raise PermissionDenied(f"{t.permission} is required to {t.label or t.name} {record.number}")
-    reasons = _barred(record, t, user)
-    for guard in t.guards:
-        reasons.extend(guard(record, user) or [])
-    state = current_app.extensions["cqms"]
-    for result in state.host.hook_for_enabled("validate_transition")(record=record,
-                                                                     transition=t, user=user):
-        reasons.extend(result or [])
+    reasons = blockers(record, t, user)
     if reasons:
         raise WorkflowError("; ".join(reasons), reasons)
     reason = (reason or "").strip()

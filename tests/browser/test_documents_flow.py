@@ -71,14 +71,14 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
     details = f"{live_server}/admin/documents_version/details/?id={version_id}"
 
     page.goto(details)
-    expect(page.locator("#record-state")).to_have_text("draft")
+    expect(page.locator("#record-state")).to_have_text("Draft")
     page.set_input_files("#attach-file-input", files=[{
         "name": "SOP-0001-v1.0.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.locator("#attach-file button[type=submit]").click()
     expect(page.locator("#attachments")).to_contain_text("SOP-0001-v1.0.pdf")
     page.locator("#transition-submit button[type=submit]").click()
     expect(page.locator("body")).to_contain_text("SOP-0001-v1.0: Submit for review done.")
-    expect(page.locator("#record-state")).to_have_text("in_review")
+    expect(page.locator("#record-state")).to_have_text("In review")
     sign_out(page, live_server)
 
     sign_in(page, live_server, "rita")
@@ -92,7 +92,7 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
     page.goto(details)
     sign(page, "approve", "Approved for use")
     expect(page.locator("body")).to_contain_text("SOP-0001-v1.0: Approve done.")
-    expect(page.locator("#record-state")).to_have_text("approved")
+    expect(page.locator("#record-state")).to_have_text("Approved")
     row = page.locator("#signatures tbody tr", has_text="Bob Approver (bob)")
     expect(row).to_contain_text("Approved by")
     expect(row).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
@@ -102,7 +102,7 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
     page.goto(details)
     page.locator("#transition-make_effective button[type=submit]").click()
     expect(page.locator("body")).to_contain_text("SOP-0001-v1.0: Make effective done.")
-    expect(page.locator("#record-state")).to_have_text("effective")
+    expect(page.locator("#record-state")).to_have_text("Effective")
     expect(page.locator("#record-badge")).to_have_count(0)
     sign_out(page, live_server)
 

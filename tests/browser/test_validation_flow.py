@@ -50,7 +50,7 @@ def test_qa_approves_a_validation_summary_in_the_browser(app, page, live_server,
 
     sign_in(page, live_server, "quinn")
     page.goto(f"{live_server}/admin/core_validation_summary/details/?id={summary_id}")
-    expect(page.locator("#record-state")).to_have_text("draft")
+    expect(page.locator("#record-state")).to_have_text("Draft")
     expect(page.locator("body")).to_contain_text("VAL-0001")
     expect(page.locator("#attachments")).to_contain_text("validation-summary-0123456789ab.pdf")
     dialog = page.locator("#transition-approve")
@@ -59,7 +59,7 @@ def test_qa_approves_a_validation_summary_in_the_browser(app, page, live_server,
     dialog.locator("textarea[name=comment]").fill("Evidence reviewed: no deviations")
     dialog.locator("button[type=submit]").click()
     expect(page.locator("body")).to_contain_text("VAL-0001: Approve done.")
-    expect(page.locator("#record-state")).to_have_text("approved")
+    expect(page.locator("#record-state")).to_have_text("Approved")
     row = page.locator("#signatures tbody tr", has_text="Quinn Quality (quinn)")
     expect(row).to_contain_text("Approved by")
     assert page.console_errors == []

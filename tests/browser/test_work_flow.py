@@ -51,7 +51,7 @@ def test_approver_signs_from_my_tasks(page, live_server, make_user):
     expect(my_tasks).to_contain_text(f"Approve {number}")
     my_tasks.locator("a.task-action").first.click()
 
-    expect(page.locator("#record-state")).to_have_text("in_review")
+    expect(page.locator("#record-state")).to_have_text("In review")
     dialog = page.locator("#transition-approve")
     dialog.locator("input[name=attest]").check()  # the first signature: attestation
     dialog.locator("input[name=password]").fill(DEFAULT_PASSWORD)
@@ -59,7 +59,7 @@ def test_approver_signs_from_my_tasks(page, live_server, make_user):
     dialog.locator("button[type=submit]").click()
 
     expect(page.locator("body")).to_contain_text(f"{number}: approve done.")
-    expect(page.locator("#record-state")).to_have_text("approved")
+    expect(page.locator("#record-state")).to_have_text("Approved")
     row = page.locator("#signatures tbody tr").first
     expect(row).to_contain_text("Bob Approver (bob)")
     expect(row).to_contain_text("Approved by")

@@ -112,7 +112,7 @@ def test_admin_lists_pages_and_badges(client, login, history):
     page = client.get(VERSIONS).get_data(as_text=True)
     assert all(numbers[k] in page for k in ("v1", "v2", "v3", "old"))
     old = client.get(f"{VERSIONS}details/?id={ids['v1']}").get_data(as_text=True)
-    assert '<span class="badge badge-danger h5" id="record-badge">SUPERSEDED</span>' in old
+    assert '<span class="badge badge-danger" id="record-badge">SUPERSEDED</span>' in old
     gone = client.get(f"{VERSIONS}details/?id={ids['old']}").get_data(as_text=True)
     assert 'id="record-badge">OBSOLETE</span>' in gone
     retired = client.get(f"{DOCS}details/?id={ids['retired']}").get_data(as_text=True)
