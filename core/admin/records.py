@@ -11,12 +11,13 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import Text, select
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from sqlalchemy import Text
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
 from core.admin.filters import CategoryFilter, OverdueFilter
+from core.admin.record_links_files import LinksAndFilesMixin, link_form
 from core.admin.record_page import (
     actions_for,
     business_columns,
@@ -30,7 +31,7 @@ from core.admin.record_page import (
     printed_name_of,
     state_badge,
 )
-from core.attachments.service import add_attachment, attachments_of
+from core.attachments.service import attachments_of
 from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
@@ -39,8 +40,8 @@ from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
-from core.records.links import kinds_from, link_records, relation_label, unlink
-from core.records.models import Record, RecordLink
+from core.records.links import relation_label
+from core.records.models import Record
 from core.records.search import search_clause
 from core.records.service import (
     SERVER_OWNED,
@@ -58,24 +59,7 @@ from core.workflows.service import available_transitions, perform_transition
 HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
 
 
-class LinkForm(SecureForm):
-    target = StringField("Record number", validators=[DataRequired(), Length(max=64)])
-    kind = SelectField("Kind of link", validators=[DataRequired()], choices=[])
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
-
-
-class UnlinkForm(SecureForm):
-    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=2000)])
-
-
-def _link_form(record: Record, submitted: bool = False) -> LinkForm:
-    """The link form with the kinds a link from ``record`` may take."""
-    form = LinkForm() if submitted else LinkForm(formdata=None)
-    form.kind.choices = [(k.key, k.label) for k in kinds_from(record)]
-    return form
-
-
-class RecordAdmin(CQMSModelView):
+class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
     """Base admin view of one record type; ``record_type`` is set by the core."""
 
     record_type: RecordType
@@ -239,7 +223,7 @@ class RecordAdmin(CQMSModelView):
                 history=entries,
                                 needs_attestation=not has_attested(user),
                 attachments=attachments_of(record),
-                link_form=_link_form(record),
+                link_form=link_form(record),
                 impact=impact_groups(record, user),
                 relation_label=relation_label,
                 may_attach=self._may_manage_record(record),
@@ -310,90 +294,6 @@ class RecordAdmin(CQMSModelView):
             db.session.rollback()
             flash(f"No export was made: {exc}", "error")
             return redirect(url_for(".details_view", id=record_id))
-
-    @expose("/<int(max=2147483647):record_id>/links", methods=["POST"])
-    def link_view(self, record_id: int) -> Any:
-        record = self.get_one(str(record_id))
-        if record is None:
-            abort(404)
-        if not self._may_manage_record(record):
-            abort(403)
-        back = url_for(".details_view", id=record_id)
-        form = _link_form(record, submitted=True)
-        if not form.validate_on_submit():
-            flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}"
-                                                  for k, v in form.errors.items()), "error")
-            return redirect(back)
-        user = current_user._get_current_object()
-        target = db.session.scalar(select(Record).where(Record.number == form.target.data.strip()))
-        if target is None or not may_read(target, user):
-            flash(f"Check the form: target: no record numbered {form.target.data!r} that you "
-                  "may see.", "error")
-            return redirect(back)
-        try:
-            link = link_records(record, target, form.kind.data, user,
-                                reason=form.reason.data or "")
-            db.session.commit()
-        except CQMSError as exc:
-            db.session.rollback()
-            flash(f"Check the form: {exc}", "error")
-            return redirect(back)
-        flash(f"{record.number} {relation_label(link, record.id)} {target.number}.", "info")
-        return redirect(back)
-
-    @expose("/<int(max=2147483647):record_id>/links/<int(max=2147483647):link_id>/end",
-            methods=["POST"])
-    def unlink_view(self, record_id: int, link_id: int) -> Any:
-        record = self.get_one(str(record_id))
-        if record is None:
-            abort(404)
-        if not self._may_manage_record(record):
-            abort(403)
-        back = url_for(".details_view", id=record_id)
-        link = db.session.get(RecordLink, link_id)
-        if link is None or link.source_id != record.id:
-            abort(404)
-        form = UnlinkForm()
-        if not form.validate_on_submit():
-            flash("Check the form: reason: say why the link ends.", "error")
-            return redirect(back)
-        target = link.target.number
-        try:
-            unlink(link, current_user._get_current_object(), reason=form.reason.data)
-            db.session.commit()
-        except CQMSError as exc:
-            db.session.rollback()
-            flash(f"Check the form: {exc}", "error")
-            return redirect(back)
-        flash(f"The link from {record.number} to {target} has ended.", "info")
-        return redirect(back)
-
-    @expose("/<int(max=2147483647):record_id>/attachments", methods=["POST"])
-    def attach_view(self, record_id: int) -> Any:
-        record = self.get_one(str(record_id))
-        if record is None:
-            abort(404)
-        if not self._may_manage_record(record):
-            abort(403)
-        back = url_for(".details_view", id=record_id)
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            flash("Check the form: file: choose a file to attach.", "error")
-            return redirect(back)
-        try:
-            attachment = add_attachment(record, current_user._get_current_object(),
-                                        upload.filename, upload.stream,
-                                        declared_type=upload.mimetype,
-                                        reason=request.form.get("reason", "")[:2000])
-            db.session.commit()
-        except CQMSError as exc:
-            db.session.rollback()
-            flash(f"Check the form: {exc}", "error")
-            return redirect(back)
-        flash(f"{record.number}: {attachment.filename} attached (version {record.version}).",
-              "info")
-        return redirect(back)
-
 
 def record_workflow_transitions(record: Record) -> tuple[Any, ...]:
     workflow = workflow_of(record)
