@@ -58,6 +58,7 @@ from core.signatures.forms import SignatureForm
 from core.signatures.models import ATTESTATION_TEXT
 from core.signatures.service import SignatureRequest, attest, has_attested, sign, signatures_of
 from core.specs import (
+    AdminLink,
     AdminView,
     AuditEventKind,
     DashboardWidget,
@@ -87,6 +88,7 @@ from core.workflows.service import available_transitions, perform_transition, tr
 
 __all__ = [
     "ATTESTATION_TEXT",
+    "AdminLink",
     "AdminView",
     "AuditEventKind",
     "AuthenticationFailed",

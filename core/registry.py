@@ -16,6 +16,7 @@ from core.specs import (
     LINK_CARDINALITIES,
     SETTING_TYPES,
     STATE_CATEGORIES,
+    AdminLink,
     AdminView,
     AuditEventKind,
     DashboardWidget,
@@ -53,6 +54,7 @@ class Registry:
     blueprints: list[tuple[str, Any]] = field(default_factory=list)
     api_blueprints: list[tuple[str, Any]] = field(default_factory=list)
     admin_views: list[tuple[str, AdminView]] = field(default_factory=list)
+    admin_links: list[tuple[str, AdminLink]] = field(default_factory=list)
     widgets: list[tuple[str, DashboardWidget]] = field(default_factory=list)
     migrations: list[tuple[str, MigrationBranch]] = field(default_factory=list)
     signature_meanings: dict[str, SignatureMeaning] = field(default_factory=dict)
@@ -75,14 +77,16 @@ class Registry:
         return [s for k, s in self.settings.items() if self.setting_owner[k] == plugin]
 
 
-def _items(plugin: str, hook: str, result: Any, kind: type) -> list[Any]:
+def _items(plugin: str, hook: str, result: Any, kind: type | tuple[type, ...]) -> list[Any]:
     if result is None:
         return []
     items = list(result) if isinstance(result, list | tuple) else [result]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
     for item in items:
-        if not isinstance(item, kind):
+        if not isinstance(item, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
             raise StartupError(
-                f"plugin {plugin!r}: {hook} must return {kind.__name__} objects, got {item!r}"
+                f"plugin {plugin!r}: {hook} must return {names} objects, got {item!r}"
             )
     return items
 
@@ -191,7 +195,13 @@ def build_registry(host: PluginHost) -> Registry:
 
     endpoints: set[str] = set()
     for plugin, result in call("register_admin_views"):
-        for view in _items(plugin, "register_admin_views", result, AdminView):
+        for view in _items(plugin, "register_admin_views", result, (AdminView, AdminLink)):
+            if isinstance(view, AdminLink):
+                if view.permission not in reg.permissions:
+                    raise StartupError(f"plugin {plugin!r}: admin link {view.name!r} names "
+                                       f"unknown permission {view.permission!r}")
+                reg.admin_links.append((plugin, view))
+                continue
             if plugin != CORE_KEY:
                 _check_prefix(plugin, "admin endpoint", view.endpoint, "_")
             if view.endpoint in endpoints:

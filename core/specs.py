@@ -75,6 +75,20 @@ class AdminView:
 
 
 @dataclass(frozen=True)
+class AdminLink:
+    """A menu entry to a page of the plugin outside the admin (a blueprint's page, such as
+    *My training*), returned from ``register_admin_views`` beside ``AdminView`` entries. Shown
+    to users holding ``permission`` while the plugin is enabled; ``endpoint`` is the Flask
+    endpoint (``training.my``)."""
+
+    name: str
+    endpoint: str
+    permission: str
+    category: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class DashboardWidget:
     """A dashboard card: ``template`` rendered with ``context(user)`` for users holding
     ``permission``."""

@@ -9,7 +9,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from core.admin import csp_templates
 from core.admin.dashboard import DashboardView
-from core.admin.protect import protect
+from core.admin.protect import ProtectedLink, protect
 from core.admin.records import record_admin_for
 from core.admin.settings import SettingsView
 from core.db import db
@@ -76,4 +76,23 @@ def build_admin(app: Flask, state: CQMSState) -> Admin:
             view = view_class(**kwargs)
         admin.add_view(view)
         state.admin_endpoints.add(spec.endpoint)
+    for plugin, link in sorted(state.registry.admin_links, key=lambda item: item[1].order):
+        admin.add_link(ProtectedLink(link.name, link.endpoint, link.permission, plugin,
+                                     link.category))
+    app.jinja_env.globals["cqms_menu"] = lambda: menu_of(admin)
     return admin
+
+
+def menu_of(admin: Admin) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+    """The admin menu as the current user may use it: (name, url, children), for the pages
+    outside the admin that show the same navigation bar (core/layout.html)."""
+    entries: list[tuple[str, str | None, list[tuple[str, str]]]] = []
+    for item in admin.menu():
+        if item.is_category():
+            children = [(child.name, child.get_url()) for child in item.get_children()
+                        if child.is_accessible() and child.is_visible()]
+            if children:
+                entries.append((item.name, None, children))
+        elif item.is_accessible() and item.is_visible():
+            entries.append((item.name, item.get_url(), []))
+    return entries

@@ -11,12 +11,14 @@ from typing import Any
 from flask import Response, abort, flash, request
 from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_admin.form import BaseForm
 from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from wtforms import TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length
 
 from core.admin.counting import LIST_COUNT_CAP, CappedCount
@@ -64,6 +66,9 @@ def reason_field(label: str = "Reason for change") -> TextAreaField:
     )
 
 
+EMPTY_CHOICE = "(none)"
+
+
 class CQMSModelView(ModelView):
     """Base for admin model views. Writing needs ``manage_permission`` and a reason."""
 
@@ -101,6 +106,18 @@ class CQMSModelView(ModelView):
 
     def get_count_query(self) -> Any:
         return CappedCount(super().get_count_query(), self.list_count_cap)
+
+    def scaffold_form(self) -> Any:
+        """The model's form, with a readable empty choice in every pick list (Flask-Admin's
+        own shows its internal value "__None")."""
+        form_class = super().scaffold_form()
+        for name in dir(form_class):
+            unbound = getattr(form_class, name, None)
+            if (isinstance(unbound, UnboundField) and isinstance(unbound.field_class, type)
+                    and issubclass(unbound.field_class, QuerySelectField)
+                    and not unbound.kwargs.get("blank_text")):
+                unbound.kwargs["blank_text"] = EMPTY_CHOICE
+        return form_class
 
     def render(self, template: str, **kwargs: Any) -> Any:
         count = kwargs.get("count")

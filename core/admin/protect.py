@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app
+from flask_admin.menu import MenuLink
 from flask_login import current_user
 
 from core.permissions import deny_anonymous, has_permission
@@ -44,3 +45,20 @@ def protect(view_class: type, permission: str, plugin: str) -> type:
         (ProtectedView, view_class),
         {"cqms_permission": permission, "cqms_plugin": plugin, "__module__": view_class.__module__},
     )
+
+
+class ProtectedLink(MenuLink):
+    """A declared ``AdminLink``: shown to holders of its permission while its plugin is on."""
+
+    def __init__(self, name: str, endpoint: str, permission: str, plugin: str,
+                 category: str | None) -> None:
+        super().__init__(name, endpoint=endpoint, category=category)
+        self.cqms_permission, self.cqms_plugin = permission, plugin
+
+    def is_accessible(self) -> bool:
+        return (current_user.is_authenticated
+                and current_app.extensions["cqms"].host.is_enabled(self.cqms_plugin)
+                and has_permission(current_user, self.cqms_permission))
+
+    def is_visible(self) -> bool:
+        return self.is_accessible()

@@ -95,6 +95,10 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
             "owner", "created_by", "updated_by"}))
         super().__init__(model, session, **kwargs)
 
+    def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
+        """After saving, the record itself (not the list)."""
+        return url_for(".details_view", id=model.id)
+
     def _may_manage(self) -> bool:
         return has_permission(current_user, self.manage_permission or "")
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from core import (
+    AdminLink,
     AdminView,
     DashboardWidget,
     MigrationBranch,
@@ -128,6 +129,7 @@ def register_admin_views():
                   model=TrainingQuestion, category="Training", order=20),
         AdminView(MatrixView, "Training matrix", "training_matrix", "training.view_matrix",
                   category="Training", order=5),
+        AdminLink("My training", "training.my_training", "training.view", category="Training"),
     ]
 
 
