@@ -20,6 +20,8 @@ from core.attachments.models import Attachment, AttachmentBlob
 from core.audit.kinds import CORE_KINDS
 from core.audit.models import AuditCheckpoint, AuditEntry
 from core.due import overdue_records
+from core.exports.trail_check import PERMISSION as AUDIT_CHECK
+from core.exports.trail_check import TRAIL_CHECK
 from core.hookspecs import hookimpl
 from core.jobs.models import Job
 from core.notifications.models import Notification
@@ -39,6 +41,7 @@ from core.specs import (
     AdminView,
     AuditEventKind,
     DashboardWidget,
+    JobKind,
     LinkKind,
     MigrationBranch,
     Permission,
@@ -75,6 +78,7 @@ PERMISSIONS = [
     Permission("core.plugins.manage", "Enable and disable plugins"),
     Permission("core.settings.manage", "Change runtime settings"),
     Permission("core.audit.view", "View the audit trail"),
+    Permission(AUDIT_CHECK, "Check the whole audit trail's integrity from the audit page"),
     Permission(TEAM_TASKS, "See everyone's open tasks in your study/site scope (team view)"),
     Permission(VALIDATION_VIEW, "View validation summaries (trace matrix and test evidence)"),
     Permission(VALIDATION_APPROVE, "Approve or reject validation summaries (e-signature)"),
@@ -98,6 +102,7 @@ ROLES = [
             "core.plugins.manage",
             "core.settings.manage",
             "core.audit.view",
+            AUDIT_CHECK,
             TEAM_TASKS,
             VALIDATION_VIEW,
             REVIEWS_VIEW,
@@ -107,8 +112,8 @@ ROLES = [
     RoleTemplate(
         "qa_manager",
         "QA manager",
-        (*_EVERYONE, "core.users.view", "core.audit.view", "core.settings.manage", TEAM_TASKS,
-         VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM),
+        (*_EVERYONE, "core.users.view", "core.audit.view", AUDIT_CHECK, "core.settings.manage",
+         TEAM_TASKS, VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
@@ -120,7 +125,8 @@ ROLES = [
     RoleTemplate(
         "inspector",
         "Inspector (read-only)",
-        (*_EVERYONE, "core.users.view", "core.audit.view", VALIDATION_VIEW, REVIEWS_VIEW),
+        (*_EVERYONE, "core.users.view", "core.audit.view", AUDIT_CHECK, VALIDATION_VIEW,
+         REVIEWS_VIEW),
         "Regulatory inspector or auditor with read-only access.",
     ),
     RoleTemplate(
@@ -204,6 +210,11 @@ def register_models() -> list[type]:
         ChangeStamp,
         Job,
     ]
+
+
+@hookimpl
+def register_jobs() -> list[JobKind]:
+    return [TRAIL_CHECK]
 
 
 @hookimpl

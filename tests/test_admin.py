@@ -690,7 +690,7 @@ def trail(client, admin, db, make_user):
 def audit_ids(response) -> list[int]:
     body = response.get_data(as_text=True)
     table = body[body.index('id="audit-table"'):]
-    return [int(i) for i in re.findall(r"<tr>\s*<td>(\d+)</td>", table)]
+    return [int(i) for i in re.findall(r"<tr[^>]*>\s*<td>(\d+)</td>", table)]
 
 
 @pytest.mark.req("E6-15", "SEC-05")

@@ -147,7 +147,8 @@ def viewer_trail(client):  # type: ignore[no-untyped-def]
         page = client.get(url)
         assert page.status_code == 200
         text = page.get_data(as_text=True)
-        keys += re.findall(r"<td>([a-z_]+) #([0-9,]+)</td>", text)
+        keys += [(t, i) for t, i in re.findall(
+            r'<tr data-entity="([a-z_]+)" data-entity-id="([0-9,]*)">', text) if i]
         more = re.search(r'href="([^"]*before=\d+[^"]*)"', text)
         url = more.group(1).replace("&amp;", "&") if more else None
     return keys

@@ -496,7 +496,8 @@ def test_csv_exports_list_columns_only_never_secrets(app, client, make_user, log
         assert not any(is_secret_column(str(n)) for n in exported), view.endpoint
     body = post_with_token(client, "/admin/core_users/export.csv").get_data(as_text=True)
     header = next(csv.reader(io.StringIO(body)))
-    assert header == ["Username", "Printed name", "Email", "Active", "Locked", "Last sign-in"]
+    assert header == ["Username", "Printed name", "Email", "Roles", "Active", "Locked",
+                      "Last sign-in"]
     assert "$argon2" not in body and "password" not in body.lower()
     for name in ("password_hash", "totp_secret", "token_hash", "mac", "secret_key"):
         assert is_secret_column(name)

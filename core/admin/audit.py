@@ -8,21 +8,40 @@ import hashlib
 import io
 from typing import Any
 
-from flask import Response, request
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
+from sqlalchemy import select
 
-from core.admin.base import csv_safe
+from core.admin.base import SecureForm, csv_safe
 from core.audit.models import AuditEntry
 from core.db import db
 from core.exports.audit import audit_export
+from core.exports.trail_check import PERMISSION as AUDIT_CHECK
+from core.exports.trail_check import TRAIL_CHECK
+from core.jobs.service import start_job
+from core.permissions import has_permission
 from core.records.audit_query import FilterError, audit_query
+from core.records.models import Record
 
 PAGE_SIZE = 100
 CSV_LIMIT = 100_000
 COLUMNS = ("id", "at", "actor_name", "action", "entity_type", "entity_id", "field",
            "old_value", "new_value", "reason", "ip", "client", "request_id")
 PAGING = ("before",)
+
+
+def subjects_of(entries: list[AuditEntry]) -> dict[tuple[str, str], str]:
+    """What each entry is about, as people name it: a record by number and title (one query
+    for the page); other entities keep their type and id."""
+    ids = {int(e.entity_id) for e in entries if e.entity_id and e.entity_id.isdigit()}
+    if not ids:
+        return {}
+    tables = {m.local_table.name for m in Record.__mapper__.self_and_descendants}
+    names = {str(row.id): f"{row.number} {row.title}" for row in db.session.execute(
+        select(Record.id, Record.number, Record.title).where(Record.id.in_(ids)))}
+    return {(e.entity_type, e.entity_id): names[e.entity_id] for e in entries
+            if e.entity_type in tables and e.entity_id in names}
 
 
 class AuditView(BaseView):
@@ -38,6 +57,31 @@ class AuditView(BaseView):
         except FilterError as exc:
             return None, args, str(exc)
         return stmt, args, None
+
+    def render(self, template: str, **kwargs: Any) -> Any:
+        kinds = current_app.extensions["cqms"].registry.audit_event_kinds
+        kwargs.setdefault("entries", [])
+        kwargs.update(
+            events=sorted(((key, kind.label) for key, kind in kinds.items()),
+                          key=lambda item: item[1]),
+            subjects=subjects_of(kwargs["entries"]),
+            may_check=has_permission(current_user, AUDIT_CHECK),
+        )
+        return super().render(template, **kwargs)
+
+    @expose("/check", methods=["POST"])
+    def check_view(self) -> Any:
+        """Check the whole trail as a job (audited); the user follows it under My exports."""
+        if not has_permission(current_user, AUDIT_CHECK):
+            abort(403)
+        if not SecureForm().validate_on_submit():
+            flash("The form expired; try again.", "error")
+            return redirect(url_for(".index_view"))
+        job = start_job(TRAIL_CHECK.key, current_user._get_current_object(), {},
+                        "Audit trail check")
+        db.session.commit()
+        flash("The audit trail is being checked. The report stays under My exports.", "info")
+        return redirect(url_for("core_jobs.details", job_id=job.id))
 
     @expose("/")
     def index_view(self) -> Any:

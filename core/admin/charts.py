@@ -16,6 +16,7 @@ from core.db import db
 from core.permissions import has_permission, scope_clause
 from core.records.models import Record
 from core.records.service import read_clause
+from core.specs import key_words
 from core.tasks.models import Task
 from core.tasks.service import TEAM_PERMISSION, tasks_for
 from core.workflows.categories import category_clause, states_in
@@ -71,7 +72,8 @@ def records_by_state(user: Any) -> dict[str, Any]:
     rows: list[tuple[str, int]] = []
     for rt in _readable_types(user):
         counts = _counts_by_state(rt, user)
-        rows += [(f"{rt.label}: {s}", counts[s]) for s in states_in(rt.key) if s in counts]
+        rows += [(f"{rt.label}: {key_words(s).lower()}", counts[s]) for s in states_in(rt.key)
+                 if s in counts]
     return _chart(rows)
 
 

@@ -9,6 +9,7 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEmpty
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -50,8 +51,12 @@ class UserAdmin(CQMSModelView):
     write_views = CQMSModelView.write_views | {"deactivate_view", "reactivate_view", "unlock_view",
                                                "verify_identity_view"}
     details_template = "core/admin/user_details.html"
-    column_list = ("username", "full_name", "email", "active", "locked_at", "last_login_at")
+    column_list = ("username", "full_name", "email", "roles", "active", "locked_at",
+                   "last_login_at")
     column_labels = {"full_name": "Printed name", "locked_at": "Locked", "last_login_at": "Last sign-in"}
+    column_formatters = {"roles": lambda _v, _c, user, _n: "; ".join(
+        f"{a.role.label} ({a.scope_label})" for a in user.active_assignments()) or "none"}
+    column_formatters_export = column_formatters
     column_searchable_list = ("username", "full_name", "email")
     column_sortable_list = ("username", "full_name", "last_login_at")
     column_filters = ("active",)
@@ -62,7 +67,8 @@ class UserAdmin(CQMSModelView):
     )
 
     def get_query(self) -> Any:
-        return super().get_query().filter(User.is_service.is_(False))
+        return (super().get_query().filter(User.is_service.is_(False))
+                .options(selectinload(User.assignments)))
 
     def get_count_query(self) -> Any:
         return super().get_count_query().filter(User.is_service.is_(False))

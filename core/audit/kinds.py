@@ -23,6 +23,7 @@ CORE_KINDS = (
     K("signature.attested", "Signature attestation signed", "new: the attestation text"),
     K("attachment.added", "File attached", "new: name, id, media type, size and SHA-256"),
     K("export", "Exported", "field: the kind of export; new: what was exported"),
+    K("audit.verified", "Audit trail checked", "new: the result of the whole trail's check"),
     K("record.verified", "Integrity checked", "new: the result of the record's check (its "
       "history entries, content, signatures and files)"),
     K("login.succeeded", "Signed in", "the account"),
@@ -57,6 +58,8 @@ def shown_value(entry: Any) -> str:
     ("Approved by Avery Approver (approver), record version 4, 2026-12-05 07:49:53 UTC"), not
     the JSON it carries for verification (the certified copy and the API keep the JSON)."""
     value = entry.new_value
+    if entry.action == "create" and entry.field == "type" and value:
+        return _record_type_label(value)
     if entry.action not in ("signature.applied", "signature.invalidated") or not value:
         return "" if value is None else value
     try:
@@ -74,6 +77,15 @@ def shown_value(entry: Any) -> str:
             f"version {carried.get('record_version')}, {when} UTC")
     comment = carried.get("comment")
     return f"{text}; comment: {comment}" if comment else text
+
+
+def _record_type_label(key: str) -> str:
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return key
+    found = current_app.extensions["cqms"].registry.record_types.get(key)
+    return found.label if found is not None else key
 
 
 def _meaning_label(key: str) -> str:

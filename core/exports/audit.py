@@ -16,11 +16,17 @@ def audit_export(kind: str, entity_type: str, entity_id: Any = "", *, detail: st
     Exports are GET downloads whose request transaction is read-only (a deferred ``BEGIN`` on
     SQLite); the entry is written in its own short write transaction, after the file is built
     and before it is sent, so a download that cannot be audited is not served."""
+    return audit_now("export", entity_type, entity_id, field=kind, new=detail,
+                     entity_version=entity_version)
+
+
+def audit_now(action: str, entity_type: str, entity_id: Any = "", **values: Any) -> int:
+    """Write one event entry in a short write transaction of its own and commit it (from a
+    read-only request or job: an export, a check of the trail)."""
     db.session.commit()  # ends the read transaction; a GET has nothing pending
     token = set_read_only(False)
     try:
-        seq = record_event("export", entity_type, entity_id, field=kind, new=detail,
-                           entity_version=entity_version)
+        seq = record_event(action, entity_type, entity_id, **values)
         db.session.commit()
     except BaseException:
         db.session.rollback()

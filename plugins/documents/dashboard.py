@@ -60,7 +60,8 @@ def states_context(user: Any) -> dict[str, Any]:
     counts = dict(db.session.execute(
         select(Record.state, func.count()).select_from(Document)
         .where(*_visible(Document, user)).group_by(Record.state)).all())
-    rows = [(state, counts.get(state, 0)) for state in states_in(queries.DOCUMENT_TYPE)]
+    rows = [(state.replace("_", " "), counts.get(state, 0))
+            for state in states_in(queries.DOCUMENT_TYPE)]
     return {"rows": rows, "chart": _chart(rows) if any(n for _, n in rows) else None,
             "label": "State", "alt": "Bar chart of documents by state",
             "empty": "No documents yet."}
