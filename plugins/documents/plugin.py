@@ -79,6 +79,15 @@ def register_settings():
         SettingSpec("documents.retain_obsolete_for_months", "int", 120,
                     "Months an obsolete document without a type is kept before it may be "
                     "disposed of (types set their own).", minimum=0, maximum=1200),
+        SettingSpec("documents.review_due_days", "int", 10,
+                    "Days reviewers have to sign the review of a submitted version.",
+                    minimum=1, maximum=365),
+        SettingSpec("documents.approval_due_days", "int", 5,
+                    "Days approvers have to approve a reviewed version.", minimum=1,
+                    maximum=365),
+        SettingSpec("documents.effective_due_days", "int", 5,
+                    "Days QA has to make an approved version effective (from its planned "
+                    "effective date when that is later).", minimum=0, maximum=365),
     ]
 
 

@@ -31,7 +31,13 @@ from plugins.training.models import (
     TrainingRequirement,
 )
 from plugins.training.qualification import missing_training
-from plugins.training.reactions import curriculum_transitioned, role_changed, version_effective
+from plugins.training.reactions import (
+    assignment_created,
+    assignment_transitioned,
+    curriculum_transitioned,
+    role_changed,
+    version_effective,
+)
 from plugins.training.reminders import due_soon_sweep, expiry_sweep, overdue_sweep, sync_sweep
 from plugins.training.rules import change_problems, prepare_new_assignment
 from plugins.training.views import blueprint
@@ -175,6 +181,14 @@ def role_assignment_changed(assignment):
 def record_transitioned(record, transition, user):
     if record.type == "training_curriculum":
         curriculum_transitioned(record, transition)
+    elif record.type == "training_assignment":
+        assignment_transitioned(record, user)
+
+
+@hookimpl
+def record_created(record):
+    if record.type == "training_assignment":
+        assignment_created(record)
 
 
 # Offered by the documents plugin when it is loaded; training works without it (courses only).

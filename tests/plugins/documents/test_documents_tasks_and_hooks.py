@@ -53,8 +53,8 @@ def team(app, make_user, system_actor):
     return people(make_user)
 
 
-def test_submit_opens_review_tasks_and_approval_closes_them(team, make_user):
-    author, reviewer, approver, _qa = team
+def test_every_step_a_version_waits_for_has_a_task_with_a_due_date(team, make_user):
+    author, reviewer, approver, qa = team
     _document, version = draft(author)
     attach(version, author)
     step(version, "submit", author)
@@ -63,8 +63,14 @@ def test_submit_opens_review_tasks_and_approval_closes_them(team, make_user):
     assert open_tasks(version) == [("documents.approve", "approver", "approve")]
     assert closed_tasks(version) == [("documents.review", "done")]
     step(version, "approve", approver, signature=sig())
-    assert open_tasks(version) == []
+    assert open_tasks(version) == [("documents.make_effective", "qa_manager", "make_effective")]
     assert closed_tasks(version) == [("documents.review", "done"), ("documents.approve", "done")]
+    dues = {t.kind: t.due for t in db.session.scalars(select(Task).where(
+        Task.record_id == version.id))}
+    assert None not in dues.values(), dues  # review, approval and making effective
+    step(version, "make_effective", qa)
+    assert open_tasks(version) == []
+    assert closed_tasks(version)[-1] == ("documents.make_effective", "done")
 
 
 def test_review_tasks_stay_open_until_every_required_review_is_signed(team):

@@ -390,3 +390,21 @@ def test_document_requirement_offers_the_controlled_copy(app, client, login, mak
     response = post_with_token(client, f"/documents/versions/{version.id}/pdf",
                                data={"copy": "controlled"})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+
+
+def test_open_training_is_in_the_trainee_s_tasks_until_it_is_done(team, client, login):
+    _qa, trainee, _other = team
+    from core import Task
+
+    def tasks():  # type: ignore[no-untyped-def]
+        db.session.expire_all()
+        return {(t.title, t.state, t.due) for t in db.session.scalars(select(Task).where(
+            Task.assignee_id == trainee.id, Task.kind == "training.complete"))}
+
+    assignment = gcp(trainee)
+    assert ("Complete training GCP-101 GCP essentials", "open", assignment.due_date) in tasks()
+    login(client, "tina")
+    assert "Complete training GCP-101 GCP essentials" in page_text(
+        client.get("/admin/core_tasks/"))  # one inbox: My tasks lists training too
+    complete_gcp(client, trainee)
+    assert ("Complete training GCP-101 GCP essentials", "done", assignment.due_date) in tasks()
