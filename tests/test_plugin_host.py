@@ -401,7 +401,8 @@ def test_disabled_plugin_settings_page_is_gone_and_its_data_kept(admin_client, d
     saved = admin_client.post(url, data={
         "csrf_token": csrf_token(admin_client, url), "documents.review_interval_months": "36",
         "documents.review_reminder_days": "30", "documents.retain_obsolete_for_months": "120",
-        "reason": "SOP-QA-001 v4",
+        "documents.review_due_days": "10", "documents.approval_due_days": "5",
+        "documents.effective_due_days": "5", "reason": "SOP-QA-001 v4",
     })
     assert saved.status_code == 302
     assert url in menu_links(admin_client)

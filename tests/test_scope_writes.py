@@ -292,7 +292,8 @@ def test_downloads_follow_read_access_never_ownership(app, client, login, world,
 # Write routes of a record type's admin pages and of the records API, and the downloads.
 ADMIN_WRITES = {"create_view", "edit_view", "ajax_update", "action_view", "delete_view",
                 "transition_view", "link_view", "unlink_view", "attach_view"}
-ADMIN_DOWNLOADS = {"export_pdf_view", "certified_copy_view", "export", "export_csv_view"}
+ADMIN_DOWNLOADS = {"export_pdf_view", "certified_copy_view", "export", "export_csv_view",
+                   "verify_view"}  # verify: any reader may check a record (audited)
 API_WRITES = {"create", "patch_record", "do_transition", "add_link", "end_link", "upload"}
 API_DOWNLOADS = {"attachment_content", "export"}
 
@@ -373,6 +374,7 @@ def downloads(walker, record, w):  # type: ignore[no-untyped-def]
     url = f"/records/acme_widget/{record.id}"
     yield "pdf", walker.post(f"{ADMIN}{record.id}/export.pdf")
     yield "copy", walker.post(f"{ADMIN}{record.id}/certified-copy.zip")
+    yield "verify", walker.post(f"{ADMIN}{record.id}/verify")
     yield "file", walker.web.get(f"/files/{file.id}")
     yield "api file", walker.call("get", f"{url}/attachments/{file.id}/content")
     yield "api pdf", walker.call("get", f"{url}/export", query_string={"format": "pdf"})

@@ -1,4 +1,4 @@
-"""Flask-Admin's own templates without inline script. Our CSP has no 'unsafe-inline', so the
+"""Flask-Admin's own templates without inline script (and with the page's language). Our CSP has no 'unsafe-inline', so the
 browser refuses (and reports, at page load) their ``onclick`` attributes and refuses their
 ``javascript:`` links when clicked. They are served here rewritten: handlers become
 ``data-cqms-onclick`` attributes and links ``href="#"``; core/static/core/admin-csp.js runs
@@ -21,6 +21,7 @@ PREFIX = "admin/"
 
 def without_inline_script(source: str) -> str:
     source = INLINE_HANDLER.sub(r' data-cqms-onclick="\1"', source)
+    source = source.replace("<html>", '<html lang="en">', 1)  # screen readers need the language
     return SCRIPT_LINK.sub('href="#" data-cqms-inert', source)
 
 
