@@ -1,4 +1,5 @@
-"""Flask-Admin's own templates without inline script (and with the page's language). Our CSP has no 'unsafe-inline', so the
+"""Flask-Admin's own templates without inline script (and with the page's language). Our CSP
+has no 'unsafe-inline', so the
 browser refuses (and reports, at page load) their ``onclick`` attributes and refuses their
 ``javascript:`` links when clicked. They are served here rewritten: handlers become
 ``data-cqms-onclick`` attributes and links ``href="#"``; core/static/core/admin-csp.js runs
