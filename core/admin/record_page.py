@@ -20,7 +20,7 @@ from core.db import db
 from core.records.audit_query import record_conditions
 from core.records.links import impact
 from core.records.models import Record
-from core.records.service import SERVER_OWNED
+from core.records.service import SERVER_OWNED, may_read
 from core.specs import RecordType, Transition
 from core.specs import key_words as words
 from core.users.models import User
@@ -46,6 +46,33 @@ def business_columns(record_type: RecordType) -> tuple[str, ...]:
             continue
         shown.append(by_fk.get(key, key))
     return tuple(dict.fromkeys(shown))
+
+
+@dataclass(frozen=True)
+class ChildGroup:
+    """Records of one type whose ``scope_parent`` is this record (a document's versions)."""
+
+    label: str
+    endpoint: str
+    records: list[Record]
+
+
+def child_groups(record: Record, user: Any) -> list[ChildGroup]:
+    """Every record type declaring a parent column that points at ``record``'s type: the
+    children ``user`` may read, oldest first."""
+    state = current_app.extensions["cqms"]
+    own_tables = {table.name for table in record.__mapper__.tables}
+    groups = []
+    for rt in state.registry.record_types.values():
+        column = rt.model.__table__.c.get(rt.scope_parent) if rt.scope_parent else None
+        if column is None or not {fk.column.table.name for fk in column.foreign_keys} & own_tables:
+            continue
+        rows = [child for child in db.session.scalars(
+            select(rt.model).where(column == record.id).order_by(rt.model.id))
+            if may_read(child, user)]
+        if rows and rt.key in state.admin_endpoints:
+            groups.append(ChildGroup(rt.label, rt.key, rows))
+    return groups
 
 
 def printed_name_of(user_id: int | None) -> str:

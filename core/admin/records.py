@@ -21,6 +21,7 @@ from core.admin.record_links_files import LinksAndFilesMixin, link_form
 from core.admin.record_page import (
     actions_for,
     business_columns,
+    child_groups,
     detail_formatters,
     detail_labels,
     history_entries,
@@ -217,6 +218,7 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
                 state_words=state_words,
                 state_style=state_style,
                 events=history_events(record, entries),
+                children=child_groups(record, user),
                 made_by=printed_name_of(record.created_by_id),
                 changed_by=printed_name_of(record.updated_by_id),
                 signatures=signatures_of(record),
