@@ -90,7 +90,7 @@ def test_every_admin_list_refuses_nul_in_search_and_filters(app, signed_in):
             for index in range(len(view._filters or ())):
                 assert_refused(client.get(url, query_string={f"flt0_{index}": f"{NUL}1"}))
                 filters += 1
-    assert filters >= 60
+    assert filters >= 40  # a pick list per state filter, not six text operations
 
 
 @pytest.mark.req("SEC-13", "A11-04")

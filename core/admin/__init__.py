@@ -40,8 +40,10 @@ def _record_views(state: CQMSState) -> list[tuple[str, AdminView]]:
     views = []
     for key, rt in state.registry.record_types.items():
         if rt.view_permission:
+            workflow = state.registry.workflows.get(rt.workflow)
             view = record_admin_for(rt, rt.view_permission,
-                                    rt.manage_permission or rt.view_permission)
+                                    rt.manage_permission or rt.view_permission,
+                                    workflow.states if workflow is not None else ())
             views.append((state.registry.record_type_owner[key],
                           AdminView(view, rt.label, rt.key, rt.view_permission, rt.model,
                                     rt.admin_category, 50)))

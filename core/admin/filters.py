@@ -8,7 +8,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 
 from core.due import overdue_clause
 from core.records.models import Record
-from core.specs import STATE_CATEGORIES
+from core.specs import STATE_CATEGORIES, key_words
 from core.workflows.categories import category_clause
 
 
@@ -25,6 +25,23 @@ class CategoryFilter(BaseSQLAFilter):
 
     def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
         return query.filter(category_clause(self.record_type, value))
+
+    def operation(self) -> str:
+        return "is"
+
+
+class StateFilter(BaseSQLAFilter):
+    """Records in one state of their workflow, picked from the list of its states (in words)."""
+
+    def __init__(self, states: tuple[str, ...]):
+        super().__init__(Record.state, "State", options=[(s, key_words(s)) for s in states])
+        self.states = states
+
+    def validate(self, value: Any) -> bool:
+        return value in self.states
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(Record.state == value)
 
     def operation(self) -> str:
         return "is"

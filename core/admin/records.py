@@ -16,7 +16,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
-from core.admin.filters import CategoryFilter, OverdueFilter
+from core.admin.filters import CategoryFilter, OverdueFilter, StateFilter
 from core.admin.record_links_files import LinksAndFilesMixin, link_form
 from core.admin.record_page import (
     actions_for,
@@ -70,7 +70,6 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
     details_template = "core/admin/record_details.html"
     column_list = ("number", "title", "state", "owner", "study", "site", "updated_at")
     column_searchable_list = ("number", "title")
-    column_filters = ("state",)
     column_sortable_list = ("number", "title", "state", "updated_at")
     column_default_sort = ("updated_at", True)
     column_formatters = {
@@ -316,7 +315,7 @@ def _due_cell(_view: Any, _context: Any, model: Record, _name: str) -> str:
 
 
 def record_admin_for(record_type: RecordType, view_permission: str,
-                     manage_permission: str) -> type:
+                     manage_permission: str, states: tuple[str, ...] = ()) -> type:
     """The admin view class the core builds for a record type."""
     texts = {attr.key: _lines for attr in record_type.model.__mapper__.column_attrs
              if isinstance(attr.columns[0].type, Text)}
@@ -333,7 +332,8 @@ def record_admin_for(record_type: RecordType, view_permission: str,
                                      **detail_formatters(record_type), **texts},
         "column_details_list": business_columns(record_type),
         "column_labels": detail_labels(record_type),
-        "column_filters": (*RecordAdmin.column_filters, CategoryFilter(record_type.key),
+        "column_filters": (StateFilter(states),
+                           CategoryFilter(record_type.key),
                            *((OverdueFilter(record_type),) if record_type.due_field else ()),
                            *record_type.admin_filters),
         "view_permission": view_permission,
