@@ -339,6 +339,15 @@ class RecordType:
     due_field: str | None = None
     escalate_to_role: str | None = None
     escalate_after_days: int = 7
+    # How the admin pages read, by declaration (no subclass of the core's record view):
+    # ``list_columns`` after number, title and state in the list; ``labels`` and ``help_texts``
+    # per field (forms and the record page); ``field_order`` of the form (the rest follow);
+    # ``choices`` of a text field as (value, label) pairs, offered as a pick list.
+    list_columns: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    help_texts: Mapping[str, str] = field(default_factory=dict, hash=False)
+    field_order: tuple[str, ...] = ()
+    choices: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

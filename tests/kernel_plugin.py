@@ -41,7 +41,8 @@ LINK_KINDS = (LinkKind("addresses", "addresses", "addressed by", ("acme_widget",
                        cardinality="one"))
 
 
-def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no-untyped-def]
+def make_plugin(temp_plugin, reason_in_draft=False, rt_options=None,  # type: ignore[no-untyped-def]
+                **extra):
     extra.setdefault("register_link_kinds", lambda: list(LINK_KINDS))
     return temp_plugin(
         "acme",
@@ -55,7 +56,8 @@ def make_plugin(temp_plugin, reason_in_draft=False, **extra):  # type: ignore[no
         register_record_types=lambda: [RecordType(
             "acme_widget", "Widget", AcmeWidget, "WID", "acme_widget",
             controlled_fields=("description",), number_per_year=True,
-            reason_in_draft=reason_in_draft, view_permission="acme.edit", manage_permission="acme.edit")],
+            reason_in_draft=reason_in_draft, view_permission="acme.edit", manage_permission="acme.edit",
+            **(rt_options or {}))],
         **extra,
     )
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Text
 from wtforms import HiddenField, TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
@@ -94,6 +95,20 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
         self.form_excluded_columns = tuple(sorted(excluded | server | {
             "owner", "created_by", "updated_by"}))
         super().__init__(model, session, **kwargs)
+
+    def scaffold_form(self) -> Any:
+        """The form with the type's ``field_order`` first (WTForms orders fields by creation)."""
+        form_class = super().scaffold_form()
+        fields = {name: getattr(form_class, name) for name in dir(form_class)
+                  if isinstance(getattr(form_class, name, None), UnboundField)}
+        order = self.record_type.field_order
+        if fields and order:
+            first = min(f.creation_counter for f in fields.values()) - len(order) - 1
+            for position, name in enumerate(order):
+                found = fields.get(name) or fields.get(name.removesuffix("_id"))
+                if found is not None:
+                    found.creation_counter = first + position
+        return form_class
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
         """After saving, the record itself (not the list)."""
@@ -314,15 +329,27 @@ def _due_cell(_view: Any, _context: Any, model: Record, _name: str) -> str:
     return due_text(model)
 
 
+def declared_form(record_type: RecordType) -> dict[str, Any]:
+    """Flask-Admin settings from the type's declarations (pick lists)."""
+    found: dict[str, Any] = {}
+    if record_type.choices:
+        found["form_choices"] = {name: list(pairs) for name, pairs in
+                                 record_type.choices.items()}
+    return found
+
+
 def record_admin_for(record_type: RecordType, view_permission: str,
                      manage_permission: str, states: tuple[str, ...] = ()) -> type:
     """The admin view class the core builds for a record type."""
     texts = {attr.key: _lines for attr in record_type.model.__mapper__.column_attrs
              if isinstance(attr.columns[0].type, Text)}
     due: dict[str, Any] = {}
+    listed = RecordAdmin.column_list
+    if record_type.list_columns:
+        listed = (*listed[:3], *record_type.list_columns, *listed[3:])
+        due["column_list"] = listed
     if record_type.due_field:  # a "Due" column and an "Overdue" filter
-        due = {"column_list": (*RecordAdmin.column_list[:3], record_type.due_field,
-                               *RecordAdmin.column_list[3:]),
+        due = {"column_list": (*listed[:3], record_type.due_field, *listed[3:]),
                "column_formatters": {**RecordAdmin.column_formatters,
                                      record_type.due_field: _due_cell}}
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
@@ -331,7 +358,9 @@ def record_admin_for(record_type: RecordType, view_permission: str,
         "column_formatters_detail": {**RecordAdmin.column_formatters,
                                      **detail_formatters(record_type), **texts},
         "column_details_list": business_columns(record_type),
-        "column_labels": detail_labels(record_type),
+        "column_labels": {**detail_labels(record_type), **record_type.labels},
+        "column_descriptions": dict(record_type.help_texts),
+        **declared_form(record_type),
         "column_filters": (StateFilter(states),
                            CategoryFilter(record_type.key),
                            *((OverdueFilter(record_type),) if record_type.due_field else ()),

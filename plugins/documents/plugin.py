@@ -115,7 +115,15 @@ def register_record_types():
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.document_read_filter, badge=access.badge,
                    admin_filters=access.document_filters(), admin_category="Documents",
-                   fixed_fields=("document_type_id",)),
+                   fixed_fields=("document_type_id",), list_columns=("document_type",),
+                   field_order=("document_type", "title", "description"),
+                   help_texts={
+                       "document_type": "Sets the prefix of the number (SOP, WI...); fixed once saved.",
+                       "next_review_date": "Empty: set from the type's review interval when "
+                                           "the document becomes effective.",
+                       "distribution_roles": "Roles that must read and understand it, "
+                                             "separated by commas (training follows).",
+                   }),
         RecordType("documents_version", "Document version", DocumentVersion, "DOC",
                    "documents_version",
                    controlled_fields=("document_id", "version_label", "change_summary",
@@ -125,6 +133,17 @@ def register_record_types():
                    read_filter=access.version_read_filter, badge=access.badge,
                    admin_filters=access.version_filters(), admin_category="Documents",
                    scope_parent="document_id", server_fields=SERVER_OWNED_VERSION_FIELDS,
+                   field_order=("document", "version_label", "change_summary",
+                                "change_reason", "planned_effective_date"),
+                   help_texts={
+                       "version_label": "Empty: the next minor version (1.1 after 1.0). Use "
+                                        "Revise on the document for a major one.",
+                       "change_summary": "What changes, in a sentence readers understand.",
+                       "change_reason": "Why it changes (a CAPA, an audit finding, a new "
+                                        "regulation...).",
+                       "reviews_required": "Signed reviews needed before approval (named "
+                                           "reviewers: all of them).",
+                   },
                    fixed_fields=("document_id", "version_label", "supersedes_id"),
                    frozen_states=("approved", "effective", "superseded", "obsolete"),
                    frozen_hint="an approved version never changes; revise the document instead",
