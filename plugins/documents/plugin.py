@@ -30,7 +30,7 @@ from plugins.documents.models import (
 from plugins.documents.queries import document_by, version_in_effect, versions_in_effect
 from plugins.documents.reactions import version_transitioned
 from plugins.documents.reminders import periodic_review_sweep
-from plugins.documents.revise_views import revise_action
+from plugins.documents.revise_views import compare_action, revise_action
 from plugins.documents.rules import change_problems, prepare_new_version
 from plugins.documents.views import blueprint, page_actions
 from plugins.documents.workflows import WORKFLOWS
@@ -197,7 +197,7 @@ def register_api_blueprints():
 @hookimpl
 def record_page_actions(record, user):
     if record.type == "documents_document":
-        return revise_action(record, user)
+        return revise_action(record, user) + compare_action(record, user)
     return page_actions(record, user)
 
 

@@ -1,5 +1,6 @@
-"""Revising an effective document from its page: the Revise button leads to a short form (minor
-or major, what changes and why, the planned effective date); the new draft version opens."""
+"""The document page's own actions: Revise (a short form: minor or major, what changes and why,
+the planned effective date; the new draft version opens) and Compare versions (details and
+file text of two versions side by side)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from core import CQMSError, RecordAction, current_user, db, may_act_in, may_read, requires
 from plugins.documents import queries
+from plugins.documents.compare import compare
 from plugins.documents.models import Document
 from plugins.documents.numbering import next_label
 from plugins.documents.services import revise
@@ -90,3 +92,45 @@ def revise_document(document_id: int) -> Any:
     flash(f"{version.number} is the new draft of {document.number}: attach its file, then "
           "submit it for review.", "info")
     return redirect(url_for("documents_version.details_view", id=version.id))
+
+
+# -- comparing two versions ------------------------------------------------------------------
+
+COMPARE = "/<int(max=2147483647):document_id>/compare"
+
+
+def _readable_versions(document: Any, user: Any) -> list[Any]:
+    return [v for v in queries.versions_of(document) if may_read(v, user)]
+
+
+def compare_action(document: Any, user: Any) -> list[RecordAction]:
+    if len(_readable_versions(document, user)) < 2:
+        return []
+    return [RecordAction("Compare versions", url_for("documents.open_compare_page",
+                                                     document_id=document.id),
+                         "documents-compare")]
+
+
+@blueprint.route(f"{COMPARE}/open", methods=["POST"], provide_automatic_options=False)
+@requires("documents.view")
+def open_compare_page(document_id: int) -> Any:
+    return redirect(url_for(".compare_page", document_id=document_id), 303)
+
+
+@blueprint.route(COMPARE, methods=["GET"], provide_automatic_options=False)
+@requires("documents.view")
+def compare_page(document_id: int) -> Any:
+    """Two versions the viewer may read (``a`` older, ``b`` newer; by default the last two)."""
+    user = current_user._get_current_object()
+    document = db.session.get(Document, document_id)
+    if document is None or not may_read(document, user):
+        abort(404)
+    versions = _readable_versions(document, user)
+    if len(versions) < 2:
+        abort(404)
+    by_id = {str(v.id): v for v in versions}
+    older = by_id.get(request.args.get("a", ""), versions[-2])
+    newer = by_id.get(request.args.get("b", ""), versions[-1])
+    return render_template("documents/compare.html", document=document, versions=versions,
+                           older=older, newer=newer, result=compare(older, newer),
+                           back=url_for("documents_document.details_view", id=document.id))

@@ -5,13 +5,13 @@ re-shown with the message and writes nothing."""
 from __future__ import annotations
 
 import pytest
-from documents_helpers import draft, people, to_effective
+from documents_helpers import attach, draft, people, to_effective
 from sqlalchemy import func, select
 
-from core import db
+from core import User, db
 from core.testing import csrf_token
 from plugins.documents.models import DocumentVersion
-from plugins.documents.services import seed_types
+from plugins.documents.services import revise, seed_types
 
 pytestmark = pytest.mark.plugins("documents")
 
@@ -65,3 +65,22 @@ def test_who_may_not_create_documents_gets_no_revise(client, login, effective):
         as_text=True)
     assert 'id="documents-revise"' not in html
     assert client.get(f"/documents/{document.id}/revise").status_code == 403
+
+
+def test_two_versions_compare_field_by_field_and_by_text(client, login, effective):
+    document, first = effective
+    author = User.by_id(first.created_by_id)
+    second = revise(document, author, major=False, change_summary="Clearer steps",
+                    change_reason="Audit finding")
+    db.session.commit()
+    attach(second, author, name="sop-v1.1.pdf")
+    login(client, "alice")
+    html = client.get(f"/admin/documents_document/details/?id={document.id}").get_data(
+        as_text=True)
+    assert 'id="documents-compare"' in html
+    page = client.get(f"/documents/{document.id}/compare")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and first.number in text and second.number in text
+    assert '<tr class="table-warning"><th scope="row">What changed' in text
+    assert "Clearer steps" in text
+    assert client.get(f"/documents/{document.id + 999}/compare").status_code == 404
