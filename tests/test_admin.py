@@ -602,6 +602,9 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
     response = post(client, url, {"documents.review_interval_months": "36",
                                   "documents.review_reminder_days": "30",
                                   "documents.retain_obsolete_for_months": "120",
+                                  "documents.review_due_days": "10",
+                                  "documents.approval_due_days": "5",
+                                  "documents.effective_due_days": "5",
                                   "reason": "SOP-QA-001 v4 sets a 3-year review cycle"},
                     follow_redirects=True)
     assert "Settings saved." in text_of(response)
@@ -615,7 +618,9 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
 
     post(client, url, {"documents.review_interval_months": "48",
                        "documents.review_reminder_days": "30",
-                       "documents.retain_obsolete_for_months": "120", "reason": "Longer cycle"})
+                       "documents.retain_obsolete_for_months": "120",
+                       "documents.review_due_days": "10", "documents.approval_due_days": "5",
+                       "documents.effective_due_days": "5", "reason": "Longer cycle"})
     change = entries(db, entity_type="core_setting",
                      entity_id="documents.review_interval_months", field="value")[-1]
     assert (change.action, change.old_value, change.new_value) == ("update", "36", "48")

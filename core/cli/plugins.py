@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from core.cli.context import as_system, state
+from core.scaffold import ScaffoldError, write_plugin
 
 
 @click.group("plugins", help="Installed plugins and their enabled state.")
@@ -31,6 +34,24 @@ def _toggle(key: str, enabled: bool, reason: str) -> None:
     changed = state().host.set_enabled(key, enabled, reason)
     verb = "enabled" if enabled else "disabled"
     click.echo(f"{key}: {verb}" if changed else f"{key}: already {verb}")
+
+
+@group.command("new", help="Write a new in-house plugin package (pip-installable, with a "
+                            "record type, signed workflow, migration, reminder, demo data and "
+                            "tests) into --path.")
+@click.argument("key")
+@click.option("--record-type", "label", default="Log entry", show_default=True,
+              help="What its records are called, e.g. 'Equipment log entry'.")
+@click.option("--path", "folder", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+def new(key: str, label: str, folder: Path) -> None:
+    taken = {"core", *state().host.plugins, *state().host.not_allowed}
+    try:
+        target = write_plugin(key, label.strip(), folder, taken)
+    except ScaffoldError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{target}: the plugin {key!r} is written. Next: pip install -e {target}, add "
+               f"{key} to PLUGINS, cqms db upgrade, then pytest {target}")
 
 
 @group.command(help="Enable an allowed plugin (its requirements must be enabled).")
