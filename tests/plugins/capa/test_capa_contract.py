@@ -1,0 +1,5 @@
+"""The capa plugin keeps the plugin contract (core.testing_contract)."""
+
+from core.testing_contract import plugin_contract
+
+test_contract = plugin_contract("capa")
