@@ -145,3 +145,56 @@ def plugin_contract(key: str, *requires: str) -> Callable[..., None]:
         assert problems == [], "\n".join(problems)
 
     return test_plugin_keeps_the_contract
+
+
+# -- the facade is a promise ---------------------------------------------------------------
+
+
+def facade_api() -> dict[str, list[tuple[str, bool]] | None]:
+    """Each name of ``core.__all__`` with its parameters (name, has a default) where it is
+    callable: what plugins may rely on (docs/facade-api.txt records it)."""
+    import inspect
+
+    import core
+
+    found: dict[str, list[tuple[str, bool]] | None] = {}
+    for name in sorted(core.__all__):
+        obj = getattr(core, name)
+        if not callable(obj):
+            found[name] = None  # a constant or the current user proxy
+            continue
+        try:
+            params = inspect.signature(obj).parameters.values()
+        except (TypeError, ValueError):  # a builtin or a class without a readable signature
+            params = []
+        found[name] = [(p.name, p.default is not p.empty or p.kind in (p.VAR_POSITIONAL,
+                                                                       p.VAR_KEYWORD))
+                       for p in params]
+    return found
+
+
+def facade_lines() -> list[str]:
+    return [name if params is None else
+            f"{name}({', '.join(p + ('=' if d else '') for p, d in params)})"
+            for name, params in facade_api().items()]
+
+
+def broken_promises(recorded: list[str], deprecated: set[str]) -> list[str]:
+    """How today's facade breaks the recorded one: a name gone (unless still deprecated), a
+    parameter gone, or a new parameter every caller must now pass."""
+    current = facade_api()
+    problems = []
+    for line in recorded:
+        name, _, rest = line.partition("(")
+        before = [p for p in rest.rstrip(")").split(", ") if p]
+        if name not in current:
+            if name not in deprecated:
+                problems.append(f"{name}: removed from core.__all__ without a deprecation")
+            continue
+        now = dict(current[name] or [])
+        names_before = {p.rstrip("=") for p in before}
+        problems += [f"{name}: parameter {p.rstrip('=')!r} removed" for p in before
+                     if p.rstrip("=") not in now]
+        problems += [f"{name}: new required parameter {p!r}" for p, has_default in now.items()
+                     if p not in names_before and not has_default]
+    return problems
