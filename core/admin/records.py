@@ -330,8 +330,11 @@ def _due_cell(_view: Any, _context: Any, model: Record, _name: str) -> str:
 
 
 def declared_form(record_type: RecordType) -> dict[str, Any]:
-    """Flask-Admin settings from the type's declarations (pick lists)."""
+    """Flask-Admin settings from the type's declarations (help texts, pick lists)."""
     found: dict[str, Any] = {}
+    if record_type.help_texts:  # on the form (a list header's help icon has no text to read)
+        found["form_args"] = {name: {"description": text}
+                              for name, text in record_type.help_texts.items()}
     if record_type.choices:
         found["form_choices"] = {name: list(pairs) for name, pairs in
                                  record_type.choices.items()}
@@ -359,7 +362,6 @@ def record_admin_for(record_type: RecordType, view_permission: str,
                                      **detail_formatters(record_type), **texts},
         "column_details_list": business_columns(record_type),
         "column_labels": {**detail_labels(record_type), **record_type.labels},
-        "column_descriptions": dict(record_type.help_texts),
         **declared_form(record_type),
         "column_filters": (StateFilter(states),
                            CategoryFilter(record_type.key),

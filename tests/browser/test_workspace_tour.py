@@ -24,7 +24,8 @@ SERIOUS = {"serious", "critical"}
 ROLE_PAGES = {
     "qa": ["/admin/", "/admin/documents_document/", "{document}", "{version}",
            "/admin/core_audit/", "/admin/training_matrix/", "/admin/core_tasks/"],
-    "author": ["/admin/", "/admin/documents_version/", "{version}", "/training/my"],
+    "author": ["/admin/", "/admin/documents_version/", "{version}", "/training/my",
+               "/admin/documents_document/new/", "{revise}", "{compare}"],
     "reviewer": ["/admin/", "/admin/core_tasks/", "{review}"],
     "approver": ["/admin/", "{review}"],
     "trainee": ["/admin/", "/training/my", "/admin/core_tasks/"],
@@ -43,6 +44,8 @@ def demo(app, run_cqms, monkeypatch):
     numbers = dict(db.session.execute(select(Record.number, Record.id)).all())
     db.session.commit()
     return {"document": f"/admin/documents_document/details/?id={numbers['SOP-0001']}",
+            "revise": f"/documents/{numbers['SOP-0001']}/revise",
+            "compare": f"/documents/{numbers['SOP-0002']}/compare",
             "version": f"/admin/documents_version/details/?id={numbers['SOP-0001-v2.0']}",
             "review": f"/admin/documents_version/details/?id={numbers['SOP-0002-v1.1']}"}
 
