@@ -20,6 +20,13 @@ def key_words(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def task_kind_words(kind: str) -> str:
+    """A task kind as people read it: ``documents.make_effective`` -> "Documents: make
+    effective"."""
+    owner, _, what = kind.partition(".")
+    return f"{key_words(owner)}: {what.replace('_', ' ')}" if what else key_words(owner)
+
+
 @dataclass(frozen=True)
 class Permission:
     """A named right, always prefixed with the plugin key: ``capa.close``."""

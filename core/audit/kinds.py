@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.specs import AuditEventKind
+from core.specs import AuditEventKind, key_words, task_kind_words
 
 K = AuditEventKind
 CORE_KINDS = (
@@ -60,6 +60,8 @@ def shown_value(entry: Any) -> str:
     value = entry.new_value
     if entry.action == "create" and entry.field == "type" and value:
         return _record_type_label(value)
+    if entry.entity_type == "core_task" and entry.field == "kind" and value:
+        return task_kind_words(value)
     if entry.action not in ("signature.applied", "signature.invalidated") or not value:
         return "" if value is None else value
     try:
@@ -77,6 +79,15 @@ def shown_value(entry: Any) -> str:
             f"version {carried.get('record_version')}, {when} UTC")
     comment = carried.get("comment")
     return f"{text}; comment: {comment}" if comment else text
+
+
+def field_label(entry: Any) -> str:
+    """The entry's field as people read it: a task event's field is the task's kind."""
+    if not entry.field:
+        return ""
+    if entry.action.startswith("task."):
+        return task_kind_words(entry.field)
+    return key_words(entry.field)
 
 
 def _record_type_label(key: str) -> str:

@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from core.audit.context import AuditContext, reset_context, set_context
+from core.audit.kinds import field_label as audit_field_label
 from core.audit.kinds import label_of as audit_label_of
 from core.audit.kinds import shown_value as audit_shown_value
 from core.db.engine import set_read_only
@@ -19,6 +20,7 @@ from core.permissions import enforce_request_policy
 from core.settings import get_setting
 from core.signatures.models import ATTESTATION_TEXT
 from core.specs import key_words as words
+from core.specs import task_kind_words
 from core.state import CQMSState
 from core.users.auth import load_session_user, touch_session
 from core.users.tokens import load_bearer_user
@@ -125,6 +127,8 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms_audit_label"] = audit_label_of
     app.jinja_env.globals["cqms_audit_shown"] = audit_shown_value
     app.jinja_env.globals["cqms_words"] = words
+    app.jinja_env.globals["cqms_task_kind"] = task_kind_words
+    app.jinja_env.globals["cqms_audit_field"] = audit_field_label
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)

@@ -19,7 +19,8 @@ from core.records.models import Record
 from core.testing import DEFAULT_PASSWORD
 
 SCREENS = Path(os.environ.get("CQMS_SCREENS", "reports/screens"))
-RAW_KEYS = re.compile(r"documents_|training_|__None|\w_id\b|content_hash|attachments_digest")
+RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|__None|\w_id\b|content_hash|"
+                      r"attachments_digest")
 SERIOUS = {"serious", "critical"}
 ROLE_PAGES = {
     "qa": ["/admin/", "/admin/documents_document/", "{document}", "{version}",
