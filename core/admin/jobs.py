@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort
+from flask import abort
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
 from core.errors import CQMSError
 from core.jobs.service import job_of, jobs_of, result_of
-from core.web.files import content_disposition
+from core.web.files import download_response
 
 REFRESH_SECONDS = 2
 STATE_LABELS = {"queued": "Waiting to start", "running": "In progress", "done": "Ready",
@@ -45,8 +45,4 @@ class JobsView(BaseView):
                                refresh=None, error=str(exc)), 409
         if produced is None:
             abort(404)
-        response = Response(produced.data, mimetype=produced.media_type)
-        response.headers["Content-Disposition"] = content_disposition(produced.filename)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return download_response(produced.data, produced.media_type, produced.filename)

@@ -346,18 +346,18 @@ def record_admin_for(record_type: RecordType, view_permission: str,
     """The admin view class the core builds for a record type."""
     texts = {attr.key: _lines for attr in record_type.model.__mapper__.column_attrs
              if isinstance(attr.columns[0].type, Text)}
-    due: dict[str, Any] = {}
+    listing: dict[str, Any] = {}
     listed = RecordAdmin.column_list
     if record_type.list_columns:
         listed = (*listed[:3], *record_type.list_columns, *listed[3:])
-        due["column_list"] = listed
+        listing["column_list"] = listed
     if record_type.due_field:  # a "Due" column and an "Overdue" filter
-        due = {"column_list": (*listed[:3], record_type.due_field, *listed[3:]),
+        listing = {"column_list": (*listed[:3], record_type.due_field, *listed[3:]),
                "column_formatters": {**RecordAdmin.column_formatters,
                                      record_type.due_field: _due_cell}}
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
-        **due,
+        **listing,
         "column_formatters_detail": {**RecordAdmin.column_formatters,
                                      **detail_formatters(record_type), **texts},
         "column_details_list": business_columns(record_type),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort
+from flask import abort
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields
@@ -14,7 +14,7 @@ from core.api import schemas
 from core.errors import ConflictError
 from core.jobs.service import job_of, jobs_of, result_of
 from core.permissions import login_only
-from core.web.files import content_disposition
+from core.web.files import download_response
 
 blp = Blueprint("core_api_jobs", __name__, url_prefix="/api/v1", description="Jobs (exports)")
 
@@ -79,8 +79,4 @@ def job_file(job_id: int) -> Any:
     produced = result_of(job)
     if produced is None:
         raise ConflictError(f"job {job_id} has no file ({job.state})")
-    response = Response(produced.data, mimetype=produced.media_type)
-    response.headers["Content-Disposition"] = content_disposition(produced.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download_response(produced.data, produced.media_type, produced.filename)

@@ -11,7 +11,7 @@ from core.errors import CQMSError
 from core.exports.audit import audit_export
 from core.exports.bundle import CertifiedCopyRefused, build_certified_copy, safe_name
 from core.records.models import Record
-from core.web.files import content_disposition
+from core.web.files import download_response
 
 PANGO = "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
 
@@ -30,13 +30,6 @@ def _renderer() -> Any:
     return render_record_pdf
 
 
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def pdf_download(record: Record, user: Any) -> Response:
     """The record's PDF; the download is an ``export`` entry in the record's audit trail."""
     rendered = _renderer()(record, user)
@@ -45,7 +38,7 @@ def pdf_download(record: Record, user: Any) -> Response:
     audit_export("pdf", record.audit_entity_type, record.id, entity_version=version,
                  detail=f"PDF of {number} version {version}: {rendered.pages} pages, "
                         f"{len(rendered.data)} bytes, sha256 {digest}")
-    return _download(rendered.data, "application/pdf", f"{safe_name(number)}-v{version}.pdf")
+    return download_response(rendered.data, "application/pdf", f"{safe_name(number)}-v{version}.pdf")
 
 
 def certified_copy_download(record: Record, user: Any) -> Response:
@@ -61,4 +54,4 @@ def certified_copy_download(record: Record, user: Any) -> Response:
     audit_export("certified_copy", record.audit_entity_type, record.id, entity_version=version,
                  detail=f"certified copy of {number} version {version}: {copy.files} files, "
                         f"{len(copy.data)} bytes, sha256 {copy.sha256}")
-    return _download(copy.data, "application/zip", copy.filename)
+    return download_response(copy.data, "application/zip", copy.filename)

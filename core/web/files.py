@@ -11,7 +11,7 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, Response, abort, current_app, send_file
 from flask_login import current_user
 
 from core.attachments.models import Attachment
@@ -28,6 +28,15 @@ from core.records.service import type_enabled
 blueprint = Blueprint("core_files", __name__)
 ALTERED = ("This file failed its integrity check and cannot be served. The problem has been "
            "logged; please tell your quality administrator.")
+
+
+def download_response(data: bytes, mimetype: str, filename: str) -> Response:
+    """Bytes the server made (an export, a job's file) sent as a download, never cached."""
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def content_disposition(filename: str, disposition: str = "attachment") -> str:
