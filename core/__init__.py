@@ -13,6 +13,7 @@ from typing import Any
 from flask_login import current_user
 
 from core.admin.base import CQMSModelView, csv_safe
+from core.admin.charts import bar_chart
 from core.api.checks import abort_problem, api_user, authorize_first, problem_responses
 from core.attachments.service import add_attachment, attachments_of, open_attachment
 from core.audit.context import audit_reason, current_reason
@@ -138,6 +139,7 @@ __all__ = [
     "audit_export",
     "audit_reason",
     "available_transitions",
+    "bar_chart",
     "call_hook",
     "category_of",
     "close_tasks",

@@ -476,6 +476,27 @@ def record_page_actions(record: object, user: object) -> list[RecordAction]:
     """
 
 
+@hookspec
+def seed_reference_data() -> str | None:
+    """Insert the reference rows your plugin cannot work without (the first entries of a list
+    administrators then keep, such as event categories). Called by ``cqms db upgrade`` after
+    permissions and roles, for each enabled plugin, as the system principal; the writes are
+    audited like any other. Be idempotent and add only what is missing: never change or
+    re-add a row an administrator edited or retired. Flush; the caller commits. Return a
+    one-line summary, or None.
+
+    Example::
+
+        @hookimpl
+        def seed_reference_data():
+            added = [k for k in DEFAULT_GRADES if grade(k) is None]
+            for key in added:
+                db.session.add(Grade(key=key, label=key.title()))
+            db.session.flush()
+            return f"{len(added)} grades added" if added else None
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------

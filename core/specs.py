@@ -175,12 +175,14 @@ class PluginInfo:
 @dataclass(frozen=True)
 class RecordAction:
     """A plugin's button on the core's record page (hook ``record_page_actions``): a POST of a
-    CSRF-protected form with ``fields`` (name, value) as hidden inputs to ``url``."""
+    CSRF-protected form with ``fields`` (name, value) as hidden inputs to ``url``; with
+    ``method="get"``, a link to the plugin's page ``url`` (a form to fill in, a view)."""
 
     label: str
     url: str
     element_id: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+    method: str = "post"
 
 
 LINK_CARDINALITIES = ("many", "one")

@@ -54,7 +54,7 @@ from core.testing_templates import SchemaTemplates
 from core.testing_templates import enabled as templates_enabled
 from core.users.models import Role
 from core.users.service import assign_role, create_user, ensure_system_user, system_context, verify_identity
-from core.users.sync import sync_registry
+from core.users.sync import seed_reference_data, sync_registry
 
 DEFAULT_PASSWORD = "Correct-Horse-Battery-Staple-7"
 #: Configuration for contract and fuzz tests that sign in, ask for tokens and sign far more often
@@ -159,7 +159,8 @@ def create_schema(app: Flask) -> None:
         ctx = system_context("pytest")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
             sync_registry(app.extensions["cqms"].registry)
-        database.session.commit()
+            database.session.commit()
+            seed_reference_data(app.extensions["cqms"].host)
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,14 @@ def overdue_tasks_by_kind(user: Any) -> dict[str, Any]:
     return {**_chart([(k, n) for k, n in db.session.execute(stmt)]), "team": team}
 
 
+def bar_chart(rows: list[tuple[str, int]]) -> dict[str, Any]:
+    """``{"rows": rows, "chart": an SVG data URI}`` for a dashboard card: a horizontal bar per
+    (label, count), drawn on the server (no script). Render it with the template
+    ``core/widget_chart.html`` (``chart``, ``rows``, ``label``, ``alt``, ``empty``), which also
+    lists the numbers as a table; ``chart`` is None when there are no rows."""
+    return _chart(rows)
+
+
 def _chart(rows: list[tuple[str, int]]) -> dict[str, Any]:
     if not rows:
         return {"rows": [], "chart": None}

@@ -111,6 +111,23 @@ def detail_formatters(record_type: RecordType) -> dict[str, Any]:
     return found
 
 
+def choice_pairs(pairs: Any) -> list[tuple[str, str]]:
+    """A declared pick list: (value, label) pairs, or a callable returning them."""
+    return list(pairs() if callable(pairs) else pairs)
+
+
+def _chosen(pairs: Any) -> Any:
+    def shown(_view: Any, _context: Any, model: Any, name: str) -> str:
+        value = getattr(model, name)
+        return dict(choice_pairs(pairs)).get(value, value)
+    return shown
+
+
+def choice_formatters(record_type: RecordType) -> dict[str, Any]:
+    """A field with a declared pick list reads as the label chosen, not its stored value."""
+    return {name: _chosen(pairs) for name, pairs in record_type.choices.items()}
+
+
 def detail_labels(record_type: RecordType) -> dict[str, str]:
     """Field names as words: ``supersedes_id`` -> "Supersedes" (not "Supersedes Id")."""
     return {name: words(name) for name in business_columns(record_type)}

@@ -23,6 +23,7 @@ from core.admin.record_page import (
     actions_for,
     business_columns,
     child_groups,
+    choice_formatters,
     detail_formatters,
     detail_labels,
     history_entries,
@@ -335,9 +336,9 @@ def declared_form(record_type: RecordType) -> dict[str, Any]:
     if record_type.help_texts:  # on the form (a list header's help icon has no text to read)
         found["form_args"] = {name: {"description": text}
                               for name, text in record_type.help_texts.items()}
-    if record_type.choices:
-        found["form_choices"] = {name: list(pairs) for name, pairs in
-                                 record_type.choices.items()}
+    if record_type.choices:  # a callable list is asked anew for each form
+        found["form_choices"] = {name: pairs if callable(pairs) else list(pairs)
+                                 for name, pairs in record_type.choices.items()}
     return found
 
 
@@ -351,15 +352,16 @@ def record_admin_for(record_type: RecordType, view_permission: str,
     if record_type.list_columns:
         listed = (*listed[:3], *record_type.list_columns, *listed[3:])
         listing["column_list"] = listed
+    chosen = choice_formatters(record_type)
+    listing["column_formatters"] = {**RecordAdmin.column_formatters, **chosen}
     if record_type.due_field:  # a "Due" column and an "Overdue" filter
-        listing = {"column_list": (*listed[:3], record_type.due_field, *listed[3:]),
-               "column_formatters": {**RecordAdmin.column_formatters,
-                                     record_type.due_field: _due_cell}}
+        listing["column_list"] = (*listed[:3], record_type.due_field, *listed[3:])
+        listing["column_formatters"][record_type.due_field] = _due_cell
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
         **listing,
         "column_formatters_detail": {**RecordAdmin.column_formatters,
-                                     **detail_formatters(record_type), **texts},
+                                     **detail_formatters(record_type), **texts, **chosen},
         "column_details_list": business_columns(record_type),
         "column_labels": {**detail_labels(record_type), **record_type.labels},
         **declared_form(record_type),

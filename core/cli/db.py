@@ -7,7 +7,7 @@ from flask import current_app
 
 from core.cli.context import as_system, state
 from core.db import migrate
-from core.users.sync import sync_registry
+from core.users.sync import seed_reference_data, sync_registry
 
 
 @click.group("db", help="Database schema: apply, roll back and write migrations.")
@@ -25,11 +25,18 @@ def upgrade(target: str) -> None:
         f"database at {', '.join(sorted(migrate.current_heads(current_app)))}; "
         f"{counts['permissions']} new permissions, {counts['roles']} new roles"
     )
+    for line in _seed():
+        click.echo(line)
 
 
 @as_system
 def _sync() -> dict[str, int]:
     return sync_registry(state().registry)
+
+
+@as_system
+def _seed() -> list[str]:
+    return seed_reference_data(state().host)
 
 
 @group.command(help="Roll back to TARGET: KEY@base removes a plugin's tables, KEY@-1 one step.")

@@ -7,7 +7,7 @@ administrator removed is never put back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -53,3 +53,12 @@ def sync_registry(registry: Registry) -> dict[str, int]:
                 counts["grants"] += 1
         db.session.flush()
     return counts
+
+
+def seed_reference_data(host: Any) -> list[str]:
+    """Each enabled plugin's ``seed_reference_data`` (its first list entries), committed; the
+    summaries they return."""
+    with audit_reason("Reference data of an installed plugin (cqms db upgrade)"):
+        summaries = host.hook_for_enabled("seed_reference_data")()
+        db.session.commit()
+    return [s for s in summaries if s]

@@ -129,6 +129,8 @@ def transition(
                          new=t.target, actor=user, entity_version=record.version)
             for effect in t.effects:  # consequences in the same transaction (see Transition)
                 effect(record, user)
+            if t.effects:  # written while the transition's rights apply
+                db.session.flush()
     except StaleDataError:  # the UPDATE ... WHERE version = ... matched no row
         raise ConflictError(f"{number} was changed by someone else; reload it") from None
     queue_reactions("record_transitioned", record=record, transition=t, user=user)

@@ -1,0 +1,24 @@
+"""The CAPA dashboard cards, in the viewer's scope: open CAPAs by age with overdue actions and
+checks, and quality events by category this year with the median days to close a CAPA."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from core import bar_chart
+from plugins.capa import trend
+
+
+def capa_context(user: Any) -> dict[str, Any]:
+    by_age = trend.open_capas_by_age(user)
+    return {"by_age": bar_chart([row for row in by_age if row[1]]),
+            "open_total": sum(n for _, n in by_age), "overdue": trend.overdue_work(user)}
+
+
+def events_context(user: Any) -> dict[str, Any]:
+    per_category: dict[str, int] = defaultdict(int)
+    for row in trend.events_per_month(user, 12, "category"):
+        per_category[row["label"]] += row["events"]
+    return {"by_category": bar_chart(sorted(per_category.items(), key=lambda r: -r[1])),
+            "close_days": bar_chart(trend.median_days_to_close(user))}
