@@ -109,6 +109,32 @@ def with_workflow(plugin, workflow: Workflow):
 # -- startup ------------------------------------------------------------------------------------
 
 
+def test_seed_reference_data_adds_audited_rows_once_for_enabled_plugins(app_factory,
+                                                                        temp_plugin):
+    from core import Study
+    from core.users.sync import seed_reference_data
+
+    def seed_reference_data_hook():
+        if Study.by_code("REF-1") is not None:
+            return None
+        db.session.add(Study(code="REF-1", title="Seeded reference study"))
+        db.session.flush()
+        return "acme: 1 study added"
+
+    plugin = make_plugin(temp_plugin)
+    plugin.seed_reference_data = hookimpl(specname="seed_reference_data")(
+        seed_reference_data_hook)
+    app = app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
+    with app.app_context():
+        host = app.extensions["cqms"].host
+        study = Study.by_code("REF-1")
+        assert study is not None  # seeded with the schema, as `cqms db upgrade` does
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.entity_type == "core_study", AuditEntry.entity_id == str(study.id)))
+        assert entry is not None and "Reference data" in entry.reason
+        assert seed_reference_data(host) == []  # nothing missing: nothing added, no summary
+
+
 def test_app_ready_is_called_once_with_the_finished_app(app_factory, temp_plugin):
     calls = []
 

@@ -206,7 +206,7 @@ def test_plugin_order_and_inventory_follow_the_configuration(app_factory, make_u
     capa = host.plugins["capa"]
     assert capa.title == "Quality events and CAPA" and capa.builtin
     assert capa.version == host.plugins["core"].version
-    assert "register_permissions" in capa.hooks and "register_admin_views" not in capa.hooks
+    assert "register_permissions" in capa.hooks and "register_commands" not in capa.hooks
     with app.app_context():
         make_user("alice", "system_admin")
     client = app.test_client()

@@ -36,7 +36,7 @@ def test_declarations_shape_the_list_the_form_and_the_page(client, login, make_u
     db.session.commit()
     login(client, "alice")
     listing = client.get(URL).get_data(as_text=True)
-    assert re.search(r">\s*Notes\s*<", listing) and "fragile" in listing
+    assert re.search(r">\s*Notes\s*<", listing) and "Fragile" in listing  # the label chosen
     form = client.get(URL + "new/").get_data(as_text=True)
     assert "What it is for" in form and "One sentence a new colleague understands." in form
     fields = form[form.index("<form"):]
