@@ -295,6 +295,13 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     date, datetime):
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: due_field "
                                    f"{rt.due_field!r} is not a date column of the model")
+            workflow = reg.workflows[rt.workflow]
+            for t in workflow.transitions:
+                unsigned = [f for f in t.signs if f not in rt.controlled_fields]
+                if unsigned:
+                    raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: transition "
+                                       f"{t.name!r} signs fields that are not controlled: "
+                                       f"{unsigned}")
             if rt.escalate_to_role is not None and rt.escalate_to_role not in reg.roles:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: "
                                    f"escalate_to_role names unknown role {rt.escalate_to_role!r}")
@@ -366,6 +373,9 @@ def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
         if t.automatic and t.signature is not None:
             raise StartupError(f"{where}: transition {t.name!r} is automatic: the system "
                                "principal cannot sign")
+        if t.signs and t.signature is None:
+            raise StartupError(f"{where}: transition {t.name!r} names the fields it signs but "
+                               "takes no signature")
         if t.signature is not None and t.signature not in reg.signature_meanings:
             raise StartupError(f"{where}: transition {t.name!r} names unknown signature meaning "
                                f"{t.signature!r}")

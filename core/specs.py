@@ -252,6 +252,11 @@ class Transition:
     # Done only by the system principal (``core.system_user()``: reactions and sweeps, e.g.
     # superseding a replaced training assignment), never offered to people; no signature.
     automatic: bool = False
+    # The controlled fields its signature vouches for, when a record is signed in stages (a
+    # CAPA's plan approval, then its effectiveness check): a later change to other controlled
+    # fields leaves the signature valid. Empty: all of them. A change to the title, study, site
+    # or attachments invalidates every signature.
+    signs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -232,11 +232,42 @@ def _plain(value: str | None) -> str:
     return INTERNAL_ID.sub("", value or "")
 
 
+ISO_MOMENT = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?\+00:00$")
+BOOLEAN_WORDS = {"true": "Yes", "false": "No"}
+
+
+class FieldWords:
+    """A record's changed fields as its page reads them: declared labels, the label of a value
+    picked from a list, yes/no, a UTC time to the minute."""
+
+    def __init__(self, record: Record) -> None:
+        rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
+        self.labels = dict(rt.labels) if rt is not None else {}
+        self.choices = dict(rt.choices) if rt is not None else {}
+        self.booleans = {a.key for a in record.__mapper__.column_attrs
+                         if isinstance(a.columns[0].type, Boolean)}
+        self._picked: dict[str, dict[Any, str]] = {}
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name) or words(name)
+
+    def value(self, name: str, value: str) -> str:
+        if name in self.choices and value:
+            if name not in self._picked:
+                self._picked[name] = dict(choice_pairs(self.choices[name]))
+            return self._picked[name].get(value, value)
+        if name in self.booleans:
+            return BOOLEAN_WORDS.get(value, value)
+        moment = ISO_MOMENT.match(value or "")
+        return f"{moment.group(1)} {moment.group(2)} UTC" if moment else value
+
+
 def history_events(record: Record, entries: list[AuditEntry]) -> list[Event]:
     """``entries`` (newest first) folded into events: the field rows of one create or change
     become one event; system columns are left out (the raw rows keep them)."""
     events: list[Event] = []
     workflow = workflow_of(record)
+    fields = FieldWords(record)
     for entry in entries:
         if events and _same_event(events[-1], entry):
             event = events[-1]
@@ -249,8 +280,10 @@ def history_events(record: Record, entries: list[AuditEntry]) -> list[Event]:
             new = shown_value(entry)
             if entry.action == "create" and new in ("", None):
                 continue
-            event.changes.append((words(entry.field or ""), _plain(entry.old_value),
-                                  _plain(new)))
+            name = entry.field or ""
+            event.changes.append((fields.label(name),
+                                  fields.value(name, _plain(entry.old_value)),
+                                  fields.value(name, _plain(new))))
     for event in events:
         event.changes.reverse()  # the fields in the order they were written
         if event.action == "update" and not event.changes:

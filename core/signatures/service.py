@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from core.audit.verify import Finding
 from core.db import db, utcnow
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from core.integrity import mac
-from core.records.content import on_content_change
+from core.records.content import BASE_CONTENT, content_fields, on_content_change
 from core.records.models import Record
 from core.signatures.models import (
     ATTESTATION_TEXT,
@@ -131,8 +131,17 @@ def signatures_of(record: Record, *, valid_only: bool = False) -> list[Signature
     return list(db.session.scalars(stmt))
 
 
+def _vouched_for(record: Record) -> dict[str, frozenset[str]]:
+    """Transition name -> the controlled fields its signature covers, for transitions that
+    name them (``Transition.signs``)."""
+    workflow = current_app.extensions["cqms"].registry.workflow_for(record.type)
+    return {t.name: frozenset(t.signs) for t in (workflow.transitions if workflow else ())
+            if t.signs}
+
+
 def invalidate_signatures(session: Session, record: Record) -> None:
-    """Signed content changed: mark the record's valid signatures invalidated (kept, shown)."""
+    """Signed content changed: mark the record's valid signatures invalidated (kept, shown),
+    except those of transitions signing only fields this change left alone."""
     if record.id is None:
         return
     # Most edits touch unsigned records: a bare existence query is a fraction of an ORM load.
@@ -140,9 +149,16 @@ def invalidate_signatures(session: Session, record: Record) -> None:
             Signature.record_id == record.id, Signature.invalidated_at.is_(None)).limit(1)
     ).first() is None:
         return
+    state = inspect(record)
+    changed = {name for name in content_fields(record)
+               if state.attrs[name].history.has_changes()}
+    scoped = _vouched_for(record)
     with session.no_autoflush:
         for sig in session.scalars(select(Signature).where(
                 Signature.record_id == record.id, Signature.invalidated_at.is_(None))):
+            covered = scoped.get(sig.transition)
+            if covered is not None and not changed & (covered | set(BASE_CONTENT)):
+                continue
             sig.invalidated_at = utcnow()
             sig.invalidated_reason = "signed content changed"
 

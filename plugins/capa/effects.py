@@ -24,10 +24,6 @@ def found_not_effective(capa: Capa, _user: Any) -> None:
     capa.check_outcome = "not_effective"
 
 
-def reopened(capa: Capa, _user: Any) -> None:
-    capa.check_result = ""
-
-
 def follow_up_raised(capa: Capa, user: Any) -> None:
     """A new CAPA replaces one found not effective: same problem, category and scope, linked
     to it and to everything it addressed."""

@@ -17,6 +17,14 @@ from plugins.capa import checks, effects
 EVENT = "capa_event"
 CAPA = "capa_capa"
 VIEW, CREATE, APPROVE, CLOSE = "capa.view", "capa.create", "capa.approve", "capa.close"
+# What each stage's signature vouches for: later stages fill in other fields without
+# invalidating it (Transition.signs).
+INVESTIGATION = ("category", "importance", "description", "occurred_on", "process_area",
+                 "severity", "significant", "serious", "containment", "similar_review",
+                 "rca_method", "root_cause_key", "root_cause", "capa_needed", "no_capa_rationale")
+PLAN = ("category", "problem_statement", "priority", "due_date", "action_plan",
+        "impact_assessment")
+CHECK = (*PLAN, "check_criteria", "check_due_date", "check_result")
 
 EVENT_TRANSITIONS = (
     Transition("contain", ("reported",), "contained", CREATE, "Record containment",
@@ -24,7 +32,7 @@ EVENT_TRANSITIONS = (
     Transition("investigate", ("reported", "contained"), "investigating", CREATE,
                "Start the investigation"),
     Transition("complete_investigation", ("investigating",), "investigated", CREATE,
-               "Complete the investigation", signature="responsible",
+               "Complete the investigation", signature="responsible", signs=INVESTIGATION,
                guards=(checks.similar_reviewed, checks.root_cause_given,
                        checks.capa_decision_given)),
     Transition("close", ("investigated",), "closed", CLOSE, "Confirm adequacy and close",
@@ -41,12 +49,12 @@ EVENT_TRANSITIONS = (
 
 CAPA_TRANSITIONS = (
     Transition("verify_impact", ("planning",), "impact_verified", CREATE,
-               "Verify impact on compliance and safety", signature="verified",
+               "Verify impact on compliance and safety", signature="verified", signs=PLAN,
                guards=(checks.plan_complete, checks.impact_given)),
     Transition("revise_plan", ("impact_verified",), "planning", CREATE, "Revise the plan",
                reason_required=True),
     Transition("approve_plan", ("impact_verified",), "implementation", APPROVE,
-               "Approve the plan", signature="approved", not_by=("owner_id",),
+               "Approve the plan", signature="approved", signs=PLAN, not_by=("owner_id",),
                guards=(checks.plan_complete,)),
     Transition("start_check", ("implementation",), "effectiveness_check", CREATE,
                "Start the effectiveness check",
@@ -58,15 +66,16 @@ CAPA_TRANSITIONS = (
                        checks.changes_resolved),
                effects=(effects.capa_closed,)),
     Transition("confirm_effective", ("effectiveness_check",), "effective", APPROVE,
-               "Effective", signature="verified",
+               "Effective", signature="verified", signs=CHECK,
                guards=(checks.check_result_given, checks.not_an_action_owner),
                effects=(effects.found_effective,)),
     Transition("reopen", ("effectiveness_check",), "planning", APPROVE,
-               "Not effective: back to planning", signature="verified", reason_required=True,
+               "Not effective: back to planning", signature="verified", signs=CHECK,
+               reason_required=True,
                guards=(checks.check_result_given, checks.not_an_action_owner),
-               effects=(effects.found_not_effective, effects.reopened)),
+               effects=(effects.found_not_effective,)),
     Transition("replace", ("effectiveness_check",), "superseded", APPROVE,
-               "Not effective: replace by a new CAPA", signature="verified",
+               "Not effective: replace by a new CAPA", signature="verified", signs=CHECK,
                reason_required=True,
                guards=(checks.check_result_given, checks.not_an_action_owner),
                effects=(effects.found_not_effective, effects.follow_up_raised)),
