@@ -24,9 +24,10 @@ from wtforms.validators import DataRequired, Length
 from core.admin.counting import LIST_COUNT_CAP, CappedCount
 from core.audit.context import audit_reason
 from core.db import utc_text
-from core.errors import CQMSError
+from core.errors import CQMSError, ValidationError
 from core.exports.audit import audit_export
 from core.permissions import has_permission
+from core.specs import key_words
 
 MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -159,6 +160,12 @@ class CQMSModelView(ModelView):
         return False
 
     def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, ValidationError) and exc.errors:  # named as the form names them
+            labels = self.column_labels or {}
+            flash("; ".join(message if name == "_" else
+                            f"{labels.get(name) or key_words(name)}: {message}"
+                            for name, message in exc.errors.items()), "error")
+            return True
         if isinstance(exc, CQMSError):
             flash(str(exc), "error")
             return True

@@ -22,6 +22,11 @@ class Step:
     done: bool = True
 
 
+def key_words(key: str) -> str:
+    """A state or outcome key as words: ``effectiveness_check`` -> "Effectiveness check"."""
+    return key.replace("_", " ").capitalize()
+
+
 def _when(value: Any) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else "-"
 
@@ -60,7 +65,7 @@ def event_steps(event: QualityEvent) -> list[Step]:
             ("Notification", event.notification or "-"),
             ("Why none is required", event.no_notification_rationale or "-")],
             done=bool(event.notification or event.no_notification_rationale)))
-    steps.append(Step("Event closure", event, [("State", event.state.replace("_", " "))],
+    steps.append(Step("Event closure", event, [("State", key_words(event.state))],
                       _signed(event, "close", "close_after_containment"),
                       done=event.state in ("closed", "cancelled")))
     return steps
@@ -69,7 +74,7 @@ def event_steps(event: QualityEvent) -> list[Step]:
 def capa_steps(capa: Capa) -> list[Step]:
     actions = queries.actions_of(capa)
     return [
-        Step(f"CAPA {capa.number}: plan", capa, [
+        Step(f"{capa.number}: plan", capa, [
             ("Problem statement", capa.problem_statement),
             ("Priority", dict(PRIORITIES).get(capa.priority, capa.priority)),
             ("Actions due", str(capa.due_date or "-")), ("Action plan", capa.action_plan or "-"),
@@ -77,17 +82,17 @@ def capa_steps(capa: Capa) -> list[Step]:
              _signed(capa, "verify_impact", "approve_plan"),
              done=capa.state not in ("planning", "impact_verified")),
         Step("Actions", capa, [
-            (f"{n}. {a.kind_words} ({a.owner_name}, due {a.due_date})",
-             f"done {a.completed_at:%Y-%m-%d}: {a.evidence}" if a.completed_at else "open")
+            (f"{n}. {a.kind_words}", f"{a.description}\nOwner {a.owner_name}, due {a.due_date}; "
+             + (f"done {a.completed_at:%Y-%m-%d}: {a.evidence}" if a.completed_at else "open"))
             for n, a in enumerate(actions, 1)],
              done=bool(actions) and all(a.completed_at for a in actions)),
         Step("Effectiveness check", capa, [
             ("Criteria", capa.check_criteria or "-"), ("Due", str(capa.check_due_date or "-")),
             ("Result", capa.check_result or "-"),
-            ("Outcome", capa.check_outcome.replace("_", " ") or "-")],
+            ("Outcome", key_words(capa.check_outcome) or "-")],
              _signed(capa, "confirm_effective", "reopen", "replace"),
              done=capa.check_outcome == "effective"),
-        Step("CAPA closure", capa, [("State", capa.state.replace("_", " "))],
+        Step("CAPA closure", capa, [("State", key_words(capa.state))],
              _signed(capa, "close", "close_without_check"),
              done=capa.state in ("closed", "superseded", "cancelled")),
     ]

@@ -163,7 +163,7 @@ def register_record_types():
                                "no_capa_rationale", "notification",
                                "no_notification_rationale", "due_date"),
             number_per_year=True, view_permission=VIEW, manage_permission=CREATE,
-            admin_category="Quality events", due_field="due_date",
+            admin_category="CAPA", due_field="due_date",
             escalate_to_role="qa_manager",
             server_fields=("reported_at", "contained_at", "similar_found"),
             frozen_states=EVENT_CLOSED, frozen_hint="a closed event never changes",
@@ -210,7 +210,7 @@ def register_record_types():
                                "action_plan", "impact_assessment", "check_criteria",
                                "check_due_date", "check_result"),
             number_per_year=True, view_permission=VIEW, manage_permission=CREATE,
-            admin_category="Quality events", due_field="due_date",
+            admin_category="CAPA", due_field="due_date",
             escalate_to_role="qa_manager",
             server_fields=("action_plan", "check_outcome"),
             frozen_states=CAPA_CLOSED, frozen_hint="a closed CAPA never changes",
@@ -241,13 +241,13 @@ def register_record_types():
 @hookimpl
 def register_admin_views():
     return [
-        AdminView(BoardView, "CAPA board", "capa_board", VIEW, category="Quality events",
+        AdminView(BoardView, "CAPA board", "capa_board", VIEW, category="CAPA",
                   order=5),
         AdminView(CategoryAdmin, "Event categories", "capa_categories", CONFIGURE,
-                  model=EventCategory, category="Quality events", order=50),
+                  model=EventCategory, category="CAPA", order=50),
         AdminView(RootCauseAdmin, "Root causes", "capa_root_causes", CONFIGURE,
-                  model=RootCause, category="Quality events", order=51),
-        AdminLink("My CAPA actions", "capa.my_actions", VIEW, category="Quality events"),
+                  model=RootCause, category="CAPA", order=51),
+        AdminLink("My CAPA actions", "capa.my_actions", VIEW, category="CAPA"),
     ]
 
 

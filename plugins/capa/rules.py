@@ -86,10 +86,10 @@ def _capa_problems(capa: Capa, changes: dict[str, Any]) -> list[tuple[str, str]]
         problems += _category(capa.category)
     if "priority" in changes:
         problems += _choice(capa.priority, PRIORITIES, "priority")
-    if capa.check_due_date is not None and capa.due_date is not None and \
-            capa.check_due_date < capa.due_date and "check_due_date" in changes:
-        problems.append(("check_due_date", "The check comes after the CAPA's own due date "
-                                           "(when its actions are done)."))
+    if "check_due_date" in changes and capa.check_due_date is not None and \
+            capa.check_due_date < utcnow().date():
+        problems.append(("check_due_date", "The effectiveness check cannot be due in the "
+                                           "past."))
     return problems
 
 
