@@ -262,6 +262,8 @@ class PluginHost:
             else:
                 row.enabled = enabled
             db.session.flush()
+            if enabled:  # a plugin enabled after `cqms db upgrade` gets its first list entries
+                self.hook_of(key, "seed_reference_data")()
         if has_request_context():
             g.pop("cqms_plugin_states", None)
         db.session.info.pop(PLUGIN_STATES, None)

@@ -16,9 +16,17 @@ def capa_context(user: Any) -> dict[str, Any]:
             "open_total": sum(n for _, n in by_age), "overdue": trend.overdue_work(user)}
 
 
+SITES_SHOWN = 8  # the sites with the most events
+
+
+def _totals(user: Any, by: str) -> list[tuple[str, int]]:
+    totals: dict[str, int] = defaultdict(int)
+    for row in trend.events_per_month(user, 12, by):
+        totals[row["label"]] += row["events"]
+    return sorted(totals.items(), key=lambda r: (-r[1], r[0]))
+
+
 def events_context(user: Any) -> dict[str, Any]:
-    per_category: dict[str, int] = defaultdict(int)
-    for row in trend.events_per_month(user, 12, "category"):
-        per_category[row["label"]] += row["events"]
-    return {"by_category": bar_chart(sorted(per_category.items(), key=lambda r: -r[1])),
+    return {"by_category": bar_chart(_totals(user, "category")),
+            "by_site": _totals(user, "site")[:SITES_SHOWN],
             "close_days": bar_chart(trend.median_days_to_close(user))}

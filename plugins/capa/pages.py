@@ -31,6 +31,7 @@ from core import (
     utcnow,
 )
 from plugins.capa import chain, queries, services
+from plugins.capa.chain_pdf import chain_pdf_response
 from plugins.capa.models import ACTION_KINDS, Capa, CapaAction, QualityEvent
 
 blueprint = Blueprint("capa", __name__, template_folder="templates", url_prefix="/capa")
@@ -254,3 +255,16 @@ def chain_page(record_id: int) -> Any:
         abort(404)
     return render_template("capa/chain.html", record=record,
                            steps=chain.chain_of(record, _user()), record_url=record_page(record))
+
+
+@blueprint.route(f"/records/<{INT}:record_id>/chain.pdf", methods=["POST"],
+                 provide_automatic_options=False)
+@requires(VIEW)
+def chain_pdf(record_id: int) -> Any:
+    record = db.session.get(Record, record_id)
+    if not isinstance(record, (Capa, QualityEvent)) or not may_read(record, _user()):
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired: reload the page and try again.", "error")
+        return redirect(url_for(".chain_page", record_id=record.id))
+    return chain_pdf_response(record, _user())
