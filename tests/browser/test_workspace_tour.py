@@ -19,22 +19,25 @@ from core.records.models import Record
 from core.testing import DEFAULT_PASSWORD
 
 SCREENS = Path(os.environ.get("CQMS_SCREENS", "reports/screens"))
-RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|__None|\w_id\b|content_hash|"
-                      r"attachments_digest")
+RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|capa[_.]|__None|\w_id\b|"
+                      r"content_hash|attachments_digest")
 SERIOUS = {"serious", "critical"}
 ROLE_PAGES = {
     "qa": ["/admin/", "/admin/documents_document/", "{document}", "{version}",
-           "/admin/core_audit/", "/admin/training_matrix/", "/admin/core_tasks/"],
+           "/admin/core_audit/", "/admin/training_matrix/", "/admin/core_tasks/", "{event}",
+           "{capa}", "/admin/capa_board/", "{chain}", "{actions}", "/admin/capa_capa/"],
     "author": ["/admin/", "/admin/documents_version/", "{version}", "/training/my",
-               "/admin/documents_document/new/", "{revise}", "{compare}"],
+               "/admin/documents_document/new/", "{revise}", "{compare}", "{capa}",
+               "/capa/my-actions"],
     "reviewer": ["/admin/", "/admin/core_tasks/", "{review}"],
     "approver": ["/admin/", "{review}"],
     "trainee": ["/admin/", "/training/my", "/admin/core_tasks/"],
     "admin": ["/admin/", "/admin/core_users/", "/admin/core_audit/"],
-    "inspector": ["/admin/", "/admin/documents_document/", "{document}"],
-    "site_monitor": ["/admin/", "/admin/documents_document/"],
+    "inspector": ["/admin/", "/admin/documents_document/", "{document}", "{chain}"],
+    "site_monitor": ["/admin/", "/admin/documents_document/", "/admin/capa_event/", "{event}",
+                     "/admin/capa_event/new/"],
 }
-pytestmark = pytest.mark.plugins("documents", "training")
+pytestmark = pytest.mark.plugins("documents", "training", "capa")
 
 
 @pytest.fixture
@@ -48,7 +51,16 @@ def demo(app, run_cqms, monkeypatch):
             "revise": f"/documents/{numbers['SOP-0001']}/revise",
             "compare": f"/documents/{numbers['SOP-0002']}/compare",
             "version": f"/admin/documents_version/details/?id={numbers['SOP-0001-v2.0']}",
-            "review": f"/admin/documents_version/details/?id={numbers['SOP-0002-v1.1']}"}
+            "review": f"/admin/documents_version/details/?id={numbers['SOP-0002-v1.1']}",
+            "event": f"/admin/capa_event/details/?id={first(numbers, 'QE-')}",
+            "capa": f"/admin/capa_capa/details/?id={first(numbers, 'CAPA-')}",
+            "chain": f"/capa/records/{first(numbers, 'CAPA-')}/chain",
+            "actions": f"/capa/capas/{first(numbers, 'CAPA-')}/actions"}
+
+
+def first(numbers: dict[str, int], prefix: str) -> int:
+    """The id of the first record numbered with ``prefix`` (numbers carry the year)."""
+    return numbers[min(n for n in numbers if n.startswith(prefix))]
 
 
 @pytest.mark.parametrize("username", sorted(ROLE_PAGES))
