@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from core import Record, db, get_setting, notify, system_user
+from core import Record, close_tasks, db, get_setting, notify, system_user
 from plugins.capa.models import Capa, CapaAction, QualityEvent
-from plugins.capa.reactions import notification_task
+from plugins.capa.reactions import NOTIFY_TASK, notification_task
 
 
 def _open_actions(until):  # type: ignore[no-untyped-def]
@@ -46,10 +46,18 @@ def checks_sweep(now: datetime) -> int:
 
 
 def notifications_sweep(now: datetime) -> int:
-    """Serious events flagged after they were reported get their notification task too."""
-    events = db.session.scalars(select(QualityEvent).where(
+    """Serious events flagged after they were reported get their notification task too; the
+    task of an event whose notification (or justification) is recorded is done."""
+    events = list(db.session.scalars(select(QualityEvent).where(
         QualityEvent.serious.is_(True),
         Record.state.in_(("reported", "contained", "investigating", "investigated")))
-        .order_by(QualityEvent.id))
+        .order_by(QualityEvent.id)))
     actor = system_user()
-    return sum(notification_task(event, actor) for event in events)
+    opened = 0
+    for event in events:
+        if event.notification.strip() or event.no_notification_rationale.strip():
+            close_tasks(event, kind=NOTIFY_TASK, by=actor,
+                        reason="Notification recorded on the event")
+        else:
+            opened += notification_task(event, actor)
+    return opened
