@@ -97,8 +97,10 @@ def record_actions(record: Record, user: Any) -> list[RecordAction]:
     return found
 
 
-def _owner_choices() -> list[tuple[str, str]]:
-    return [("", "(choose)")] + [(str(u.id), u.printed_name) for u in User.active_people()]
+def _owner_choices(capa: Capa) -> list[tuple[str, str]]:
+    """People who may see the CAPA (an action's owner works on it)."""
+    return [("", "(choose)")] + [(str(u.id), u.printed_name) for u in User.active_people()
+                                 if services.may_own_actions(u, capa)]
 
 
 @blueprint.route(f"/capas/<{INT}:capa_id>/actions", provide_automatic_options=False)
@@ -107,7 +109,7 @@ def actions(capa_id: int) -> Any:
     capa = _readable(Capa, capa_id)
     user = _user()
     form = ActionForm()
-    form.owner_id.choices = _owner_choices()
+    form.owner_id.choices = _owner_choices(capa)
     form.due_date.data = utcnow().date() + timedelta(days=get_setting("capa.default_due_days"))
     return render_template(
         "capa/actions.html", capa=capa, rows=queries.actions_of(capa), form=form,
@@ -121,7 +123,7 @@ def actions(capa_id: int) -> Any:
 def add_action(capa_id: int) -> Any:
     capa = _readable(Capa, capa_id)
     form = ActionForm()
-    form.owner_id.choices = _owner_choices()
+    form.owner_id.choices = _owner_choices(capa)
     back = redirect(url_for(".actions", capa_id=capa.id))
     if not form.validate_on_submit():
         flash("Check the form: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import Record, category_of, db, get_setting, linked, states_in
+from core import Record, User, category_of, db, get_setting, linked, scope_clause, states_in
 from plugins.capa.models import AnalysisLine, Capa, CapaAction, EventCategory, QualityEvent, RootCause
 
 ADDRESSES = "capa_addresses"          # CAPA -> event / audit finding
@@ -69,7 +69,8 @@ def category_label(key: str) -> str:
 
 def similar_events(event: QualityEvent, now: datetime, limit: int = 10) -> list[QualityEvent]:
     """Events of the same category, or of the same process area at the same study or site,
-    reported within the look-back (``capa.similar_days``), newest first."""
+    reported within the look-back (``capa.similar_days``) and visible to the reporter, newest
+    first."""
     since = now - timedelta(days=get_setting("capa.similar_days"))
     same_place: Any = QualityEvent.category == event.category
     if event.process_area:
@@ -82,6 +83,8 @@ def similar_events(event: QualityEvent, now: datetime, limit: int = 10) -> list[
             .order_by(QualityEvent.reported_at.desc(), QualityEvent.id.desc()).limit(limit))
     if event.id is not None:
         stmt = stmt.where(QualityEvent.id != event.id)
+    reporter = User.by_id(event.created_by_id)
+    stmt = stmt.where(scope_clause(reporter, "capa.view", Record.study_id, Record.site_id))
     return list(db.session.scalars(stmt))
 
 

@@ -16,6 +16,7 @@ from core import (
     audit_reason,
     create_record,
     db,
+    has_permission,
     link_records,
     may_act_in,
     may_read,
@@ -24,6 +25,7 @@ from core import (
 )
 from plugins.capa import queries
 from plugins.capa.models import ACTION_KINDS, AnalysisLine, Capa, CapaAction, QualityEvent
+from plugins.capa.reactions import action_completed
 
 CREATE = "capa.create"
 MAX_TEXT = 4000
@@ -58,6 +60,12 @@ def add_analysis_line(event: QualityEvent, user: User, part: str, finding: str) 
     return line
 
 
+def may_own_actions(person: User, capa: Capa) -> bool:
+    """An action's owner is an active person who may see the CAPA (its study and site)."""
+    return person.active and not person.is_service and has_permission(
+        person, "capa.view", study=capa.study, site=capa.site)
+
+
 def plan_text(actions: list[CapaAction]) -> str:
     """The plan in words, one action a line: what the plan approval signs."""
     return "\n".join(f"{n}. {a.kind_words}: {a.description} (owner {a.owner_name}, due "
@@ -83,6 +91,9 @@ def add_action(capa: Capa, user: User, *, kind: str, description: str, owner: Us
         problems["kind"] = "Choose correction, corrective action or preventive action."
     if owner is None:
         problems["owner_id"] = "Name the action's owner."
+    elif not may_own_actions(owner, capa):
+        problems["owner_id"] = (f"{owner.printed_name} cannot see {capa.number}: choose someone "
+                                "who can work on it.")
     if due_date is None:
         problems["due_date"] = "Give the action a due date."
     elif due_date < utcnow().date():
@@ -121,6 +132,7 @@ def complete_action(action: CapaAction, user: User, *, evidence: str,
         if result is not None and result not in queries.linked_results(capa):
             link_records(capa, result, queries.RESULTED_IN, user,
                          reason=f"Produced by an action of {capa.number}")
+        action_completed(capa, user)
     return action
 
 

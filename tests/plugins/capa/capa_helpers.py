@@ -8,7 +8,6 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core import (
-    Record,
     Task,
     attest,
     audit_reason,
@@ -154,10 +153,6 @@ def audit_events(record, action):  # type: ignore[no-untyped-def]
         AuditEntry.entity_id == str(record.id), AuditEntry.action == action)))
 
 
-def capas_addressing(event):  # type: ignore[no-untyped-def]
-    return queries.capas_for(event)
-
-
 def all_capas():  # type: ignore[no-untyped-def]
     return list(db.session.scalars(select(Capa).order_by(Capa.id)))
 
@@ -178,7 +173,3 @@ def studies():  # type: ignore[no-untyped-def]
         db.session.flush()
     db.session.commit()
     return berlin, lyon
-
-
-def by_number(number):  # type: ignore[no-untyped-def]
-    return db.session.scalar(select(Record).where(Record.number == number))

@@ -1,6 +1,7 @@
 """Quality events: containment before any investigation, similar events, the investigation's
 required parts, significant and serious events (CAPA, signed adequacy, notification task),
-field validation and the categories the plugin seeds."""
+field validation, raising events and CAPAs from another plugin's record (hook
+``capa_raise_for``) and the categories the plugin seeds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from capa_helpers import (
     INVESTIGATION,
+    all_events,
     edit,
     effective,
     investigated,
@@ -16,6 +18,7 @@ from capa_helpers import (
     new_event,
     sig,
     step,
+    studies,
     tasks,
     team,
     today,
@@ -27,11 +30,13 @@ from core import (
     ValidationError,
     WorkflowError,
     audit_reason,
+    call_hook,
     db,
+    linked,
     signatures_of,
 )
 from plugins.capa import queries, services
-from plugins.capa.models import EventCategory
+from plugins.capa.models import Capa, EventCategory, QualityEvent
 from plugins.capa.reactions import NOTIFY_TASK
 
 pytestmark = pytest.mark.plugins("capa")
@@ -194,7 +199,7 @@ def test_a_serious_event_closed_after_containment_needs_the_notification_settled
 # -- validation ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("values", "field"), [
+BAD_EVENTS = (
     ({"category": "nonsense"}, "category"),
     ({"severity": "apocalyptic"}, "severity"),
     ({"process_area": "kitchen"}, "process_area"),
@@ -203,14 +208,18 @@ def test_a_serious_event_closed_after_containment_needs_the_notification_settled
     ({"category": "protocol_deviation", "importance": "huge"}, "importance"),
     ({"occurred_on": today() + timedelta(days=1)}, "occurred_on"),
     ({"similar_found": "QE-2026-0009"}, "similar_found"),  # the server's field
-])
-def test_bad_event_values_are_refused_naming_the_field(people, values, field):
-    values = {"category": "deviation", **values}
-    with pytest.raises(ValidationError) as caught:
-        new_event(people["ann"], **values)
-    db.session.rollback()
-    assert field in caught.value.errors, caught.value.errors
-    assert queries.category_choices()  # the session still works
+)
+
+
+def test_bad_event_values_are_refused_naming_the_field(people):
+    for values, field in BAD_EVENTS:
+        with pytest.raises(ValidationError) as caught:
+            new_event(people["ann"], **{"category": "deviation", **values})
+        db.session.rollback()
+        assert field in caught.value.errors, (values, caught.value.errors)
+    assert all_events() == []
+    good = new_event(people["ann"], category="protocol_deviation", importance="important")
+    assert (good.importance, good.severity) == ("important", "minor")
 
 
 def test_bad_changes_of_events_and_capas_are_refused_naming_the_field(people):
@@ -226,7 +235,7 @@ def test_bad_changes_of_events_and_capas_are_refused_naming_the_field(people):
         assert field in caught.value.errors, (values, caught.value.errors)
     capa = new_capa(ann, category="complaint")
     for values, field in (({"priority": "urgent"}, "priority"), ({"category": "x"}, "category"),
-                          ({"check_due_date": capa.due_date - timedelta(days=1)},
+                          ({"check_due_date": today() - timedelta(days=1)},
                            "check_due_date")):
         with pytest.raises(ValidationError) as caught:
             edit(capa, ann, **values)
@@ -242,6 +251,39 @@ def test_a_retired_category_is_no_longer_offered(people):
     assert "complaint" not in dict(queries.category_choices())
     with pytest.raises(ValidationError) as caught:
         new_event(people["ann"], category="complaint")
+    db.session.rollback()
+    assert "category" in caught.value.errors
+
+
+# -- raising from another plugin's record --------------------------------------------------------
+
+
+def test_the_hook_raises_an_event_or_a_capa_for_another_record(people):
+    ann = people["ann"]
+    berlin, _lyon = studies()
+    source = new_event(ann, title="Stands in for an audit finding", study_id=berlin.study_id,
+                       site_id=berlin.id)
+    event = call_hook("capa_raise_for", record=source, category="audit_finding", user=ann,
+                      title="Finding 3: ICF versions", description="Old ICF in use.",
+                      significant=False, what="event")
+    db.session.commit()
+    assert isinstance(event, QualityEvent) and event.state == "reported"
+    assert (event.category, event.site_id, event.study_id) == (
+        "audit_finding", berlin.id, berlin.study_id)
+    assert linked(event, queries.RAISED_FROM, direction="out") == [source]
+    capa = call_hook("capa_raise_for", record=source, category="audit_finding", user=ann,
+                     title="CAPA for finding 3", description="Old ICF in use.",
+                     significant=False, what="capa")
+    db.session.commit()
+    assert isinstance(capa, Capa) and capa.problem_statement == "Old ICF in use."
+    assert queries.addressed_by(capa) == [source] and capa.site_id == berlin.id
+    with pytest.raises(ValidationError) as caught:
+        call_hook("capa_raise_for", record=source, category="audit_finding", user=ann,
+                  title="x", description="y", significant=False, what="risk")
+    assert "what" in caught.value.errors
+    with pytest.raises(ValidationError) as caught:
+        call_hook("capa_raise_for", record=source, category="nonsense", user=ann,
+                  title="x", description="y", significant=False, what="event")
     db.session.rollback()
     assert "category" in caught.value.errors
 
