@@ -291,6 +291,7 @@ def test_the_hook_raises_an_event_or_a_capa_for_another_record(people):
 # -- the categories the plugin seeds (ISO-21, A11-14, E6-23) ------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.req("ISO-21", "A11-14", "E6-23")
 @pytest.mark.parametrize("key", ["potential_issue", "system_incident", "system_issue"])
 def test_seeded_categories_follow_the_same_chain(people, key):

@@ -156,6 +156,7 @@ def test_analysis_lines_are_added_on_the_analysis_page_while_investigating(clien
     assert "The old stock was used." in text(client.get(url))
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.req("ISO-19", "ISO-17", "E6-09")
 def test_the_chain_page_shows_every_step_with_its_signatures(client, login, people):
     ann, quinn = people["ann"], people["quinn"]

@@ -308,6 +308,7 @@ def test_closing_without_a_check_only_where_the_category_needs_none(people):
 # -- linked changes and risks at closure (ISO-18) -----------------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.req("ISO-18")
 def test_block_refuses_closure_while_a_required_change_is_open(people):
     ann, quinn = people["ann"], people["quinn"]
