@@ -2,8 +2,8 @@
 is set): cost of the audit listener per write, sign-in cost with production argon2 parameters,
 and request latency of the dashboard; then the kernel (bench.kernel), API list latency
 (bench.api), record reads under gunicorn (bench.read), reminder (bench.reminders), training
-matrix (bench.training) and audit-trail size (bench.audit_trail) benchmarks. Prints medians and
-ratios; asserts nothing."""
+matrix (bench.training), quality event and CAPA pages (bench.capa) and audit-trail size
+(bench.audit_trail) benchmarks. Prints medians and ratios; asserts nothing."""
 
 from __future__ import annotations
 
@@ -94,10 +94,10 @@ def main() -> int:
             bench_requests(prod, label)
             with prod.app_context():
                 db.engine.dispose()
-    from bench import api, audit_trail, kernel, read, reminders, training
+    from bench import api, audit_trail, capa, kernel, read, reminders, training
 
     status = max(kernel.main(), api.main(), read.main(), reminders.main(), training.main(),
-                 audit_trail.main())
+                 capa.main(), audit_trail.main())
     if os.environ.get("CQMS_BENCH_AUDIT_CHAIN"):  # 1M-entry verify bench: minutes, opt-in
         from bench import audit_chain, audit_verify
 
