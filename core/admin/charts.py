@@ -56,11 +56,14 @@ def _readable_types(user: Any) -> list[Any]:
 
 
 def _counts_by_state(rt: Any, user: Any, *conditions: Any) -> dict[str, int]:
-    stmt = (select(Record.state, func.count()).select_from(rt.model).where(
-        Record.type == rt.key,
-        scope_clause(user, rt.view_permission, Record.study_id, Record.site_id), *conditions)
-        .group_by(Record.state))
     extra = read_clause(rt, user)
+    # The type's own table only when its read filter needs its columns (a join per row).
+    stmt = (select(Record.state, func.count())
+            .select_from(rt.model if extra is not None else Record).where(
+                Record.type == rt.key,
+                scope_clause(user, rt.view_permission, Record.study_id, Record.site_id),
+                *conditions)
+            .group_by(Record.state))
     if extra is not None:
         stmt = stmt.where(extra)
     return dict(db.session.execute(stmt).all())

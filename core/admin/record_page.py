@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import Boolean, select
 from sqlalchemy.orm import Mapper
 
@@ -119,8 +119,18 @@ def choice_pairs(pairs: Any) -> list[tuple[str, str]]:
 def _chosen(pairs: Any) -> Any:
     def shown(_view: Any, _context: Any, model: Any, name: str) -> str:
         value = getattr(model, name)
-        return dict(choice_pairs(pairs)).get(value, value)
+        return _labels_of(pairs).get(value, value)
     return shown
+
+
+def _labels_of(pairs: Any) -> dict[Any, str]:
+    """A pick list's labels by value, asked once per request (a list page has many rows)."""
+    if not callable(pairs):
+        return dict(pairs)
+    cache = g.setdefault("cqms_pick_lists", {}) if has_request_context() else {}
+    if id(pairs) not in cache:
+        cache[id(pairs)] = dict(choice_pairs(pairs))
+    return cache[id(pairs)]
 
 
 def choice_formatters(record_type: RecordType) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class Record(Base):
         Index("ix_core_record_type_number", "type", "number"),
         Index("ix_core_record_type_updated", "type", "updated_at", "id"),
         Index("ix_core_record_type_created", "type", "created_at", "id"),
+        # Counts by type and state (dashboards, boards) read the index alone.
+        Index("ix_core_record_type_state", "type", "state"),
     )
 
     def audit_label(self) -> str:

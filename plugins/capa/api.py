@@ -40,7 +40,8 @@ class TrendQuery(Schema):
 
 class TrendRow(Schema):
     month = fields.String(metadata={"description": "YYYY-MM of the report (UTC)"})
-    key = fields.String(metadata={"description": "The category key, study code or site code"})
+    key = fields.String(metadata={"description": "The category key, the study code, or the "
+                                                "site as study/site code ('' for none)"})
     label = fields.String()
     events = fields.Integer()
 

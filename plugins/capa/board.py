@@ -21,7 +21,8 @@ class BoardView(BaseView):
         user = current_user._get_current_object()
         code = request.args.get("study", "").strip()[:40]
         study = Study.by_code(code) if code else None
-        where = [scope_clause(user, "capa.view", Record.study_id, Record.site_id)]
+        where = [Record.type == "capa_capa",
+                 scope_clause(user, "capa.view", Record.study_id, Record.site_id)]
         problem = ""
         if code and study is None:
             problem = f"No study {code!r}: showing all studies."

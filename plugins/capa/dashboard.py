@@ -3,7 +3,6 @@ checks, and quality events by category this year with the median days to close a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from core import bar_chart
@@ -19,14 +18,7 @@ def capa_context(user: Any) -> dict[str, Any]:
 SITES_SHOWN = 8  # the sites with the most events
 
 
-def _totals(user: Any, by: str) -> list[tuple[str, int]]:
-    totals: dict[str, int] = defaultdict(int)
-    for row in trend.events_per_month(user, 12, by):
-        totals[row["label"]] += row["events"]
-    return sorted(totals.items(), key=lambda r: (-r[1], r[0]))
-
-
 def events_context(user: Any) -> dict[str, Any]:
-    return {"by_category": bar_chart(_totals(user, "category")),
-            "by_site": _totals(user, "site")[:SITES_SHOWN],
+    return {"by_category": bar_chart(trend.events_in_months(user, 12, "category")),
+            "by_site": trend.events_in_months(user, 12, "site")[:SITES_SHOWN],
             "close_days": bar_chart(trend.median_days_to_close(user))}
