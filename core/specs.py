@@ -13,10 +13,16 @@ SETTING_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool}
 STATE_CATEGORIES = ("draft", "open", "closed", "cancelled")
 
 
+# Words written in capitals wherever a key holds them (``capa_needed`` -> "CAPA needed").
+ACRONYMS = {"capa": "CAPA", "sop": "SOP", "irb": "IRB", "iec": "IEC", "pdf": "PDF",
+            "csv": "CSV", "api": "API", "utc": "UTC", "gcp": "GCP"}
+
+
 def key_words(key: str) -> str:
     """A declared key as people read it: ``in_review`` -> "In review", ``document_type_id`` ->
     "Document type" (where a declaration gives no label)."""
-    text = key.removesuffix("_id").replace("_", " ").strip()
+    words = key.removesuffix("_id").replace("_", " ").strip().split(" ")
+    text = " ".join(ACRONYMS.get(w, w) for w in words)
     return text[:1].upper() + text[1:]
 
 
