@@ -305,7 +305,8 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             if rt.escalate_to_role is not None and rt.escalate_to_role not in reg.roles:
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: "
                                    f"escalate_to_role names unknown role {rt.escalate_to_role!r}")
-            named = {*rt.list_columns, *rt.labels, *rt.help_texts, *rt.field_order, *rt.choices}
+            named = {*rt.list_columns, *rt.labels, *rt.help_texts, *rt.field_order, *rt.choices,
+                     *rt.create_fields}
             unknown = sorted(named - columns - {a.key for a in
                                                 rt.model.__mapper__.relationships})
             if unknown:

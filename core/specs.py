@@ -368,6 +368,10 @@ class RecordType:
     help_texts: Mapping[str, str] = field(default_factory=dict, hash=False)
     field_order: tuple[str, ...] = ()
     choices: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, hash=False)
+    # The fields the create form asks for (title, study and site always): a record reported
+    # in a few fields and completed later on its edit form (an event's investigation). Empty:
+    # every field.
+    create_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,22 @@ def test_a_declaration_naming_an_unknown_field_stops_start_up(app_factory, temp_
     broken = make_plugin(temp_plugin, rt_options={"labels": {"colour": "Colour"}})
     with pytest.raises(StartupError, match=r"admin declarations name unknown fields \['colour'\]"):
         app_factory(plugins=["acme"], extra_plugins={"acme": broken}, schema=False)
+
+
+def test_create_fields_keep_the_create_form_short(app_factory, temp_plugin, make_user, login):
+    plugin = make_plugin(temp_plugin, rt_options={"create_fields": ("description",)})
+    app = app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
+    with app.app_context():
+        make_user("alice", "author")
+    client = app.test_client()
+    login(client, "alice")
+    form = client.get(URL + "new/").get_data(as_text=True)
+    assert 'name="description"' in form and 'name="title"' in form
+    assert 'name="notes"' not in form  # filled in later, on the edit form
+    with app.app_context():
+        record = create_record("acme_widget", make_user("bob", "author"), title="Pump",
+                               description="Moves water")
+        db.session.commit()
+        record_id = record.id
+    edit = client.get(f"{URL}edit/?id={record_id}").get_data(as_text=True)
+    assert 'name="notes"' in edit

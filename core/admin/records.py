@@ -111,6 +111,17 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
                     found.creation_counter = first + position
         return form_class
 
+    def create_form(self, obj: Any = None) -> Any:
+        """The type's ``create_fields`` only, when it names them (the rest come later)."""
+        form = super().create_form(obj)
+        asked = self.record_type.create_fields
+        if asked:
+            kept = {"csrf_token", "reason", "expected_version", "title", "study", "site",
+                    *asked, *(name.removesuffix("_id") for name in asked)}
+            for name in [n for n in form._fields if n not in kept]:
+                del form[name]
+        return form
+
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
         """After saving, the record itself (not the list)."""
         return url_for(".details_view", id=model.id)
