@@ -92,7 +92,7 @@ def _deviation(users: dict[str, Any], sign: Any, study: Any) -> str:
     _step(event, "complete_investigation", monitor, signature=signed)
     capa = create_record(
         "capa_capa", author, reason=REASON, title=CAPA_TITLE, category="protocol_deviation",
-        priority="high", study_id=study.id,
+        priority="high", study_id=study.id, site_id=site.id if site else None,
         problem_statement="Superseded consent forms stay in use at sites after a new version "
                           "is approved.")
     link_records(capa, event, queries.ADDRESSES, author, reason=REASON)
