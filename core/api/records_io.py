@@ -169,7 +169,18 @@ def field_info(rt: RecordType) -> list[dict[str, Any]]:
             "required": bool(field and field.required) or name == "title",
             "nullable": bool(column.nullable), "max_length": length,
             "controlled": name in rt.controlled_fields or name in ("title", "study_id", "site_id"),
-            "read_only": name in SERVER_OWNED,
+            "read_only": name in SERVER_OWNED or name in rt.server_fields,
+            **_choices(rt, name),
         })
     return info
+
+
+def _choices(rt: RecordType, name: str) -> dict[str, Any]:
+    """A declared pick list's values and labels (a list administrators keep is read now)."""
+    pairs = rt.choices.get(name)
+    if pairs is None:
+        return {"choices": None, "choice_labels": None}
+    listed = list(pairs() if callable(pairs) else pairs)
+    return {"choices": [value for value, _ in listed],
+            "choice_labels": {value: label for value, label in listed}}
 

@@ -190,6 +190,10 @@ class Field(Schema):
     max_length = fields.Integer(allow_none=True)
     controlled = fields.Boolean()
     read_only = fields.Boolean()
+    choices = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "The values the field takes, when the type offers a list (labels in "
+                       "choice_labels)"})
+    choice_labels = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
 
 
 class TransitionInfo(Schema):

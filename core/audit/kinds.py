@@ -62,6 +62,8 @@ def shown_value(entry: Any) -> str:
         return _record_type_label(value)
     if entry.entity_type == "core_task" and entry.field == "kind" and value:
         return task_kind_words(value)
+    if entry.entity_type == "core_record_link" and entry.field == "kind" and value:
+        return _link_kind_label(value)
     if entry.action not in ("signature.applied", "signature.invalidated") or not value:
         return "" if value is None else value
     try:
@@ -97,6 +99,16 @@ def _record_type_label(key: str) -> str:
         return key
     found = current_app.extensions["cqms"].registry.record_types.get(key)
     return found.label if found is not None else key
+
+
+def _link_kind_label(key: str) -> str:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        kind = current_app.extensions["cqms"].registry.link_kinds.get(key)
+        if kind is not None:
+            return kind.label
+    return key
 
 
 def _meaning_label(key: str) -> str:

@@ -77,6 +77,15 @@ class Record(Base):
         return found if isinstance(found, cls) else None
 
     @classmethod
+    def by_number(cls, number: Any) -> Record | None:
+        """The record numbered ``number`` (``SOP-0003-v2.0``; of this class: on ``Record``, of
+        any type), or None. Reading rights are the caller's to check (``may_read``)."""
+        if not isinstance(number, str) or not number.strip() or len(number) > 64:
+            return None
+        found = db.session.scalar(select(Record).where(Record.number == number.strip()))
+        return found if isinstance(found, cls) else None
+
+    @classmethod
     def by_ids(cls, record_ids: Iterable[Any]) -> dict[int, Record]:
         """``{id: record}`` for those of ``record_ids`` that exist (of this class), in one
         query."""

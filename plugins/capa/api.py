@@ -11,7 +11,6 @@ from flask import abort
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import select
 
 from core import (
     Record,
@@ -139,7 +138,7 @@ def capa_actions(capa_id: int) -> Any:
 def plan_action(body: dict[str, Any], capa_id: int) -> Any:
     """Plan an action (while the CAPA is in planning; 409 afterwards)."""
     capa = _readable(Capa, capa_id)
-    owner = db.session.scalar(select(User).where(User.username == body["owner"]))
+    owner = User.by_username(body["owner"])
     if owner is None or not owner.active or owner.is_service:
         raise ValidationError({"owner": f"No active person with the username {body['owner']!r}."})
     action = services.add_action(capa, api_user(), kind=body["kind"],
@@ -164,7 +163,7 @@ def complete_action(body: dict[str, Any], action_id: int) -> Any:
     user = api_user()
     result = None
     if body["result"]:
-        result = db.session.scalar(select(Record).where(Record.number == body["result"]))
+        result = Record.by_number(body["result"])
         if result is None or not may_read(result, user):
             raise ValidationError({"result": f"No record numbered {body['result']!r} "
                                                       "that you may see."})

@@ -38,6 +38,6 @@ class BoardView(BaseView):
                 select(Capa).where(Record.state == stage, *where)
                 .order_by(Capa.due_date.is_(None), Capa.due_date, Capa.id).limit(SHOWN)))
             columns.append({"state": stage, "count": counts.get(stage, 0), "cards": cards})
-        studies = list(db.session.scalars(select(Study).order_by(Study.code)))
+        studies = Study.pick_list()
         return self.render("capa/board.html", columns=columns, studies=studies, study=code,
                            problem=problem, today=utcnow().date(), shown=SHOWN)

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from core import (
     CQMSError,
-    Record,
     SignatureRequest,
     ValidationError,
     attest,
@@ -25,6 +24,7 @@ from core import (
     utcnow,
 )
 from plugins.capa import queries, services
+from plugins.capa.models import Capa, QualityEvent
 
 REASON = "Demo data loaded with cqms demo"
 DEVIATION = "Consent taken on superseded ICF version 3"
@@ -46,7 +46,8 @@ def _signature(users: dict[str, Any], passwords: dict[str, str | None],
 
 
 def _exists(title: str) -> bool:
-    return db.session.scalar(select(Record.id).where(Record.title == title)) is not None
+    return any(db.session.scalar(select(model.id).where(model.title == title)) is not None
+               for model in (QualityEvent, Capa))
 
 
 def _step(record: Any, name: str, user: Any, **kwargs: Any) -> None:

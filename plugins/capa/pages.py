@@ -157,7 +157,7 @@ def complete_action(action_id: int) -> Any:
     user = _user()
     result = None
     if form.result.data:
-        result = db.session.scalar(select(Record).where(Record.number == form.result.data.strip()))
+        result = Record.by_number(form.result.data)
         if result is None or not may_read(result, user):
             flash(f"No record numbered {form.result.data.strip()!r} that you may see.", "error")
             return back
@@ -252,7 +252,7 @@ def raise_capa(event_id: int) -> Any:
 @blueprint.route(f"/records/<{INT}:record_id>/chain", provide_automatic_options=False)
 @requires(VIEW)
 def chain_page(record_id: int) -> Any:
-    record = db.session.get(Record, record_id)
+    record = Record.by_id(record_id)
     if not isinstance(record, (Capa, QualityEvent)) or not may_read(record, _user()):
         abort(404)
     return render_template("capa/chain.html", record=record,
@@ -263,7 +263,7 @@ def chain_page(record_id: int) -> Any:
                  provide_automatic_options=False)
 @requires(VIEW)
 def chain_pdf(record_id: int) -> Any:
-    record = db.session.get(Record, record_id)
+    record = Record.by_id(record_id)
     if not isinstance(record, (Capa, QualityEvent)) or not may_read(record, _user()):
         abort(404)
     if not FlaskForm().validate_on_submit():

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from core import Task, close_tasks, db, get_setting, open_task, system_user
+from core import close_tasks, db, get_setting, open_task, system_user, utcnow
 from plugins.capa import queries
 from plugins.capa.models import Capa, QualityEvent
 
@@ -25,13 +23,10 @@ def notification_task(event: QualityEvent, by: Any) -> bool:
         return False
     reported = (event.reported_at or event.created_at).date()
     due = reported + timedelta(days=get_setting("capa.notification_days"))
-    existing = db.session.scalar(select(Task.id).where(
-        Task.record_id == event.id, Task.kind == NOTIFY_TASK, Task.state == "open"))
-    if existing is not None:
-        return False
-    open_task(event, NOTIFY_TASK, f"Notify the authorities / IRB-IEC of {event.number}",
-              role="qa_manager", due=due, by=by)
-    return True
+    asked = utcnow()
+    task = open_task(event, NOTIFY_TASK, f"Notify the authorities / IRB-IEC of {event.number}",
+                     role="qa_manager", due=due, by=by)
+    return task.created_at >= asked  # an open one is returned as it is
 
 
 def event_created(event: QualityEvent) -> None:

@@ -38,37 +38,29 @@ def _month(column: Any) -> Any:
     return func.substr(column, 1, 7)  # SQLite keeps UTC timestamps as ISO text
 
 
-def _grouping(by: str) -> tuple[Any, Any]:
-    """The column an event count is grouped by, and how to join it."""
-    if by == "category":
-        return QualityEvent.category, None
-    if by == "study":
-        return Study.code, (Study, Study.id == Record.study_id)
-    return Site.id, (Site, Site.id == Record.site_id)
+def _grouping(by: str) -> Any:
+    """The column an event count is grouped by."""
+    return {"category": QualityEvent.category, "study": Record.study_id,
+            "site": Record.site_id}[by]
 
 
-def _labels(by: str, keys: set[Any]) -> dict[Any, tuple[str, str]]:
+def _labels(by: str) -> dict[Any, tuple[str, str]]:
     """(key, label) per grouped value: a category's label, a study's code, a site as
     study/site (site codes repeat across studies)."""
     if by == "category":
-        names = dict(queries.category_choices())
-        return {k: (k, names.get(k, k)) for k in keys if k}
+        return {k: (k, label) for k, label in queries.category_choices()}
     if by == "study":
-        return {k: (k, k) for k in keys if k}
-    sites = {s.id: s for s in db.session.scalars(select(Site).where(Site.id.in_(
-        [k for k in keys if k])))}
-    return {k: (s.audit_label(), s.audit_label()) for k, s in sites.items()}
+        return {s.id: (s.code, s.code) for s in Study.pick_list()}
+    return {s.id: (s.audit_label(), s.audit_label()) for s in Site.pick_list()}
 
 
 def _counts(user: Any, months: int, by: str, *, per_month: bool) -> list[tuple[Any, ...]]:
     since = month_start(months, utcnow().date())
-    column, join = _grouping(by)
+    column = _grouping(by)
     keys = (_month(QualityEvent.reported_at), column) if per_month else (column,)
-    stmt = select(*keys, func.count()).select_from(QualityEvent)
-    if join is not None:
-        stmt = stmt.outerjoin(*join)
-    stmt = stmt.where(QualityEvent.reported_at >= since, _in_scope(user),
-                      Record.state != "cancelled").group_by(*keys)
+    stmt = (select(*keys, func.count()).select_from(QualityEvent)
+            .where(QualityEvent.reported_at >= since, _in_scope(user),
+                   Record.state != "cancelled").group_by(*keys))
     return list(db.session.execute(stmt).all())
 
 
@@ -76,9 +68,9 @@ def events_per_month(user: Any, months: int, by: str) -> list[dict[str, Any]]:
     """``[{"month": "2026-11", "key": ..., "label": ..., "events": n}]``, oldest first, grouped
     in the database (in the viewer's scope, cancelled events left out)."""
     rows = _counts(user, months, by, per_month=True)
-    labels = _labels(by, {key for _, key, _ in rows})
-    out = [{"month": month, "key": labels.get(key, ("", ""))[0],
-            "label": labels.get(key, ("", "(none)"))[1], "events": n}
+    labels = _labels(by)
+    out = [{"month": month, "key": labels.get(key, (key or "", ""))[0],
+            "label": labels.get(key, ("", key or "(none)"))[1], "events": n}
            for month, key, n in rows]
     return sorted(out, key=lambda r: (r["month"], r["key"]))
 
@@ -86,8 +78,8 @@ def events_per_month(user: Any, months: int, by: str) -> list[dict[str, Any]]:
 def events_in_months(user: Any, months: int, by: str) -> list[tuple[str, int]]:
     """(label, events) over the last ``months`` months, the most events first."""
     rows = _counts(user, months, by, per_month=False)
-    labels = _labels(by, {key for key, _ in rows})
-    totals = [(labels.get(key, ("", "(none)"))[1], n) for key, n in rows]
+    labels = _labels(by)
+    totals = [(labels.get(key, ("", key or "(none)"))[1], n) for key, n in rows]
     return sorted(totals, key=lambda r: (-r[1], r[0]))
 
 
