@@ -96,6 +96,18 @@ def _grants(user: Any) -> list[tuple[frozenset[str], int | None, int | None, int
     return cache[user.id]
 
 
+def only_scope(user: Any, name: str) -> tuple[int | None, int | None] | None:
+    """(study id, site id) when every grant of ``name`` the user holds is for that one study or
+    site (a form's default scope); None when they hold it globally, in several places or not
+    at all."""
+    places = {(a_site_study if a_site is not None else a_study, a_site)
+              for perms, a_study, a_site, a_site_study in _grants(user) if name in perms}
+    if len(places) != 1:
+        return None
+    place = places.pop()
+    return None if place == (None, None) else place
+
+
 def has_permission(user: Any, name: str, *, study: Any = None, site: Any = None) -> bool:
     """Whether ``user`` holds ``name``; with a study/site, only assignments covering it count.
 

@@ -39,7 +39,7 @@ from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
 from core.exports.downloads import certified_copy_download, pdf_download
-from core.permissions import has_permission, may_act_in, scope_clause
+from core.permissions import has_permission, may_act_in, only_scope, scope_clause
 from core.records.access import readable_links
 from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
@@ -56,6 +56,7 @@ from core.records.service import (
 from core.signatures.forms import SignatureForm
 from core.signatures.service import has_attested, signatures_of
 from core.specs import RecordType, key_words
+from core.studies import Site, Study
 from core.verification import verify_record
 from core.workflows.service import available_transitions, perform_transition
 
@@ -114,6 +115,8 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
     def create_form(self, obj: Any = None) -> Any:
         """The type's ``create_fields`` only, when it names them (the rest come later)."""
         form = super().create_form(obj)
+        if request.method == "GET":
+            self._default_scope(form)
         asked = self.record_type.create_fields
         if asked:
             kept = {"csrf_token", "reason", "expected_version", "title", "study", "site",
@@ -121,6 +124,15 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
             for name in [n for n in form._fields if n not in kept]:
                 del form[name]
         return form
+
+    def _default_scope(self, form: Any) -> None:
+        """Someone who may create these records in one study or site only starts there."""
+        place = only_scope(current_user, self.manage_permission or "")
+        if place is None or not hasattr(form, "study") or not hasattr(form, "site"):
+            return
+        study_id, site_id = place
+        form.study.data = db.session.get(Study, study_id) if study_id is not None else None
+        form.site.data = Site.by_id(site_id) if site_id is not None else None
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
         """After saving, the record itself (not the list)."""
