@@ -110,7 +110,8 @@ def actions(capa_id: int) -> Any:
     user = _user()
     form = ActionForm()
     form.owner_id.choices = _owner_choices(capa)
-    form.due_date.data = utcnow().date() + timedelta(days=get_setting("capa.default_due_days"))
+    form.due_date.data = min(d for d in (capa.due_date, utcnow().date() + timedelta(
+        days=get_setting("capa.default_due_days"))) if d is not None)
     return render_template(
         "capa/actions.html", capa=capa, rows=queries.actions_of(capa), form=form,
         may_plan=capa.state == "planning" and may_act_in(user, CREATE, capa.study, capa.site),

@@ -78,10 +78,17 @@ def register_roles():
 def register_settings():
     return [
         SettingSpec("capa.default_due_days", "int", 30,
-                    "Days to complete a CAPA action when no due date is given.",
+                    "Days to complete a CAPA action, at most: the Actions page proposes this "
+                    "or the CAPA's own due date, whichever comes first.",
                     minimum=1, maximum=365),
-        SettingSpec("capa.event_due_days", "int", 30,
-                    "Days from its report to close a quality event (its due date).",
+        SettingSpec("capa.event_due_days_minor", "int", 30,
+                    "Days from its report to close a minor quality event (its due date).",
+                    minimum=1, maximum=365),
+        SettingSpec("capa.event_due_days_major", "int", 20,
+                    "Days from its report to close a major quality event.",
+                    minimum=1, maximum=365),
+        SettingSpec("capa.event_due_days_critical", "int", 10,
+                    "Days from its report to close a critical quality event.",
                     minimum=1, maximum=365),
         SettingSpec("capa.due_days_high", "int", 30,
                     "Days to carry out a high-priority CAPA (its due date).",

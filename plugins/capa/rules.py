@@ -32,7 +32,9 @@ def prepare_new_event(event: QualityEvent) -> None:
     now = utcnow()
     event.reported_at = now
     if event.due_date is None:
-        event.due_date = now.date() + timedelta(days=get_setting("capa.event_due_days"))
+        severity = event.severity if event.severity in dict(SEVERITIES) else "minor"
+        event.due_date = now.date() + timedelta(
+            days=get_setting(f"capa.event_due_days_{severity}"))
     if event.category:
         found = queries.similar_events(event, now)
         event.similar_found = ", ".join(e.number for e in found) or "none found"
