@@ -98,7 +98,7 @@ def record_actions(record: Record, user: Any) -> list[RecordAction]:
 
 
 def _owner_choices(capa: Capa) -> list[tuple[str, str]]:
-    """People who may see the CAPA (an action's owner works on it)."""
+    """People who may work on the CAPA (an action's owner records its completion)."""
     return [("", "(choose)")] + [(str(u.id), u.printed_name) for u in User.active_people()
                                  if services.may_own_actions(u, capa)]
 

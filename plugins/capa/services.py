@@ -16,7 +16,6 @@ from core import (
     audit_reason,
     create_record,
     db,
-    has_permission,
     link_records,
     may_act_in,
     may_read,
@@ -61,9 +60,10 @@ def add_analysis_line(event: QualityEvent, user: User, part: str, finding: str) 
 
 
 def may_own_actions(person: User, capa: Capa) -> bool:
-    """An action's owner is an active person who may see the CAPA (its study and site)."""
-    return person.active and not person.is_service and has_permission(
-        person, "capa.view", study=capa.study, site=capa.site)
+    """An action's owner is an active person who may work on the CAPA where it is (they
+    record the completion on it)."""
+    return person.active and not person.is_service and may_act_in(
+        person, CREATE, capa.study, capa.site)
 
 
 def plan_text(actions: list[CapaAction]) -> str:
@@ -92,8 +92,8 @@ def add_action(capa: Capa, user: User, *, kind: str, description: str, owner: Us
     if owner is None:
         problems["owner_id"] = "Name the action's owner."
     elif not may_own_actions(owner, capa):
-        problems["owner_id"] = (f"{owner.printed_name} cannot see {capa.number}: choose someone "
-                                "who can work on it.")
+        problems["owner_id"] = (f"{owner.printed_name} may not work on {capa.number}: choose "
+                                "someone who may.")
     if due_date is None:
         problems["due_date"] = "Give the action a due date."
     elif due_date < utcnow().date():
