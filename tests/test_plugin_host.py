@@ -223,54 +223,60 @@ def test_plugin_order_and_inventory_follow_the_configuration(app_factory, make_u
 
 
 def test_required_plugin_must_be_allowed_at_startup(app_factory, temp_plugin):
-    with pytest.raises(StartupError, match="plugin 'audits' requires plugin 'capa', which is not "
-                                           "in PLUGINS"):
-        app_factory(plugins=["documents", "audits"])
     needy = temp_plugin("needy", REQUIRES=("training",))
-    with pytest.raises(StartupError, match="plugin 'needy' requires plugin 'training'"):
+    with pytest.raises(StartupError, match="plugin 'needy' requires plugin 'training', which is "
+                                           "not in PLUGINS"):
         app_factory(plugins=["documents", "needy"], extra_plugins={"needy": needy})
 
 
-@pytest.mark.plugins("documents", "training", "capa", "audits")
-def test_requires_is_enforced_by_set_enabled(app, db, system_actor):
-    host = app.extensions["cqms"].host
-    assert host.plugins["audits"].requires == ("capa",)
+class TestRequires:
+    """A plugin (``needy``) requiring capa: capa cannot be disabled under it, nor it enabled
+    without capa."""
 
-    with pytest.raises(ConflictError) as refused:
-        host.set_enabled("capa", False, "Not used")
-    assert str(refused.value) == ("Cannot disable 'capa': 'audits' requires it; "
-                                  "disable that first.")
-    assert stored_state(db, "capa") is None and host.is_enabled("capa")
+    @pytest.fixture
+    def app_config(self, temp_plugin):
+        return {"plugins": ["capa", "needy"],
+                "extra_plugins": {"needy": temp_plugin("needy", REQUIRES=("capa",))}}
 
-    assert host.set_enabled("audits", False, "Audit module not validated yet")
-    assert host.set_enabled("capa", False, "CAPA module not validated yet")
-    db.session.commit()
-    with pytest.raises(ConflictError) as refused:
-        host.set_enabled("audits", True, "Go live")
-    assert str(refused.value) == "Cannot enable 'audits': it requires 'capa'; enable that first."
-    assert stored_state(db, "audits") is False
+    def test_requires_is_enforced_by_set_enabled(self, app, db, system_actor):
+        host = app.extensions["cqms"].host
+        assert host.plugins["needy"].requires == ("capa",)
 
-    assert host.set_enabled("capa", True, "Validated")
-    assert host.set_enabled("audits", True, "Validated")
-    db.session.commit()
-    assert host.enabled_keys() == ["core", *BUILTIN]
+        with pytest.raises(ConflictError) as refused:
+            host.set_enabled("capa", False, "Not used")
+        assert str(refused.value) == ("Cannot disable 'capa': 'needy' requires it; "
+                                      "disable that first.")
+        assert stored_state(db, "capa") is None and host.is_enabled("capa")
 
+        assert host.set_enabled("needy", False, "Module not validated yet")
+        assert host.set_enabled("capa", False, "CAPA module not validated yet")
+        db.session.commit()
+        with pytest.raises(ConflictError) as refused:
+            host.set_enabled("needy", True, "Go live")
+        assert str(refused.value) == "Cannot enable 'needy': it requires 'capa'; enable that " \
+                                     "first."
+        assert stored_state(db, "needy") is False
 
-@pytest.mark.plugins("capa", "audits")
-def test_requires_is_enforced_on_the_plugins_page(app, admin_client, db):
-    page = toggle(admin_client, "capa", "disable", follow_redirects=True)
-    assert "Cannot disable 'capa': 'audits' requires it; disable that first." in text_of(page)
-    assert stored_state(db, "capa") is None and plugin_entries(db, "capa") == []
+        assert host.set_enabled("capa", True, "Validated")
+        assert host.set_enabled("needy", True, "Validated")
+        db.session.commit()
+        assert host.enabled_keys() == ["core", "capa", "needy"]
 
-    toggle(admin_client, "audits", "disable")
-    toggle(admin_client, "capa", "disable")
-    before = audit_count(db)
-    page = toggle(admin_client, "audits", "enable", follow_redirects=True)
-    body = text_of(page)
-    assert "Cannot enable 'audits': it requires 'capa'; enable that first." in body
-    assert re.search(r'id="plugin-audits".*?badge-secondary">disabled', body, re.S)
-    db.session.expire_all()
-    assert stored_state(db, "audits") is False and audit_count(db) == before
+    def test_requires_is_enforced_on_the_plugins_page(self, app, admin_client, db):
+        page = toggle(admin_client, "capa", "disable", follow_redirects=True)
+        assert "Cannot disable 'capa': 'needy' requires it; disable that first." in \
+            text_of(page)
+        assert stored_state(db, "capa") is None and plugin_entries(db, "capa") == []
+
+        toggle(admin_client, "needy", "disable")
+        toggle(admin_client, "capa", "disable")
+        before = audit_count(db)
+        page = toggle(admin_client, "needy", "enable", follow_redirects=True)
+        body = text_of(page)
+        assert "Cannot enable 'needy': it requires 'capa'; enable that first." in body
+        assert re.search(r'id="plugin-needy".*?badge-secondary">disabled', body, re.S)
+        db.session.expire_all()
+        assert stored_state(db, "needy") is False and audit_count(db) == before
 
 
 # -- enable / disable -------------------------------------------------------------------------

@@ -2,4 +2,4 @@
 
 from core.testing_contract import plugin_contract
 
-test_contract = plugin_contract("audits", "capa")
+test_contract = plugin_contract("audits")
