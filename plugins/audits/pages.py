@@ -160,10 +160,12 @@ def audit(audit_id: int) -> Any:
     found = _readable(Audit, audit_id)
     user = _user()
     people = User.active_people() if found.state == "planned" else []
+    findings = queries.findings_of(found)
     return render_template(
         "audits/audit.html", audit=found, team=queries.team_of(found),
         answers=queries.answers_of(found), requests=queries.requests_of(found),
-        findings=queries.findings_of(found), templates=queries.templates(), people=people,
+        findings=findings, finding_numbers={f.id: f.number for f in findings},
+        templates=queries.templates(), people=people,
         roles=TEAM_ROLES, answer_choices=[a for a in ANSWERS if a[0]],
         classifications=CLASSIFICATIONS, conflicted=queries.conflicted(found),
         may_plan=found.state == "planned" and may_act_in(user, PLAN, found.study, found.site),

@@ -104,7 +104,7 @@ def register_record_types():
                                "planned_date", "objectivity_justification", "summary",
                                "conclusions", "distribution"),
             number_per_year=True, view_permission=VIEW, manage_permission=PLAN,
-            admin_category="Audits", due_field="planned_date",
+            admin_category="Audits",
             server_fields=("started_on", "ended_on", "checklist_id"),
             items=(TeamMember, ChecklistAnswer, InspectionRequest),
             frozen_states=("closed", "cancelled"), frozen_hint="a closed audit never changes",
