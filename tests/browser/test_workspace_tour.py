@@ -19,7 +19,7 @@ from core.records.models import Record
 from core.testing import DEFAULT_PASSWORD
 
 SCREENS = Path(os.environ.get("CQMS_SCREENS", "reports/screens"))
-RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|capa[_.]|__None|\w_id\b|"
+RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|capa[_.]|audits[_.]|__None|\w_id\b|"
                       r"content_hash|attachments_digest")
 SERIOUS = {"serious", "critical"}
 ROLE_PAGES = {
@@ -33,11 +33,13 @@ ROLE_PAGES = {
     "approver": ["/admin/", "{review}"],
     "trainee": ["/admin/", "/training/my", "/admin/core_tasks/"],
     "admin": ["/admin/", "/admin/core_users/", "/admin/core_audit/"],
+    "auditor": ["/admin/", "/admin/audits_audit/", "{audit}", "{audit_work}", "{programme}",
+                "/audits/calendar", "{finding}"],
     "inspector": ["/admin/", "/admin/documents_document/", "{document}", "{chain}"],
     "site_monitor": ["/admin/", "/admin/documents_document/", "/admin/capa_event/", "{event}",
                      "/admin/capa_event/new/"],
 }
-pytestmark = pytest.mark.plugins("documents", "training", "capa")
+pytestmark = pytest.mark.plugins("documents", "training", "capa", "audits")
 
 
 @pytest.fixture
@@ -55,7 +57,11 @@ def demo(app, run_cqms, monkeypatch):
             "event": f"/admin/capa_event/details/?id={first(numbers, 'QE-')}",
             "capa": f"/admin/capa_capa/details/?id={first(numbers, 'CAPA-')}",
             "chain": f"/capa/records/{first(numbers, 'CAPA-')}/chain",
-            "actions": f"/capa/capas/{first(numbers, 'CAPA-')}/actions"}
+            "actions": f"/capa/capas/{first(numbers, 'CAPA-')}/actions",
+            "audit": f"/admin/audits_audit/details/?id={first(numbers, 'AUD-')}",
+            "audit_work": f"/audits/audits/{first(numbers, 'AUD-')}",
+            "programme": f"/audits/programmes/{first(numbers, 'AP-')}",
+            "finding": f"/admin/audits_finding/details/?id={first(numbers, 'FND-')}"}
 
 
 def first(numbers: dict[str, int], prefix: str) -> int:
