@@ -58,7 +58,6 @@ def _site_audit(audit: Any, users: dict[str, Any], sign: Any, site: Any) -> str:
           scope_text="Consent, delegation, safety reporting and IP storage for subjects "
                      "enrolled to date.",
           criteria="Protocol v4, ICH E6(R3), site SOPs.")
-    services.add_member(audit, auditor, auditor, "lead")
     services.add_member(audit, auditor, monitor, "auditee")
     template = db.session.scalar(select(ChecklistTemplate).where(
         ChecklistTemplate.key == "site_gcp"))
@@ -124,11 +123,11 @@ def load(users: dict[str, Any], passwords: dict[str, str | None], study: Any) ->
         site_row = services.plan_audit(
             programme, auditor, audit_type="investigator_site", auditee="Site 101 Berlin",
             risk="high", rationale="Highest enrolment; a protocol deviation on consent.",
-            planned_date=today - timedelta(days=10))
+            planned_date=today - timedelta(days=10), lead=auditor)
         vendor_row = services.plan_audit(
             programme, auditor, audit_type="vendor", auditee="EuroLab GmbH (central lab)",
             risk="medium", rationale="New vendor; sample logistics for all sites.",
-            planned_date=today + timedelta(days=60))
+            planned_date=today + timedelta(days=60), lead=auditor)
         db.session.commit()
         approval = _signature(users, passwords, "qa")
         if approval is None:

@@ -78,7 +78,8 @@ class PlannedAudit(RecordItem):
     __tablename__ = "audits_planned"
     __item_label__ = "planned audit"
     __item_columns__ = (("type_words", "Type"), ("auditee", "Auditee"), ("risk", "Risk"),
-                        ("rationale", "Rationale"), ("planned_date", "Planned"))
+                        ("rationale", "Rationale"), ("planned_date", "Planned"),
+                        ("lead_name", "Responsible auditor"))
     __rules__ = ItemRules("planned audit", changeable=("audit_id",), deletable=False)
 
     audit_type: Mapped[str] = mapped_column(String(40))
@@ -86,8 +87,16 @@ class PlannedAudit(RecordItem):
     risk: Mapped[str] = mapped_column(String(10))
     rationale: Mapped[str] = mapped_column(Text)
     planned_date: Mapped[date] = mapped_column(Date)
+    # The auditor responsible for it (the scheduled audit's lead auditor).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
     # The audit scheduled for it, once there is one.
     audit_id: Mapped[int | None] = mapped_column(ForeignKey("core_record.id"))
+
+    lead = relationship("User", foreign_keys=[lead_id], lazy="joined")
+
+    @property
+    def lead_name(self) -> str:
+        return self.lead.printed_name if self.lead is not None else "not named"
 
     @property
     def type_words(self) -> str:

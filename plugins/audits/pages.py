@@ -118,6 +118,9 @@ def programme(programme_id: int) -> Any:
     rows = [(row, queries.auditee_history(row.auditee)) for row in queries.planned_audits(found)]
     return render_template(
         "audits/programme.html", programme=found, rows=rows, types=AUDIT_TYPES, risks=RISKS,
+        auditors=[u for u in User.active_people() if may_act_in(u, CONDUCT, found.study,
+                                                                   found.site)]
+        if found.state == "draft" else [],
         may_plan=found.state == "draft" and may_act_in(_user(), PLAN, found.study, found.site),
         may_schedule=found.state == "approved" and may_act_in(_user(), PLAN, found.study,
                                                               found.site),
@@ -136,7 +139,8 @@ def plan(programme_id: int) -> Any:
     return _done(lambda: services.plan_audit(
         found, _user(), audit_type=form.get("audit_type", ""), auditee=form.get("auditee", ""),
         risk=form.get("risk", ""), rationale=form.get("rationale", ""),
-        planned_date=_date("planned_date")), back, f"{found.number}: audit planned.")
+        planned_date=_date("planned_date"), lead=User.by_id(form.get("lead_id", ""))),
+        back, f"{found.number}: audit planned.")
 
 
 @blueprint.route(f"/planned/<{INT}:row_id>/schedule", methods=["POST"],

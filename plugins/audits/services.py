@@ -63,11 +63,13 @@ def _text(value: Any, field: str, what: str, *, limit: int = MAX_TEXT) -> str:
 
 def plan_text(rows: list[PlannedAudit]) -> str:
     return "\n".join(f"{n}. {r.planned_date.isoformat()} {r.type_words}: {r.auditee} (risk "
-                     f"{r.risk}; {r.rationale})" for n, r in enumerate(rows, 1))
+                     f"{r.risk}; {r.rationale}; auditor {r.lead_name})"
+                     for n, r in enumerate(rows, 1))
 
 
 def plan_audit(programme: AuditProgramme, user: User, *, audit_type: str, auditee: str,
-               risk: str, rationale: str, planned_date: date | None) -> PlannedAudit:
+               risk: str, rationale: str, planned_date: date | None,
+               lead: User | None = None) -> PlannedAudit:
     """Add an audit to a programme in draft (the approval signs the plan)."""
     _may(programme, user, PLAN)
     if programme.state != "draft":
@@ -79,12 +81,16 @@ def plan_audit(programme: AuditProgramme, user: User, *, audit_type: str, audite
         problems["risk"] = "Choose high, medium or low."
     if planned_date is None:
         problems["planned_date"] = "Give the planned date."
+    if lead is not None and (not lead.active or lead.is_service or not may_act_in(
+            lead, CONDUCT, programme.study, programme.site)):
+        problems["lead_id"] = f"{lead.printed_name} may not conduct audits here."
     if problems:
         raise ValidationError(problems)
     row = PlannedAudit(record_id=programme.id, audit_type=audit_type, risk=risk,
                        auditee=_text(auditee, "auditee", "The auditee", limit=200),
                        rationale=_text(rationale, "rationale", "The rationale"),
-                       planned_date=planned_date, created_by_id=user.id)
+                       planned_date=planned_date, lead_id=lead.id if lead else None,
+                       created_by_id=user.id)
     with audit_reason(f"Audit planned in {programme.number}"):
         db.session.add(row)
         db.session.flush()
@@ -110,6 +116,8 @@ def schedule(row: PlannedAudit, user: User) -> Audit:
     with audit_reason(f"Scheduled as {audit.number}"):
         row.audit_id = audit.id
         db.session.flush()
+    if row.lead is not None:
+        add_member(audit, user, row.lead, "lead")
     return audit
 
 

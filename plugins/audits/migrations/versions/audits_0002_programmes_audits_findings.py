@@ -1,8 +1,8 @@
-"""Programmes, audits, findings, checklists
+"""Programmes audits findings
 
 Revision ID: audits_0002
 Revises: audits_0001
-Created: 2026-12-06 00:16:20.609168
+Created: 2026-12-06 00:24:57.811646
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def upgrade() -> None:
     sa.Column('risk', sa.String(length=10), nullable=False),
     sa.Column('rationale', sa.Text(), nullable=False),
     sa.Column('planned_date', sa.Date(), nullable=False),
+    sa.Column('lead_id', sa.Integer(), nullable=True),
     sa.Column('audit_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -95,6 +96,7 @@ def upgrade() -> None:
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['audit_id'], ['core_record.id'], name=op.f('fk_audits_planned_audit_id_core_record')),
     sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_audits_planned_created_by_id_core_user')),
+    sa.ForeignKeyConstraint(['lead_id'], ['core_user.id'], name=op.f('fk_audits_planned_lead_id_core_user')),
     sa.ForeignKeyConstraint(['record_id'], ['core_record.id'], name=op.f('fk_audits_planned_record_id_core_record')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audits_planned'))
     )
