@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import category_of
+from core import category_of, signatures_of
 from plugins.audits import queries
 from plugins.audits.models import Audit, AuditProgramme, Finding
 
@@ -66,6 +66,14 @@ def checklist_answered(audit: Audit, _user: Any) -> list[str]:
 def report_written(audit: Audit, _user: Any) -> list[str]:
     return [] if audit.summary.strip() and audit.conclusions.strip() else [
         "write the report's summary and conclusions"]
+
+
+def report_signed(audit: Audit, _user: Any) -> list[str]:
+    """The report approval still stands (a report changed after it invalidates it)."""
+    if any(s.transition == "approve_report" for s in signatures_of(audit, valid_only=True)):
+        return []
+    return ["the report changed after its approval: revise the report and have it approved "
+            "again"]
 
 
 def findings_closed(audit: Audit, _user: Any) -> list[str]:

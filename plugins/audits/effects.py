@@ -18,3 +18,7 @@ def ended(audit: Audit, _user: Any) -> None:
 
 def verified(finding: Finding, _user: Any) -> None:
     finding.verified_at = utcnow()
+
+
+def responded(finding: Finding, _user: Any) -> None:
+    finding.responded_at = utcnow()

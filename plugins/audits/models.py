@@ -204,6 +204,7 @@ class Finding(Record):
     response: Mapped[str] = mapped_column(Text, default="")
     response_due: Mapped[date | None] = mapped_column(Date)
     proposed_actions: Mapped[str] = mapped_column(Text, default="")
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verification: Mapped[str] = mapped_column(Text, default="")
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

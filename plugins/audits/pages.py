@@ -115,7 +115,8 @@ def record_actions(record: Record, user: Any) -> list[RecordAction]:
 @requires(VIEW)
 def programme(programme_id: int) -> Any:
     found = _readable(AuditProgramme, programme_id)
-    rows = [(row, queries.auditee_history(row.auditee)) for row in queries.planned_audits(found)]
+    rows = [(row, queries.auditee_history(row.auditee, _user(), exclude=row.audit_id))
+            for row in queries.planned_audits(found)]
     return render_template(
         "audits/programme.html", programme=found, rows=rows, types=AUDIT_TYPES, risks=RISKS,
         auditors=[u for u in User.active_people() if may_act_in(u, CONDUCT, found.study,

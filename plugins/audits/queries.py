@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core import Record, User, category_of, db, links_of, states_in
+from core import Record, User, category_of, db, links_of, scope_clause, states_in
 from plugins.audits.models import (
     AUDITED,
     AUDITING,
@@ -68,19 +68,23 @@ def templates() -> list[ChecklistTemplate]:
                                                      ChecklistTemplate.version)))
 
 
-def auditee_history(auditee: str) -> dict[str, Any]:
-    """Earlier audits of an auditee (same name) and their findings still open: what a planner
-    weighs (ISO-12)."""
+def auditee_history(auditee: str, viewer: Any, exclude: int | None = None) -> dict[str, Any]:
+    """Earlier audits of an auditee (same name; done or under way, in the viewer's scope) and
+    their findings still open: what a planner weighs (ISO-12)."""
     name = (auditee or "").strip()
     if not name:
         return {"audits": 0, "open_findings": 0, "last": None}
+    seen = scope_clause(viewer, "audits.view", Record.study_id, Record.site_id)
     audits = list(db.session.scalars(select(Audit).where(
-        func.lower(Audit.auditee) == name.lower()).order_by(Audit.planned_date.desc())))
+        func.lower(Audit.auditee) == name.lower(), seen, Audit.id != (exclude or 0),
+        Record.state.in_(states_in("audits_audit", "open", "closed")))
+        .order_by(Audit.planned_date.desc())))
     open_states = states_in("audits_finding", "draft", "open")
     audit_table = Audit.__table__  # the audit's own columns: Record's are the finding's
     open_findings = db.session.scalar(select(func.count()).select_from(Finding).join(
         audit_table, audit_table.c.id == Finding.audit_id).where(
-        func.lower(audit_table.c.auditee) == name.lower(), Record.state.in_(open_states))) or 0
+        func.lower(audit_table.c.auditee) == name.lower(), Record.state.in_(open_states),
+        seen)) or 0
     return {"audits": len(audits), "open_findings": open_findings,
             "last": audits[0] if audits else None}
 

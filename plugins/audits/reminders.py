@@ -37,14 +37,14 @@ def responses_sweep(now: datetime) -> int:
 
 
 def verifications_sweep(now: datetime) -> int:
-    """Findings responded to for ``audits.verification_days`` and not yet verified."""
-    due_before = now - timedelta(days=get_setting("audits.verification_days"))
+    """Findings responded to ``audits.verification_days`` ago and not yet verified."""
+    days = timedelta(days=get_setting("audits.verification_days"))
     count = 0
     for finding in db.session.scalars(select(Finding).where(
-            Record.state == "responded", Record.updated_at < due_before).order_by(Finding.id)):
-        due = (finding.updated_at + timedelta(days=get_setting("audits.verification_days")))
+            Record.state == "responded", Finding.responded_at < now - days)
+            .order_by(Finding.id)):
         count += notify("audits.verification_due", finding.owner,
                         f"Verification due: {finding.number}",
                         f"Verify the actions taken for {finding.number} and close it.",
-                        record=finding, due=due.date())
+                        record=finding, due=(finding.responded_at + days).date())
     return count

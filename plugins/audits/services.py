@@ -41,7 +41,7 @@ from plugins.audits.models import (
 
 PLAN, CONDUCT = "audits.plan", "audits.conduct"
 MAX_TEXT = 4000
-FIELDWORK = ("in_progress", "reporting")
+FIELDWORK = ("in_progress", "reporting")  # findings may still be raised while reporting
 
 
 def _may(record: Record, user: User, permission: str) -> None:
@@ -170,9 +170,10 @@ def load_checklist(audit: Audit, user: User, template: ChecklistTemplate | None)
     return len(template.question_lines)
 
 
-def _fieldwork(audit: Audit, user: User) -> None:
+def _fieldwork(audit: Audit, user: User, states: tuple[str, ...] = ("in_progress",)) -> None:
+    """Answers and requests while the audit is in progress (fixed once it is finished)."""
     _may(audit, user, CONDUCT)
-    if audit.state not in FIELDWORK:
+    if audit.state not in states:
         raise ConflictError(f"{audit.number} is not in progress")
 
 
@@ -193,7 +194,9 @@ def raise_finding(audit: Audit, user: User, *, classification: str, title: str,
                   evidence: str, requirement_ref: str = "",
                   answer_row: ChecklistAnswer | None = None) -> Finding:
     """A finding of the audit (from a checklist answer when given), in its study and site."""
-    _fieldwork(audit, user)
+    _fieldwork(audit, user, FIELDWORK)
+    if answer_row is not None and answer_row.finding_id is not None:
+        raise ConflictError(f"question {answer_row.position} has its finding already")
     finding = create_record(
         "audits_finding", user, reason=f"Finding of {audit.number}", title=title,
         audit_id=audit.id, classification=classification, evidence=evidence,

@@ -41,13 +41,15 @@ AUDIT_TRANSITIONS = (
     Transition("approve_report", ("reporting",), "report_approved", APPROVE,
                "Approve the report", signature="approved", signs=REPORT,
                guards=(checks.report_written, checks.not_on_the_team)),
+    Transition("revise_report", ("report_approved",), "reporting", PLAN, "Revise the report",
+               reason_required=True),
     Transition("close", ("report_approved",), "closed", PLAN, "Close the audit",
-               guards=(checks.findings_closed,)),
+               guards=(checks.report_signed, checks.findings_closed)),
     Transition("cancel", ("planned",), "cancelled", PLAN, "Cancel", reason_required=True),
 )
 FINDING_TRANSITIONS = (
     Transition("respond", ("open",), "responded", CONDUCT, "Record the response",
-               guards=(checks.response_given,)),
+               guards=(checks.response_given,), effects=(effects.responded,)),
     Transition("verify_and_close", ("responded",), "closed", CONDUCT,
                "Verify and close", signature="verified", signs=VERIFICATION,
                guards=(checks.actions_closed, checks.verification_given),

@@ -181,6 +181,10 @@ def test_the_report_is_approved_outside_the_team_and_the_audit_closes_after_its_
         "report_approved", "approved", quinn.id)
     refused(audit, "close", aud, WorkflowError, f"findings still open: {found.number}")
     closed(responded(found, aud), aud)
+    edit(audit, aud, summary="Changed after the approval.")  # invalidates the approval
+    refused(audit, "close", aud, WorkflowError, "changed after its approval")
+    step(audit, "revise_report", aud, reason="Summary corrected")
+    step(audit, "approve_report", quinn, signature=sig())
     step(audit, "close", aud)
     assert audit.state == "closed" and withdrawn.state == "withdrawn"
     with pytest.raises(ValidationError, match="never changes"):

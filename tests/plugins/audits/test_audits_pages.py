@@ -111,15 +111,19 @@ def test_the_programme_page_plans_with_the_auditees_history_and_schedules(client
     planned = client.post(f"{url}/plan", data={
         "csrf_token": token, "audit_type": "investigator_site", "auditee": "Site 101 Berlin",
         "risk": "high", "rationale": "Open findings from last year.",
-        "planned_date": in_days(40).isoformat()}, follow_redirects=True)
+        "planned_date": in_days(40).isoformat(), "lead_id": str(people["ada"].id)},
+        follow_redirects=True)
     assert "audit planned" in text(planned)
     bad = client.post(f"{url}/plan", data={
         "csrf_token": token, "audit_type": "vendor", "auditee": "EuroLab", "risk": "high",
         "rationale": "New.", "planned_date": "someday"}, follow_redirects=True)
     assert "Nothing was saved" in text(bad)
     [row] = queries.planned_audits(programme)
-    assert (row.auditee, row.risk, row.planned_date) == ("Site 101 Berlin", "high", in_days(40))
+    assert (row.auditee, row.risk, row.planned_date, row.lead_id) == (
+        "Site 101 Berlin", "high", in_days(40), people["ada"].id)
     page = text(client.get(url))
+    assert f'<option value="{quinn.id}">' not in page  # QA does not conduct: not offered
+    assert "<td>Ada Tester (ada)</td>" in page
     assert f"1 earlier audit(s), last {earlier.number}" in page
     assert 'class="badge badge-warning">1 open finding(s)' in page
     assert f'id="schedule-{row.id}"' not in page  # not approved yet
@@ -130,8 +134,10 @@ def test_the_programme_page_plans_with_the_auditees_history_and_schedules(client
                             data={"csrf_token": token}, follow_redirects=True)
     assert "The audit is scheduled." in text(scheduled)
     db.session.expire_all()
-    assert row.audit_id is not None and db.session.get(Audit, row.audit_id).auditee == \
-        "Site 101 Berlin"
+    scheduled_audit = db.session.get(Audit, row.audit_id)
+    assert scheduled_audit.auditee == "Site 101 Berlin"
+    assert [(m.user_id, m.role) for m in queries.team_of(scheduled_audit)] == [
+        (people["ada"].id, "lead")]
     again = client.post(f"/audits/planned/{row.id}/schedule", data={"csrf_token": token},
                         follow_redirects=True)
     assert "scheduled already" in text(again)
@@ -199,7 +205,7 @@ def test_another_sites_user_gets_404_on_the_audits_pages(client, login, people, 
     login(client, "leo")
     for url in (f"/audits/audits/{audit.id}", f"/audits/programmes/{programme.id}",
                 f"/admin/audits_finding/details/?id={found.id}"):
-        assert client.get(url).status_code in (404,), url
+        assert client.get(url).status_code == 404, url
     token = csrf_token(client, "/audits/calendar")
     for url, data in ((f"/audits/audits/{audit.id}/report.pdf", {}),
                       (f"/audits/audits/{audit.id}/team", {"user_id": "1", "role": "auditor"}),
@@ -211,3 +217,19 @@ def test_another_sites_user_gets_404_on_the_audits_pages(client, login, people, 
     db.session.expire_all()
     assert answer.answer == "" and len(queries.team_of(audit)) == 2
     assert audit.number not in text(client.get("/audits/calendar"))
+
+
+def test_the_auditee_history_keeps_to_the_viewers_scope(client, login, people, make_user):
+    aud = people["aud"]
+    berlin, lyon = studies()
+    elsewhere = started(new_audit(aud, title="Study one's lab audit", auditee="EuroLab GmbH",
+                                  study_id=berlin.study_id, site_id=berlin.id), people)
+    raise_one(elsewhere, aud)
+    make_user("leo", "auditor", site=lyon)
+    programme = new_programme(aud, study_id=lyon.study_id, site_id=lyon.id)
+    plan(programme, aud, auditee="EuroLab GmbH", audit_type="vendor")
+    login(client, "leo")
+    assert client.get(f"/audits/audits/{elsewhere.id}").status_code == 404
+    page = text(client.get(f"/audits/programmes/{programme.id}"))
+    assert elsewhere.number not in page
+    assert "0 earlier audit(s)" in page and "0 open finding(s)" in page

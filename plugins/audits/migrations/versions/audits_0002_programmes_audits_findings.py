@@ -2,7 +2,7 @@
 
 Revision ID: audits_0002
 Revises: audits_0001
-Created: 2026-12-06 00:24:57.811646
+Created: 2026-12-06 00:34:11.798235
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def upgrade() -> None:
     sa.Column('response', sa.Text(), nullable=False),
     sa.Column('response_due', sa.Date(), nullable=True),
     sa.Column('proposed_actions', sa.Text(), nullable=False),
+    sa.Column('responded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('verification', sa.Text(), nullable=False),
     sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['audit_id'], ['audits_audit.id'], name=op.f('fk_audits_finding_audit_id_audits_audit')),
