@@ -130,7 +130,7 @@ def register_record_types():
             fixed_fields=("audit_id",), server_fields=("responded_at", "verified_at"),
             frozen_states=("closed", "withdrawn"), frozen_hint="a closed finding never changes",
             prepare_new=prepare_new_finding,
-            list_columns=("classification", "audit_id"),
+            list_columns=("classification", "audit"),
             labels={"audit_id": "Audit", "requirement_ref": "Requirement",
                     "response_due": "Response due", "proposed_actions": "Proposed actions",
                     "responded_at": "Responded (UTC)", "verified_at": "Verified (UTC)"},

@@ -84,7 +84,7 @@ def auditee_history(auditee: str, viewer: Any, exclude: int | None = None) -> di
     open_findings = db.session.scalar(select(func.count()).select_from(Finding).join(
         audit_table, audit_table.c.id == Finding.audit_id).where(
         func.lower(audit_table.c.auditee) == name.lower(), Record.state.in_(open_states),
-        seen)) or 0
+        audit_table.c.id != (exclude or 0), seen)) or 0
     return {"audits": len(audits), "open_findings": open_findings,
             "last": audits[0] if audits else None}
 
