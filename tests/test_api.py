@@ -430,6 +430,8 @@ def test_round_trip_for_every_record_type(as_user, app, system_actor):
     assert types, "no record type is exposed"
     ids: dict[str, int] = {}
     for rt in types:
+        if rt["key"] == "audits_finding":  # raised only in an audit's fieldwork (tests/plugins/audits)
+            continue
         body = {"title": f"A {rt['label']}", **references(rt["key"], caller_id)}
         if rt["key"] == "documents_version":  # a version names the document created above
             body["document_id"] = ids["documents_document"]
