@@ -83,7 +83,7 @@ from core.tasks.models import Task
 from core.tasks.service import close_tasks, open_task, tasks_for, users_holding
 from core.users.models import Role, User, UserRole
 from core.users.service import ensure_system_user as system_user
-from core.web.files import content_disposition
+from core.web.files import content_disposition, download_response
 from core.workflows.categories import category_of, states_in
 from core.workflows.service import available_transitions, perform_transition, transition
 
@@ -149,6 +149,7 @@ __all__ = [
     "current_reason",
     "current_user",
     "db",
+    "download_response",
     "due_text",
     "get_setting",
     "has_attested",

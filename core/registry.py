@@ -295,8 +295,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     date, datetime):
                 raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: due_field "
                                    f"{rt.due_field!r} is not a date column of the model")
-            workflow = reg.workflows[rt.workflow]
-            for t in workflow.transitions:
+            for t in reg.workflows[rt.workflow].transitions:
                 unsigned = [f for f in t.signs if f not in rt.controlled_fields]
                 if unsigned:
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: transition "

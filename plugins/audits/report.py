@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, render_template
 from pypdf import PdfReader
 
-from core import audit_export, content_disposition, render_html, signatures_of, utcnow
+from core import audit_export, download_response, render_html, signatures_of, utcnow
 from plugins.audits import queries
 from plugins.audits.models import AUDIT_TYPES, CLASSIFICATIONS, Audit
 
@@ -30,9 +30,4 @@ def report_pdf_response(audit: Audit, viewer: Any) -> Response:
                  entity_version=audit.version,
                  detail=(f"audit report of {audit.number}: {len(findings)} findings; {pages} "
                          f"pages, {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"))
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = content_disposition(
-        f"{audit.number}-report.pdf", "attachment")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download_response(data, "application/pdf", f"{audit.number}-report.pdf")

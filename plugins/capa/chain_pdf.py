@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, render_template
 from pypdf import PdfReader
 
-from core import Record, audit_export, content_disposition, render_html, utcnow
+from core import Record, audit_export, download_response, render_html, utcnow
 from plugins.capa.chain import chain_of
 
 
@@ -26,9 +26,4 @@ def chain_pdf_response(record: Record, viewer: Any) -> Response:
                  entity_version=record.version,
                  detail=(f"chain of {record.number}: {len(steps)} steps; {pages} pages, "
                          f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"))
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = content_disposition(
-        f"{record.number}-chain.pdf", "attachment")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download_response(data, "application/pdf", f"{record.number}-chain.pdf")
