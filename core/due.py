@@ -1,5 +1,6 @@
 """Due dates of records: a record type names its due-date column (``RecordType.due_field``);
-the core shows due and overdue on lists and record pages, filters by it, and its sweep
+(``due_by_state`` for states where something else is due); the core shows due and overdue on
+lists and record pages, filters by it, and its sweep
 ``core.overdue_records`` opens a task for the owner of each open record past due (once per due
 date) and, after ``escalate_after_days``, one for the holders of ``escalate_to_role``. Date
 helpers for plugins live here too (``add_months``)."""
@@ -10,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from core.db import db, utcnow
 from core.records.models import Record
@@ -41,10 +42,11 @@ def _as_date(value: Any) -> date | None:
 
 
 def due_of(record: Record) -> date | None:
+    """When ``record`` is due in its state (``due_by_state``, else ``due_field``)."""
     rt = current_app.extensions["cqms"].registry.record_types.get(record.type)
     if rt is None or rt.due_field is None:
         return None
-    return _as_date(getattr(record, rt.due_field))
+    return _as_date(getattr(record, rt.due_by_state.get(record.state, rt.due_field)))
 
 
 def _open(record: Record) -> bool:
@@ -74,9 +76,13 @@ def due_text(record: Record, today: date | None = None) -> str:
 
 def overdue_clause(rt: RecordType, today: date | None = None) -> Any:
     """A SQL condition on ``rt.model``: open and past due."""
+    today = today or _today()
+    past = [and_(Record.state == state, getattr(rt.model, due) < today)
+            for state, due in rt.due_by_state.items()]
     column = getattr(rt.model, rt.due_field)  # type: ignore[arg-type]
-    return and_(category_clause(rt.key, "open"), column.is_not(None),
-                column < (today or _today()))
+    past.append(and_(Record.state.not_in(tuple(rt.due_by_state)), column < today)
+                if rt.due_by_state else column < today)
+    return and_(category_clause(rt.key, "open"), or_(*past))
 
 
 def _today() -> date:

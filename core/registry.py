@@ -291,10 +291,14 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: item model "
                                        f"{item!r} must subclass core.RecordItem and be one of "
                                        "the plugin's models")
-            if rt.due_field is not None and _python_type(rt.model, rt.due_field) not in (
-                    date, datetime):
-                raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: due_field "
-                                   f"{rt.due_field!r} is not a date column of the model")
+            dues = {**({None: rt.due_field} if rt.due_field else {}), **rt.due_by_state}
+            for state, due in dues.items():
+                if (state is not None and (rt.due_field is None or state not in reg.workflows[
+                        rt.workflow].states)) or _python_type(rt.model, due) not in (date,
+                                                                                    datetime):
+                    raise StartupError(f"plugin {plugin!r}: record type {rt.key!r}: due field "
+                                       f"{due!r} (state {state}) is not a date column of the "
+                                       "model, or its state is unknown or has no due_field")
             for t in reg.workflows[rt.workflow].transitions:
                 unsigned = [f for f in t.signs if f not in rt.controlled_fields]
                 if unsigned:

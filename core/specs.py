@@ -357,6 +357,9 @@ class RecordType:
     # record past due (once per due date); ``escalate_to_role`` gets one after
     # ``escalate_after_days`` more days.
     due_field: str | None = None
+    # Another Date column for some states, e.g. {"responded": "verification_due"}: what is due
+    # changes as the record moves on (due_field stays the one for the other states).
+    due_by_state: Mapping[str, str] = field(default_factory=dict, hash=False)
     escalate_to_role: str | None = None
     escalate_after_days: int = 7
     # How the admin pages read, by declaration (no subclass of the core's record view):

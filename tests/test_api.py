@@ -14,6 +14,7 @@ from core.audit.models import AuditEntry
 from core.db import db
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD
+from core.testing_api import ApiCaller
 from core.users.models import ApiToken, User
 from core.users.service import get_user
 
@@ -35,24 +36,11 @@ def token_for(client, username, password=DEFAULT_PASSWORD, **extra):
     return response.get_json()["token"]
 
 
-class Caller:
-    """A client that sends one user's bearer token."""
-
-    def __init__(self, client, token):
-        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method):
-        def call(url, headers=None, **kwargs):
-            return getattr(self.client, method)(f"{API}{url}", headers={**self.headers,
-                                                                      **(headers or {})}, **kwargs)
-        return call
-
-
 @pytest.fixture
 def as_user(client, make_user):
     def login(username, *roles, **kwargs):
         make_user(username, *roles, **kwargs)
-        return Caller(client, token_for(client, username))
+        return ApiCaller(client, token=token_for(client, username))
     return login
 
 
@@ -80,7 +68,7 @@ def test_tokens_are_issued_hashed_listed_and_revoked(client, make_user):
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
     stored = db.session.scalar(select(ApiToken))
     assert stored.token_hash != token and token not in stored.token_hash
-    alice = Caller(client, token)
+    alice = ApiCaller(client, token=token)
     assert alice.get("/me").get_json()["username"] == "alice"
     listed = alice.get("/auth/tokens").get_json()
     assert [t["name"] for t in listed] == ["ETL"] and "token" not in listed[0]
@@ -288,7 +276,7 @@ def test_personal_tokens_page(client, make_user, login, app):
     secret = text.split('<code>')[1].split('</code>')[0]
     assert secret.startswith("cqms_")
     assert secret not in client.get(page).get_data(as_text=True)  # shown once
-    caller = Caller(app.test_client(), secret)
+    caller = ApiCaller(app.test_client(), token=secret)
     assert caller.get("/me").get_json()["username"] == "alice"
     token_id = db.session.scalar(select(ApiToken.id))
     client.post(f"{page}/{token_id}/revoke", data={"csrf_token": csrf_token(client, page)})

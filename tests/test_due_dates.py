@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from flask import current_app
 from kernel_plugin import LINK_KINDS, WORKFLOW
 from sqlalchemy import Date, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,6 +23,7 @@ from core import (
     add_months,
     attest,
     create_record,
+    due_text,
     is_overdue,
     transition,
     update_record,
@@ -29,7 +31,7 @@ from core import (
 )
 from core.cli.context import system_principal
 from core.db import db
-from core.due import ESCALATED, OVERDUE, overdue_records
+from core.due import ESCALATED, OVERDUE, due_of, overdue_clause, overdue_records
 from core.notifications.reminders import run_reminders
 from core.testing import DEFAULT_PASSWORD
 
@@ -43,6 +45,7 @@ class AcmeAction(Record):
     id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), primary_key=True)
     description: Mapped[str] = mapped_column(String(200), default="")
     due_on: Mapped[date | None] = mapped_column(Date)
+    check_on: Mapped[date | None] = mapped_column(Date)  # due once approved (due_by_state)
 
 
 def _plugin(temp_plugin, **declared):  # type: ignore[no-untyped-def]
@@ -50,7 +53,7 @@ def _plugin(temp_plugin, **declared):  # type: ignore[no-untyped-def]
         "acme_action", WORKFLOW.states, WORKFLOW.initial, WORKFLOW.transitions,
         categories=WORKFLOW.categories)
     values = {"due_field": "due_on", "escalate_to_role": "approver", "escalate_after_days": 3,
-              **declared}
+              "due_by_state": {"approved": "check_on"}, **declared}
     return temp_plugin(
         "acme",
         register_models=lambda: [AcmeAction],
@@ -63,7 +66,7 @@ def _plugin(temp_plugin, **declared):  # type: ignore[no-untyped-def]
                                      for k in LINK_KINDS],
         register_record_types=lambda: [RecordType(
             "acme_action", "Action", AcmeAction, "ACT", "acme_action",
-            controlled_fields=("description", "due_on"), view_permission="acme.edit",
+            controlled_fields=("description", "due_on", "check_on"), view_permission="acme.edit",
             manage_permission="acme.edit", **values)],
     )
 
@@ -193,6 +196,9 @@ def test_add_months_clamps_to_the_end_of_shorter_months(day, months, expected):
 @pytest.mark.parametrize("declared, message", [
     ({"due_field": "description"}, "not a date column"),
     ({"escalate_to_role": "nobody"}, "unknown role 'nobody'"),
+    ({"due_by_state": {"approved": "description"}}, "not a date column"),
+    ({"due_by_state": {"nowhere": "check_on"}}, "its state is unknown"),
+    ({"due_field": None, "escalate_to_role": None}, "has no due_field"),
 ])
 def test_bad_due_declarations_stop_start_up(app_factory, temp_plugin, declared, message):
     with pytest.raises(StartupError, match=message):
@@ -205,3 +211,32 @@ def test_datetime_due_dates_compare_by_day(people):
     assert not is_overdue(action)
     assert is_overdue(action, today=utcnow().date() + timedelta(days=1))
     assert isinstance(utcnow(), datetime)
+
+
+def test_what_is_due_follows_the_state_when_declared_per_state(people):
+    """``due_by_state``: once approved the check date is due, not the action's due date."""
+    alice, bob = people
+    today, now = utcnow().date(), utcnow()
+    action = create_record("acme_action", alice, title="Fix the seal", description="d",
+                           due_on=today - timedelta(days=3), check_on=today + timedelta(days=10))
+    transition(action, "submit", alice)
+    db.session.commit()
+    assert is_overdue(action) and due_of(action) == today - timedelta(days=3)
+    with system_principal():
+        overdue_records(now)
+        db.session.commit()
+    assert [t.state for t in _tasks(action, OVERDUE)] == ["open"]
+
+    attest(bob, DEFAULT_PASSWORD)
+    transition(action, "approve", bob, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    db.session.commit()
+    assert due_of(action) == today + timedelta(days=10) and not is_overdue(action)
+    assert due_text(action) == f"Due {(today + timedelta(days=10)).isoformat()} (in 10 days)"
+    listed = db.session.scalars(select(AcmeAction.id).where(
+        overdue_clause(current_app.extensions["cqms"].registry.record_types["acme_action"],
+                       today + timedelta(days=11)))).all()
+    assert listed == [action.id]  # past its check date, not its old due date
+    with system_principal():
+        overdue_records(now)  # no longer overdue: its task is closed
+        db.session.commit()
+    assert [t.state for t in _tasks(action, OVERDUE)] == ["done"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from core import utcnow
+from core import get_setting, utcnow
 from plugins.audits.models import Audit, Finding
 
 
@@ -22,3 +23,5 @@ def verified(finding: Finding, _user: Any) -> None:
 
 def responded(finding: Finding, _user: Any) -> None:
     finding.responded_at = utcnow()
+    finding.verification_due = finding.responded_at.date() + timedelta(
+        days=get_setting("audits.verification_days"))

@@ -205,6 +205,8 @@ class Finding(Record):
     response_due: Mapped[date | None] = mapped_column(Date)
     proposed_actions: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set at the response (``audits.verification_days`` later): what is due once responded.
+    verification_due: Mapped[date | None] = mapped_column(Date)
     verification: Mapped[str] = mapped_column(Text, default="")
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

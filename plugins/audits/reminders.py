@@ -3,11 +3,11 @@ finding responses overdue and verifications due (the finding's owner), once per 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from core import Record, db, get_setting, notify
+from core import Record, db, notify
 from plugins.audits import queries
 from plugins.audits.models import Audit, Finding
 
@@ -37,14 +37,13 @@ def responses_sweep(now: datetime) -> int:
 
 
 def verifications_sweep(now: datetime) -> int:
-    """Findings responded to ``audits.verification_days`` ago and not yet verified."""
-    days = timedelta(days=get_setting("audits.verification_days"))
+    """Findings responded to and past their verification date (set at the response)."""
     count = 0
     for finding in db.session.scalars(select(Finding).where(
-            Record.state == "responded", Finding.responded_at < now - days)
+            Record.state == "responded", Finding.verification_due < now.date())
             .order_by(Finding.id)):
         count += notify("audits.verification_due", finding.owner,
                         f"Verification due: {finding.number}",
                         f"Verify the actions taken for {finding.number} and close it.",
-                        record=finding, due=(finding.responded_at + days).date())
+                        record=finding, due=finding.verification_due)
     return count

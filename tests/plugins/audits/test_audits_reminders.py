@@ -91,10 +91,11 @@ def test_an_overdue_response_notifies_the_findings_owner_once(people):
 def test_a_verification_due_notifies_the_findings_owner_once(people):
     aud = people["aud"]
     audit = started(new_audit(aud), people)
-    found = responded(raise_one(audit, aud), aud)
     with audit_reason("test: setting"):
         set_setting("audits.verification_days", 20)
     db.session.commit()
+    found = responded(raise_one(audit, aud), aud)
+    assert found.verification_due == in_days(20)
     sweep(in_days(19))
     assert recipients("audits.verification_due") == []
     sweep(in_days(21))

@@ -7,42 +7,10 @@ from __future__ import annotations
 import pytest
 from capa_helpers import new_event, step, studies, team, today
 
-from core.testing import DEFAULT_PASSWORD
+from core.testing_api import ApiCaller, ok, problem
 
 pytestmark = pytest.mark.plugins("capa")
 API = "/api/v1"
-
-
-class Caller:
-    """A client sending one user's bearer token."""
-
-    def __init__(self, client, username):  # type: ignore[no-untyped-def]
-        response = client.post(f"{API}/auth/tokens", json={"username": username,
-                                                           "password": DEFAULT_PASSWORD})
-        assert response.status_code == 201, response.get_json()
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {response.get_json()['token']}"}
-
-    def __getattr__(self, method):  # type: ignore[no-untyped-def]
-        def call(url, headers=None, **kwargs):  # type: ignore[no-untyped-def]
-            return getattr(self.client, method)(f"{API}{url}", headers={**self.headers,
-                                                                      **(headers or {})}, **kwargs)
-        return call
-
-
-def ok(response, status=200):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def problem(response, status, field=None):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["detail"]
-    if field:
-        assert field in (body.get("errors") or {}), body
-    return body
 
 
 @pytest.fixture
@@ -52,7 +20,7 @@ def people(app, make_user, system_actor):
 
 @pytest.fixture
 def ann(client, people):
-    return Caller(client, "ann")
+    return ApiCaller(client, "ann")
 
 
 EVENT = {"title": "Consent on an old ICF version", "category": "deviation",
@@ -112,7 +80,7 @@ def test_the_trend_counts_events_by_category_in_the_callers_scope(client, people
     gone = new_event(quinn, title="Entered in error")
     step(gone, "cancel", quinn, reason="Entered in error")  # left out of the trend
     month = f"{today():%Y-%m}"
-    caller = Caller(client, "quinn")
+    caller = ApiCaller(client, "quinn")
 
     rows = ok(caller.get("/capa/trend"))  # by category, the default
     assert {(r["key"], r["events"]) for r in rows} == {
@@ -130,13 +98,13 @@ def test_the_trend_counts_events_by_category_in_the_callers_scope(client, people
     problem(client.get(f"{API}/capa/trend"), 401)
 
     make_user("sam", "site_monitor", site=berlin)
-    sam = Caller(client, "sam")
+    sam = ApiCaller(client, "sam")
     assert {(r["key"], r["events"]) for r in ok(sam.get("/capa/trend"))} == {
         ("deviation", 2), ("complaint", 1)}
     assert [(r["key"], r["events"]) for r in ok(sam.get("/capa/trend?by=site"))] == [
         ("S-1/101", 3)]
     make_user("nobody", "trainee")
-    problem(Caller(client, "nobody").get("/capa/trend"), 403)
+    problem(ApiCaller(client, "nobody").get("/capa/trend"), 403)
 
 
 def test_a_site_scoped_caller_reaches_only_their_sites_events(client, people, make_user):
@@ -145,7 +113,7 @@ def test_a_site_scoped_caller_reaches_only_their_sites_events(client, people, ma
     mine = new_event(quinn, title="At Berlin", study_id=berlin.study_id, site_id=berlin.id)
     theirs = new_event(quinn, title="At Lyon", study_id=lyon.study_id, site_id=lyon.id)
     make_user("sam", "site_monitor", site=berlin)
-    sam = Caller(client, "sam")
+    sam = ApiCaller(client, "sam")
     assert [i["number"] for i in ok(sam.get("/records/capa_event"))["items"]] == [mine.number]
     problem(sam.get(f"/records/capa_event/{theirs.id}"), 404)
     problem(sam.post("/records/capa_event", json={**EVENT, "site_id": lyon.id}), 403)

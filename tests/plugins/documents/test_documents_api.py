@@ -11,39 +11,16 @@ from sqlalchemy import select
 
 from core import db
 from core.testing import DEFAULT_PASSWORD
+from core.testing_api import ApiCaller, problem
 from plugins.documents.models import DocumentType
 
 pytestmark = pytest.mark.plugins("documents")
 API = "/api/v1"
 
 
-class Caller:
-    def __init__(self, client, username):  # type: ignore[no-untyped-def]
-        response = client.post(f"{API}/auth/tokens", json={"username": username,
-                                                           "password": DEFAULT_PASSWORD})
-        assert response.status_code == 201, response.get_json()
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {response.get_json()['token']}"}
-
-    def __getattr__(self, method):  # type: ignore[no-untyped-def]
-        def call(url, headers=None, **kwargs):  # type: ignore[no-untyped-def]
-            return getattr(self.client, method)(f"{API}{url}", headers={**self.headers,
-                                                                      **(headers or {})}, **kwargs)
-        return call
-
-
-def problem(response, status, field=None):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    if field:
-        assert field in body["errors"], body
-    return body
-
-
 @pytest.fixture
 def callers(client, team):
-    return {name: Caller(client, name) for name in ("alice", "rita", "bob", "quinn")}
+    return {name: ApiCaller(client, name) for name in ("alice", "rita", "bob", "quinn")}
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from core import (
 )
 from core.audit.models import AuditEntry
 from core.studies import Site, Study
-from core.testing import DEFAULT_PASSWORD, post_with_token
+from core.testing import post_with_token
+from core.testing_api import ApiCaller
 from plugins.documents.pdf import render_version_pdf
 from plugins.documents.services import create_document, create_version, revise
 
@@ -164,8 +165,8 @@ def test_superseded_and_obsolete_override_the_copy_watermark(app, client, make_u
     make_user("trish", "trainee")
     make_user("audrey", "auditor")
     url = f"/documents/versions/{first.id}/pdf?copy=uncontrolled"
-    assert Caller(client, "trish").get(url).status_code == 404
-    served = Caller(client, "audrey").get(url)
+    assert ApiCaller(client, "trish").get(url).status_code == 404
+    served = ApiCaller(client, "audrey").get(url)
     assert served.status_code == 200
     assert all("SUPERSEDED" in t for t in texts(served.data))
     assert [e.actor_name for e in exports_of(first)] == ["Audrey Tester (audrey)"]
@@ -227,18 +228,6 @@ def test_versions_not_yet_effective_are_marked_not_for_use(app, team):
             assert "ORIGINAL PAGE ONE" in pages[1]
 
 
-class Caller:
-    def __init__(self, client, username):  # type: ignore[no-untyped-def]
-        response = client.post(f"{API}/auth/tokens", json={"username": username,
-                                                           "password": DEFAULT_PASSWORD})
-        assert response.status_code == 201, response.get_json()
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {response.get_json()['token']}"}
-
-    def get(self, url):  # type: ignore[no-untyped-def]
-        return self.client.get(f"{API}{url}", headers=self.headers)
-
-
 @pytest.mark.req("ISO-04", "P11-16")
 def test_api_serves_the_pdf_in_scope_only_and_audits_it(app, client, make_user, login, team):
     study = Study(code="ST-9", title="Study nine")
@@ -253,7 +242,7 @@ def test_api_serves_the_pdf_in_scope_only_and_audits_it(app, client, make_user, 
     make_user("nobody")
     url = f"/documents/versions/{version.id}/pdf"
 
-    insider = Caller(client, "insider")
+    insider = ApiCaller(client, "insider")
     response = insider.get(f"{url}?copy=controlled")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert all("CONTROLLED COPY" in t for t in texts(response.data))
@@ -261,8 +250,8 @@ def test_api_serves_the_pdf_in_scope_only_and_audits_it(app, client, make_user, 
     assert all("UNCONTROLLED WHEN PRINTED" in t for t in texts(default.data))
     assert insider.get(f"{url}?copy=sometimes").status_code == 400
     assert insider.get("/documents/versions/999999/pdf").status_code == 404
-    assert Caller(client, "outsider").get(url).status_code == 404
-    assert Caller(client, "nobody").get(url).status_code == 403
+    assert ApiCaller(client, "outsider").get(url).status_code == 404
+    assert ApiCaller(client, "nobody").get(url).status_code == 403
     assert [e.actor_name for e in exports_of(version)] == ["Insider Tester (insider)"] * 2
     assert "/api/v1/documents/versions/{version_id}/pdf" in client.get(
         f"{API}/openapi.json").get_json()["paths"]

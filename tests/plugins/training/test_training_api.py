@@ -24,6 +24,7 @@ from training_helpers import (
 from core import Site, Study, add_attachment, audit_reason, db, update_record, utcnow
 from core.audit.models import AuditEntry
 from core.testing import DEFAULT_PASSWORD, UNLIMITED_ATTEMPTS
+from core.testing_api import ApiCaller, ok, problem
 
 pytestmark = pytest.mark.plugins("training")
 
@@ -32,38 +33,6 @@ pytestmark = pytest.mark.plugins("training")
 def app_config() -> dict:
     return dict(UNLIMITED_ATTEMPTS)  # the contract test asks for many tokens
 API = "/api/v1"
-
-
-class Caller:
-    """A client sending one user's bearer token."""
-
-    def __init__(self, client, username):  # type: ignore[no-untyped-def]
-        response = client.post(f"{API}/auth/tokens", json={"username": username,
-                                                           "password": DEFAULT_PASSWORD})
-        assert response.status_code == 201, response.get_json()
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {response.get_json()['token']}"}
-
-    def __getattr__(self, method):  # type: ignore[no-untyped-def]
-        def call(url, headers=None, **kwargs):  # type: ignore[no-untyped-def]
-            return getattr(self.client, method)(f"{API}{url}", headers={**self.headers,
-                                                                      **(headers or {})}, **kwargs)
-        return call
-
-
-def ok(response, status=200):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def problem(response, status, field=None):  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["detail"]
-    if field:
-        assert field in (body.get("errors") or {}), body
-    return body
 
 
 def signed(**extra):  # type: ignore[no-untyped-def]
@@ -81,7 +50,7 @@ def team(app, make_user, system_actor):
 
 @pytest.fixture
 def callers(client, team):
-    return {name: Caller(client, name) for name in team}
+    return {name: ApiCaller(client, name) for name in team}
 
 
 def studies():  # type: ignore[no-untyped-def]
@@ -172,7 +141,7 @@ def test_site_scoped_viewer_sees_no_assignments_of_another_study(team, callers, 
     [sams] = assignments_of(sam)
     [ottos] = assignments_of(otto)
     assert (sams.site_id, ottos.site_id) == (berlin.id, lyon.id)
-    vera = Caller(client, "vera")
+    vera = ApiCaller(client, "vera")
 
     listed = ok(vera.get("/records/training_assignment"))
     assert [item["number"] for item in listed["items"]] == [sams.number]
@@ -235,7 +204,7 @@ def test_assignment_life_cycle_through_the_records_api(team, callers, client, ma
     matrix = ok(quinn.get("/training/matrix?user=tina"))
     assert matrix["rows"][0]["cells"]["GCP-101"]["status"] == "current"
     make_user("nobody")
-    problem(Caller(client, "nobody").get("/training/my"), 403)
+    problem(ApiCaller(client, "nobody").get("/training/my"), 403)
 
 
 # -- quizzes -------------------------------------------------------------------------------------
@@ -342,7 +311,7 @@ def test_requirements_are_listed_by_code_and_created_with_a_reason(team, callers
     problem(tina.post("/training/requirements", json=good), 403)
     berlin, _lyon = studies()
     make_user("stella", "qa_manager", study=berlin.study)  # training.manage in one study only
-    problem(Caller(client, "stella").post("/training/requirements", json=good), 403)
+    problem(ApiCaller(client, "stella").post("/training/requirements", json=good), 403)
     assert [r["code"] for r in ok(tina.get("/training/requirements"))["items"]] == [
         "A-1", "B-2", "C-3", "GCP-101"]  # nothing refused was written
 
@@ -375,7 +344,7 @@ def test_qualification_at_a_past_moment(documents_team, client):
     from plugins.documents.services import create_document, create_version, revise
 
     people = documents_team
-    quinn, tina, olga = (Caller(client, n) for n in ("quinn", "tina", "olga"))
+    quinn, tina, olga = (ApiCaller(client, n) for n in ("quinn", "tina", "olga"))
     document = create_document(people["alice"], title="Handling of IMP", type_code="SOP")
     db.session.commit()
     v1 = effective(create_version(document, people["alice"]), people)
@@ -434,7 +403,7 @@ def test_gated_signature_through_the_api_until_the_signer_is_trained(documents_t
     from plugins.documents.services import create_document, create_version
 
     people = documents_team
-    quinn, rita = Caller(client, "quinn"), Caller(client, "rita")
+    quinn, rita = ApiCaller(client, "quinn"), ApiCaller(client, "rita")
     document = create_document(people["alice"], title="Handling of IMP", type_code="SOP")
     db.session.commit()
     effective(create_version(document, people["alice"]), people)
