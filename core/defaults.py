@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from core.admin import charts
 from core.admin.audit import AuditView
@@ -32,7 +33,10 @@ from core.reactions.models import Reaction
 from core.records.models import Counter, Record, RecordLink
 from core.records.numbering import next_number
 from core.reviews import workflow as reviews
-from core.reviews.models import PeriodicReview
+from core.reviews.admin import StudyReviewPlanAdmin
+from core.reviews.models import AccessReviewLine, PeriodicReview, StudyReviewPlan
+from core.reviews.pages import blueprint as reviews_blueprint
+from core.reviews.pages import record_actions as review_actions
 from core.reviews.workflow import WORKFLOW as REVIEW
 from core.reviews.workflow import open_due_reviews
 from core.settings import Setting
@@ -157,6 +161,9 @@ SETTINGS = [
     SettingSpec("core.audit_review_days", "int", 30,
                 "Days between audit-trail reviews (a new one opens when the last is older).",
                 minimum=1, maximum=366),
+    SettingSpec("core.system_review_days", "int", 365,
+                "Days between system reviews (a new one opens when the last is older).",
+                minimum=1, maximum=731),
     SettingSpec("core.inactive_account_days", "int", 90,
                 "An account without a sign-in for this many days is flagged in access reviews.",
                 minimum=1, maximum=3650),
@@ -206,6 +213,8 @@ def register_models() -> list[type]:
         Notification,
         ValidationSummary,
         PeriodicReview,
+        AccessReviewLine,
+        StudyReviewPlan,
         Reaction,
         ChangeStamp,
         Job,
@@ -234,7 +243,12 @@ def register_migrations() -> MigrationBranch:
 
 @hookimpl
 def register_blueprints() -> list[object]:
-    return [files_blueprint]
+    return [files_blueprint, reviews_blueprint]
+
+
+@hookimpl
+def record_page_actions(record: Any, user: Any) -> list[Any]:
+    return review_actions(record, user)
 
 
 @hookimpl
@@ -256,6 +270,8 @@ def register_admin_views() -> list[AdminView]:
                   people, 40),
         AdminView(StudyAdmin, "Studies", "core_studies", "core.studies.view", Study, clinical, 10),
         AdminView(SiteAdmin, "Sites", "core_sites", "core.studies.view", Site, clinical, 20),
+        AdminView(StudyReviewPlanAdmin, "Study audit-trail reviews", "core_study_review_plans",
+                  "core.studies.view", StudyReviewPlan, clinical, 30),
         AdminView(PluginsView, "Plugins", "core_plugins", "core.plugins.manage", None, system, 10),
         AdminView(ReactionsView, "Reactions", "core_reactions", "core.plugins.manage", None,
                   system, 15),
@@ -297,8 +313,8 @@ def register_reminders() -> list[Reminder]:
                      "the owner, then for the escalation role", overdue_records),
             Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
                      overdue_tasks),
-            Reminder("core.periodic_reviews", "Open the audit-trail and user-access reviews "
-                     "when due", open_due_reviews)]
+            Reminder("core.periodic_reviews", "Open the audit-trail (global and per study), "
+                     "user-access and system reviews when due", open_due_reviews)]
 
 
 @hookimpl

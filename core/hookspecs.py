@@ -524,6 +524,23 @@ def load_demo_data(users: dict[str, object], passwords: dict[str, str | None],
     """
 
 
+@hookspec
+def system_review_items(start: object, end: object) -> list[dict[str, object]]:
+    """Return sections for the periodic system review (``GET /api/v1/system/periodic-review``
+    and the scheduled System review): what the plugin knows about the system's health from
+    ``start`` (included) to ``end`` (excluded), UTC datetimes. Each section is ``{"title": str,
+    "lines": [str, ...], "flagged": int}`` in plain words; ``flagged`` counts lines to check.
+    The CAPA plugin reports system incidents and issues and the open CAPAs addressing them.
+
+    Example::
+
+        @hookimpl
+        def system_review_items(start, end):
+            return [{"title": "Interface errors", "lines": errors_between(start, end),
+                     "flagged": len(errors_between(start, end))}]
+    """
+
+
 def hook_names() -> list[str]:
     """Names of every hook in this contract (used by the docs and meta-tests)."""
     return sorted(

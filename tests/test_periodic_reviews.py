@@ -42,9 +42,9 @@ def test_the_sweep_opens_each_review_once_with_what_to_review_and_a_task(app, ma
     login(client, "fred", "wrong-password-123")  # one failed sign-in for the audit review
     now = utcnow()
 
-    assert _sweep(now) == 2  # two reviews, each notified to the one QA manager
+    assert _sweep(now) == 3  # three reviews (access, audit trail, system), each notified once
     assert _sweep(now + timedelta(days=1)) == 0  # open reviews are not opened again
-    assert len(_reviews()) == 2
+    assert len(_reviews()) == 3
     reviews = _reviews()
     access, audit = reviews["access"], reviews["audit_trail"]
     lines = access.snapshot.splitlines()

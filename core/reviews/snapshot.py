@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from core.audit.models import AuditEntry
 from core.db import db
+from core.records.audit_scope import pointing_tables, record_tables
+from core.records.models import Record
+from core.studies import Site
 from core.users.models import User, UserRole
 
 # What a reviewer must look at one by one: a label and the entries it counts.
@@ -44,9 +48,33 @@ def access_snapshot(now: datetime, inactive_days: int) -> tuple[str, int]:
     return "\n".join(lines), flagged
 
 
-def audit_snapshot(start: datetime | None, end: datetime) -> tuple[str, int]:
-    """The period's entry count, then each notable kind of event counted (flagged)."""
+def study_entries(study_id: int) -> Any:
+    """A condition on ``AuditEntry``: entries about the study's records (their fields and
+    events, and rows pointing at them: links, signatures, files, tasks, items), the study and
+    its sites, and role grants scoped to it."""
+    records = record_tables()
+    ids = select(Record.id).where(Record.study_id == study_id)
+    texts = select(cast(Record.id, String)).where(Record.study_id == study_id)
+    about = [and_(AuditEntry.entity_type.in_(records), AuditEntry.entity_id.in_(texts)),
+             and_(AuditEntry.entity_type == "core_study", AuditEntry.entity_id == str(study_id)),
+             and_(AuditEntry.entity_type == "core_site", AuditEntry.entity_id.in_(
+                 select(cast(Site.id, String)).where(Site.study_id == study_id))),
+             and_(AuditEntry.entity_type == "core_user_role", AuditEntry.entity_id.in_(
+                 select(cast(UserRole.id, String)).outerjoin(Site, Site.id == UserRole.site_id)
+                 .where(or_(UserRole.study_id == study_id, Site.study_id == study_id))))]
+    for table, key, columns in pointing_tables(records):
+        about.append(and_(AuditEntry.entity_type == table.name, AuditEntry.entity_id.in_(
+            select(cast(key, String)).where(or_(*[c.in_(ids) for c in columns])))))
+    return or_(*about)
+
+
+def audit_snapshot(start: datetime | None, end: datetime,
+                   study_id: int | None = None) -> tuple[str, int]:
+    """The period's entry count, then each notable kind of event counted (flagged); with
+    ``study_id``, only the entries about that study (``study_entries``)."""
     period = [AuditEntry.at <= end] + ([AuditEntry.at > start] if start else [])
+    if study_id is not None:
+        period.append(study_entries(study_id))
 
     def count(*where: object) -> int:
         return db.session.scalar(select(func.count()).select_from(AuditEntry)

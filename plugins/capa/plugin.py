@@ -17,7 +17,7 @@ from core import (
     SignatureMeaning,
     hookimpl,
 )
-from plugins.capa import hookspecs, pages, queries, reactions, services
+from plugins.capa import hookspecs, pages, queries, reactions, services, system_review
 from plugins.capa.admin import CategoryAdmin, RootCauseAdmin
 from plugins.capa.api import blp
 from plugins.capa.board import BoardView
@@ -303,6 +303,11 @@ def seed_reference_data():
 def capa_raise_for(record, category, user, title, description, significant, what):
     return services.raise_for(record, category, user, title=title, description=description,
                               significant=significant, what=what)
+
+
+@hookimpl
+def system_review_items(start, end):
+    return system_review.review_sections(start, end)
 
 
 @hookimpl
