@@ -12,6 +12,7 @@ from core.admin.jobs import JobsView
 from core.admin.notifications import NotificationsView, unread_for_current_user
 from core.admin.plugins import PluginsView
 from core.admin.reactions import ReactionsView
+from core.admin.review_plans import StudyReviewPlanAdmin
 from core.admin.roles import RoleAdmin
 from core.admin.studies import SiteAdmin, StudyAdmin
 from core.admin.tasks import MyTasksView, TeamTasksView
@@ -33,7 +34,6 @@ from core.reactions.models import Reaction
 from core.records.models import Counter, Record, RecordLink
 from core.records.numbering import next_number
 from core.reviews import workflow as reviews
-from core.reviews.admin import StudyReviewPlanAdmin
 from core.reviews.models import AccessReviewLine, PeriodicReview, StudyReviewPlan
 from core.reviews.pages import blueprint as reviews_blueprint
 from core.reviews.pages import record_actions as review_actions

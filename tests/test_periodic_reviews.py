@@ -96,3 +96,102 @@ def test_only_the_qa_manager_signs_a_review(app, make_user):
     audit = _reviews()["audit_trail"]
     with pytest.raises(PermissionDenied):
         transition(audit, "complete", author, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+
+
+@pytest.mark.plugins("capa")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_study_gets_its_own_audit_trail_review_of_its_records_events_at_its_own_frequency(
+        app, make_user, client):
+    from core import create_record
+    from core.reviews.models import StudyReviewPlan
+    from core.reviews.snapshot import audit_snapshot
+    from core.studies import Study
+
+    one, two = Study(code="ST-1", title="One"), Study(code="ST-2", title="Two")
+    with system_principal():
+        db.session.add_all([one, two])
+        db.session.commit()
+        db.session.add(StudyReviewPlan(study_id=one.id, audit_review_days=10))
+        db.session.commit()
+    quinn = make_user("quinn", "qa_manager", full_name="Quinn Quality")
+    make_user("fred", "author")
+    attest(quinn, DEFAULT_PASSWORD)
+
+    def event(study, title):
+        found = create_record("capa_event", quinn, title=title, category="deviation",
+                              description="What happened.", study_id=study.id)
+        db.session.commit()
+        return found
+
+    def counted(study):
+        return int(audit_snapshot(None, utcnow(), study.id)[0].splitlines()[0].split()[0])
+
+    first = event(one, "Consent on an old form")
+    login(client, "fred", "wrong-password-123")  # a failed sign-in: about no study
+    before = counted(one)
+    assert before > 0
+    other = event(two, "Late SAE report")
+    update_record(other, quinn, expected_version=other.version, reason="More detail",
+                  description="Reported 3 days late.")
+    db.session.commit()
+    assert counted(one) == before  # the other study's records do not count
+    update_record(first, quinn, expected_version=first.version, reason="More detail",
+                  description="Old ICF version 2 used.")
+    db.session.commit()
+    assert counted(one) == before + 1
+    make_user("rita", "reviewer", study=one)  # a role granted in the study counts too
+    assert counted(one) > before + 1
+    expected = counted(one)
+
+    now = utcnow()
+    _sweep(now)
+    reviews = db.session.scalars(select(PeriodicReview).where(
+        PeriodicReview.kind == "audit_trail").order_by(PeriodicReview.id)).all()
+    [whole, study] = reviews  # the global review is kept as it was; none for ST-2 (no plan)
+    assert whole.study_id is None and "CHECK 1 failed sign-ins" in whole.snapshot.splitlines()
+    assert study.study_id == one.id and "of study ST-1" in study.title
+    lines = study.snapshot.splitlines()
+    assert lines[0] == f"{expected} audit entries in the period"
+    assert "0 failed sign-ins" in lines
+    update_record(study, quinn, expected_version=study.version, reason="Review done",
+                  outcome="Corrections justified; nothing to do.")
+    transition(study, "complete", quinn, signature=SignatureRequest(password=DEFAULT_PASSWORD))
+    db.session.commit()
+
+    _sweep(now + timedelta(days=9))  # ST-1 is reviewed every 10 days
+    assert db.session.scalar(select(PeriodicReview).where(
+        PeriodicReview.study_id == one.id, PeriodicReview.state == "open")) is None
+    _sweep(now + timedelta(days=11))
+    following = db.session.scalars(select(PeriodicReview).where(
+        PeriodicReview.study_id == one.id).order_by(PeriodicReview.id.desc())).first()
+    assert following.id != study.id and following.period_start == study.period_end
+    assert following.state == "open"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_an_administrator_plans_a_studys_audit_trail_reviews_with_a_reason(app, make_user,
+                                                                           client):
+    from core.reviews.models import StudyReviewPlan
+    from core.studies import Study
+    from core.testing import csrf_token
+
+    with system_principal():
+        db.session.add(Study(code="ST-1", title="One"))
+        db.session.commit()
+    study = db.session.scalar(select(Study))
+    make_user("adam", "system_admin")
+    login(client, "adam")
+    url = "/admin/core_study_review_plans/new/"
+    token = csrf_token(client, url)
+    bad = client.post(url, data={"csrf_token": token, "study": str(study.id),
+                                 "audit_review_days": "0", "active": "y",
+                                 "reason": "ST-1 is high risk"})
+    assert bad.status_code == 200 and "From 1 to 366 days." in bad.get_data(as_text=True)
+    done = client.post(url, data={"csrf_token": token, "study": str(study.id),
+                                  "audit_review_days": "14", "active": "y",
+                                  "reason": "ST-1 is high risk"})
+    assert done.status_code == 302
+    [plan] = db.session.scalars(select(StudyReviewPlan)).all()
+    assert (plan.study_id, plan.audit_review_days, plan.active) == (study.id, 14, True)
+    listing = client.get("/admin/core_study_review_plans/").get_data(as_text=True)
+    assert "ST-1" in listing and "Days between reviews" in listing

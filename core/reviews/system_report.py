@@ -56,18 +56,49 @@ def _day(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else "never"
 
 
+def _label(value: str | None) -> str:
+    """An audited foreign key (``qa_manager (#2)``) or value as people read it."""
+    text = (value or "").strip()
+    return text.rsplit(" (#", 1)[0] if text.endswith(")") and " (#" in text else text
+
+
+def _config_line(entries: list[AuditEntry]) -> str:
+    """One sentence for the rows of one change of one setting, role permission or plugin."""
+    first = entries[0]
+    fields = {e.field: e for e in entries}
+    verb = ACTIONS.get(first.action, key_words(first.action).lower())
+    if first.entity_type == "core_setting":
+        value = fields.get("value")
+        what = (f"setting {first.entity_id} set from {value.old_value or 'its default'} to "
+                f"{value.new_value}" if value is not None else f"setting {first.entity_id} {verb}")
+    elif first.entity_type == "core_plugin_state":
+        enabled = fields.get("enabled")
+        state = enabled.new_value if enabled is not None else None
+        what = f"plugin {first.entity_id} " + (
+            "enabled" if state in ("True", "true", "1") else "disabled" if state else verb)
+    else:
+        role = fields.get("role_id")
+        permission = fields.get("permission_id")
+        pick = (lambda e: e.new_value or e.old_value) if first.action != "delete" else \
+            (lambda e: e.old_value)
+        what = (f"role {_label(pick(role))}: permission {_label(pick(permission))} {verb}"
+                if role is not None and permission is not None
+                else f"role permission {first.entity_id} {verb}")
+    why = f" ({first.reason})" if first.reason else ""
+    return f"{first.at:%Y-%m-%d %H:%M} UTC {what}, by {first.actor_name}{why}"
+
+
 def configuration_changes(start: datetime, end: datetime) -> dict[str, Any]:
+    """Each change of a setting, a role's permissions or a plugin's enablement in the period,
+    read from the audit trail (the rows of one change make one line)."""
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.at >= start, AuditEntry.at < end,
         AuditEntry.entity_type.in_(CONFIGURATION)).order_by(AuditEntry.id))
-    lines = []
+    changes: dict[tuple[str, str, str, str], list[AuditEntry]] = {}
     for entry in entries:
-        what = f"{CONFIGURATION[entry.entity_type]} {entry.entity_id}"
-        change = f"{key_words(entry.field)}: {entry.old_value or '(none)'} -> " \
-                 f"{entry.new_value or '(none)'}" if entry.field else \
-                 ACTIONS.get(entry.action, key_words(entry.action).lower())
-        why = f" ({entry.reason})" if entry.reason else ""
-        lines.append(f"{entry.at:%Y-%m-%d %H:%M} UTC {what} {change}, by {entry.actor_name}{why}")
+        key = (entry.entity_type, entry.entity_id, entry.action, entry.request_id or str(entry.at))
+        changes.setdefault(key, []).append(entry)
+    lines = [_config_line(rows) for rows in changes.values()]
     return section("Configuration changes (settings, role permissions, plugins enabled or "
                    "disabled)", lines or ["No configuration change in the period."], len(lines))
 
