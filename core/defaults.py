@@ -313,8 +313,8 @@ def register_reminders() -> list[Reminder]:
                      "the owner, then for the escalation role", overdue_records),
             Reminder("core.overdue_tasks", "Overdue open tasks: remind whoever they are for",
                      overdue_tasks),
-            Reminder("core.periodic_reviews", "Open the audit-trail (global and per study), "
-                     "user-access and system reviews when due", open_due_reviews)]
+            Reminder("core.periodic_reviews", "Open the audit-trail and user-access reviews "
+                     "when due", open_due_reviews)]
 
 
 @hookimpl

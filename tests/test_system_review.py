@@ -173,3 +173,28 @@ def test_without_the_capa_plugin_the_report_says_so_and_bad_input_is_refused(
     other = app.test_client()
     login(other, "alice")
     assert other.get("/reviews/system-report").status_code == 403
+
+
+@pytest.mark.req("A11-11")
+class TestAPluginAddsItsSection:
+    @pytest.fixture
+    def app_config(self, temp_plugin):
+        def system_review_items(start, end):
+            return [{"title": "Interface errors", "flagged": 2,
+                     "lines": [f"2 errors from {start:%Y-%m-%d} to {end:%Y-%m-%d}"]}]
+
+        return {"plugins": ["feed"],
+                "extra_plugins": {"feed": temp_plugin("feed", system_review_items=system_review_items)}}
+
+    @pytest.mark.backends("sqlite", "postgresql")
+    def test_a_plugins_system_review_items_join_the_report_and_the_review(self, app, client,
+                                                                          make_user):
+        make_user("quinn", "qa_manager")
+        body = ok(ApiCaller(client, "quinn").get(URL, query_string={"from": "2026-01-01",
+                                                                    "to": "2026-01-31"}))
+        part = _sections(body)["Interface errors"]
+        assert part == {"title": "Interface errors", "flagged": 2,
+                        "lines": ["2 errors from 2026-01-01 to 2026-02-01"]}
+        assert "System incidents, issues and CAPAs" not in _sections(body)
+        review = _sweep(utcnow())
+        assert "== Interface errors (2 to check)" in review.snapshot
