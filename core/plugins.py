@@ -19,8 +19,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import hookspecs
 from core.audit.context import audit_reason
+from core.config_versions import record_config_version
 from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import ConflictError, StartupError, ValidationError
+from core.settings import refuse_direct_change
 from core.specs import PluginInfo
 from core.stamps import kept
 
@@ -226,8 +228,11 @@ class PluginHost:
     def enabled_keys(self) -> list[str]:
         return [key for key in self.plugins if self.is_enabled(key)]
 
-    def set_enabled(self, key: str, enabled: bool, reason: str) -> bool:
-        """Enable or disable a plugin in the current transaction; returns False if unchanged."""
+    def set_enabled(self, key: str, enabled: bool, reason: str, *,
+                    approved_change: Any = None) -> bool:
+        """Enable or disable a plugin in the current transaction, as a new configuration
+        version; returns False if unchanged. ``approved_change``: the approved configuration
+        change being activated (required when approval is)."""
         if key == CORE_KEY:
             raise ValidationError({"key": "The core cannot be disabled."})
         if key not in self.plugins:
@@ -236,6 +241,7 @@ class PluginHost:
             raise ValidationError({"reason": "A reason is required."})
         if self.is_enabled(key) == enabled:
             return False
+        refuse_direct_change(f"Plugin {key}", approved_change)
         if enabled:
             missing = [r for r in self.plugins[key].requires if not self.is_enabled(r)]
             if missing:
@@ -262,6 +268,8 @@ class PluginHost:
             else:
                 row.enabled = enabled
             db.session.flush()
+            record_config_version("plugin", key, not enabled, enabled,
+                                  getattr(approved_change, "id", None))
             if enabled:  # a plugin enabled after `cqms db upgrade` gets its first list entries
                 self.hook_of(key, "seed_reference_data")()
         if has_request_context():

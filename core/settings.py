@@ -10,9 +10,14 @@ from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.config_versions import record_config_version
 from core.db import Base, UTCDateTime, db, utcnow
-from core.errors import ValidationError
+from core.errors import ConflictError, ValidationError
 from core.specs import SETTING_TYPES, SettingSpec
+
+# With this on, configuration changes go through an approved configuration change (P11-13).
+APPROVAL_REQUIRED = "core.config_approval_required"
+PROPOSE_HINT = "propose a change (System > Configuration changes > Create) instead"
 
 
 class Setting(Base):
@@ -72,18 +77,33 @@ def get_setting(key: str) -> Any:
     return _stored_values().get(key, spec.default)
 
 
-def set_setting(key: str, raw: Any) -> Any:
-    """Validate and store a setting in the current transaction (the audit listener records it)."""
+def refuse_direct_change(what: str, approved_change: object | None) -> None:
+    """ConflictError when configuration changes need approval and ``approved_change`` (the
+    configuration change record being activated) is not given."""
+    if approved_change is None and get_setting(APPROVAL_REQUIRED):
+        raise ConflictError(f"{what} cannot be changed directly: configuration changes need "
+                            f"approval in this deployment; {PROPOSE_HINT}.")
+
+
+def set_setting(key: str, raw: Any, *, approved_change: Any = None) -> Any:
+    """Validate and store a setting in the current transaction (the audit listener records it)
+    as a new configuration version; ``approved_change``: the approved configuration change
+    being activated (required when approval is)."""
     spec = current_app.extensions["cqms"].registry.settings.get(key)
     if spec is None:
         raise ValidationError({key: "Unknown setting."})
     value = coerce_setting(spec, raw)
+    old = get_setting(key)
     row = db.session.get(Setting, key)
     encoded = json.dumps(value)
+    if (row.value == encoded) if row is not None else value == spec.default:  # unchanged
+        return value
+    refuse_direct_change(f"The setting {key}", approved_change)
     if row is None:
         db.session.add(Setting(key=key, value=encoded))
-    elif row.value != encoded:
+    else:
         row.value = encoded
+    record_config_version("setting", key, old, value, getattr(approved_change, "id", None))
     if has_app_context() and has_request_context():
         g.pop("cqms_settings", None)
     return value

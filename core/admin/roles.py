@@ -12,8 +12,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from core.admin.base import CQMSModelView, SecureForm, reason_field
 from core.audit.context import audit_reason
+from core.config_changes.roles import set_role_permissions
 from core.db import db
-from core.users.models import Permission, Role, RolePermission
+from core.errors import ConflictError
+from core.users.models import Permission, Role
 
 
 class CheckboxesField(SelectMultipleField):
@@ -32,17 +34,6 @@ class RoleForm(SecureForm):
 
 class RoleEditForm(RoleForm):
     key = None  # type: ignore[assignment]  # a role's key never changes
-
-
-def set_role_permissions(role: Role, names: set[str]) -> None:
-    """Grant and withdraw so the role holds exactly ``names`` (each change audited)."""
-    current = {g.permission.name: g for g in role.grants}
-    for name in set(current) - names:
-        role.grants.remove(current[name])
-    wanted = set(names) - set(current)
-    if wanted:
-        for perm in db.session.scalars(select(Permission).where(Permission.name.in_(wanted))):
-            role.grants.append(RolePermission(permission=perm))
 
 
 class RoleAdmin(CQMSModelView):
@@ -86,11 +77,16 @@ class RoleAdmin(CQMSModelView):
         if not names <= known:
             flash("Unknown permission selected.", "error")
             return False
-        with audit_reason(form.reason.data):
-            role.label = form.label.data.strip()
-            role.description = (form.description.data or "").strip()
-            set_role_permissions(role, names)
-            db.session.flush()
+        try:
+            with audit_reason(form.reason.data):
+                role.label = form.label.data.strip()
+                role.description = (form.description.data or "").strip()
+                set_role_permissions(role, names)
+                db.session.flush()
+        except ConflictError as exc:  # approval required: offered "propose a change"
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
         db.session.commit()
         return role
 

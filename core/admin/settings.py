@@ -7,11 +7,12 @@ from typing import Any
 from flask import current_app, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 
+from core.admin.config_versions import propose_url
 from core.admin.users import ReasonForm
 from core.audit.context import audit_reason
 from core.db import db
-from core.errors import ValidationError
-from core.settings import coerce_setting, get_setting, set_setting
+from core.errors import ConflictError, ValidationError
+from core.settings import APPROVAL_REQUIRED, coerce_setting, get_setting, set_setting
 
 
 class SettingsView(BaseView):
@@ -41,14 +42,21 @@ class SettingsView(BaseView):
             if not form.validate_on_submit():
                 errors["reason"] = "A reason is required."
             if not errors:
-                with audit_reason(form.reason.data):
-                    for key, value in submitted.items():
-                        set_setting(key, value)
-                    db.session.flush()
+                try:
+                    with audit_reason(form.reason.data):
+                        for key, value in submitted.items():
+                            set_setting(key, value)
+                        db.session.flush()
+                except ConflictError as exc:  # approval required: propose a change instead
+                    db.session.rollback()
+                    flash(f"Nothing was saved. {exc}", "error")
+                    return redirect(url_for(".index"))
                 db.session.commit()
                 flash("Settings saved.", "info")
                 return redirect(url_for(".index"))
             values = submitted
             flash("Nothing was saved: correct the fields shown.", "error")
         return self.render("core/admin/settings.html", specs=specs, values=values,
-                           errors=errors, form=form)
+                           errors=errors, form=form,
+                           approval_required=get_setting(APPROVAL_REQUIRED),
+                           propose_url=propose_url())

@@ -98,6 +98,13 @@ def _actor(ctx_actor_id: int | None, ctx_actor_name: str) -> tuple[int, str]:
     raise AuditError("an audited change has no actor: sign in, or run as the system principal")
 
 
+def current_actor() -> tuple[int, str]:
+    """Who a change made now is attributed to: the audit context's actor, else the signed-in
+    user (AuditError when there is neither)."""
+    ctx = current_context()
+    return _actor(ctx.actor_id, ctx.actor_name)
+
+
 def _rows_for(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
     rows = _field_rows(session, obj, action)
     events = getattr(obj, "__audit_events__", None)

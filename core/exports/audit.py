@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from core.audit.service import record_event
+from core.config_versions import active_version
 from core.db import db
 from core.db.engine import set_read_only
 
 
 def audit_export(kind: str, entity_type: str, entity_id: Any = "", *, detail: str,
                  entity_version: int | None = None) -> int:
-    """Write an ``export`` entry (``field`` = ``kind``: pdf, certified_copy, csv) and commit it.
+    """Write an ``export`` entry (``field`` = ``kind``: pdf, certified_copy, csv), naming the
+    configuration version in force (P11-13), and commit it.
 
     Exports are GET downloads whose request transaction is read-only (a deferred ``BEGIN`` on
     SQLite); the entry is written in its own short write transaction, after the file is built
     and before it is sent, so a download that cannot be audited is not served."""
+    detail = f"{detail}; {active_version().label}"
     return audit_now("export", entity_type, entity_id, field=kind, new=detail,
                      entity_version=entity_version)
 

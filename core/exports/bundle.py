@@ -27,6 +27,7 @@ from flask import current_app
 
 from core.attachments.service import AttachmentIntegrityError, attachments_of, chain_digest, open_attachment
 from core.audit.chain import app_hasher, hash_kind
+from core.config_versions import active_version
 from core.db import utcnow
 from core.errors import CQMSError
 from core.exports.history import (
@@ -120,8 +121,15 @@ def _record_json(record: Record, entries: list[Any], user: Any, now: datetime) -
                                          "fields": dict(sorted(changes.items()))},
         "exported_at": utc_iso(now),
         "exported_by": getattr(user, "printed_name", str(user)),
+        "configuration_version": _config_version(),
         "times": "UTC, ISO 8601",
     }
+
+
+def _config_version() -> dict[str, Any]:
+    """The configuration in force when the copy was made (P11-13, A11-10)."""
+    active = active_version()
+    return {"number": active.number, "digest": active.digest, "label": active.label}
 
 
 def _signature_json(sig: Any, meanings: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +157,7 @@ def _link_json(record: Record, link: Any) -> dict[str, Any]:
 def _readme(record: Record, who: str, now: datetime, zip_name: str) -> bytes:
     return f"""Certified copy of {record.number} "{record.title}", version {record.version}, \
 state {record.state}.
-Made {utc_iso(now)} by {who} with CQMS. Times are UTC (ISO 8601).
+Made {utc_iso(now)} by {who} with CQMS, {active_version().label}. Times are UTC (ISO 8601).
 
 record.json         the record's current fields and whether each changed since its original entry
 versions.json       every version, rebuilt from the audit trail (original entry + each change)
@@ -246,6 +254,7 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
                        "title": record.title, "state": record.state, "version": record.version,
                        "content_hash": record.content_hash},
             "created_at": utc_iso(now), "created_by": who,
+            "configuration_version": _config_version(),
             "audit_entries": len(entries),
             "mac": {"algorithm": "HMAC-SHA256", "purpose": MAC_PURPOSE,
                     "key_id": key_id(integrity_key())},

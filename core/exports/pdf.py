@@ -20,6 +20,7 @@ from weasyprint.urls import URLFetcher
 
 from core.attachments.service import attachments_of
 from core.audit.models import AuditEntry
+from core.config_versions import active_version
 from core.db import utc_text, utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
 from core.records.access import readable_links
@@ -168,6 +169,7 @@ def record_context(record: Record, user: Any, printed_at: datetime | None = None
         "printed_at": utc_text(printed_at or utcnow()),
         "printed_by": getattr(user, "printed_name", str(user)),
         "certified": certified,
+        "config_version": active_version().label,
         "utc_text": utc_text,
     }
 

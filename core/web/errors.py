@@ -101,6 +101,7 @@ STATUS_OF = {
     "ExportUnavailable": 503,
     "StorageUnavailable": 503,
     "ReadOnlyError": 503,
+    "AwaitingValidation": 503,
 }
 
 
