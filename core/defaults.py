@@ -7,6 +7,7 @@ from typing import Any
 
 from core.admin import charts
 from core.admin.audit import AuditView
+from core.admin.config_versions import ConfigVersionsView
 from core.admin.dashboard import account_context, system_context
 from core.admin.jobs import JobsView
 from core.admin.notifications import NotificationsView, unread_for_current_user
@@ -21,6 +22,10 @@ from core.admin.users import AssignmentAdmin, UserAdmin
 from core.attachments.models import Attachment, AttachmentBlob
 from core.audit.kinds import CORE_KINDS
 from core.audit.models import AuditCheckpoint, AuditEntry
+from core.config_changes import workflow as config_changes
+from core.config_changes.models import ConfigurationChange
+from core.config_changes.workflow import WORKFLOW as CONFIG_CHANGE
+from core.config_versions import ConfigVersion
 from core.due import overdue_records
 from core.exports.trail_check import PERMISSION as AUDIT_CHECK
 from core.exports.trail_check import TRAIL_CHECK
@@ -62,6 +67,7 @@ from core.tasks.models import Task
 from core.users.models import ApiToken, PasswordHistory, Role, RolePermission, User, UserRole, UserSession
 from core.users.models import Permission as PermissionModel
 from core.validation import workflow as validation
+from core.validation.awaiting import banners as validation_banners
 from core.validation.models import ValidationSummary
 from core.validation.workflow import WORKFLOW as VALIDATION
 from core.web.files import blueprint as files_blueprint
@@ -71,6 +77,8 @@ VALIDATION_VIEW = "core.validation.view"
 VALIDATION_APPROVE = "core.validation.approve"
 REVIEWS_VIEW = "core.reviews.view"
 REVIEWS_PERFORM = "core.reviews.perform"
+CONFIG_VIEW, CONFIG_PROPOSE, CONFIG_APPROVE = (
+    config_changes.VIEW, config_changes.PROPOSE, config_changes.APPROVE)
 
 PERMISSIONS = [
     Permission(ADMIN_ACCESS, "Open the dashboard and the administration area"),
@@ -88,6 +96,9 @@ PERMISSIONS = [
     Permission(VALIDATION_APPROVE, "Approve or reject validation summaries (e-signature)"),
     Permission(REVIEWS_VIEW, "View periodic reviews (audit trail, user access)"),
     Permission(REVIEWS_PERFORM, "Perform and sign periodic reviews"),
+    Permission(CONFIG_VIEW, "View configuration changes and configuration versions"),
+    Permission(CONFIG_PROPOSE, "Propose, activate and withdraw configuration changes"),
+    Permission(CONFIG_APPROVE, "Approve or reject configuration changes (e-signature)"),
 ]
 
 _EVERYONE = (ADMIN_ACCESS, "core.studies.view")
@@ -110,6 +121,8 @@ ROLES = [
             TEAM_TASKS,
             VALIDATION_VIEW,
             REVIEWS_VIEW,
+            CONFIG_VIEW,
+            CONFIG_PROPOSE,
         ),
         "Manages accounts, roles, plugins and settings; cannot author or sign GxP content.",
     ),
@@ -117,7 +130,8 @@ ROLES = [
         "qa_manager",
         "QA manager",
         (*_EVERYONE, "core.users.view", "core.audit.view", AUDIT_CHECK, "core.settings.manage",
-         TEAM_TASKS, VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM),
+         TEAM_TASKS, VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM,
+         CONFIG_VIEW, CONFIG_APPROVE),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),
@@ -130,7 +144,7 @@ ROLES = [
         "inspector",
         "Inspector (read-only)",
         (*_EVERYONE, "core.users.view", "core.audit.view", AUDIT_CHECK, VALIDATION_VIEW,
-         REVIEWS_VIEW),
+         REVIEWS_VIEW, CONFIG_VIEW),
         "Regulatory inspector or auditor with read-only access.",
     ),
     RoleTemplate(
@@ -154,6 +168,13 @@ SETTINGS = [
         "bool",
         False,
         "Enable a plugin only when an approved validation summary covers its installed code.",
+    ),
+    SettingSpec(
+        "core.config_approval_required",
+        "bool",
+        False,
+        "Change settings, role permissions and plugins only through an approved configuration "
+        "change (proposed, approved with an e-signature by someone else, then activated).",
     ),
     SettingSpec("core.access_review_days", "int", 90,
                 "Days between user-access reviews (a new one opens when the last is older).",
@@ -215,6 +236,8 @@ def register_models() -> list[type]:
         PeriodicReview,
         AccessReviewLine,
         StudyReviewPlan,
+        ConfigurationChange,
+        ConfigVersion,
         Reaction,
         ChangeStamp,
         Job,
@@ -228,12 +251,12 @@ def register_jobs() -> list[JobKind]:
 
 @hookimpl
 def register_workflows() -> list[Workflow]:
-    return [VALIDATION, REVIEW]
+    return [VALIDATION, REVIEW, CONFIG_CHANGE]
 
 
 @hookimpl
 def register_record_types() -> list[RecordType]:
-    return [validation.record_type(), reviews.record_type()]
+    return [validation.record_type(), reviews.record_type(), config_changes.record_type()]
 
 
 @hookimpl
@@ -276,6 +299,8 @@ def register_admin_views() -> list[AdminView]:
         AdminView(ReactionsView, "Reactions", "core_reactions", "core.plugins.manage", None,
                   system, 15),
         AdminView(AuditView, "Audit trail", "core_audit", "core.audit.view", AuditEntry, system, 30),
+        AdminView(ConfigVersionsView, "Configuration versions", "core_config_versions",
+                  CONFIG_VIEW, None, system, 40),
     ]
 
 
@@ -320,6 +345,7 @@ def register_reminders() -> list[Reminder]:
 @hookimpl
 def app_ready(app) -> None:  # type: ignore[no-untyped-def]
     app.jinja_env.globals["cqms_unread_notifications"] = unread_for_current_user
+    app.jinja_env.globals["cqms_validation_banners"] = validation_banners
 
 
 MEANINGS = [
