@@ -54,6 +54,7 @@ from core.records.links import link_records, linked, links_of, unlink
 from core.records.models import Record
 from core.records.rules import server_write
 from core.records.service import create_record, may_read, update_record
+from core.second_person.service import critical_field_checks, verify_field
 from core.settings import get_setting
 from core.signatures.forms import SignatureForm
 from core.signatures.models import ATTESTATION_TEXT
@@ -147,6 +148,7 @@ __all__ = [
     "create_record",
     "csv_safe",
     "current_reason",
+    "critical_field_checks",
     "current_user",
     "db",
     "download_response",
@@ -188,6 +190,7 @@ __all__ = [
     "update_record",
     "users_holding",
     "utcnow",
+    "verify_field",
 ]
 
 

@@ -44,6 +44,7 @@ from core.reviews.pages import blueprint as reviews_blueprint
 from core.reviews.pages import record_actions as review_actions
 from core.reviews.workflow import WORKFLOW as REVIEW
 from core.reviews.workflow import open_due_reviews
+from core.second_person.views import blueprint as second_person_blueprint
 from core.settings import Setting
 from core.signatures.models import Signature, SignatureAttestation
 from core.specs import (
@@ -266,7 +267,7 @@ def register_migrations() -> MigrationBranch:
 
 @hookimpl
 def register_blueprints() -> list[object]:
-    return [files_blueprint, reviews_blueprint]
+    return [files_blueprint, reviews_blueprint, second_person_blueprint]
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.records.items import RecordItem
 from core.records.models import Record
+from core.second_person.service import check_declaration as check_critical_fields
 from core.settings import coerce_setting
 from core.specs import (
     LINK_CARDINALITIES,
@@ -322,6 +323,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                 if perm is not None and perm not in reg.permissions:
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "
                                        f"permission {perm!r}")
+            check_critical_fields(plugin, rt, reg.workflows[rt.workflow])
             reg.record_types[rt.key] = rt
             reg.record_type_owner[rt.key] = plugin
 

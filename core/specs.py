@@ -375,6 +375,13 @@ class RecordType:
     # in a few fields and completed later on its edit form (an event's investigation). Empty:
     # every field.
     create_fields: tuple[str, ...] = ()
+    # Second-person verification (Annex 11 §6): a value of a ``critical_fields`` column entered
+    # or changed must be verified by another person (not the record's author, not who last
+    # changed it) before the record takes a ``verify_before`` step (the steps out of the states
+    # where the data is relied on). A later change voids the verification. See
+    # core.second_person.
+    critical_fields: tuple[str, ...] = ()
+    verify_before: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

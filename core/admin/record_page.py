@@ -21,6 +21,7 @@ from core.records.audit_query import record_conditions
 from core.records.links import impact
 from core.records.models import Record
 from core.records.service import SERVER_OWNED, may_read
+from core.second_person.views import verify_actions
 from core.specs import RecordType, Transition
 from core.specs import key_words as words
 from core.users.models import User
@@ -177,9 +178,11 @@ def next_step(actions: list[Action]) -> str:
 
 
 def page_actions(record: Record, user: Any) -> list[Any]:
-    """Plugins' buttons for this record page (hook ``record_page_actions``)."""
+    """The core's "Verify" buttons of critical data, then plugins' buttons for this record page
+    (hook ``record_page_actions``)."""
     hook = current_app.extensions["cqms"].host.hook_for_enabled("record_page_actions")
-    return [action for actions in hook(record=record, user=user) for action in actions or ()]
+    return [*verify_actions(record, user),
+            *(action for actions in hook(record=record, user=user) for action in actions or ())]
 
 
 def impact_groups(record: Record, user: Any) -> dict[str, Any]:

@@ -12,7 +12,16 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from core.api import audit, docs, jobs, records, system_review, tasks, tokens_views
+from core.api import (
+    audit,
+    docs,
+    jobs,
+    records,
+    system_review,
+    tasks,
+    tokens_views,
+    verifications,
+)
 from core.extensions import csrf
 from core.state import CQMSState
 
@@ -42,7 +51,7 @@ def install_api(app: Flask, state: CQMSState) -> CQMSApi:
     api = CQMSApi(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     blueprints: list[Any] = [tokens_views.blp, records.blp, audit.blp, tasks.blp, jobs.blp,
-                              system_review.blp, docs.blp]
+                              system_review.blp, docs.blp, verifications.blp]
     blueprints += [bp for _plugin, bp in state.registry.api_blueprints]
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

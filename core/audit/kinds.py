@@ -24,6 +24,8 @@ CORE_KINDS = (
     K("attachment.added", "File attached", "new: name, id, media type, size and SHA-256"),
     K("export", "Exported", "field: the kind of export; new: what was exported"),
     K("audit.verified", "Audit trail checked", "new: the result of the whole trail's check"),
+    K("record.field_verified", "Verified by a second person", "field: the critical field; new: "
+      "its value as verified; entity version: the record version the verifier saw"),
     K("record.verified", "Integrity checked", "new: the result of the record's check (its "
       "history entries, content, signatures and files)"),
     K("login.succeeded", "Signed in", "the account"),

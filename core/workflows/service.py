@@ -20,6 +20,7 @@ from core.permissions import may_act_in
 from core.reactions.service import queue as queue_reactions
 from core.records.content import transition_scope, workflow_of
 from core.records.models import Record
+from core.second_person.service import verification_blockers
 from core.signatures.models import Signature
 from core.signatures.service import SignatureRequest, has_attested, sign
 from core.signatures.service import attest as sign_attestation
@@ -42,7 +43,8 @@ def available_transitions(record: Record, user: User) -> list[Transition]:
 
 def blockers(record: Record, t: Transition, user: User) -> list[str]:
     """Why ``user`` cannot take ``t`` on ``record`` now besides permission and state:
-    separation of duties, the transition's guards, plugins' ``validate_transition``."""
+    separation of duties, the transition's guards, plugins' ``validate_transition``, critical
+    data not yet verified by a second person."""
     reasons = _barred(record, t, user)
     for guard in t.guards:
         reasons.extend(guard(record, user) or [])
@@ -50,6 +52,7 @@ def blockers(record: Record, t: Transition, user: User) -> list[str]:
     for result in state.host.hook_for_enabled("validate_transition")(record=record,
                                                                      transition=t, user=user):
         reasons.extend(result or [])
+    reasons.extend(verification_blockers(record, t.name))  # critical data: a second person
     return reasons
 
 

@@ -17,11 +17,13 @@ from core import (
     ValidationError,
     attest,
     create_record,
+    critical_field_checks,
     db,
     link_records,
     transition,
     update_record,
     utcnow,
+    verify_field,
 )
 from plugins.capa import queries, services
 from plugins.capa.models import Capa, QualityEvent
@@ -139,6 +141,10 @@ def _incident(users: dict[str, Any], sign: Any, study: Any) -> str:
     approval = sign("qa")
     if approval is None:
         return f"{event.number} contained"
+    for check in critical_field_checks(event):  # QA checks when and how severe (2nd person)
+        if check.needs_verification:
+            verify_field(event, check.field, qa, expected_version=event.version)
+    db.session.commit()
     _step(event, "close_after_containment", qa, signature=approval,
           reason="Contained; certificate expiry now monitored by IT (no CAPA needed).")
     return f"{event.number} closed"

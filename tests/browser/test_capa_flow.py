@@ -142,5 +142,8 @@ def test_a_protocol_deviation_reaches_a_closed_capa_in_the_browser(page, live_se
     page.click("#capa-chain")
     expect(page.locator("#chain")).to_contain_text("3 visits, no superseded ICF found.")
     page.goto(f"{base}/admin/capa_event/details/?id={event_id}")
+    for field in ("occurred_on", "severity"):  # a second person checks the critical data
+        page.click(f"#verify-{field}")
+        expect(page.locator("#verify-" + field)).to_have_count(0)
     sign(page, "close")
     expect(page.locator("#record-state")).to_have_text("Closed")

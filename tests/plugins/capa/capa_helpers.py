@@ -19,6 +19,7 @@ from core import (
     utcnow,
 )
 from core.audit.models import AuditEntry
+from core.second_person.service import unverified, verify_field
 from core.signatures.service import SignatureRequest
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD
@@ -54,6 +55,13 @@ def edit(record, user, reason="test", **values):  # type: ignore[no-untyped-def]
     update_record(record, user, expected_version=record.version, reason=reason, **values)
     db.session.commit()
     return record
+
+
+def verify_critical_data(record, user):  # type: ignore[no-untyped-def]
+    """``user`` verifies, as a second person, the critical data of ``record`` waiting for it."""
+    for check in unverified(record):
+        verify_field(record, check.field, user, expected_version=record.version)
+    db.session.commit()
 
 
 def today():  # type: ignore[no-untyped-def]

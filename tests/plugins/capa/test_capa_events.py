@@ -22,6 +22,7 @@ from capa_helpers import (
     tasks,
     team,
     today,
+    verify_critical_data,
 )
 
 from core import (
@@ -112,6 +113,7 @@ def test_the_investigation_needs_review_method_root_cause_and_a_capa_decision(pe
     step(event, "complete_investigation", ann, signature=sig())
     [signed] = signatures_of(event)
     assert (signed.meaning, signed.signer_id) == ("responsible", ann.id)
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())  # no CAPA needed: it closes without one
     assert event.state == "closed"
     with pytest.raises(ConflictError, match="analysis lines are added while"):
@@ -129,6 +131,7 @@ def test_close_after_containment_needs_a_reason_a_similar_review_and_another_per
     edit(event, ann, similar_review="none in 12 months")
     refused(event, "close_after_containment", ann, "capa.close", error=PermissionDenied,
             signature=sig(), reason="Contained")  # an author does not close
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     refused(event, "close_after_containment", quinn, "reason", error=ValidationError,
             signature=sig())
     step(event, "close_after_containment", quinn, signature=sig(), reason="Contained")
@@ -160,6 +163,7 @@ def test_a_significant_event_needs_a_live_capa_and_a_signed_adequacy_confirmatio
     live = new_capa(ann, event)
     assert queries.capas_for(event) == [live]
     refused(event, "close", vic, "separation of duties", "created", signature=sig())
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())
     closing = signatures_of(event)[-1]
     assert (closing.meaning, closing.signer_id, closing.transition) == (
@@ -176,6 +180,7 @@ def test_a_serious_event_opens_a_notification_task_and_closes_only_once_notified
     investigated(event, ann, capa_needed="no", no_capa_rationale="Isolated, contained.")
     refused(event, "close", quinn, "serious event needs the notification", signature=sig())
     edit(event, quinn, notification="IEC notified 2026-01-05, ref IEC-77.")
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())
     assert [t.state for t in tasks(event, NOTIFY_TASK)] == ["done"]
 
@@ -189,6 +194,7 @@ def test_a_serious_event_closed_after_containment_needs_the_notification_settled
     refused(event, "close_after_containment", quinn, "notification", signature=sig(),
             reason="Contained")
     edit(event, quinn, no_notification_rationale="Not a serious breach after review.")
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close_after_containment", quinn, signature=sig(), reason="Contained")
     assert event.state == "closed"
     assert [t.state for t in tasks(event, NOTIFY_TASK)] == ["done"]
@@ -304,5 +310,6 @@ def test_seeded_categories_follow_the_same_chain(people, key):
     capa = new_capa(ann, event, category=key)
     effective(capa, people)
     step(capa, "close", quinn, signature=sig())
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())
     assert (event.state, capa.state) == ("closed", "closed")

@@ -18,6 +18,7 @@ from capa_helpers import (
     step,
     studies,
     team,
+    verify_critical_data,
 )
 
 from core import db
@@ -165,6 +166,7 @@ def test_the_chain_page_shows_every_step_with_its_signatures(client, login, peop
     capa = new_capa(ann, event)
     effective(capa, people)
     step(capa, "close", quinn, signature=sig())
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())
     login(client, "ivan")
     for record in (capa, event):

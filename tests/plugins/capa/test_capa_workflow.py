@@ -22,6 +22,7 @@ from capa_helpers import (
     step,
     tasks,
     team,
+    verify_critical_data,
 )
 
 from core import (
@@ -280,6 +281,7 @@ def test_replacing_a_capa_raises_a_follow_up_linked_to_it_and_its_events(people)
     assert "The fix did not hold" in follow_up.problem_statement
     assert queries.addressed_by(follow_up) == [event]
     assert follow_up in queries.capas_for(event)
+    verify_critical_data(event, quinn)  # a second person (A11-05)
     step(event, "close", quinn, signature=sig())
 
 
@@ -368,6 +370,7 @@ def test_happy_path_from_event_to_closed_capa(people, cqms_backend):
     capa = new_capa(ann, event)
     effective(capa, people)
     step(capa, "close", quinn, signature=sig())
+    verify_critical_data(event, vic)  # a second person (A11-05)
     step(event, "close", vic, signature=sig())
     assert (event.state, capa.state) == ("closed", "closed")
     assert [s.transition for s in signatures_of(capa)] == [
