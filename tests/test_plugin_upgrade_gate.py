@@ -113,6 +113,14 @@ def test_an_upgraded_plugin_is_read_only_until_its_new_code_is_validated(
         before.number]  # reading stays possible
     assert _records() == 1
 
+    login(client, "ann")
+    page = client.post("/admin/capa_event/new/", data={
+        "csrf_token": csrf_token(client, "/admin/capa_event/new/"), "title": "Through a form",
+        "category": "deviation", "description": "x", "reason": "new"})
+    # the form is shown again with the plain message
+    assert page.status_code == 200 and "awaiting validation" in page.get_data(as_text=True)
+    assert _records() == 1
+    client = app.test_client()
     login(client, "sam")
     plugins = client.get("/admin/core_plugins/").get_data(as_text=True)
     assert f"Awaiting validation of version {version}" in plugins
