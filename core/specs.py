@@ -263,6 +263,10 @@ class Transition:
     # fields leaves the signature valid. Empty: all of them. A change to the title, study, site
     # or attachments invalidates every signature.
     signs: tuple[str, ...] = ()
+    # The endpoint of a plugin page that takes this step with more than a reason and a
+    # signature (a version's reviewers and review due date at submit): the record page links to
+    # ``url_for(page, record_id=...)`` instead of its own form. The API still takes the step.
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -375,6 +379,9 @@ class RecordType:
     # in a few fields and completed later on its edit form (an event's investigation). Empty:
     # every field.
     create_fields: tuple[str, ...] = ()
+    # The label of an optional file field on the create form (a version's document): the file
+    # is attached in the same transaction as the new record, or nothing is saved.
+    file_on_create: str = ""
     # Second-person verification (Annex 11 §6): a value of a ``critical_fields`` column entered
     # or changed must be verified by another person (not the record's author, not who last
     # changed it) before the record takes a ``verify_before`` step (the steps out of the states

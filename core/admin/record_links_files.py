@@ -1,5 +1,6 @@
 """The record page's links and files: add and end typed links, attach files (each audited and
-checked in the record's scope). Mixed into every record admin view."""
+checked in the record's scope), a file on the create form. Mixed into every record admin
+view."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import FileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.admin.base import SecureForm
@@ -97,6 +98,23 @@ class LinksAndFilesMixin:
             return redirect(back)
         flash(f"The link from {record.number} to {target} has ended.", "info")
         return redirect(back)
+
+    def get_create_form(self) -> Any:
+        """The create form, with the type's file field when it declares one
+        (``RecordType.file_on_create``)."""
+        form_class = super().get_create_form()  # type: ignore[misc]
+        label = self.record_type.file_on_create  # type: ignore[attr-defined]
+        if not label:
+            return form_class
+        return type(form_class.__name__, (form_class,), {"file": FileField(label)})
+
+    def attach_created(self, record: Record, form: Any) -> None:
+        """The create form's file on the new record, in its transaction (refused: nothing)."""
+        upload = getattr(getattr(form, "file", None), "data", None)
+        if upload is not None and getattr(upload, "filename", ""):
+            add_attachment(record, current_user._get_current_object(), upload.filename,
+                           upload.stream, declared_type=upload.mimetype)
+
 
     @expose("/<int(max=2147483647):record_id>/attachments", methods=["POST"])
     def attach_view(self, record_id: int) -> Any:

@@ -119,7 +119,7 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
             self._default_scope(form)
         asked = self.record_type.create_fields
         if asked:
-            kept = {"csrf_token", "reason", "expected_version", "title", "study", "site",
+            kept = {"csrf_token", "reason", "expected_version", "title", "study", "site", "file",
                     *asked, *(name.removesuffix("_id") for name in asked)}
             for name in [n for n in form._fields if n not in kept]:
                 del form[name]
@@ -189,7 +189,7 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
     def _values(self, form: Any) -> dict[str, Any]:
         values = {}
         for name, field in form._fields.items():
-            if name in ("csrf_token", "reason", "expected_version"):
+            if name in ("csrf_token", "reason", "expected_version", "file"):
                 continue
             value = field.data
             if name in ("study", "site") or name in self.model.__mapper__.relationships:
@@ -215,6 +215,7 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
         try:
             record = create_record(self.record_type.key, current_user._get_current_object(),
                                    reason=form.reason.data or "", **self._values(form))
+            self.attach_created(record, form)
             db.session.commit()
         except CQMSError as exc:
             db.session.rollback()

@@ -87,6 +87,8 @@ class DocumentVersion(Record):
         ForeignKey("documents_document.id"), unique=True)
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     obsoleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Server-owned: when its reviews are due, chosen at submission (the review tasks' date).
+    review_due: Mapped[date | None] = mapped_column(Date)
 
     # For the admin form's choice (the core maps it back to ``document_id``).
     document = relationship(Document, foreign_keys=[document_id])
@@ -118,4 +120,4 @@ class VersionReviewer(Base):
 
 
 SERVER_OWNED_VERSION_FIELDS = ("supersedes_id", "effective_document_id", "effective_at",
-                               "obsoleted_at")
+                               "obsoleted_at", "review_due")

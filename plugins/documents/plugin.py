@@ -13,7 +13,12 @@ from core import (
     SettingSpec,
     hookimpl,
 )
-from plugins.documents import access, hookspecs, numbering
+from plugins.documents import (
+    access,
+    hookspecs,
+    numbering,
+    submit_views,  # noqa: F401 - registers its routes
+)
 from plugins.documents.admin import DocumentTypeAdmin
 from plugins.documents.api import blp
 from plugins.documents.commands import seed_types_command
@@ -147,7 +152,8 @@ def register_record_types():
                    fixed_fields=("document_id", "version_label", "supersedes_id"),
                    frozen_states=("approved", "effective", "superseded", "obsolete"),
                    frozen_hint="an approved version never changes; revise the document instead",
-                   prepare_new=prepare_new_version),
+                   prepare_new=prepare_new_version,
+                   file_on_create="The version's file (PDF or Word; you may attach it later)"),
     ]
 
 

@@ -25,7 +25,7 @@ def version_transitioned(version: Any, transition: Any, user: Any) -> None:
     name = transition.name
     named = queries.named_reviewers(version)
     if name == "submit":
-        due = _due("review_due_days")
+        due = version.review_due or _due("review_due_days")
         for who in [{"assignee": r.user} for r in named] or [{"role": "reviewer"}]:
             open_task(version, REVIEW_TASK, f"Review {version.number}", due=due,
                       action="review", by=user, **who)

@@ -217,7 +217,8 @@ def withdraw_from_use(version: DocumentVersion, user) -> None:  # type: ignore[n
 
 VERSION_TRANSITIONS = (
     Transition("submit", ("draft",), "in_review", "documents.create", "Submit for review",
-               guards=(has_a_file, change_is_explained, sensible_review_count)),
+               guards=(has_a_file, change_is_explained, sensible_review_count),
+               page="documents.submit_page"),
     Transition("review", ("in_review",), "in_review", "documents.review", "Sign the review",
                signature="reviewed", guards=(named_reviewer, not_reviewed_yet_by),
                not_by=("created_by_id",)),

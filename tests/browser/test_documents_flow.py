@@ -63,6 +63,8 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
     page.fill("#title", "Cleaning of the -80 °C freezer")
     page.select_option("#document", index=0, force=True)  # select2 hides the select
     page.fill("#planned_effective_date", today)
+    page.set_input_files("#file", files=[{  # the file comes with the new version
+        "name": "SOP-0001-v1.0.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.locator("form.admin-form button[type=submit], form.admin-form input[type=submit]") \
         .first.click()
     expect(page.locator("body")).to_contain_text("SOP-0001-v1.0")
@@ -72,12 +74,13 @@ def test_a_sop_goes_from_draft_to_effective_in_the_browser(page, live_server, ma
 
     page.goto(details)
     expect(page.locator("#record-state")).to_have_text("Draft")
-    page.set_input_files("#attach-file-input", files=[{
-        "name": "SOP-0001-v1.0.pdf", "mimeType": "application/pdf", "buffer": PDF}])
-    page.locator("#attach-file button[type=submit]").click()
     expect(page.locator("#attachments")).to_contain_text("SOP-0001-v1.0.pdf")
-    page.locator("#transition-submit button[type=submit]").click()
-    expect(page.locator("body")).to_contain_text("SOP-0001-v1.0: Submit for review done.")
+    page.locator("#open-submit").click()  # reviewers and due date chosen at submission
+    page.check("#reviewer-rita")
+    page.fill("#review_due", today)
+    page.locator("#submit-version").click()
+    expect(page.locator("body")).to_contain_text(
+        f"SOP-0001-v1.0 submitted for review: 1 named reviewer, due {today}.")
     expect(page.locator("#record-state")).to_have_text("In review")
     sign_out(page, live_server)
 

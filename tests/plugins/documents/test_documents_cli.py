@@ -37,7 +37,7 @@ def cqms(tmp_path, monkeypatch, capsys):
 def test_seed_types_after_upgrade_is_idempotent_and_audited(cqms):
     status, out, err = cqms("db", "upgrade")
     assert status == 0, err
-    assert "documents_0004" in out
+    assert "documents_0005" in out
     assert cqms("documents", "seed-types")[:2] == (0, "6 document types added\n")
     assert cqms("documents", "seed-types")[:2] == (0, "0 document types added\n")
     engine = create_engine(cqms.url)
