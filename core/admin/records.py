@@ -13,11 +13,11 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Text
 from wtforms import HiddenField, TextAreaField
-from wtforms.fields.core import UnboundField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
 from core.admin.filters import CategoryFilter, OverdueFilter, StateFilter
+from core.admin.record_forms import RecordFormsMixin
 from core.admin.record_links_files import LinksAndFilesMixin, link_form
 from core.admin.record_page import (
     actions_for,
@@ -39,7 +39,7 @@ from core.db import db
 from core.due import due_text
 from core.errors import CQMSError
 from core.exports.downloads import certified_copy_download, pdf_download
-from core.permissions import has_permission, may_act_in, only_scope, scope_clause
+from core.permissions import has_permission, may_act_in, scope_clause
 from core.records.access import readable_links
 from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
@@ -56,14 +56,13 @@ from core.records.service import (
 from core.signatures.forms import SignatureForm
 from core.signatures.service import has_attested, signatures_of
 from core.specs import RecordType, key_words
-from core.studies import Site, Study
 from core.verification import verify_record
 from core.workflows.service import available_transitions, perform_transition
 
 HIDDEN = SERVER_OWNED | {"owner_id", "study_id", "site_id"}
 
 
-class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
+class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
     """Base admin view of one record type; ``record_type`` is set by the core."""
 
     record_type: RecordType
@@ -97,42 +96,6 @@ class RecordAdmin(LinksAndFilesMixin, CQMSModelView):
         self.form_excluded_columns = tuple(sorted(excluded | server | {
             "owner", "created_by", "updated_by"}))
         super().__init__(model, session, **kwargs)
-
-    def scaffold_form(self) -> Any:
-        """The form with the type's ``field_order`` first (WTForms orders fields by creation)."""
-        form_class = super().scaffold_form()
-        fields = {name: getattr(form_class, name) for name in dir(form_class)
-                  if isinstance(getattr(form_class, name, None), UnboundField)}
-        order = self.record_type.field_order
-        if fields and order:
-            first = min(f.creation_counter for f in fields.values()) - len(order) - 1
-            for position, name in enumerate(order):
-                found = fields.get(name) or fields.get(name.removesuffix("_id"))
-                if found is not None:
-                    found.creation_counter = first + position
-        return form_class
-
-    def create_form(self, obj: Any = None) -> Any:
-        """The type's ``create_fields`` only, when it names them (the rest come later)."""
-        form = super().create_form(obj)
-        if request.method == "GET":
-            self._default_scope(form)
-        asked = self.record_type.create_fields
-        if asked:
-            kept = {"csrf_token", "reason", "expected_version", "title", "study", "site", "file",
-                    *asked, *(name.removesuffix("_id") for name in asked)}
-            for name in [n for n in form._fields if n not in kept]:
-                del form[name]
-        return form
-
-    def _default_scope(self, form: Any) -> None:
-        """Someone who may create these records in one study or site only starts there."""
-        place = only_scope(current_user, self.manage_permission or "")
-        if place is None or not hasattr(form, "study") or not hasattr(form, "site"):
-            return
-        study_id, site_id = place
-        form.study.data = db.session.get(Study, study_id) if study_id is not None else None
-        form.site.data = Site.by_id(site_id) if site_id is not None else None
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
         """After saving, the record itself (not the list)."""
