@@ -26,6 +26,7 @@ from core.config_changes import workflow as config_changes
 from core.config_changes.models import ConfigurationChange
 from core.config_changes.workflow import WORKFLOW as CONFIG_CHANGE
 from core.config_versions import ConfigVersion
+from core.delegations.models import Delegation
 from core.due import overdue_records
 from core.exports.trail_check import PERMISSION as AUDIT_CHECK
 from core.exports.trail_check import TRAIL_CHECK
@@ -189,6 +190,9 @@ SETTINGS = [
     SettingSpec("core.inactive_account_days", "int", 90,
                 "An account without a sign-in for this many days is flagged in access reviews.",
                 minimum=1, maximum=3650),
+    SettingSpec("core.mfa_reverify_days", "int", 365,
+                "Days after which an authenticator not re-verified by its user is flagged as "
+                "overdue (user page, user list, access reviews).", minimum=1, maximum=3650),
 ]
 
 
@@ -228,6 +232,7 @@ def register_models() -> list[type]:
         RecordLink,
         Signature,
         SignatureAttestation,
+        Delegation,
         Attachment,
         AttachmentBlob,
         ApiToken,

@@ -139,18 +139,20 @@ def test_record_round_trip(as_user, make_user):
     assert_problem(alice.patch(url, json={"description": "Red"}, headers={"If-Match": '"3"'}),
                    422, "reason")
     assert_problem(alice.post(f"{url}/transitions/approve", json={
-        "signature": {"password": DEFAULT_PASSWORD}}), 403)  # separation of duties / permission
+        "signature": {"username": "alice", "password": DEFAULT_PASSWORD}}), 403)  # SoD / rights
     assert_problem(bob.post(f"{url}/transitions/approve", json={}), 422, "signature")
     assert_problem(bob.post(f"{url}/transitions/approve", json={
-        "signature": {"password": "wrong-password-123", "attest": True}}), 401)
+        "signature": {"username": "bob", "password": "wrong-password-123", "attest": True}}),
+        401)
     assert_problem(bob.post(f"{url}/transitions/approve", json={
-        "signature": {"password": DEFAULT_PASSWORD}}), 403)  # no attestation yet
+        "signature": {"username": "bob", "password": DEFAULT_PASSWORD}}), 403)  # not attested
     approved = bob.post(f"{url}/transitions/approve", json={
-        "signature": {"password": DEFAULT_PASSWORD, "attest": True, "comment": "OK"}})
+        "signature": {"username": "bob", "password": DEFAULT_PASSWORD, "attest": True,
+                      "comment": "OK"}})
     assert approved.status_code == 200, approved.get_json()
     assert approved.get_json()["state"] == "approved"
     assert_problem(bob.post(f"{url}/transitions/approve", json={
-        "signature": {"password": DEFAULT_PASSWORD}}), 409)  # illegal now
+        "signature": {"username": "bob", "password": DEFAULT_PASSWORD}}), 409)  # illegal now
     [signature] = alice.get(f"{url}/signatures").get_json()
     assert signature["printed_name"] == "Bob Tester" and signature["meaning"] == "approved"
     assert signature["manifestation"].endswith(" UTC") and signature["valid"]

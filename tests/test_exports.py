@@ -497,7 +497,7 @@ def test_csv_exports_list_columns_only_never_secrets(app, client, make_user, log
     body = post_with_token(client, "/admin/core_users/export.csv").get_data(as_text=True)
     header = next(csv.reader(io.StringIO(body)))
     assert header == ["Username", "Printed name", "Email", "Roles", "Active", "Locked",
-                      "Last sign-in"]
+                      "Last sign-in", "Authenticator"]
     assert "$argon2" not in body and "password" not in body.lower()
     for name in ("password_hash", "totp_secret", "token_hash", "mac", "secret_key"):
         assert is_secret_column(name)

@@ -264,7 +264,8 @@ class TestRegisterSignatureMeanings:
         assert "Electronic signature: <em>Released by QA</em>" in page  # the label, not the key
         page = client.post(f"{WIDGETS}{widget.id}/transition/qa_release",
                            data={"csrf_token": csrf_token(client, WIDGETS), "attest": "y",
-                                 "password": DEFAULT_PASSWORD}, follow_redirects=True)
+                                 "username": "bob", "password": DEFAULT_PASSWORD},
+                           follow_redirects=True)
         assert "qa_release done" in page.get_data(as_text=True)
         signature = db.session.scalar(select(Signature))
         assert (signature.meaning, signature.transition) == ("qa_released", "qa_release")

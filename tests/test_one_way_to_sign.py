@@ -89,12 +89,13 @@ def test_the_admin_page_signs_through_the_one_form(submitted, client, login):
     empty = _post(client, submitted, "approve", attest="y").get_data(as_text=True)
     assert "Enter your password to sign." in empty
     assert _failed_logins("bob") == 0  # an empty field is a form error, not a failed signature
-    wrong = _post(client, submitted, "approve", attest="y",
+    wrong = _post(client, submitted, "approve", attest="y", username="bob",
                   password="wrong-password-here").get_data(as_text=True)
     assert "password (or code) is not correct" in wrong
     assert _failed_logins("bob") == 1
     assert db.session.scalar(select(func.count()).select_from(SignatureAttestation)) == 0
-    done = _post(client, submitted, "approve", attest="y", password=DEFAULT_PASSWORD)
+    done = _post(client, submitted, "approve", attest="y", password=DEFAULT_PASSWORD,
+                 username="bob")
     assert "approve done" in done.get_data(as_text=True)
     assert _failed_logins("bob") == 0
     assert db.session.get(AcmeWidget, submitted).state == "approved"
@@ -105,13 +106,15 @@ def test_the_api_counts_a_wrong_password_and_keeps_nothing_else(submitted, clien
                                                      "password": DEFAULT_PASSWORD})
     headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
     response = client.post(f"/api/v1/records/acme_widget/{submitted}/transitions/approve",
-                           json={"signature": {"password": "wrong-password-123",
+                           json={"signature": {"username": "bob",
+                                               "password": "wrong-password-123",
                                                "attest": True}}, headers=headers)
     assert response.status_code == 401
     assert _failed_logins("bob") == 1
     assert db.session.scalar(select(func.count()).select_from(SignatureAttestation)) == 0
     response = client.post(f"/api/v1/records/acme_widget/{submitted}/transitions/approve",
-                           json={"signature": {"password": DEFAULT_PASSWORD, "attest": True}},
+                           json={"signature": {"username": "bob", "password": DEFAULT_PASSWORD,
+                                               "attest": True}},
                            headers=headers)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["state"] == "approved"

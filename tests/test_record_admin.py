@@ -70,11 +70,11 @@ def test_create_submit_and_sign_through_the_admin(client, make_user, login):
     page = client.get(f"{URL}details/?id={record.id}").get_data(as_text=True)
     assert 'id="transition-approve"' in page and "legally binding" in page
     refused = post_action(client, record.id, "approve", password="wrong-password-here",
-                          attest="y").get_data(as_text=True)
+                          attest="y", username="bob").get_data(as_text=True)
     assert "password (or code) is not correct" in refused
     assert db.session.scalar(select(Signature)) is None
     page = post_action(client, record.id, "approve", password=DEFAULT_PASSWORD,
-                       attest="y", comment="OK").get_data(as_text=True)
+                       attest="y", comment="OK", username="bob").get_data(as_text=True)
     assert "approve done" in page
     db.session.expire_all()
     assert db.session.get(Record, record.id).state == "approved"

@@ -18,7 +18,17 @@ from core.db import db
 from core.errors import CQMSError, ValidationError
 from core.studies import Site, Study
 from core.users import service
+from core.users.devices import reverify_due_at, reverify_overdue
 from core.users.models import Role, User, UserRole
+
+
+def authenticator_status(user: User) -> str:
+    """"none", "verified <date>", or "re-verification overdue (since <date>)" (P11-28)."""
+    if user.totp_enabled_at is None:
+        return "none"
+    if reverify_overdue(user):
+        return f"re-verification overdue (since {reverify_due_at(user):%Y-%m-%d})"
+    return f"verified {user.totp_last_verified:%Y-%m-%d}"
 
 
 class UserCreateForm(SecureForm):
@@ -52,10 +62,11 @@ class UserAdmin(CQMSModelView):
                                                "verify_identity_view"}
     details_template = "core/admin/user_details.html"
     column_list = ("username", "full_name", "email", "roles", "active", "locked_at",
-                   "last_login_at")
+                   "last_login_at", "authenticator")
     column_labels = {"full_name": "Printed name", "locked_at": "Locked", "last_login_at": "Last sign-in"}
     column_formatters = {"roles": lambda _v, _c, user, _n: "; ".join(
-        f"{a.role.label} ({a.scope_label})" for a in user.active_assignments()) or "none"}
+        f"{a.role.label} ({a.scope_label})" for a in user.active_assignments()) or "none",
+        "authenticator": lambda _v, _c, user, _n: authenticator_status(user)}
     column_formatters_export = column_formatters
     column_searchable_list = ("username", "full_name", "email")
     column_sortable_list = ("username", "full_name", "last_login_at")
@@ -160,6 +171,7 @@ class UserAdmin(CQMSModelView):
             kwargs["may_manage"] = self._may_manage()
             verifier = kwargs["model"].identity_verified_by_id
             kwargs["verified_by"] = db.session.get(User, verifier) if verifier else None
+            kwargs["authenticator"] = authenticator_status(kwargs["model"])
         return super().render(template, **kwargs)
 
 

@@ -282,7 +282,9 @@ def do_transition(body: dict[str, Any], type_key: str, record_id: int, name: str
     if body.get("signature"):
         given = body["signature"]
         signature = SignatureRequest(password=given["password"], meaning=given.get("meaning"),
-                                     totp=given.get("totp"), comment=given.get("comment") or "")
+                                     totp=given.get("totp"), comment=given.get("comment") or "",
+                                     username=given.get("username"),
+                                     on_behalf_of=given.get("on_behalf_of"))
         attest = bool(given.get("attest"))
     perform_transition(record, name, user, reason=body.get("reason") or "", signature=signature,
                        attest=attest, expected_version=expected)

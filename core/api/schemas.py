@@ -168,7 +168,13 @@ class RecordWrite(Schema):
 
 
 class SignatureRequest(Schema):
+    username = Text(required=True, validate=validate.Length(max=64), metadata={
+        "description": "Your user name: every API signature gives all its components (an API "
+                       "token is not a continuous signing session)"})
     password = Text(required=True, validate=validate.Length(max=1024))
+    on_behalf_of = Text(validate=validate.Length(max=64), allow_none=True, metadata={
+        "description": "A delegate only: the username of the absent person whose step this is; "
+                       "the signature stays yours, marked on behalf of them"})
     meaning = Text(validate=validate.Length(max=40), allow_none=True)
     totp = Text(validate=validate.Length(max=10), allow_none=True)
     comment = Text(validate=validate.Length(max=2000), load_default="")

@@ -142,6 +142,7 @@ def _signature_json(sig: Any, meanings: dict[str, Any]) -> dict[str, Any]:
         "comment": sig.comment, "mac": sig.mac, "valid": sig.valid,
         "invalidated_at": utc_iso(sig.invalidated_at) if sig.invalidated_at else None,
         "invalidated_reason": sig.invalidated_reason, "manifestation": sig.manifestation,
+        "on_behalf_of_id": sig.on_behalf_of_id, "on_behalf_of_name": sig.on_behalf_of_name,
     }
 
 

@@ -12,6 +12,7 @@ from core.db import db
 from core.records.audit_scope import pointing_tables, record_tables
 from core.records.models import Record
 from core.studies import Site
+from core.users.devices import reverify_overdue
 from core.users.models import User, UserRole
 
 # What a reviewer must look at one by one: a label and the entries it counts.
@@ -30,7 +31,8 @@ NOTABLE = (
 
 def access_snapshot(now: datetime, inactive_days: int) -> tuple[str, int]:
     """``username (printed name): role @ scope; last sign-in`` per active account; accounts
-    without a sign-in for ``inactive_days`` are flagged INACTIVE."""
+    without a sign-in for ``inactive_days`` are flagged INACTIVE, authenticators not
+    re-verified within ``core.mfa_reverify_days`` AUTHENTICATOR-OVERDUE."""
     lines, flagged = [], 0
     users = db.session.scalars(select(User).where(User.active.is_(True),
                                                   User.is_service.is_(False))
@@ -43,8 +45,11 @@ def access_snapshot(now: datetime, inactive_days: int) -> tuple[str, int]:
         inactive = seen is None or now - seen > timedelta(days=inactive_days)
         flagged += inactive
         last = user.last_login_at.strftime("%Y-%m-%d") if user.last_login_at else "never"
-        lines.append(f"{'INACTIVE ' if inactive else ''}{user.username} ({user.full_name}): "
-                     f"{roles}; last sign-in {last}")
+        device_overdue = reverify_overdue(user, now)  # P11-28: authenticator not re-verified
+        flagged += device_overdue and not inactive
+        lines.append(f"{'INACTIVE ' if inactive else ''}"
+                     f"{'AUTHENTICATOR-OVERDUE ' if device_overdue else ''}"
+                     f"{user.username} ({user.full_name}): {roles}; last sign-in {last}")
     return "\n".join(lines), flagged
 
 

@@ -47,6 +47,9 @@ class Signature(Base):
     mac: Mapped[str] = mapped_column(String(64))
     invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invalidated_reason: Mapped[str | None] = mapped_column(String(200))
+    # A delegate's signature for an absent person (P11-23): still the delegate's own signature.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    on_behalf_of_name: Mapped[str | None] = mapped_column(String(200))
 
     record = relationship("Record", lazy="joined")
 
@@ -92,20 +95,32 @@ class Signature(Base):
     def manifestation(self) -> str:
         """Printed name, date and time with zone, and meaning (21 CFR 11.50)."""
         when = self.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"{self.printed_name}, {when}, {self.meaning}"
+        return f"{self.printed_name}, {when}, {self.meaning}{self.on_behalf_text}"
+
+    @property
+    def on_behalf_text(self) -> str:
+        """", on behalf of <printed name>" for a delegate's signature, else empty."""
+        return f", on behalf of {self.on_behalf_of_name}" if self.on_behalf_of_name else ""
 
     def audit_label(self) -> str:
-        return f"{self.meaning} by {self.username}"
+        return f"{self.meaning} by {self.username}{self.on_behalf_text}"
 
 
-def signature_messages(sig: Any) -> tuple[bytes, bytes]:
+def signature_messages(sig: Any) -> tuple[bytes, ...]:
     """The bytes a signature's MAC covers: every field set at signing, the comment included
-    (``v2``), and the narrower message of signatures made before the comment was covered."""
+    (``v2``), and the narrower message of signatures made before the comment was covered. A
+    delegate's signature covers the absent person too (``v3``, its only message: "on behalf
+    of" can be neither added to nor removed from a signature without breaking its MAC)."""
     parts = (sig.record_id, sig.record_version, sig.content_hash, sig.signer_id, sig.username,
              sig.printed_name, sig.meaning, sig.transition,
              sig.signed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), sig.method)
     legacy = "\x00".join(str(p) for p in parts).encode()
-    return b"v2\x00" + legacy + b"\x00" + str(sig.comment or "").encode(), legacy
+    v2 = b"v2\x00" + legacy + b"\x00" + str(sig.comment or "").encode()
+    behalf_id = getattr(sig, "on_behalf_of_id", None)
+    behalf_name = getattr(sig, "on_behalf_of_name", None)
+    if behalf_id is None and not behalf_name:
+        return v2, legacy
+    return (b"v3\x00" + v2 + b"\x00" + f"{behalf_id}\x00{behalf_name or ''}".encode(),)
 
 
 def mac_matches(sig: Any, stated: str, check: Any = None) -> bool:

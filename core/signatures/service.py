@@ -1,7 +1,11 @@
 """Signing: re-authenticate, check the attestation, bind to content, MAC, audit.
 
 Every signature needs the password re-entered (and a TOTP code for enrolled users); a wrong one
-counts towards lockout. The signer is always the authenticated user passed in by the caller.
+counts towards lockout. The first signature of a sign-in session (and every API signature) also
+needs the user name (``core.signatures.sessions``). The signer is always the authenticated user
+passed in by the caller; a user name naming anyone else is refused and counted. A delegate signs
+a step of an absent person's with their own signature "on behalf of" them
+(``core.delegations``), never with the absent person's.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -19,6 +23,7 @@ from core.audit.context import acting_as
 from core.audit.service import record_event
 from core.audit.verify import Finding
 from core.db import db, utcnow
+from core.delegations.service import absent_person_for
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from core.integrity import mac
 from core.records.content import BASE_CONTENT, content_fields, on_content_change
@@ -31,6 +36,7 @@ from core.signatures.models import (
     mac_matches,
     signature_messages,
 )
+from core.signatures.sessions import continuous, mark_signed
 from core.users.auth import register_failure, verify_totp
 from core.users.models import User
 from core.users.passwords import verify_password
@@ -38,12 +44,16 @@ from core.users.passwords import verify_password
 
 @dataclass(frozen=True)
 class SignatureRequest:
-    """What the signer typed: the password (always), a TOTP code if enrolled, a meaning."""
+    """What the signer typed: the password (always), the user name (the first signature of a
+    session and every API signature), a TOTP code if enrolled, a meaning, and the username of
+    the absent person a delegate signs for."""
 
     password: str
     meaning: str | None = None
     totp: str | None = None
     comment: str = ""
+    username: str | None = None
+    on_behalf_of: str | None = None
 
 
 def mac_valid(sig: Signature) -> bool:
@@ -83,15 +93,35 @@ def _reauthenticate(user: User, request: SignatureRequest) -> None:
     user.failed_logins = 0  # lockout counts consecutive failures, as at sign-in
 
 
-def _count_failure(user: User) -> None:
-    """A wrong password at signing counts towards lockout in its own short transaction: the
-    work of the request so far is rolled back first, never committed with it."""
+def _check_user_name(user: User, request: SignatureRequest) -> None:
+    """The user name is the signer's own; it may be left out only in a continuous session
+    (code running outside any request, e.g. the demo loader, names its signer itself)."""
+    given = (request.username or "").strip()
+    if given:
+        if given != user.username:
+            _count_failure(user, named=given[:64])
+            raise AuthenticationFailed("Signature refused: you can sign only as yourself "
+                                       "(the user name is not yours).")
+        return
+    if has_request_context() and not continuous(user):
+        raise ValidationError({"username": "Enter your user name: the first signature after "
+                                           "you sign in needs your user name and password."})
+
+
+def _count_failure(user: User, named: str | None = None) -> None:
+    """A wrong password (or another person's user name) at signing counts towards lockout in
+    its own short transaction: the work of the request so far is rolled back first, never
+    committed with it."""
     user_id = user.id
     db.session.rollback()
     user = db.session.get(User, user_id)
     with acting_as(user):
         register_failure(user, "signature")
-        record_event("signature.failed", "core_user", user.id, actor=user)
+        if named is None:
+            record_event("signature.failed", "core_user", user.id, actor=user)
+        else:
+            record_event("signature.failed", "core_user", user.id, actor=user, field="username",
+                         new=f"signed in as {user.username}, gave the user name {named}")
     db.session.commit()
 
 
@@ -106,6 +136,9 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
     if user.identity_verified_at is None:
         raise PermissionDenied("Your identity has not been verified by an administrator yet: "
                                "ask one to verify it before you sign.")
+    absent = (absent_person_for(record, user, request.on_behalf_of, transition)
+              if request.on_behalf_of else None)
+    _check_user_name(user, request)
     _reauthenticate(user, request)
     if not has_attested(user):
         raise PermissionDenied("Before your first signature, sign the attestation that your "
@@ -116,11 +149,14 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
         signer_id=user.id, username=user.username, printed_name=user.full_name, meaning=meaning,
         transition=transition, signed_at=utcnow(), method="password+totp"
         if user.totp_enabled_at else "password", comment=request.comment or "", mac="",
+        on_behalf_of_id=absent.id if absent else None,
+        on_behalf_of_name=absent.printed_name if absent else None,
     )
     sig.mac = mac(PURPOSE, signature_messages(sig)[0])
     with acting_as(user):
         db.session.add(sig)
         db.session.flush()  # audited as one signature.applied event on the record
+    mark_signed(user)
     return sig
 
 

@@ -49,6 +49,8 @@ class User(UserMixin, Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Last accepted TOTP time step: a code is accepted once (no replay within its window).
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # 21 CFR 11.300(e): the last periodic test of the authenticator (enrolment counts as one).
+    totp_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -73,6 +75,13 @@ class User(UserMixin, Base):
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
+
+    @property
+    def totp_last_verified(self) -> datetime | None:
+        """When the enrolled authenticator last proved to work: enrolment or a re-verification."""
+        if self.totp_enabled_at is None:
+            return None
+        return max(d for d in (self.totp_enabled_at, self.totp_verified_at) if d is not None)
 
     @property
     def printed_name(self) -> str:

@@ -15,16 +15,20 @@ from core.audit.kinds import field_label as audit_field_label
 from core.audit.kinds import label_of as audit_label_of
 from core.audit.kinds import shown_value as audit_shown_value
 from core.db.engine import set_read_only
+from core.delegations.service import delegators_of
+from core.delegations.views import blueprint as delegations_blueprint
 from core.extensions import login_manager
 from core.permissions import enforce_request_policy
 from core.settings import get_setting
 from core.signatures.models import ATTESTATION_TEXT
+from core.signatures.sessions import continuous as signing_continuous
 from core.specs import key_words as words
 from core.specs import task_kind_words
 from core.state import CQMSState
 from core.users.auth import load_session_user, touch_session
 from core.users.tokens import load_bearer_user
 from core.web.auth import blueprint as auth_blueprint
+from core.web.devices import blueprint as devices_blueprint
 from core.web.errors import register_error_handlers
 from core.web.health import blueprint as health_blueprint
 from core.web.input_guard import refuse_unstorable_input
@@ -129,7 +133,11 @@ def install_web(app: Flask, state: CQMSState) -> None:
     app.jinja_env.globals["cqms_words"] = words
     app.jinja_env.globals["cqms_task_kind"] = task_kind_words
     app.jinja_env.globals["cqms_audit_field"] = audit_field_label
+    app.jinja_env.globals["cqms_signing_continuous"] = signing_continuous
+    app.jinja_env.globals["cqms_signing_delegators"] = delegators_of
     register_error_handlers(app)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(tokens_blueprint)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(delegations_blueprint)
+    app.register_blueprint(devices_blueprint)

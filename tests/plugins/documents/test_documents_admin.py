@@ -70,7 +70,7 @@ def test_a_document_goes_through_its_life_cycle_in_the_admin(client, login, team
     as_user(client, login, "rita")
     page = client.get(f"{VERSIONS}details/?id={version.id}").get_data(as_text=True)
     assert 'id="transition-review"' in page and 'id="transition-approve"' not in page
-    assert "Sign the review done" in act(client, version.id, "review",
+    assert "Sign the review done" in act(client, version.id, "review", username="rita",
                                          password=DEFAULT_PASSWORD)
     as_user(client, login, "alice")
     assert "documents.approve is required" in act(client, version.id, "approve",
@@ -78,8 +78,10 @@ def test_a_document_goes_through_its_life_cycle_in_the_admin(client, login, team
     as_user(client, login, "bob")
     assert "Enter your password to sign." in act(client, version.id, "approve")
     assert "password (or code) is not correct" in act(client, version.id, "approve",
+                                                      username="bob",
                                                       password="not-the-password-1")
-    page = act(client, version.id, "approve", password=DEFAULT_PASSWORD, comment="Fine")
+    page = act(client, version.id, "approve", username="bob", password=DEFAULT_PASSWORD,
+               comment="Fine")
     assert "Approve done" in page
     signatures = re.search(r'id="signatures">(.*?)</table>', page, re.S).group(1)
     assert "Rita Tester (rita)" in signatures and "Bob Tester (bob)" in signatures
@@ -105,7 +107,8 @@ def test_a_document_goes_through_its_life_cycle_in_the_admin(client, login, team
     assert (version.state, version.document.state) == ("effective", "effective")
     assert "Make obsolete done" not in act(client, version.id, "obsolete",
                                            password=DEFAULT_PASSWORD)  # no reason
-    page = act(client, version.id, "obsolete", password=DEFAULT_PASSWORD, reason="Replaced")
+    page = act(client, version.id, "obsolete", username="quinn", password=DEFAULT_PASSWORD,
+               reason="Replaced")
     assert "Make obsolete done" in page
     db.session.expire_all()
     assert db.session.get(Document, document.id).state == "obsolete"

@@ -73,13 +73,15 @@ def test_a_curriculum_is_created_and_approved_with_the_sign_dialog(client, login
     assert record.number.startswith("CUR-") and record.state == "draft"
     token = csrf_token(client, f"{CURRICULA}details/?id={record.id}")
     page = client.post(f"{CURRICULA}{record.id}/transition/approve",
-                       data={"csrf_token": token, "password": "wrong-password-123"},
+                       data={"csrf_token": token, "username": "quinn",
+                             "password": "wrong-password-123"},
                        follow_redirects=True)
     assert "password" in page.get_data(as_text=True).lower()
     db.session.refresh(record)
     assert record.state == "draft"
     page = client.post(f"{CURRICULA}{record.id}/transition/approve",
-                       data={"csrf_token": token, "password": DEFAULT_PASSWORD},
+                       data={"csrf_token": token, "username": "quinn",
+                             "password": DEFAULT_PASSWORD},
                        follow_redirects=True)
     db.session.refresh(record)
     assert record.state == "active", page.get_data(as_text=True)

@@ -83,7 +83,8 @@ def test_signing_from_the_page(team, client, login, db):
     login(client, "tina")
     token = csrf_token(client, "/training/my")
     wrong = client.post(f"/training/assignments/{mine.id}/sign",
-                        data={"csrf_token": token, "password": WRONG, "attest": "y"},
+                        data={"csrf_token": token, "username": "tina", "password": WRONG,
+                              "attest": "y"},
                         follow_redirects=True)
     assert wrong.status_code == 200
     assert "alert-danger" in page_text(wrong)
@@ -91,7 +92,8 @@ def test_signing_from_the_page(team, client, login, db):
     assert db.session.get(User, trainee.id).failed_logins == 1  # counts towards lockout
     assert gcp(trainee).state == "assigned"
     done = client.post(f"/training/assignments/{mine.id}/sign",
-                       data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y",
+                       data={"csrf_token": token, "username": "tina",
+                             "password": DEFAULT_PASSWORD, "attest": "y",
                              "comment": "Read it"}, follow_redirects=True)
     text = page_text(done)
     assert "read and understood, signed by Tina Trainee" in text
@@ -168,7 +170,8 @@ def test_quiz_pass_then_sign(team, client, login):
     text = page_text(passed)
     assert "scored 100% (passed" in text and f'id="sign-{mine.id}"' in text
     client.post(f"/training/assignments/{mine.id}/sign",
-                data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y"})
+                data={"csrf_token": token, "username": "tina", "password": DEFAULT_PASSWORD,
+                      "attest": "y"})
     db.session.expire_all()
     assert gcp(trainee).state == "completed" and gcp(trainee).score == 100
 
@@ -179,7 +182,8 @@ def test_quiz_pass_then_sign(team, client, login):
 def complete_gcp(client, trainee):  # type: ignore[no-untyped-def]
     token = csrf_token(client, "/training/my")
     client.post(f"/training/assignments/{gcp(trainee).id}/sign",
-                data={"csrf_token": token, "password": DEFAULT_PASSWORD, "attest": "y"})
+                data={"csrf_token": token, "username": trainee.username,
+                      "password": DEFAULT_PASSWORD, "attest": "y"})
     db.session.expire_all()
     assert gcp(trainee).state == "completed"
 
