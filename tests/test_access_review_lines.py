@@ -20,6 +20,7 @@ from core import (
     transition,
     update_record,
 )
+from core.audit.context import acting_as
 from core.audit.models import AuditEntry
 from core.cli.context import system_principal
 from core.db import db, utcnow
@@ -134,6 +135,23 @@ def test_completing_is_refused_until_each_line_is_confirmed_or_revoked_then_it_i
     nxt = _access_review(utcnow() + timedelta(days=91))
     assert nxt.id != review.id
     assert not any(line.person.startswith("olga (") for line in access_lines(nxt))
+
+
+def test_a_grant_revoked_since_the_review_opened_cannot_be_confirmed(app, people):
+    from core.users.service import revoke_assignment
+
+    review = _access_review()
+    line = _line(review, "fred", "Author")
+    with acting_as(people["quinn"]):
+        revoke_assignment(db.session.get(UserRole, line.assignment_id),
+                          reason="Left the company", revoked_by=people["quinn"])
+        db.session.commit()
+    with pytest.raises(ConflictError, match="revoked since the review opened"):
+        decide_line(line, people["quinn"], "confirmed")
+    db.session.rollback()
+    decide_line(line, people["quinn"], "revoked", "Already revoked when he left")
+    db.session.commit()
+    assert line.decision == "revoked"
 
 
 def test_only_a_reviewer_decides_a_line(app, people):

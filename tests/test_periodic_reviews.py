@@ -153,6 +153,10 @@ def test_a_study_gets_its_own_audit_trail_review_of_its_records_events_at_its_ow
     lines = study.snapshot.splitlines()
     assert lines[0] == f"{expected} audit entries in the period"
     assert "0 failed sign-ins" in lines
+    from core.reviews.system_report import review_status
+    status = review_status("audit_trail")  # the system review reports the study's review too
+    assert status["lines"][1].startswith(f"Study ST-1: {study.number}, open")
+    assert status["flagged"] == 2  # both open
     update_record(study, quinn, expected_version=study.version, reason="Review done",
                   outcome="Corrections justified; nothing to do.")
     transition(study, "complete", quinn, signature=SignatureRequest(password=DEFAULT_PASSWORD))

@@ -77,10 +77,13 @@ def decide_line(line: AccessReviewLine, user: User, decision: str, note: str = "
     if line.decision:
         raise ConflictError(f"This line of {review.number} is already "
                             f"{DECISIONS[line.decision].lower()}.")
+    grant = db.session.get(UserRole, line.assignment_id)
+    if decision == "confirmed" and grant.revoked_at is not None:
+        raise ConflictError(f"{line.person} no longer holds {line.role_label} @ {line.scope} "
+                            "(revoked since the review opened): record the line as revoked.")
     with acting_as(user):
         if decision == "revoked":
-            grant = db.session.get(UserRole, line.assignment_id)
-            if grant is not None and grant.revoked_at is None:
+            if grant.revoked_at is None:
                 revoke_assignment(grant, reason=f"Revoked in access review {review.number}: "
                                                 f"{note}", revoked_by=user)
         with audit_reason(f"Access review {review.number}: {line.person}, {line.role_label} "

@@ -142,14 +142,30 @@ def _latest_review(kind: str) -> PeriodicReview | None:
         .order_by(PeriodicReview.period_end.desc(), PeriodicReview.id.desc()).limit(1)).first()
 
 
+def _status_line(review: PeriodicReview, what: str = "Latest") -> str:
+    return (f"{what}: {review.number}, {key_words(review.state).lower()}, for the period to "
+            f"{_day(review.period_end)}; {review.flagged} lines flagged for a check.")
+
+
 def review_status(kind: str) -> dict[str, Any]:
+    """The latest global review of ``kind`` (not completed: to check); for the audit trail,
+    also the latest review of each study that has its own."""
     label = KINDS[kind]
     review = _latest_review(kind)
-    if review is None:
-        return section(f"{label} status", [f"No {label.lower()} has been opened yet."], 1)
-    line = (f"Latest: {review.number}, {key_words(review.state).lower()}, for the period to "
-            f"{_day(review.period_end)}; {review.flagged} lines flagged for a check.")
-    return section(f"{label} status", [line], int(review.state != "completed"))
+    lines = [_status_line(review)] if review is not None else [
+        f"No {label.lower()} has been opened yet."]
+    flagged = int(review is None or review.state != "completed")
+    if kind == "audit_trail":
+        studies = db.session.scalars(select(PeriodicReview).where(
+            PeriodicReview.kind == kind, PeriodicReview.study_id.is_not(None))
+            .order_by(PeriodicReview.period_end.desc(), PeriodicReview.id.desc()))
+        latest: dict[int, PeriodicReview] = {}
+        for found in studies:
+            latest.setdefault(found.study_id, found)
+        for found in sorted(latest.values(), key=lambda r: r.study.code):
+            lines.append(_status_line(found, f"Study {found.study.code}"))
+            flagged += found.state != "completed"
+    return section(f"{label} status", lines, flagged)
 
 
 def validation_results() -> dict[str, Any]:

@@ -81,7 +81,8 @@ def _schedules() -> Iterator[tuple[str, Study | None, int]]:
     plans = db.session.scalars(select(StudyReviewPlan).where(StudyReviewPlan.active.is_(True))
                                .order_by(StudyReviewPlan.id))
     for plan in plans:
-        yield "audit_trail", plan.study, plan.audit_review_days
+        if plan.study.active:
+            yield "audit_trail", plan.study, plan.audit_review_days
 
 
 def _snapshot(kind: str, study: Study | None, start: datetime | None,
