@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from core.corrections import check_corrections
 from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.records.items import RecordItem
@@ -324,6 +325,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
                     raise StartupError(f"plugin {plugin!r}: record type {rt.key!r} names unknown "
                                        f"permission {perm!r}")
             check_critical_fields(plugin, rt, reg.workflows[rt.workflow])
+            check_corrections(plugin, rt, reg.workflows[rt.workflow])
             reg.record_types[rt.key] = rt
             reg.record_type_owner[rt.key] = plugin
 

@@ -263,6 +263,10 @@ class Transition:
     # fields leaves the signature valid. Empty: all of them. A change to the title, study, site
     # or attachments invalidates every signature.
     signs: tuple[str, ...] = ()
+    # A correction (E6-18): re-opens a closed record, with a reason, into a correction state from
+    # which it closes again only through a signed step (checked at start-up). The core writes a
+    # ``record.correction_opened`` entry naming the version, content and signatures corrected.
+    correction: bool = False
     # The endpoint of a plugin page that takes this step with more than a reason and a
     # signature (a version's reviewers and review due date at submit): the record page links to
     # ``url_for(page, record_id=...)`` instead of its own form. The API still takes the step.

@@ -26,6 +26,8 @@ CORE_KINDS = (
     K("audit.verified", "Audit trail checked", "new: the result of the whole trail's check"),
     K("record.field_verified", "Verified by a second person", "field: the critical field; new: "
       "its value as verified; entity version: the record version the verifier saw"),
+    K("record.correction_opened", "Re-opened for correction", "field: the correction step; "
+      "old: the version, content, content hash and signatures corrected (JSON); new: in words"),
     K("record.verified", "Integrity checked", "new: the result of the record's check (its "
       "history entries, content, signatures and files)"),
     K("login.succeeded", "Signed in", "the account"),

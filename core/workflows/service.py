@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
+from core.corrections import open_correction
 from core.db import db
 from core.errors import ConflictError, PermissionDenied, ValidationError, WorkflowError
 from core.permissions import may_act_in
@@ -124,6 +125,8 @@ def transition(
             if t.signature:
                 written = sign(record, user, signature,  # type: ignore[arg-type]
                                meaning=t.signature, transition=t.name)
+            if t.correction:  # the entry linking the correction to what it corrects
+                open_correction(record, t, user)
             old = record.state
             record.state = t.target
             record.updated_by_id = user.id

@@ -173,11 +173,12 @@ def register_record_types():
             admin_category="CAPA", due_field="due_date",
             escalate_to_role="qa_manager",
             server_fields=("reported_at", "contained_at", "similar_found"),
-            frozen_states=EVENT_CLOSED, frozen_hint="a closed event never changes",
+            frozen_states=EVENT_CLOSED,
+            frozen_hint="a closed event changes only through a correction (Correct, with a reason)",
             # When it happened and how severe it is set the event's due date and how it is
             # handled: a second person checks both before it closes (docs/admin-guide.md).
             critical_fields=("occurred_on", "severity"),
-            verify_before=("close", "close_after_containment"),
+            verify_before=("close", "close_after_containment", "approve_correction"),
             prepare_new=prepare_new_event, items=(AnalysisLine,),
             list_columns=("category", "severity", "significant", "serious"),
             create_fields=("category", "importance", "occurred_on", "description",

@@ -45,6 +45,14 @@ EVENT_TRANSITIONS = (
                        checks.notification_settled)),
     Transition("cancel", ("reported", "contained", "investigating"), "cancelled", CLOSE,
                "Cancel (entered in error)", reason_required=True),
+    # A closed event is corrected, never edited (E6-18): re-opened with a reason, changed with
+    # reasons, and closed again by a signed approval of someone other than its reporter.
+    Transition("correct", ("closed",), "correcting", CLOSE, "Correct (re-open with a reason)",
+               reason_required=True, correction=True),
+    Transition("approve_correction", ("correcting",), "closed", CLOSE,
+               "Approve the correction and close", signature="approved",
+               not_by=("created_by_id",),
+               guards=(checks.capas_raised, checks.notification_settled)),
 )
 
 CAPA_TRANSITIONS = (
@@ -87,9 +95,9 @@ CAPA_TRANSITIONS = (
 
 WORKFLOWS = [
     Workflow(EVENT, ("reported", "contained", "investigating", "investigated", "closed",
-                     "cancelled"), "reported", EVENT_TRANSITIONS,
+                     "correcting", "cancelled"), "reported", EVENT_TRANSITIONS,
              categories={"reported": "open", "contained": "open", "investigating": "open",
-                         "investigated": "open", "closed": "closed",
+                         "investigated": "open", "closed": "closed", "correcting": "open",
                          "cancelled": "cancelled"}),
     Workflow(CAPA, ("planning", "impact_verified", "implementation", "effectiveness_check",
                     "effective", "closed", "superseded", "cancelled"), "planning",
