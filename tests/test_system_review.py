@@ -21,6 +21,7 @@ from core.reviews.workflow import open_due_reviews
 from core.settings import set_setting
 from core.testing import DEFAULT_PASSWORD, login
 from core.testing_api import ApiCaller, ok, problem
+from core.users.models import User
 
 pytestmark = [pytest.mark.backends("sqlite", "postgresql")]
 URL = "/system/periodic-review"
@@ -153,6 +154,10 @@ def test_without_the_capa_plugin_the_report_says_so_and_bad_input_is_refused(
     assert "not enabled" in sections["System incidents, issues and CAPAs"]["lines"][0]
     assert sections["Validation test results"]["lines"] == ["No validation summary recorded yet."]
     assert sections["Audit-trail review status"]["flagged"] == 1
+    config = sections["Configuration changes (settings, role permissions, plugins enabled or "
+                      "disabled)"]["lines"]  # the roles' permissions declared at installation
+    [qa] = [line for line in config if " role QA manager gained " in line]
+    assert "View periodic reviews (audit trail, user access)" in qa and "core." not in qa
 
     problem(quinn.get(URL, query_string={"from": "2026-13-01", "to": "2026-12-01"}), 422, "from")
     problem(quinn.get(URL, query_string={"from": "2026-12-01"}), 422, "to")
@@ -198,3 +203,14 @@ class TestAPluginAddsItsSection:
         assert "System incidents, issues and CAPAs" not in _sections(body)
         review = _sweep(utcnow())
         assert "== Interface errors (2 to check)" in review.snapshot
+
+        quinn = db.session.scalar(select(User).where(User.username == "quinn"))
+        with acting_as(quinn):
+            app.extensions["cqms"].host.set_enabled("feed", False, "Feed retired")
+            db.session.commit()
+        sections = _sections(ok(ApiCaller(client, "quinn").get(URL, query_string=_period())))
+        assert "Interface errors" not in sections
+        assert "System incidents, issues and CAPAs" in sections
+        assert any("plugin feed disabled, by " in line and "(Feed retired)" in line
+                   for line in sections["Configuration changes (settings, role permissions, "
+                                        "plugins enabled or disabled)"]["lines"])

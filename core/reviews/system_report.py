@@ -18,6 +18,7 @@ from core.db import db
 from core.errors import ValidationError
 from core.reviews.models import KINDS, PeriodicReview
 from core.specs import key_words
+from core.users.models import Permission, Role
 from core.validation.models import ValidationSummary
 
 CONFIGURATION = {"core_setting": "Setting", "core_role_permission": "Role permission",
@@ -57,40 +58,54 @@ def _day(moment: datetime | None) -> str:
 
 
 def _label(value: str | None) -> str:
-    """An audited foreign key (``qa_manager (#2)``) or value as people read it."""
+    """An audited foreign key (``qa_manager (#2)``) or value without its row number."""
     text = (value or "").strip()
     return text.rsplit(" (#", 1)[0] if text.endswith(")") and " (#" in text else text
 
 
-def _config_line(entries: list[AuditEntry]) -> str:
-    """One sentence for the rows of one change of one setting, role permission or plugin."""
-    first = entries[0]
-    fields = {e.field: e for e in entries}
-    verb = ACTIONS.get(first.action, key_words(first.action).lower())
+def _words_of(column: Any, words: Any, key: str) -> str:
+    """What people call a role or permission (its label, description) from its key."""
+    found = db.session.scalar(select(words).where(column == key))
+    return str(found) if found else key
+
+
+def _setting_or_plugin(first: AuditEntry, fields: dict[str, AuditEntry]) -> str:
     if first.entity_type == "core_setting":
         value = fields.get("value")
-        what = (f"setting {first.entity_id} set from {value.old_value or 'its default'} to "
-                f"{value.new_value}" if value is not None else f"setting {first.entity_id} {verb}")
-    elif first.entity_type == "core_plugin_state":
-        enabled = fields.get("enabled")
-        state = enabled.new_value if enabled is not None else None
-        what = f"plugin {first.entity_id} " + (
-            "enabled" if state in ("True", "true", "1") else "disabled" if state else verb)
-    else:
-        role = fields.get("role_id")
-        permission = fields.get("permission_id")
-        pick = (lambda e: e.new_value or e.old_value) if first.action != "delete" else \
-            (lambda e: e.old_value)
-        what = (f"role {_label(pick(role))}: permission {_label(pick(permission))} {verb}"
-                if role is not None and permission is not None
-                else f"role permission {first.entity_id} {verb}")
-    why = f" ({first.reason})" if first.reason else ""
-    return f"{first.at:%Y-%m-%d %H:%M} UTC {what}, by {first.actor_name}{why}"
+        if value is None:
+            return f"setting {first.entity_id} {ACTIONS.get(first.action, 'changed')}"
+        return (f"setting {first.entity_id} set from {value.old_value or 'its default'} to "
+                f"{value.new_value}")
+    enabled = fields.get("enabled")
+    state = enabled.new_value if enabled is not None else None
+    done = "enabled" if state in ("True", "true", "1") else "disabled" if state else \
+        ACTIONS.get(first.action, "changed")
+    return f"plugin {first.entity_id} {done}"
+
+
+def _role_grant(first: AuditEntry, fields: dict[str, AuditEntry]) -> tuple[str, str] | None:
+    """(role in words, permission in words) of a role-permission row added or removed."""
+    role, permission = fields.get("role_id"), fields.get("permission_id")
+    if role is None or permission is None:
+        return None
+    pick = (lambda e: e.old_value) if first.action == "delete" else (
+        lambda e: e.new_value or e.old_value)
+    return (_words_of(Role.key, Role.label, _label(pick(role))),
+            _words_of(Permission.name, Permission.description,
+                      _label(pick(permission))))
+
+
+def _grants_line(group: tuple[str, ...], rights: list[str]) -> str:
+    when, role, verb, actor, why = group
+    many = "" if len(rights) == 1 else "s"
+    return f"{when} role {role} {verb} {len(rights)} permission{many}: {'; '.join(rights)}, by " \
+           f"{actor}{why}"
 
 
 def configuration_changes(start: datetime, end: datetime) -> dict[str, Any]:
     """Each change of a setting, a role's permissions or a plugin's enablement in the period,
-    read from the audit trail (the rows of one change make one line)."""
+    read from the audit trail: one line per change, the permissions one role gained or lost
+    at once (same minute, person and reason) on one line."""
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.at >= start, AuditEntry.at < end,
         AuditEntry.entity_type.in_(CONFIGURATION)).order_by(AuditEntry.id))
@@ -98,7 +113,24 @@ def configuration_changes(start: datetime, end: datetime) -> dict[str, Any]:
     for entry in entries:
         key = (entry.entity_type, entry.entity_id, entry.action, entry.request_id or str(entry.at))
         changes.setdefault(key, []).append(entry)
-    lines = [_config_line(rows) for rows in changes.values()]
+    ordered: list[str | tuple[str, ...]] = []  # a sentence, or a role's group of grants
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for rows in changes.values():
+        first, fields = rows[0], {e.field: e for e in rows}
+        when, why = f"{first.at:%Y-%m-%d %H:%M} UTC", f" ({first.reason})" if first.reason else ""
+        grant = _role_grant(first, fields) if first.entity_type == "core_role_permission" else None
+        if grant is None:
+            what = _setting_or_plugin(first, fields) if first.entity_type != \
+                "core_role_permission" else f"role permission {ACTIONS.get(first.action, 'changed')}"
+            ordered.append(f"{when} {what}, by {first.actor_name}{why}")
+            continue
+        group = (when, grant[0], "gained" if first.action != "delete" else "lost",
+                 first.actor_name, why)
+        if group not in grouped:
+            ordered.append(group)
+        grouped.setdefault(group, []).append(grant[1])
+    lines = [item if isinstance(item, str) else _grants_line(item, grouped[item])
+             for item in ordered]
     return section("Configuration changes (settings, role permissions, plugins enabled or "
                    "disabled)", lines or ["No configuration change in the period."], len(lines))
 
