@@ -35,6 +35,7 @@ from core.exports.bundle import build_certified_copy
 from core.exports.pdf import render_record_pdf
 from core.settings import get_setting, set_setting
 from core.testing import DEFAULT_PASSWORD, csrf_token, login
+from core.testing_api import ApiCaller, ok, problem
 from core.users.models import Role
 
 pytestmark = [pytest.mark.plugins("capa"), pytest.mark.req("P11-13", "A11-10")]
@@ -267,3 +268,32 @@ def test_exports_name_the_configuration_version_in_force(app, people):
         manifest = json.loads(archive.read("manifest.json"))
     assert record["configuration_version"]["number"] == 2
     assert manifest["configuration_version"]["digest"] == active.digest
+
+
+@BOTH
+def test_the_api_proposes_approves_and_activates_and_the_cli_lists_the_versions(
+        app, client, people, run_cqms):
+    sam, quinn = people
+    _require_approval(sam)
+    as_sam, as_quinn = ApiCaller(client, "sam"), ApiCaller(client, "quinn")
+    url = "/records/core_config_change"
+    proposal = {"title": "Training settings", "kind": "setting",
+                "target": "core.inactive_account_days", "justification": "Shorter inactivity"}
+    problem(as_sam.post(url, json={**proposal, "proposed_value": "ninety"}), 422,
+            "proposed_value")
+    created = ok(as_sam.post(url, json={**proposal, "proposed_value": "60"}), 201)
+    record = f"{url}/{created['id']}/transitions"
+    problem(as_sam.post(f"{record}/approve", json={
+        "signature": {"password": DEFAULT_PASSWORD}}), 403)
+    ok(as_quinn.post(f"{record}/approve", json={"signature": {"password": DEFAULT_PASSWORD}}))
+    assert get_setting("core.inactive_account_days") == 90
+    assert ok(as_sam.post(f"{record}/activate", json={}))["state"] == "activated"
+    db.session.expire_all()
+    assert get_setting("core.inactive_account_days") == 60
+
+    status, out, _err = run_cqms("config", "versions")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == f"In force: {active_version().label}"
+    assert lines[1].startswith("2  ") and "core.inactive_account_days  90 -> 60" in lines[1]
+    assert "Shorter inactivity" in lines[1] and "Sam Admin" in lines[1]

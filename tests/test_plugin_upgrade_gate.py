@@ -94,6 +94,8 @@ def test_an_upgraded_plugin_is_read_only_until_its_new_code_is_validated(
     _approved_summary(run_cqms, tmp_path, quinn, capa_sha256=OLD_CAPA)
     version = component("capa")["version"]
     assert awaiting_validation() == {"capa": version}
+    listed = run_cqms("plugins", "list")[1]
+    assert f"awaiting validation of version {version}: read-only" in listed
 
     with pytest.raises(AwaitingValidation, match=f"Quality events and CAPA {version} is awaiting validation"):
         _new_event(ann)

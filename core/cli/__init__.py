@@ -17,6 +17,7 @@ from core.app import create_app
 from core.cli import (
     audit,
     backup,
+    configuration,
     demo,
     exports,
     jobs,
@@ -53,6 +54,7 @@ def build_cli(app) -> click.Group:  # type: ignore[no-untyped-def]
     cli.add_command(demo.command)
     cli.add_command(exports.verify_bundle_command)
     cli.add_command(validation.group)
+    cli.add_command(configuration.group)
     cli.add_command(backup.group)
     # Command groups contributed by plugins through `register_commands`.
     for name, command in app.cli.commands.items():

@@ -8,6 +8,7 @@ import click
 
 from core.cli.context import as_system, state
 from core.scaffold import ScaffoldError, write_plugin
+from core.validation.awaiting import awaiting_validation
 
 
 @click.group("plugins", help="Installed plugins and their enabled state.")
@@ -19,10 +20,13 @@ def group() -> None:
 @as_system
 def list_plugins() -> None:
     host = state().host
+    waiting = awaiting_validation()
     rows = [("KEY", "VERSION", "ALLOWED", "ENABLED", "TITLE")]
     for key, info in host.plugins.items():
         enabled = "yes" if host.is_enabled(key) else "no"
-        rows.append((key, info.version, "yes", enabled, info.title))
+        note = f" (awaiting validation of version {waiting[key]}: read-only)" \
+            if key in waiting else ""
+        rows.append((key, info.version, "yes", enabled, info.title + note))
     for key in host.not_allowed:
         rows.append((key, "-", "no", "-", "(installed, not in PLUGINS: not loaded)"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
