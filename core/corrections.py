@@ -72,8 +72,8 @@ def open_correction(record: Record, t: Transition, user: Any) -> int:
                         "valid": s.invalidated_at is None} for s in signatures_of(record)],
     }
     signed = _signature_words(record)
-    shown = (f"version {record.version} re-opened for correction"
-             + (f"; its signatures: {'; '.join(signed)}" if signed else "; it carried no signature"))
+    shown = f"version {record.version}, " + (f"signed: {'; '.join(signed)}" if signed
+                                              else "unsigned")
     return record_event(OPENED, record.audit_entity_type, record.id, field=t.name,
                         old=json.dumps(original, sort_keys=True, ensure_ascii=False),
                         new=shown, actor=user, entity_version=record.version)

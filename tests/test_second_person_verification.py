@@ -4,6 +4,7 @@ is must be verified by a second person before the event closes."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,6 +165,11 @@ def test_a_verification_is_on_the_audit_trail_naming_the_verifier_and_utc_time(p
         quinn.printed_name, entry.at, ann.printed_name)
 
 
+def _row(page, field):  # type: ignore[no-untyped-def]
+    """The critical data table's row of ``field`` on a record page."""
+    return re.search(rf'<tr id="critical-{field}">(.*?)</tr>', page, re.S).group(1)
+
+
 def _page(client, event):  # type: ignore[no-untyped-def]
     return client.get(f"/admin/capa_event/details/?id={event.id}").get_data(as_text=True)
 
@@ -186,6 +192,7 @@ def test_the_record_page_says_what_waits_and_offers_the_second_person_the_button
     page = _page(client, event)
     assert f"Not yet: Occurred on {BLOCKED}. Severity {BLOCKED}." in page
     assert 'id="verify-severity"' in page and 'id="verify-occurred_on"' in page
+    assert "not yet verified" in _row(page, "severity") and "Ann Tester" in _row(page, "severity")
     assert client.post(url, data={"field": "severity", "expected_version": event.version}
                        ).status_code == 400  # no CSRF token: refused, nothing written
     assert _verified_entries(event) == []
@@ -195,6 +202,8 @@ def test_the_record_page_says_what_waits_and_offers_the_second_person_the_button
     assert "you verified the severity" in done
     assert 'id="verify-severity"' not in done and f"Severity {BLOCKED}" not in done
     assert "Verified by a second person" in done  # in the record's history
+    assert "Quinn Tester" in _row(done, "severity") and "not yet" not in _row(done, "severity")
+    assert "not yet verified" in _row(done, "occurred_on")
     assert [e.actor_id for e in _verified_entries(event)] == [people["quinn"].id]
     stale = client.post(url, data={"csrf_token": csrf_token(client, "/admin/"),
                                    "field": "occurred_on", "expected_version": event.version - 1},

@@ -53,6 +53,7 @@ from core.records.service import (
     read_clause,
     update_record,
 )
+from core.second_person.service import critical_field_checks
 from core.signatures.forms import SignatureForm
 from core.signatures.service import has_attested, signatures_of
 from core.specs import RecordType, key_words
@@ -238,6 +239,7 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
                 reason_required=change_needs_reason(record),
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
                 page_actions=page_actions(record, user),
+                critical=critical_field_checks(record),
             )
         return super().render(template, **kwargs)
 

@@ -66,7 +66,7 @@ def event_steps(event: QualityEvent) -> list[Step]:
             ("Why none is required", event.no_notification_rationale or "-")],
             done=bool(event.notification or event.no_notification_rationale)))
     steps.append(Step("Event closure", event, [("State", key_words(event.state))],
-                      _signed(event, "close", "close_after_containment"),
+                      _signed(event, "close", "close_after_containment", "approve_correction"),
                       done=event.state in ("closed", "cancelled")))
     return steps
 
