@@ -16,10 +16,11 @@ CORE_KINDS = (
     K("delete", "Removed", "field: a column; old: its last value"),
     K("transition", "Workflow step", "field: the transition; old and new: the states"),
     K("signature.applied", "Signed", "new: the signature (meaning, signer, printed name, "
-      "record version, content hash, time, method, comment, MAC) as JSON"),
+      "record version, content hash, time, method, comment, on behalf of, MAC) as JSON"),
     K("signature.invalidated", "Signature invalidated", "new: the signature id, time and "
       "reason as JSON"),
-    K("signature.failed", "Signature refused (wrong password)", "the signer's account"),
+    K("signature.failed", "Signature refused (wrong password, or another user's name)",
+      "the signer's account; field username, new: the name given instead of their own"),
     K("signature.attested", "Signature attestation signed", "new: the attestation text"),
     K("attachment.added", "File attached", "new: name, id, media type, size and SHA-256"),
     K("export", "Exported", "field: the kind of export; new: what was exported"),
@@ -36,6 +37,7 @@ CORE_KINDS = (
     K("account.locked", "Account locked", "the account; the reason: failed attempts"),
     K("user.unlocked", "Account unlocked", "the account"),
     K("totp.enrolled", "Authenticator enrolled", "the account"),
+    K("totp.reverified", "Authenticator re-verified", "the account (periodic device test)"),
     K("api_token.revoked", "API token revoked", "the token"),
     K("task.opened", "Task opened", "field: the task kind; new: who it is for"),
     K("task.done", "Task done", "field: the task kind; old: who it was for"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.audit.context import audit_reason
+from core.audit.context import acting_as, audit_reason
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.errors import ValidationError
@@ -41,7 +41,7 @@ def reverify(user: User, code: str | None) -> None:
         register_failure(user, "totp")
         raise ValidationError({"code": "The code does not match; check the clock of your "
                                        "device."})
-    with audit_reason("authenticator re-verified by its user"):
+    with acting_as(user), audit_reason("authenticator re-verified by its user"):
         user.totp_verified_at = utcnow()
         record_event("totp.reverified", "core_user", user.id, actor=user)
         db.session.flush()
