@@ -63,7 +63,10 @@ def record_type() -> RecordType:
         controlled_fields=(*SNAPSHOT_FIELDS, "outcome"), view_permission=VIEW,
         manage_permission=PERFORM, server_fields=SNAPSHOT_FIELDS, admin_category="System",
         items=(AccessReviewLine,), frozen_states=("completed",),
-        frozen_hint="a completed review no longer changes",
+        frozen_hint="a completed review no longer changes", list_columns=("kind",),
+        choices={"kind": tuple(KINDS.items())},
+        labels={"snapshot": "What to review", "flagged": "Lines flagged for a check",
+                "outcome": "Outcome (what was found and done)"},
     )
 
 
