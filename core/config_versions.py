@@ -101,12 +101,18 @@ def _digest(previous: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(f"cqms.config.v1\0{previous}\0{canonical}".encode()).hexdigest()
 
 
+def lock_configuration() -> None:
+    """Hold the configuration until the transaction ends: one writer at a time (SQLite's
+    writers queue already)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+
+
 def record_config_version(kind: str, target: str, old: Any, new: Any,
                           change_id: int | None = None) -> ConfigVersion:
     """Append the next version for a change made in the current transaction, stamped with the
     audit context's actor and reason. Flushes; the caller commits."""
-    if db.session.get_bind().dialect.name == "postgresql":  # SQLite writers queue already
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+    lock_configuration()
     latest = _latest()
     actor_id, actor_name = current_actor()
     row = {"number": (latest.number if latest else 0) + 1, "at": utcnow(),

@@ -17,7 +17,7 @@ from core.specs import SETTING_TYPES, SettingSpec
 
 # With this on, configuration changes go through an approved configuration change (P11-13).
 APPROVAL_REQUIRED = "core.config_approval_required"
-PROPOSE_HINT = "propose a change (System > Configuration changes > Create) instead"
+PROPOSE_HINT = "propose a change (System > Configuration change > Create) instead"
 
 
 class Setting(Base):

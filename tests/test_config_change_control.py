@@ -114,6 +114,7 @@ def test_each_change_is_a_new_version_with_actor_time_diff_and_reason(
     assert "configuration version 3" in page.lower() and "-core.users.view" in page
     unchanged = client.post("/admin/core_settings/", data=_settings_form(app, client, "again"))
     assert unchanged.status_code == 302 and len(_versions()) == 3  # nothing changed: no version
+    assert run_cqms("audit", "verify")[0] == 0  # versions are audited rows like any other
 
 
 @BOTH
@@ -140,6 +141,14 @@ def test_with_approval_required_direct_changes_are_refused_everywhere(
     assert get_setting("core.site_name") == "CQMS" and get_setting(APPROVAL) is True
     plugins = client.get("/admin/core_plugins/").get_data(as_text=True)
     assert "propose a change" in plugins and 'id="disable-capa"' not in plugins
+    author = Role.by_key("author")
+    edit = f"/admin/core_roles/edit/?id={author.id}"
+    kept = client.post(edit, follow_redirects=True, data={
+        "csrf_token": csrf_token(client, edit), "label": author.label, "description": "",
+        "permissions": [*author.permission_names, "core.audit.view"], "reason": "wider"})
+    assert "propose a change" in kept.get_data(as_text=True)
+    db.session.expire_all()
+    assert "core.audit.view" not in Role.by_key("author").permission_names
     refused = client.post("/admin/core_plugins/capa/disable", follow_redirects=True, data={
         "csrf_token": csrf_token(client, "/admin/core_plugins/"), "reason": "paper"})
     assert "propose a change" in refused.get_data(as_text=True)

@@ -9,9 +9,9 @@ from typing import Any
 from core.audit.context import audit_reason
 from core.config_changes.models import PROPOSAL_FIELDS, SERVER_FIELDS, ConfigurationChange
 from core.config_changes.values import apply, current_value, proposed
-from core.config_versions import KINDS, active_version
+from core.config_versions import KINDS, active_version, lock_configuration
 from core.db import db
-from core.errors import ValidationError
+from core.errors import ConflictError, ValidationError
 from core.specs import RecordType, Transition, Workflow
 
 KEY = "core_config_change"
@@ -48,8 +48,14 @@ def not_stale(change: ConfigurationChange, _user: Any) -> list[str]:
     return []
 
 
-def activate(change: ConfigurationChange, _user: Any) -> None:
-    """Apply the change in the transition's transaction: all of it, or nothing."""
+def activate(change: ConfigurationChange, user: Any) -> None:
+    """Apply the change in the transition's transaction: all of it, or nothing. The value in
+    force is checked again under the configuration lock (a concurrent change may have
+    committed since the guard looked)."""
+    lock_configuration()
+    stale = not_stale(change, user)
+    if stale:
+        raise ConflictError(f"Cannot activate {change.number}: {stale[0]}.")
     reason = f"{change.number}: {change.justification.strip()}"
     with audit_reason(reason):
         apply(change, reason)
