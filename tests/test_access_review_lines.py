@@ -131,6 +131,10 @@ def test_completing_is_refused_until_each_line_is_confirmed_or_revoked_then_it_i
     with pytest.raises(ConflictError, match="is completed"):
         decide_line(_line(review, "fred", "Author"), quinn, "revoked", "too late")
     db.session.rollback()
+    with acting_as(quinn), pytest.raises(ValidationError, match="no longer changes"):
+        _line(review, "fred", "Author").note = "changed afterwards"  # below the service too
+        db.session.flush()
+    db.session.rollback()
     # The next access review lists what is held then: Olga's author role is gone.
     nxt = _access_review(utcnow() + timedelta(days=91))
     assert nxt.id != review.id
