@@ -49,6 +49,7 @@ from core.second_person.views import blueprint as second_person_blueprint
 from core.settings import Setting
 from core.signatures.models import Signature, SignatureAttestation
 from core.specs import (
+    AdminLink,
     AdminView,
     AuditEventKind,
     DashboardWidget,
@@ -305,6 +306,8 @@ def register_admin_views() -> list[AdminView]:
         AdminView(ReactionsView, "Reactions", "core_reactions", "core.plugins.manage", None,
                   system, 15),
         AdminView(AuditView, "Audit trail", "core_audit", "core.audit.view", AuditEntry, system, 30),
+        AdminLink("System review report", "core_reviews.system_report_page", REVIEWS_VIEW,
+                  system, 50),
         AdminView(ConfigVersionsView, "Configuration versions", "core_config_versions",
                   CONFIG_VIEW, None, system, 40),
     ]

@@ -171,6 +171,7 @@ def test_without_the_capa_plugin_the_report_says_so_and_bad_input_is_refused(
     assert "not enabled" in review.snapshot
 
     login(client, "quinn")
+    assert "/reviews/system-report" in client.get("/admin/").get_data(as_text=True)  # menu
     page = client.get("/reviews/system-report", query_string=_period())
     assert page.status_code == 200 and "Validation test results" in page.get_data(as_text=True)
     bad = client.get("/reviews/system-report", query_string={"from": "soon", "to": "later"})
@@ -178,6 +179,7 @@ def test_without_the_capa_plugin_the_report_says_so_and_bad_input_is_refused(
     other = app.test_client()
     login(other, "alice")
     assert other.get("/reviews/system-report").status_code == 403
+    assert "/reviews/system-report" not in other.get("/admin/").get_data(as_text=True)
 
 
 @pytest.mark.req("A11-11")
