@@ -64,8 +64,10 @@ class Client:
     """One user's bearer token, sent round the nodes still alive; a request whose node died is
     not acknowledged (ConnectionError) and the node is dropped."""
 
-    def __init__(self, nodes: list[str], token: str, ledger: Ledger, offset: int):
+    def __init__(self, nodes: list[str], token: str, ledger: Ledger, offset: int,
+                 username: str = ""):
         self.nodes, self.ledger, self.turn = list(nodes), ledger, offset
+        self.username = username  # every API signature names its signer (P11-22)
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
@@ -114,9 +116,13 @@ def cycle(author: Client, reviewer: Client, approver: Client, type_id: int, n: i
     uploaded = author.call("POST", f"{url}/attachments", files={"file": ("sop.pdf", PDF)})
     assert uploaded.status_code == 201, uploaded.text
     assert author.call("POST", f"{url}/transitions/submit", json={}).status_code == 200
-    signed = {"signature": {"password": DEFAULT_PASSWORD, "attest": True}}
-    assert reviewer.call("POST", f"{url}/transitions/review", json=signed).status_code == 200
-    approved = approver.call("POST", f"{url}/transitions/approve", json=signed)
+    def signed(signer: Client) -> dict:
+        return {"signature": {"username": signer.username, "password": DEFAULT_PASSWORD,
+                              "attest": True}}
+
+    assert reviewer.call("POST", f"{url}/transitions/review",
+                         json=signed(reviewer)).status_code == 200
+    approved = approver.call("POST", f"{url}/transitions/approve", json=signed(approver))
     assert approved.status_code == 200, approved.text
     with ledger.lock:
         ledger.approved.add(version["id"])
@@ -240,7 +246,7 @@ def test_three_nodes_two_schedulers_and_two_workers_lose_nothing_when_a_node_is_
             wait_healthy(node, proc, log)
 
         ledger, failures = Ledger(), []
-        clients = [tuple(Client(nodes, token(nodes[0], name), ledger, i)
+        clients = [tuple(Client(nodes, token(nodes[0], name), ledger, i, name)
                          for i, name in enumerate(team)) for team in teams]
         until = time.monotonic() + SECONDS
         threads = [threading.Thread(target=team_load, args=(clients[n], type_id, n, until,

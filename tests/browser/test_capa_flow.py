@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from browser_helpers import sign_in
+from browser_helpers import enter_user_name, sign_in
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -35,6 +35,7 @@ def sign(page, name: str, *, attest: bool = False, reason: str = "") -> None:  #
         dialog.locator("input[name=attest]").check()
     if reason:
         dialog.locator("textarea[name=reason]").fill(reason)
+    enter_user_name(page, dialog)
     dialog.locator("input[name=password]").fill(DEFAULT_PASSWORD)
     dialog.locator("button[type=submit]").click()
 

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from browser_helpers import sign_in
+from browser_helpers import enter_user_name, sign_in
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -33,6 +33,7 @@ def sign_out(page, base: str) -> None:  # type: ignore[no-untyped-def]
 def sign(page, name: str, comment: str) -> None:  # type: ignore[no-untyped-def]
     dialog = page.locator(f"#transition-{name}")
     dialog.locator("input[name=attest]").check()  # the first signature: attestation
+    enter_user_name(page, dialog)
     dialog.locator("input[name=password]").fill(DEFAULT_PASSWORD)
     dialog.locator("textarea[name=comment]").fill(comment)
     dialog.locator("button[type=submit]").click()

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_helpers import sign_in
+from browser_helpers import enter_user_name, sign_in
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -99,6 +99,7 @@ def test_trainee_reads_and_signs_then_the_matrix_shows_current(page, live_server
     page.screenshot(path=str(SHOTS / "training-my-before-signing.png"), full_page=True)
     form = page.locator(f"#sign-{assignment_id}")
     form.locator("input[name=attest]").check()
+    enter_user_name(page, form)
     form.locator("input[name=password]").fill(DEFAULT_PASSWORD)
     form.locator("textarea[name=comment]").fill("Read the controlled copy")
     form.locator("button[type=submit]").click()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_helpers import sign_in
+from browser_helpers import enter_user_name, sign_in
 from playwright.sync_api import expect
 
 from core.cli import main
@@ -55,6 +55,7 @@ def test_qa_approves_a_validation_summary_in_the_browser(app, page, live_server,
     expect(page.locator("#attachments")).to_contain_text("validation-summary-0123456789ab.pdf")
     dialog = page.locator("#transition-approve")
     dialog.locator("input[name=attest]").check()  # the first signature: attestation
+    enter_user_name(page, dialog)
     dialog.locator("input[name=password]").fill(DEFAULT_PASSWORD)
     dialog.locator("textarea[name=comment]").fill("Evidence reviewed: no deviations")
     dialog.locator("button[type=submit]").click()

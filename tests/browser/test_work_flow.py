@@ -54,6 +54,7 @@ def test_approver_signs_from_my_tasks(page, live_server, make_user):
     expect(page.locator("#record-state")).to_have_text("In review")
     dialog = page.locator("#transition-approve")
     dialog.locator("input[name=attest]").check()  # the first signature: attestation
+    dialog.locator("input[name=username]").fill("bob")  # first of the session: all components
     dialog.locator("input[name=password]").fill(DEFAULT_PASSWORD)
     dialog.locator("textarea[name=comment]").fill("Checked against the specification")
     dialog.locator("button[type=submit]").click()
