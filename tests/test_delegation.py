@@ -23,7 +23,7 @@ from core.errors import ValidationError, WorkflowError
 from core.exports.pdf import render_record_pdf
 from core.signatures.models import Signature
 from core.signatures.service import mac_valid
-from core.tasks.service import open_task
+from core.tasks.service import open_task, tasks_for
 from core.testing import DEFAULT_PASSWORD, csrf_token
 from core.users.models import User
 
@@ -139,12 +139,19 @@ def test_a_delegate_signs_the_absent_persons_step_as_themselves_on_their_behalf(
 @pytest.mark.req("P11-23")
 def test_a_delegation_outside_its_period_or_ended_does_nothing(people):
     planned, ended = _asked_widget(), _asked_widget()
+
+    def carols_tasks() -> set[int]:
+        return {t.record_id for t in db.session.scalars(tasks_for(_user("carol")))}
+
     _away(start=1, end=3)  # starts tomorrow
+    assert carols_tasks() == set()
     with pytest.raises(PermissionDenied, match="no delegation from bob"):
         _sign_for(planned, "carol")
     running = _away(start=0, end=1)
+    assert carols_tasks() == {planned, ended}  # bob's open steps are the delegate's to take
     end_delegation(running, people["bob"], "Back early")
     db.session.commit()
+    assert carols_tasks() == set()
     with pytest.raises(PermissionDenied, match="no delegation from bob"):
         _sign_for(ended, "carol")
     with pytest.raises(ValidationError) as past:

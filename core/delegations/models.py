@@ -4,8 +4,9 @@ open steps with their own signature "on behalf of" them."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Select, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -46,3 +47,12 @@ class Delegation(Base):
 
     def audit_label(self) -> str:
         return f"{self.delegate.username} for {self.absent.username}, {self.period}"
+
+
+def absences_delegated_to(delegate: Any, day: date | None = None) -> Select[tuple[int]]:
+    """``select`` of the ids of the people whose absence ``delegate`` covers today (or on
+    ``day``): their open tasks are the delegate's to take too."""
+    day = day or utcnow().date()
+    return select(Delegation.absent_id).where(
+        Delegation.delegate_id == delegate.id, Delegation.ended_at.is_(None),
+        Delegation.starts_on <= day, Delegation.ends_on >= day)

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from core.audit.context import acting_as, audit_reason
 from core.db import db, utcnow
-from core.delegations.models import Delegation
+from core.delegations.models import Delegation, absences_delegated_to
 from core.errors import PermissionDenied, ValidationError
 from core.permissions import has_permission
 from core.records.models import Record
@@ -98,13 +98,10 @@ def recent_delegations(limit: int = 200) -> list[Delegation]:
 
 
 def delegators_of(delegate: User, day: date | None = None) -> list[User]:
-    """The people ``delegate`` may sign for today (or on ``day``), by username."""
-    day = day or today()
-    rows = db.session.scalars(select(Delegation).where(
-        Delegation.delegate_id == delegate.id, Delegation.ended_at.is_(None),
-        Delegation.starts_on <= day, Delegation.ends_on >= day))
-    people = {row.absent_id: row.absent for row in rows if row.absent.active}
-    return sorted(people.values(), key=lambda user: user.username)
+    """The active people ``delegate`` may sign for today (or on ``day``), by username."""
+    return list(db.session.scalars(select(User).where(
+        User.id.in_(absences_delegated_to(delegate, day)), User.active.is_(True))
+        .order_by(User.username)))
 
 
 def absent_person_for(record: Record, signer: User, username: str, transition: str) -> User:

@@ -19,6 +19,7 @@ from core.audit.listener import _actor
 from core.audit.service import record_event
 from core.db import db, utcnow
 from core.db.locks import TASKS, lock_key
+from core.delegations.models import absences_delegated_to
 from core.errors import ValidationError
 from core.permissions import scope_clause
 from core.records.access import readable
@@ -212,11 +213,13 @@ def _covered(role_id: int, a_study: int | None, a_site: int | None) -> Any:
 
 
 def visible_clause(user: User, *, include_team: bool = False) -> Any:
-    """The condition selecting the tasks ``user`` sees (assigned, by role in scope, and with
+    """The condition selecting the tasks ``user`` sees (assigned to them or to someone whose
+    absence they are the delegate for today, by role in scope, and with
     ``include_team`` every task in the scope of their ``core.tasks.view_team`` grants)."""
     if user is None or not getattr(user, "is_active", False):
         return false()
-    clauses = [Task.assignee_id == user.id]
+    clauses = [Task.assignee_id == user.id,
+               Task.assignee_id.in_(absences_delegated_to(user))]  # P11-23: an absent person's
     clauses += [_covered(a.role_id, a.study_id, a.site_id) for a in user.active_assignments()]
     if include_team:
         clauses.append(scope_clause(user, TEAM_PERMISSION, Task.study_id, Task.site_id))
