@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+import kernel_plugin
 import pytest
 from sqlalchemy import select
 
@@ -185,3 +186,15 @@ def test_correction_steps_are_checked_at_start_up(app):
             with_steps(*steps)
     with pytest.raises(StartupError, match="not frozen"):
         check_corrections("capa", replace(rt, frozen_states=("closed", "correcting")), workflow)
+
+
+@pytest.mark.backends("sqlite")
+def test_a_plugin_declaring_a_correction_without_a_reason_does_not_start(
+        app_factory, temp_plugin, monkeypatch):
+    unjustified = Transition("correct", ("retired",), "in_review", "acme.edit", correction=True)
+    workflow = kernel_plugin.WORKFLOW
+    monkeypatch.setattr(kernel_plugin, "WORKFLOW", replace(
+        workflow, transitions=(*workflow.transitions, unjustified)))
+    plugin = kernel_plugin.make_plugin(temp_plugin)
+    with pytest.raises(StartupError, match="correction 'correct' must require a reason"):
+        app_factory(plugins=["acme"], extra_plugins={"acme": plugin})

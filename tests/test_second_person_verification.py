@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from kernel_plugin import make_plugin
 from sqlalchemy import select
 
 from core import (
@@ -262,3 +263,12 @@ def test_critical_fields_are_checked_at_start_up(app):
              "unknown transitions")):
         with pytest.raises(StartupError, match=message):
             declared(**kwargs)
+
+
+@pytest.mark.backends("sqlite")
+def test_a_plugin_declaring_unknown_critical_fields_does_not_start(app_factory, temp_plugin):
+    plugin = make_plugin(temp_plugin, rt_options={"critical_fields": ("nonsense",),
+                                                  "verify_before": ("approve",)})
+    with pytest.raises(StartupError, match="plugin 'acme': record type 'acme_widget': unknown "
+                                           "critical fields"):
+        app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
