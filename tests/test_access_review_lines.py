@@ -128,6 +128,11 @@ def test_completing_is_refused_until_each_line_is_confirmed_or_revoked_then_it_i
     [signature] = signatures_of(review, valid_only=True)
     assert (review.state, signature.meaning, signature.signer_id) == (
         "completed", "reviewed", quinn.id)
+    decisions = review.decisions.splitlines()  # signed content: part of the record's version
+    assert len(decisions) == 4
+    assert any(d.startswith("Revoked: olga (Olga Old), Author @ all studies: Left the team in "
+                            "November (by Quinn Quality (quinn), ") for d in decisions)
+    assert sum(d.startswith("Confirmed: ") for d in decisions) == 3
     with pytest.raises(ConflictError, match="is completed"):
         decide_line(_line(review, "fred", "Author"), quinn, "revoked", "too late")
     db.session.rollback()

@@ -14,6 +14,7 @@ from core.audit.context import acting_as, audit_reason
 from core.db import db, utcnow
 from core.errors import ConflictError, PermissionDenied, ValidationError
 from core.permissions import may_act_in
+from core.records.rules import server_write
 from core.reviews.models import DECISIONS, AccessReviewLine, PeriodicReview
 from core.users.models import User, UserRole
 from core.users.service import revoke_assignment
@@ -91,3 +92,21 @@ def decide_line(line: AccessReviewLine, user: User, decision: str, note: str = "
             line.decision, line.note = decision, note
             line.decided_by_id, line.decided_at = user.id, utcnow()
             db.session.flush()
+            with server_write(review.type):  # part of what the completing signature covers
+                review.decisions = decisions_text(review)
+                db.session.flush()
+
+
+def decisions_text(review: PeriodicReview) -> str:
+    """One line per decided line: the decision, the person, role and scope, the note, who
+    decided and when."""
+    found = []
+    for line in access_lines(review):
+        if not line.decision:
+            continue
+        note = f": {line.note}" if line.note else ""
+        decider = db.session.get(User, line.decided_by_id)
+        found.append(f"{DECISIONS[line.decision]}: {line.person}, {line.role_label} @ "
+                     f"{line.scope}{note} (by {decider.printed_name if decider else '?'}, "
+                     f"{line.decided_at:%Y-%m-%d %H:%M} UTC)")
+    return "\n".join(found)

@@ -32,6 +32,9 @@ class PeriodicReview(Record):
     snapshot: Mapped[str] = mapped_column(Text, default="")
     # Lines needing attention: inactive accounts, lockouts, invalidated signatures...
     flagged: Mapped[int] = mapped_column(Integer, default=0)
+    # User-access reviews: each line's decision, one per line, kept by the server as lines are
+    # decided so that the completing signature covers them.
+    decisions: Mapped[str] = mapped_column(Text, default="")
     # What the reviewer found and did (required to complete).
     outcome: Mapped[str] = mapped_column(Text, default="")
 

@@ -60,12 +60,14 @@ WORKFLOW = Workflow(
 def record_type() -> RecordType:
     return RecordType(
         KEY, "Periodic review", PeriodicReview, "REV", KEY, number_per_year=True,
-        controlled_fields=(*SNAPSHOT_FIELDS, "outcome"), view_permission=VIEW,
-        manage_permission=PERFORM, server_fields=SNAPSHOT_FIELDS, admin_category="System",
+        controlled_fields=(*SNAPSHOT_FIELDS, "decisions", "outcome"), view_permission=VIEW,
+        manage_permission=PERFORM, server_fields=(*SNAPSHOT_FIELDS, "decisions"),
+        admin_category="System",
         items=(AccessReviewLine,), frozen_states=("completed",),
         frozen_hint="a completed review no longer changes", list_columns=("kind",),
         choices={"kind": tuple(KINDS.items())},
         labels={"snapshot": "What to review", "flagged": "Lines flagged for a check",
+                "decisions": "Access decisions (confirmed or revoked)",
                 "outcome": "Outcome (what was found and done)"},
     )
 
