@@ -306,3 +306,7 @@ def test_the_api_proposes_approves_and_activates_and_the_cli_lists_the_versions(
     assert lines[0] == f"In force: {active_version().label}"
     assert lines[1].startswith("2  ") and "core.inactive_account_days  90 -> 60" in lines[1]
     assert "Shorter inactivity" in lines[1] and "Sam Admin" in lines[1]
+    login(client, "quinn")
+    row = re.search(r'<tr id="config-version-2">(.*?)</tr>', client.get(
+        "/admin/core_config_versions/").get_data(as_text=True), re.S)
+    assert row and created["number"] in row[1] and "90 -&gt; 60" in row[1]

@@ -87,7 +87,7 @@ def record_type() -> RecordType:
         frozen_states=("approved", "activated", "rejected", "withdrawn"),
         frozen_hint="propose a new change instead", prepare_new=prepare,
         admin_category="System", list_columns=("kind", "target", "activated_version"),
-        field_order=("kind", "target", "proposed_value", "justification"),
+        field_order=("title", "kind", "target", "proposed_value", "justification"),
         choices={"kind": tuple(KINDS.items())},
         labels={"kind": "What to change", "target": "Which one",
                 "proposed_value": "New value", "justification": "Why",
