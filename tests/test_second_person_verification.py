@@ -110,7 +110,7 @@ def test_who_last_changed_a_field_cannot_verify_it_and_a_change_voids_the_verifi
     update_record(event, vic, expected_version=event.version, reason="classified by QA",
                   severity="critical")
     db.session.commit()
-    with pytest.raises(PermissionDenied, match="You entered the current severity"):
+    with pytest.raises(PermissionDenied, match="You entered the current \u201cSeverity\u201d"):
         verify_field(event, "severity", vic, expected_version=event.version)
     db.session.rollback()
     verify_field(event, "occurred_on", vic, expected_version=event.version)  # ann entered it
@@ -200,7 +200,7 @@ def test_the_record_page_says_what_waits_and_offers_the_second_person_the_button
     done = client.post(url, data={"csrf_token": csrf_token(client, "/admin/"),
                                   "field": "severity", "expected_version": event.version},
                        follow_redirects=True).get_data(as_text=True)
-    assert "you verified the severity" in done
+    assert "you verified \u201cSeverity\u201d" in done
     assert 'id="verify-severity"' not in done and f"Severity {BLOCKED}" not in done
     assert "Verified by a second person" in done  # in the record's history
     assert "Quinn Tester" in _row(done, "severity") and "not yet" not in _row(done, "severity")

@@ -134,10 +134,10 @@ def refusal(record: Record, check: FieldCheck, user: Any) -> str | None:
         return f"{permission} is required to verify data of {record.number}."
     if user.id == record.created_by_id:
         return (f"You created {record.number}: a second person verifies its "
-                f"{check.label.lower()}.")
+                f"\u201c{check.label}\u201d.")
     if user.id == check.changed_by_id:
-        return (f"You entered the current {check.label.lower()} of {record.number}: a second "
-                "person verifies it.")
+        return (f"You entered the current \u201c{check.label}\u201d of {record.number}: a "
+                "second person verifies it.")
     return None
 
 
@@ -172,7 +172,7 @@ def verify_field(record: Record, name: str, user: Any, *, expected_version: int)
                             "check the value again")
     check = next(c for c in critical_field_checks(record) if c.field == name)
     if not check.needs_verification:
-        raise ValidationError({"field": f"The {check.label.lower()} of {record.number} has "
+        raise ValidationError({"field": f"\u201c{check.label}\u201d of {record.number} has "
                                         "nothing to verify (verified, or never entered)."})
     refused = refusal(record, check, user)
     if refused is not None:

@@ -21,7 +21,7 @@ blueprint = Blueprint("core_second_person", __name__)
 
 def verify_actions(record: Record, user: Any) -> list[RecordAction]:
     """A button per critical field ``user`` may verify on ``record`` now."""
-    return [RecordAction(f"Verify the {check.label.lower()} (second person)",
+    return [RecordAction(f"Verify \u201c{check.label}\u201d (second person)",
                          url_for("core_second_person.verify", record_id=record.id),
                          element_id=f"verify-{check.field}",
                          fields=(("field", check.field), ("expected_version", str(record.version))))
@@ -47,6 +47,6 @@ def verify(record_id: int) -> Any:
         said = " ".join(exc.errors.values()) if isinstance(exc, ValidationError) else str(exc)
         flash(f"Not verified: {said}", "error")
         return redirect(back)
-    flash(f"{record.number}: you verified the {check.label.lower()}. The verification is "
+    flash(f"{record.number}: you verified \u201c{check.label}\u201d. The verification is "
           "recorded in its history.", "info")
     return redirect(back)
