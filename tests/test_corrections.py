@@ -32,6 +32,7 @@ from core.corrections import OPENED, check_corrections
 from core.db import db
 from core.errors import StartupError
 from core.testing import DEFAULT_PASSWORD, csrf_token
+from core.testing_api import ApiCaller, ok, problem
 
 pytestmark = [pytest.mark.plugins("capa"), pytest.mark.backends("sqlite", "postgresql")]
 SIGNED = SignatureRequest(password=DEFAULT_PASSWORD)
@@ -161,6 +162,19 @@ def test_the_record_page_offers_the_correction_with_its_reason(people, closed, c
                        follow_redirects=True).get_data(as_text=True)
     assert "Correcting" in done and "re-opened for correction" in done
     assert [e.reason for e in _opened(closed)] == ["Occurred on was wrong"]
+
+
+@pytest.mark.req("E6-18")
+def test_the_api_corrects_with_a_reason_only(people, closed, client):
+    quinn, ann = ApiCaller(client, "quinn"), ApiCaller(client, "ann")
+    url = f"/records/capa_event/{closed.id}/transitions/correct"
+    problem(quinn.post(url, json={}), 422, "reason")
+    problem(ann.post(url, json={"reason": "wrong date"}), 403)
+    assert _opened(closed) == []
+    body = ok(quinn.post(url, json={"reason": "Occurred on was wrong"}))
+    assert body["state"] == "correcting"
+    [entry] = _opened(closed)
+    assert (entry.actor_id, entry.reason) == (people["quinn"].id, "Occurred on was wrong")
 
 
 @pytest.mark.backends("sqlite")
