@@ -210,3 +210,35 @@ def test_the_lines_page_confirms_and_revokes_each_line_with_a_csrf_form(app, cli
                       data={"csrf_token": csrf_token(other, "/admin/"), "decision": "revoked",
                             "note": "x"}).status_code == 403
     assert other.get(page_url).status_code == 403
+
+
+def test_the_api_lists_the_lines_and_decides_each_one(app, client, people, make_user):
+    from core.testing_api import ApiCaller, ok, problem
+
+    review = _access_review()
+    quinn = ApiCaller(client, "quinn")
+    items = ok(quinn.get(f"/periodic-reviews/{review.id}/access-lines"))["items"]
+    olga = next(i for i in items if i["person"] == "olga (Olga Old)")
+    assert (olga["role"], olga["scope"], olga["inactive"], olga["decision"]) == (
+        "Author", "all studies", True, "")
+    assert len(items) == 4
+    url = f"/periodic-reviews/access-lines/{olga['id']}/decision"
+    problem(quinn.post(url, json={"decision": "revoked"}), 422, "note")
+    problem(quinn.post(url, json={"decision": "maybe"}), 422, "decision")
+    done = ok(quinn.post(url, json={"decision": "revoked", "note": "Left the team"}))
+    assert (done["decision"], done["note"]) == ("revoked", "Left the team")
+    db.session.expire_all()
+    line = _line(review, "olga", "Author")
+    assert db.session.get(UserRole, line.assignment_id).revoked_at is not None
+    problem(quinn.post(url, json={"decision": "confirmed"}), 409)
+    problem(quinn.post("/periodic-reviews/access-lines/999999/decision",
+                       json={"decision": "confirmed"}), 404)
+    other = db.session.scalar(select(PeriodicReview).where(PeriodicReview.kind == "system"))
+    problem(quinn.get(f"/periodic-reviews/{other.id}/access-lines"), 404)
+    make_user("alice", "author")
+    alice = ApiCaller(client, "alice")
+    fred = _line(review, "fred", "Author")
+    problem(alice.post(f"/periodic-reviews/access-lines/{fred.id}/decision",
+                       json={"decision": "revoked", "note": "x"}), 403)
+    problem(alice.get(f"/periodic-reviews/{review.id}/access-lines"), 403)
+    assert _line(review, "fred", "Author").decision == ""
