@@ -21,8 +21,7 @@ from core.specs import key_words
 from core.users.models import Permission, Role
 from core.validation.models import ValidationSummary
 
-CONFIGURATION = {"core_setting": "Setting", "core_role_permission": "Role permission",
-                 "core_plugin_state": "Plugin"}
+CONFIGURATION = ("core_setting", "core_role_permission", "core_plugin_state")
 ACTIONS = {"create": "added", "update": "changed", "delete": "removed"}
 MAX_DAYS = 3660
 NO_PLUGIN = ("No enabled plugin reports system incidents or CAPAs (the quality events and CAPA "
