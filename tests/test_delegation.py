@@ -125,6 +125,12 @@ def test_a_delegate_signs_the_absent_persons_step_as_themselves_on_their_behalf(
     pdf = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(
         render_record_pdf(widget, people["carol"]).data)).pages)
     assert "on behalf of Bob Tester (bob)" in " ".join(pdf.split())
+    token = client.post("/api/v1/auth/tokens", json={"username": "alice",
+                                                     "password": DEFAULT_PASSWORD})
+    [listed] = client.get(f"/api/v1/records/acme_widget/{widget_id}/signatures", headers={
+        "Authorization": f"Bearer {token.get_json()['token']}"}).get_json()
+    assert (listed["signer"], listed["on_behalf_of"]) == ("carol", "Bob Tester (bob)")
+    assert listed["manifestation"].endswith("UTC, on behalf of Bob Tester (bob)")
     [applied] = db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "signature.applied")).all()
     stored = json.loads(applied.new_value)

@@ -263,8 +263,11 @@ class Signature(Schema):
     valid = fields.Boolean()
     invalidated_at = fields.AwareDateTime(allow_none=True)
     invalidated_reason = fields.String(allow_none=True)
+    on_behalf_of = fields.String(attribute="on_behalf_of_name", allow_none=True, metadata={
+        "description": "A delegate's signature: the absent person signed for (P11-23)"})
     manifestation = fields.Function(
-        lambda s: f"{s.printed_name} — {s.meaning} — {s.signed_at:%Y-%m-%d %H:%M:%S} UTC")
+        lambda s: f"{s.printed_name} — {s.meaning} — {s.signed_at:%Y-%m-%d %H:%M:%S} UTC"
+                  f"{s.on_behalf_text}")
 
 
 class RecordRef(Schema):
