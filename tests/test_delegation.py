@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -21,10 +22,12 @@ from core.delegations.models import Delegation
 from core.delegations.service import end_delegation, record_absence
 from core.errors import ValidationError, WorkflowError
 from core.exports.pdf import render_record_pdf
+from core.exports.verify import verify_bundle
+from core.integrity import key_path
 from core.signatures.models import Signature
 from core.signatures.service import mac_valid
 from core.tasks.service import open_task, tasks_for
-from core.testing import DEFAULT_PASSWORD, csrf_token
+from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
 from core.users.models import User
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -140,6 +143,31 @@ def test_a_delegate_signs_the_absent_persons_step_as_themselves_on_their_behalf(
     db.session.execute(text("UPDATE core_signature SET on_behalf_of_name = 'Alice Tester'"))
     db.session.expire_all()
     assert not mac_valid(db.session.get(Signature, sig.id))
+
+
+@pytest.mark.req("P11-23")
+def test_a_certified_copy_carries_and_verifies_the_on_behalf_signature(people, client, login,
+                                                                        tmp_path):
+    widget_id = _asked_widget()
+    _away()
+    _sign_for(widget_id, "carol")
+    login(client, "carol")
+    bundle = post_with_token(client, f"{URL}{widget_id}/certified-copy.zip")
+    assert bundle.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(bundle.data)) as archive:
+        [sig] = json.loads(archive.read("signatures.json"))
+    assert (sig["username"], sig["on_behalf_of_name"]) == ("carol", "Bob Tester (bob)")
+    assert sig["manifestation"].endswith("on behalf of Bob Tester (bob)")
+    path = tmp_path / "copy.zip"
+    path.write_bytes(bundle.data)
+    key = key_path().read_bytes()
+    report = verify_bundle(path, key)
+    assert report.ok and report.signatures == 1, report.problem
+    # "on behalf of" removed in the database: the signature no longer matches its MAC
+    db.session.execute(text("UPDATE core_signature SET on_behalf_of_id = NULL, "
+                            "on_behalf_of_name = NULL"))
+    db.session.expire_all()
+    assert not mac_valid(db.session.scalar(select(Signature)))
 
 
 @pytest.mark.req("P11-23")
