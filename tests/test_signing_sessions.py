@@ -75,8 +75,8 @@ def test_the_first_signature_needs_the_user_name_and_later_ones_the_password_onl
     assert _state(first) == "in_review" and _signatures() == 0
     assert _failed_logins("bob") == 0  # a missing field is a form error, not a failed signature
 
-    assert "approve done" in _approve(client, first, username="bob", password=DEFAULT_PASSWORD)
-    assert _state(first) == "approved"
+    assert "approve done" in _approve(client, first, username="Bob", password=DEFAULT_PASSWORD)
+    assert _state(first) == "approved"  # the user name as at sign-in: case does not matter
 
     page = client.get(f"{URL}details/?id={second}").get_data(as_text=True)
     assert 'id="approve-username"' not in page and "Signing as bob" in page

@@ -15,6 +15,7 @@ from core.permissions import has_permission
 from core.records.models import Record
 from core.tasks.models import OPEN, Task
 from core.users.models import User
+from core.users.service import get_user
 
 MANAGE_PERMISSION = "core.users.manage"
 
@@ -110,7 +111,7 @@ def absent_person_for(record: Record, signer: User, username: str, transition: s
 
     :raises PermissionDenied: otherwise (the signer's own rights are checked by the caller).
     """
-    absent = User.by_username(username)
+    absent = get_user(username.strip()) if username.strip() else None
     if absent is None or absent.id == signer.id or absent not in delegators_of(signer):
         raise PermissionDenied(f"You hold no delegation from {username.strip()[:64]} running "
                                "today: you can sign only for yourself.")

@@ -98,7 +98,7 @@ def _check_user_name(user: User, request: SignatureRequest) -> None:
     (code running outside any request, e.g. the demo loader, names its signer itself)."""
     given = (request.username or "").strip()
     if given:
-        if given != user.username:
+        if given.lower() != user.username.lower():  # as at sign-in, case does not matter
             _count_failure(user, named=given[:64])
             raise AuthenticationFailed("Signature refused: you can sign only as yourself "
                                        "(the user name is not yours).")
