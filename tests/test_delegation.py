@@ -101,7 +101,14 @@ def test_signing_with_another_users_name_is_refused_counted_and_audited(people, 
         "username": "carol", "password": DEFAULT_PASSWORD, "attest": True,
         "on_behalf_of": "bob"}})
     assert for_bob.status_code == 403 and "no delegation from bob" in for_bob.get_json()["detail"]
+    naming_a_signer = client.post(url, headers=headers, json={"signature": {
+        "username": "carol", "password": DEFAULT_PASSWORD, "attest": True,
+        "signer_id": people["bob"].id}})
+    assert naming_a_signer.status_code == 422  # no field names anyone else as the signer
     assert db.session.scalar(select(func.count()).select_from(Signature)) == 0
+    # and no page or endpoint lets anyone act as someone else
+    assert not [rule.rule for rule in client.application.url_map.iter_rules()
+                if "impersonat" in rule.rule or "sudo" in rule.rule or "switch-user" in rule.rule]
 
 
 @pytest.mark.req("P11-23")
