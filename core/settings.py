@@ -96,14 +96,17 @@ def set_setting(key: str, raw: Any, *, approved_change: Any = None) -> Any:
     old = get_setting(key)
     row = db.session.get(Setting, key)
     encoded = json.dumps(value)
-    if (row.value == encoded) if row is not None else value == spec.default:  # unchanged
+    if row is not None and row.value == encoded:
         return value
-    refuse_direct_change(f"The setting {key}", approved_change)
+    changed = value != old  # storing the default that is in force changes nothing
+    if changed:
+        refuse_direct_change(f"The setting {key}", approved_change)
     if row is None:
         db.session.add(Setting(key=key, value=encoded))
     else:
         row.value = encoded
-    record_config_version("setting", key, old, value, getattr(approved_change, "id", None))
+    if changed:
+        record_config_version("setting", key, old, value, getattr(approved_change, "id", None))
     if has_app_context() and has_request_context():
         g.pop("cqms_settings", None)
     return value
