@@ -261,3 +261,34 @@ def test_absences_are_recorded_by_the_person_or_an_administrator_and_audited(peo
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.entity_type == "core_delegation")).all()
     assert entries and {e.reason for e in entries} == {"Conference"}
+
+
+def test_a_user_records_and_ends_their_own_absence_on_their_page(people, client, login):
+    today = utcnow().date()
+    url = "/account/delegations"
+    login(client, "bob")
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="absence-form"' in page and 'name="absent"' not in page  # only for themselves
+    fields = {"delegate": str(people["carol"].id), "starts_on": str(today),
+              "ends_on": str(today + timedelta(days=1)), "reason": "Training course"}
+    for_alice = client.post(url, follow_redirects=True, data={
+        "csrf_token": csrf_token(client, url), "absent": str(people["alice"].id), **fields})
+    assert "Not a valid choice" in for_alice.get_data(as_text=True)  # not for someone else
+    assert db.session.scalar(select(func.count()).select_from(Delegation)) == 0
+    done = client.post(url, follow_redirects=True,
+                       data={"csrf_token": csrf_token(client, url), **fields})
+    assert "Absence recorded" in done.get_data(as_text=True)
+    [row] = db.session.scalars(select(Delegation)).all()
+    assert (row.absent_id, row.delegate_id) == (people["bob"].id, people["carol"].id)
+    no_reason = client.post(f"{url}/{row.id}/end", follow_redirects=True,
+                            data={"csrf_token": csrf_token(client, url), "reason": ""})
+    assert "Give a reason" in no_reason.get_data(as_text=True)
+    ended = client.post(f"{url}/{row.id}/end", follow_redirects=True,
+                        data={"csrf_token": csrf_token(client, url), "reason": "Course cancelled"})
+    assert "Delegation ended." in ended.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Delegation, row.id).ended_at is not None
+    client.post("/logout", data={"csrf_token": csrf_token(client, url)})
+    login(client, "dave")  # neither absent, delegate nor administrator
+    assert client.post(f"{url}/{row.id}/end", data={
+        "csrf_token": csrf_token(client, url), "reason": "x"}).status_code == 404
