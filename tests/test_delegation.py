@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from kernel_plugin import AcmeWidget, make_plugin
@@ -25,7 +26,7 @@ from core.exports.pdf import render_record_pdf
 from core.exports.verify import verify_bundle
 from core.integrity import key_path
 from core.signatures.models import Signature
-from core.signatures.service import mac_valid
+from core.signatures.service import mac_valid, verify_signatures
 from core.tasks.service import open_task, tasks_for
 from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
 from core.users.models import User
@@ -146,10 +147,18 @@ def test_a_delegate_signs_the_absent_persons_step_as_themselves_on_their_behalf(
     stored = json.loads(applied.new_value)
     assert stored["signer_id"] == f"carol (#{people['carol'].id})"
     assert stored["on_behalf_of_name"] == "Bob Tester (bob)"
+    assert _audit_verify_findings() == []  # `cqms audit verify` checks the same MAC
     # "on behalf of" cannot be changed in the database without breaking the signature's MAC
     db.session.execute(text("UPDATE core_signature SET on_behalf_of_name = 'Alice Tester'"))
     db.session.expire_all()
     assert not mac_valid(db.session.get(Signature, sig.id))
+    assert len(_audit_verify_findings()) == 1
+
+
+def _audit_verify_findings() -> list:
+    findings: list = []
+    verify_signatures(db.session.connection(), SimpleNamespace(add=findings.append))
+    return findings
 
 
 @pytest.mark.req("P11-23")
