@@ -27,6 +27,7 @@ from core.exports.verify import verify_bundle
 from core.integrity import key_path
 from core.signatures.models import Signature
 from core.signatures.service import mac_valid, verify_signatures
+from core.tasks.models import Task
 from core.tasks.service import open_task, tasks_for
 from core.testing import DEFAULT_PASSWORD, csrf_token, post_with_token
 from core.users.models import User
@@ -130,6 +131,9 @@ def test_a_delegate_signs_the_absent_persons_step_as_themselves_on_their_behalf(
     assert sig.manifestation.startswith("Carol Tester, ")
     assert sig.manifestation.endswith(", approved, on behalf of Bob Tester (bob)")
     assert mac_valid(sig)
+    [task] = db.session.scalars(select(Task).where(Task.record_id == widget_id)).all()
+    assert (task.assignee_id, task.state, task.completed_by_id) == (
+        people["bob"].id, "done", people["carol"].id)  # bob's step, taken by his delegate
     page = client.get(f"{URL}details/?id={widget_id}").get_data(as_text=True)
     assert "(carol), on behalf of Bob Tester (bob)" in page
     widget = db.session.get(AcmeWidget, widget_id)

@@ -14,6 +14,7 @@ from core.errors import PermissionDenied, ValidationError
 from core.permissions import has_permission
 from core.records.models import Record
 from core.tasks.models import OPEN, Task
+from core.tasks.service import close_tasks
 from core.users.models import User
 from core.users.service import get_user
 
@@ -122,3 +123,14 @@ def absent_person_for(record: Record, signer: User, username: str, transition: s
         raise PermissionDenied(f"{absent.full_name} was not asked to take this step of "
                                f"{record.number}: sign it as yourself or not at all.")
     return absent
+
+
+def take_over_task(record: Record, absent: User, transition: str, delegate: User) -> None:
+    """Close the absent person's open task for ``transition`` of ``record``: their delegate
+    took the step on their behalf (audited as done by the delegate). Flushes."""
+    kinds = set(db.session.scalars(select(Task.kind).where(
+        Task.record_id == record.id, Task.state == OPEN, Task.assignee_id == absent.id,
+        Task.action == transition)))
+    for kind in sorted(kinds):
+        close_tasks(record, kind=kind, assignee=absent, by=delegate,
+                    reason=f"Taken on behalf of {absent.username} by their delegate")

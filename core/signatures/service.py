@@ -23,7 +23,7 @@ from core.audit.context import acting_as
 from core.audit.service import record_event
 from core.audit.verify import Finding
 from core.db import db, utcnow
-from core.delegations.service import absent_person_for
+from core.delegations.service import absent_person_for, take_over_task
 from core.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from core.integrity import mac
 from core.records.content import BASE_CONTENT, content_fields, on_content_change
@@ -156,6 +156,8 @@ def sign(record: Record, user: User, request: SignatureRequest, *, meaning: str,
     with acting_as(user):
         db.session.add(sig)
         db.session.flush()  # audited as one signature.applied event on the record
+    if absent is not None:
+        take_over_task(record, absent, transition, user)
     mark_signed(user)
     return sig
 
