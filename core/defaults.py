@@ -28,6 +28,7 @@ from core.config_changes.workflow import WORKFLOW as CONFIG_CHANGE
 from core.config_versions import ConfigVersion
 from core.delegations.models import Delegation
 from core.due import overdue_records
+from core.exports.audit import stamp_configuration_version
 from core.exports.trail_check import PERMISSION as AUDIT_CHECK
 from core.exports.trail_check import TRAIL_CHECK
 from core.hookspecs import hookimpl
@@ -355,6 +356,7 @@ def register_reminders() -> list[Reminder]:
 def app_ready(app) -> None:  # type: ignore[no-untyped-def]
     app.jinja_env.globals["cqms_unread_notifications"] = unread_for_current_user
     app.jinja_env.globals["cqms_validation_banners"] = validation_banners
+    app.after_request(stamp_configuration_version)
 
 
 MEANINGS = [

@@ -34,7 +34,7 @@ from core.db import db
 from core.exports.bundle import build_certified_copy
 from core.exports.pdf import render_record_pdf
 from core.settings import get_setting, set_setting
-from core.testing import DEFAULT_PASSWORD, csrf_token, login
+from core.testing import DEFAULT_PASSWORD, csrf_token, login, post_with_token
 from core.testing_api import ApiCaller, ok, problem
 from core.users.models import Role
 
@@ -259,7 +259,7 @@ def test_the_proposal_form_and_the_record_page_work_in_the_admin(app, client, pe
 
 
 @BOTH
-def test_exports_name_the_configuration_version_in_force(app, people):
+def test_exports_name_the_configuration_version_in_force(app, client, people):
     sam, quinn = people
     _require_approval(sam)
     change = _propose(sam, "setting", "core.site_name", "Trial QMS")
@@ -277,6 +277,11 @@ def test_exports_name_the_configuration_version_in_force(app, people):
         manifest = json.loads(archive.read("manifest.json"))
     assert record["configuration_version"]["number"] == 2
     assert manifest["configuration_version"]["digest"] == active.digest
+    login(client, "quinn")
+    csv = post_with_token(client, "/admin/core_audit/export.csv")
+    assert csv.status_code == 200 and csv.headers["X-CQMS-Configuration-Version"] == active.label
+    export = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
+    assert export.new_value.endswith(f"; {active.label}")  # the export's audit entry names it
 
 
 @BOTH

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+
 from core.audit.service import record_event
 from core.config_versions import active_version
 from core.db import db
@@ -37,3 +39,14 @@ def audit_now(action: str, entity_type: str, entity_id: Any = "", **values: Any)
     finally:
         token.var.reset(token)
     return seq
+
+
+HEADER = "X-CQMS-Configuration-Version"
+
+
+def stamp_configuration_version(response: Response) -> Response:
+    """Every download (a response sent as an attachment: CSV lists, the audit trail CSV, PDFs,
+    certified copies, job files) names the configuration version in force in a header."""
+    if response.headers.get("Content-Disposition", "").startswith("attachment"):
+        response.headers[HEADER] = active_version().label
+    return response
