@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from core import SignatureRequest, attest, create_record, transition
+from core import ConflictError, SignatureRequest, attest, create_record, transition
 from core.audit.context import acting_as, audit_reason
 from core.db import db
 from core.records.models import Record
@@ -152,6 +152,6 @@ def test_without_validation_required_nothing_waits_and_core_work_goes_on_while_a
         assert host.set_enabled("capa", False, reason="Wait for the validated version")
     db.session.commit()
     assert awaiting_validation() == {}  # a disabled plugin runs nothing
-    with acting_as(sam), pytest.raises(Exception, match="no approved validation summary covers"):
+    with acting_as(sam), pytest.raises(ConflictError, match="no approved validation summary covers"):
         host.set_enabled("capa", True, reason="back")
     db.session.rollback()
