@@ -105,8 +105,12 @@ def check_not_required(capa: Capa, _user: Any) -> list[str]:
 
 
 def check_result_given(capa: Capa, _user: Any) -> list[str]:
-    return [] if capa.check_result.strip() else [
-        "record what the check found (field Effectiveness result)"]
+    if not capa.check_result.strip():
+        return ["record what the check found (field Effectiveness result)"]
+    if capa.previous_check_result.strip() == capa.check_result.strip():
+        return ["record what this check found: the Effectiveness result is still the previous "
+                "check's (found not effective)"]
+    return []
 
 
 def not_an_action_owner(capa: Capa, user: Any) -> list[str]:

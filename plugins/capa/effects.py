@@ -19,9 +19,15 @@ def found_effective(capa: Capa, _user: Any) -> None:
 
 
 def found_not_effective(capa: Capa, _user: Any) -> None:
-    """The result stays in the history (and in the signature's content); the next check
-    records its own."""
+    """The result stays as signed (and in the history); it is kept as the previous check's,
+    so that the next check records its own."""
     capa.check_outcome = "not_effective"
+    capa.previous_check_result = capa.check_result
+
+
+def check_started(capa: Capa, _user: Any) -> None:
+    """A new check has no outcome yet (an earlier one may have been not effective)."""
+    capa.check_outcome = ""
 
 
 def follow_up_raised(capa: Capa, user: Any) -> None:

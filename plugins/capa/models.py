@@ -123,6 +123,9 @@ class Capa(Record):
     check_due_date: Mapped[date | None] = mapped_column(Date)
     check_result: Mapped[str] = mapped_column(Text, default="")
     check_outcome: Mapped[str] = mapped_column(String(20), default="")
+    # The result of the last check found not effective (set when reopened): the next check
+    # must record its own.
+    previous_check_result: Mapped[str] = mapped_column(Text, default="")
 
 
 class CapaAction(RecordItem):

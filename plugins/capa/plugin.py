@@ -226,8 +226,9 @@ def register_record_types():
                                "check_due_date", "check_result"),
             number_per_year=True, view_permission=VIEW, manage_permission=CREATE,
             admin_category="CAPA", due_field="due_date",
+            due_by_state={"effectiveness_check": "check_due_date"},
             escalate_to_role="qa_manager",
-            server_fields=("action_plan", "check_outcome"),
+            server_fields=("action_plan", "check_outcome", "previous_check_result"),
             frozen_states=CAPA_CLOSED, frozen_hint="a closed CAPA never changes",
             prepare_new=prepare_new_capa, items=(CapaAction,),
             list_columns=("category", "priority"),
@@ -240,6 +241,7 @@ def register_record_types():
                     "check_criteria": "Effectiveness criteria",
                     "check_due_date": "Effectiveness check due",
                     "check_result": "Effectiveness result", "check_outcome": "Check outcome",
+                    "previous_check_result": "Previous check (not effective)",
                     "due_date": "Actions due"},
             help_texts={
                 "priority": "Proportionate to the problem's effects: sets the default due "

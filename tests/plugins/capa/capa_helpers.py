@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core import (
     Task,
+    WorkflowError,
     attest,
     audit_reason,
     create_record,
@@ -62,6 +64,16 @@ def verify_critical_data(record, user):  # type: ignore[no-untyped-def]
     for check in unverified(record):
         verify_field(record, check.field, user, expected_version=record.version)
     db.session.commit()
+
+
+def refused(record, name, user, *words, error=WorkflowError, **kwargs):  # type: ignore[no-untyped-def]
+    """Transition ``name`` is refused with ``error`` whose message holds each of ``words``."""
+    with pytest.raises(error) as caught:
+        step(record, name, user, **kwargs)
+    db.session.rollback()
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+    return caught.value
 
 
 def today():  # type: ignore[no-untyped-def]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from capa_helpers import edit, in_days, new_capa, new_event, sig, step, team
-from test_capa_api import Caller, ok, problem
 
 from core import db
+from core.testing_api import ApiCaller, ok, problem
 from plugins.capa import queries
 
 pytestmark = pytest.mark.plugins("capa")
@@ -26,7 +26,7 @@ def plan(caller, capa, owner="olga", **values):  # type: ignore[no-untyped-def]
 
 @pytest.mark.req("ISO-17")
 def test_actions_are_planned_and_completed_through_the_api(client, people):
-    ann, olga = Caller(client, "ann"), Caller(client, "olga")
+    ann, olga = ApiCaller(client, "ann"), ApiCaller(client, "olga")
     capa = new_capa(people["ann"])
     capa_id = capa.id
     action = ok(plan(ann, capa), 201)
@@ -48,8 +48,8 @@ def test_actions_are_planned_and_completed_through_the_api(client, people):
     problem(olga.post(url, json={"evidence": "Again"}), 409)
     listed = ok(ann.get(f"/capa/capas/{capa_id}/actions"))
     assert [a["id"] for a in listed] == [action["id"]]
-    assert ok(Caller(client, "ivan").get(f"/capa/capas/{capa_id}/actions"))  # inspectors read
-    problem(Caller(client, "ivan").post(f"/capa/capas/{capa_id}/actions", json={
+    assert ok(ApiCaller(client, "ivan").get(f"/capa/capas/{capa_id}/actions"))  # inspectors read
+    problem(ApiCaller(client, "ivan").post(f"/capa/capas/{capa_id}/actions", json={
         "kind": "corrective", "description": "x", "owner": "olga",
         "due_date": in_days(3).isoformat()}), 403)
     assert client.get(f"/api/v1/capa/capas/{capa_id + 999}/actions",
@@ -58,7 +58,7 @@ def test_actions_are_planned_and_completed_through_the_api(client, people):
 
 @pytest.mark.req("ISO-16")
 def test_analysis_lines_are_added_while_investigating(client, people):
-    ann = Caller(client, "ann")
+    ann = ApiCaller(client, "ann")
     event = new_event(people["ann"])
     event_id = event.id
     problem(ann.post(f"/capa/events/{event_id}/analysis",

@@ -16,6 +16,7 @@ from capa_helpers import (
     investigated,
     new_capa,
     new_event,
+    refused,
     sig,
     step,
     studies,
@@ -29,7 +30,6 @@ from core import (
     ConflictError,
     PermissionDenied,
     ValidationError,
-    WorkflowError,
     audit_reason,
     call_hook,
     db,
@@ -46,16 +46,6 @@ pytestmark = pytest.mark.plugins("capa")
 @pytest.fixture
 def people(app, make_user, system_actor):
     return team(make_user)
-
-
-def refused(record, name, user, *words, error=WorkflowError, **kwargs):  # type: ignore[no-untyped-def]
-    """Transition ``name`` is refused with ``error`` whose message holds each of ``words``."""
-    with pytest.raises(error) as caught:
-        step(record, name, user, **kwargs)
-    db.session.rollback()
-    for word in words:
-        assert word in str(caught.value), str(caught.value)
-    return caught.value
 
 
 # -- containment, similar events, the investigation ---------------------------------------------

@@ -18,6 +18,7 @@ from capa_helpers import (
     investigated,
     new_capa,
     new_event,
+    refused,
     sig,
     step,
     tasks,
@@ -29,7 +30,6 @@ from core import (
     ConflictError,
     PermissionDenied,
     ValidationError,
-    WorkflowError,
     audit_reason,
     db,
     link_records,
@@ -49,15 +49,6 @@ pytestmark = pytest.mark.plugins("capa")
 @pytest.fixture
 def people(app, make_user, system_actor):
     return team(make_user)
-
-
-def refused(record, name, user, *words, error=WorkflowError, **kwargs):  # type: ignore[no-untyped-def]
-    with pytest.raises(error) as caught:
-        step(record, name, user, **kwargs)
-    db.session.rollback()
-    for word in words:
-        assert word in str(caught.value), str(caught.value)
-    return caught.value
 
 
 def setting(key, value):  # type: ignore[no-untyped-def]

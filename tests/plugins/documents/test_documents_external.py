@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from documents_helpers import draft, people, seeded, to_effective
 from sqlalchemy import select
-from test_documents_api import Caller, problem
 
 from core import ValidationError, db, update_record
 from core.testing import csrf_token
+from core.testing_api import ApiCaller, problem
 from plugins.documents.models import Document, DocumentType
 from plugins.documents.services import create_document, create_version
 
@@ -41,7 +41,7 @@ def test_an_external_document_names_its_source_version_and_date(client, team):
     db.session.rollback()
     assert db.session.scalar(select(Document)) is None  # nothing written
 
-    alice = Caller(client, "alice")
+    alice = ApiCaller(client, "alice")
     body = {"title": "ISO 13485", "document_type_id": external_type_id()}
     missing = problem(alice.post("/records/documents_document", json=body), 422)
     assert set(missing["errors"]) == {"source", "external_version", "external_date"}
@@ -124,7 +124,7 @@ def numbers(caller, type_key):  # type: ignore[no-untyped-def]
 def test_distribution_is_restricted_to_the_named_roles_in_the_api(client, restricted,
                                                                   cqms_backend):
     document, version, open_version = restricted
-    tina, simon, audrey, quinn, rita = (Caller(client, n)
+    tina, simon, audrey, quinn, rita = (ApiCaller(client, n)
                                         for n in ("tina", "simon", "audrey", "quinn", "rita"))
     assert numbers(tina, "documents_document") == {"SOP-0001"}
     assert numbers(tina, "documents_version") == {open_version.number}

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from documents_helpers import attach, draft, people, seeded, sig, step, to_effective
 from sqlalchemy import func, select
-from test_documents_api import Caller, problem
 
 from core import ConflictError, db, link_records
 from core.records.models import RecordLink
 from core.testing import csrf_token
+from core.testing_api import ApiCaller, problem
 from core.users.service import get_user
 from plugins.documents.services import revise
 
@@ -47,7 +47,7 @@ def links() -> int:
 @pytest.mark.req("ISO-06")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_governed_by_only_effective_documents_in_the_api(client, library, cqms_backend):
-    olga = Caller(client, "olga")
+    olga = ApiCaller(client, "olga")
     url = f"/records/documents_document/{library['form'].id}/links"
     before = links()
     for key, state in (("retired", "obsolete"), ("old", "obsolete"), ("v2", "draft")):
@@ -88,7 +88,7 @@ def test_the_admin_link_form_refuses_an_obsolete_procedure(client, login, librar
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_the_impact_of_a_procedure_reaches_its_versions_and_what_it_governs(client, library):
-    olga = Caller(client, "olga")
+    olga = ApiCaller(client, "olga")
     form, current = library["form"], library["current"]
     made = olga.post(f"/records/documents_document/{form.id}/links",
                      json={"target": current.number, "kind": "governed_by"})

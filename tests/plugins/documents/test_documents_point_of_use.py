@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 from documents_helpers import attach, draft, people, seeded, to_effective
-from test_documents_api import Caller
 
 from core import attachments_of, db
 from core.testing import csrf_token
+from core.testing_api import ApiCaller
 from plugins.documents.models import Document
 from plugins.documents.services import create_document, revise
 
@@ -58,7 +58,7 @@ def listed(caller, type_key):  # type: ignore[no-untyped-def]
 @pytest.mark.req("ISO-04")
 def test_api_shows_each_reader_what_they_may_use(client, history):
     numbers, ids = history
-    tina, alice, audrey = (Caller(client, n) for n in ("tina", "alice", "audrey"))
+    tina, alice, audrey = (ApiCaller(client, n) for n in ("tina", "alice", "audrey"))
     assert listed(tina, "documents_version") == {numbers["v2"]}
     assert listed(alice, "documents_version") == {numbers["v2"], numbers["v3"]}
     assert listed(audrey, "documents_version") == {numbers[k] for k in ("v1", "v2", "v3", "old")}

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from documents_helpers import draft, people, seeded, sig, step, to_effective
 from sqlalchemy import select
-from test_documents_api import Caller, problem, signed
+from test_documents_api import signed
 
 from core import ValidationError, attachments_of, audit_reason, db, open_attachment, utcnow
 from core.audit.models import AuditEntry
 from core.testing import csrf_token
+from core.testing_api import ApiCaller, problem
 from plugins.documents import workflows
 from plugins.documents.models import DocumentType
 from plugins.documents.services import create_version
@@ -48,7 +49,7 @@ def test_disposal_is_refused_before_the_retention_period_ends(client, team, monk
     document, version = obsolete_document(team, monkeypatch, "Old balance calibration")
     sop = db.session.scalar(select(DocumentType).where(DocumentType.code == "SOP"))
     assert sop.retain_obsolete_for_months == 120
-    quinn, audrey = Caller(client, "quinn"), Caller(client, "audrey")
+    quinn, audrey = ApiCaller(client, "quinn"), ApiCaller(client, "audrey")
     url = f"/records/documents_document/{document.id}/transitions/dispose"
     body = {"reason": "Retention period over", **signed()}
     refused = problem(quinn.post(url, json=body), 409)
@@ -76,7 +77,7 @@ def test_disposal_after_the_period_keeps_metadata_files_and_trail(client, login,
                                           years_ago=YEARS_AGO)
     assert version.obsoleted_at < utcnow() - timedelta(days=365 * 10)
     attachment = attachments_of(version)[0]
-    quinn = Caller(client, "quinn")
+    quinn = ApiCaller(client, "quinn")
     url = f"/records/documents_document/{document.id}/transitions/dispose"
     problem(quinn.post(url, json=signed()), 422, "reason")
     problem(quinn.post(url, json={"reason": "Retention period over"}), 422, "signature")
@@ -102,7 +103,7 @@ def test_disposal_after_the_period_keeps_metadata_files_and_trail(client, login,
     problem(quinn.post(url, json={"reason": "again", **signed()}), 409)
 
     # Only history holders read it; the record page says DISPOSED.
-    assert Caller(client, "alice").get(f"/records/documents_document/{document.id}") \
+    assert ApiCaller(client, "alice").get(f"/records/documents_document/{document.id}") \
         .status_code == 404
     login(client, "audrey")
     page = client.get(f"/admin/documents_document/details/?id={document.id}")

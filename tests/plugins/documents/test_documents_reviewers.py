@@ -9,11 +9,11 @@ import io
 import pytest
 from documents_helpers import PDF, attach, draft, people, seeded, sig, step
 from sqlalchemy import select
-from test_documents_api import Caller, problem
 
 from core import Task, WorkflowError, db
 from core.audit.models import AuditEntry
 from core.testing import csrf_token, post_with_token
+from core.testing_api import ApiCaller, problem
 
 pytestmark = pytest.mark.plugins("documents")
 
@@ -44,14 +44,14 @@ def review_tasks(version):  # type: ignore[no-untyped-def]
 def test_named_reviewers_review_and_approval_waits_for_all(client, team, cqms_backend):
     author, rita, bob, _qa, rex, ron = team
     _document, version = draft(author)
-    alice = Caller(client, "alice")
+    alice = ApiCaller(client, "alice")
     url = f"/documents/versions/{version.id}/reviewers"
     assert alice.get(url).get_json() == []
     problem(alice.post(url, json={"username": "alice"}), 422, "username")  # not a reviewer
     problem(alice.post(url, json={"username": "tina"}), 422, "username")  # no documents.review
     problem(alice.post(url, json={"username": "nobody"}), 422, "username")
     problem(alice.post(url, json={"username": "rita", "extra": 1}), 422)
-    problem(Caller(client, "rita").post(url, json={"username": "rex"}), 403)
+    problem(ApiCaller(client, "rita").post(url, json={"username": "rex"}), 403)
     named = alice.post(url, json={"username": "rita", "reason": "Process owner"})
     assert named.status_code == 201, named.get_json()
     alice.post(url, json={"username": "rex"})
@@ -86,7 +86,7 @@ def test_named_reviewers_review_and_approval_waits_for_all(client, team, cqms_ba
 def test_the_author_is_never_a_named_reviewer(client, make_user, team):
     ada = make_user("ada", "author", "reviewer")
     _document, version = draft(ada)
-    problem(Caller(client, "ada").post(f"/documents/versions/{version.id}/reviewers",
+    problem(ApiCaller(client, "ada").post(f"/documents/versions/{version.id}/reviewers",
                                        json={"username": "ada"}), 422, "reviewer")
 
 
@@ -132,4 +132,4 @@ def test_the_reviewers_page_shows_each_status(client, login, team):
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/documents_version/")})
     login(client, "tina")
     assert client.get(page_url).status_code == 404  # not effective: not for plain readers
-    assert Caller(client, "tina").get(page_url).status_code == 404
+    assert ApiCaller(client, "tina").get(page_url).status_code == 404

@@ -15,13 +15,13 @@ import pytest
 from documents_helpers import PDF, attach, people, seeded, to_effective
 from flask import g
 from sqlalchemy import func, select
-from test_documents_api import Caller
 
 from core import ValidationError, attachments_of, db
 from core.audit.models import AuditEntry
 from core.records.models import Record, RecordLink
 from core.studies import Site, Study
 from core.testing import csrf_token
+from core.testing_api import ApiCaller
 from core.users.models import Role
 from core.users.service import assign_role
 from plugins.documents.models import DocumentVersion
@@ -111,7 +111,7 @@ def written() -> tuple[int, ...]:
 @BOTH
 def test_work_in_progress_is_shown_where_the_reader_works(client, login, library, cqms_backend):
     lib = library
-    gus, ivy, ida, alice = (Caller(client, n) for n in ("gus", "ivy", "ida", "alice"))
+    gus, ivy, ida, alice = (ApiCaller(client, n) for n in ("gus", "ivy", "ida", "alice"))
     effective = {lib.veg.number, lib.cur102.number}
     assert listed(gus, "documents_version") == effective | {lib.v101.number}
     assert listed(gus, "documents_document") == {lib.d101.number, lib.eg.number,
@@ -140,7 +140,7 @@ def test_work_in_progress_is_shown_where_the_reader_works(client, login, library
 @BOTH
 def test_a_version_moves_with_its_document_and_never_alone(client, library, cqms_backend):
     lib = library
-    alice = Caller(client, "alice")
+    alice = ApiCaller(client, "alice")
     document = alice.get(f"/records/documents_document/{lib.d102.id}").get_json()
     moved = alice.patch(f"/records/documents_document/{lib.d102.id}",
                         json={"site_id": lib.s101.id},
@@ -169,7 +169,7 @@ def test_a_version_moves_with_its_document_and_never_alone(client, library, cqms
     made = alice.post("/records/documents_version", json={"title": "v1",
                                                           "document_id": fresh.id})
     assert made.status_code == 201 and made.get_json()["site_id"] == lib.s101.id
-    sam = Caller(client, "sam")  # an author of site 101 only: the version is theirs to draft
+    sam = ApiCaller(client, "sam")  # an author of site 101 only: the version is theirs to draft
     mine = create_document(lib.sam, title="Sam's at 101", type_code="SOP",
                            study_id=lib.study.id, site_id=lib.s101.id)
     db.session.commit()
@@ -199,7 +199,7 @@ def test_a_version_moves_with_its_document_and_never_alone(client, library, cqms
 def test_site_authors_move_and_edit_nothing_outside_their_site(app, client, login, library,
                                                               cqms_backend):
     lib = library
-    gus = Caller(app.test_client(), "gus")
+    gus = ApiCaller(app.test_client(), "gus")
     login(client, "gus")
     before = written()
     document = gus.get(f"/records/documents_document/{lib.e102.id}").get_json()
@@ -224,7 +224,7 @@ def test_site_authors_move_and_edit_nothing_outside_their_site(app, client, logi
 @BOTH
 def test_reviewers_are_named_where_the_version_is(client, library, cqms_backend):
     lib = library
-    alice = Caller(client, "alice")
+    alice = ApiCaller(client, "alice")
     url = f"/documents/versions/{lib.vg.id}/reviewers"
     refused = alice.post(url, json={"username": "ray"})  # reviews at 101, not globally
     assert refused.status_code == 422 and "username" in refused.get_json()["errors"]
@@ -254,7 +254,7 @@ def test_walk_of_document_routes_out_of_a_site_authors_scope(app, client, login,
     lib = library
     files = {v.id: (attachments_of(v) or [attach(v, lib.team[0])])[0]
              for v in (lib.vg, lib.v102, lib.old102, lib.cur102, lib.veg)}
-    sam = Caller(app.test_client(), "sam")
+    sam = ApiCaller(app.test_client(), "sam")
     login(client, "sam")
     token = csrf_token(client, "/admin/")
     unreadable = [lib.vg, lib.v102, lib.old102, lib.cur102]
