@@ -20,6 +20,7 @@ from core.audit.context import audit_reason, current_reason
 from core.audit.service import record_event
 from core.cli.context import as_system
 from core.db import Base, UTCDateTime, db, utcnow
+from core.delegations.service import delegators_of
 from core.due import add_months, due_text, is_overdue
 from core.errors import (
     AuthenticationFailed,
@@ -73,6 +74,7 @@ from core.specs import (
     RecordAction,
     RecordType,
     Reminder,
+    Retention,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
@@ -112,6 +114,7 @@ __all__ = [
     "RecordItem",
     "RecordType",
     "Reminder",
+    "Retention",
     "Role",
     "RoleTemplate",
     "SettingSpec",
@@ -151,6 +154,7 @@ __all__ = [
     "critical_field_checks",
     "current_user",
     "db",
+    "delegators_of",
     "download_response",
     "due_text",
     "get_setting",

@@ -15,7 +15,8 @@ STATE_CATEGORIES = ("draft", "open", "closed", "cancelled")
 
 # Words written in capitals wherever a key holds them (``capa_needed`` -> "CAPA needed").
 ACRONYMS = {"capa": "CAPA", "sop": "SOP", "irb": "IRB", "iec": "IEC", "pdf": "PDF",
-            "csv": "CSV", "api": "API", "utc": "UTC", "gcp": "GCP"}
+            "csv": "CSV", "api": "API", "utc": "UTC", "gcp": "GCP",
+            "mfa": "MFA", "qa": "QA", "ip": "IP", "icf": "ICF"}
 
 
 def key_words(key: str) -> str:

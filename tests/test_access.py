@@ -38,7 +38,8 @@ PUBLIC_ENDPOINTS = {
     "core_api_docs_page.docs_asset",
 }
 ACCOUNT_ENDPOINTS = {"core_auth.logout", "core_auth.change_password", "core_auth.totp_enrol",
-                     "core_tokens.tokens", "core_tokens.revoke"}
+                     "core_tokens.tokens", "core_tokens.revoke", "core_devices.authenticator",
+                     "core_delegations.delegations", "core_delegations.end"}
 API = "/api/"
 PROBLEM_JSON = "application/problem+json"
 JSON = {"Accept": "application/json"}

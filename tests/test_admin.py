@@ -597,7 +597,7 @@ def test_plugin_settings_valid_change_is_stored_and_audited(app, db, make_user, 
     login(client, "quinn")
     url = "/admin/documents_settings/"
     page = text_of(client.get(url))
-    assert "documents.review_interval_months" in page and "(default: 24)" in page
+    assert "documents.review_interval_months" in page and "Default: 24." in page
 
     response = post(client, url, {"documents.review_interval_months": "36",
                                   "documents.review_reminder_days": "30",

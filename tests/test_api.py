@@ -395,7 +395,11 @@ SAMPLES = {"string": "Sample text", "text": "Sample text", "integer": 1, "boolea
 
 
 def references(type_key, user_id):  # type: ignore[no-untyped-def]
-    """Fields of a type that must name existing rows (a sample number would name none)."""
+    """Fields of a type that must name existing rows (a sample number would name none) or
+    something the system has (a configuration change names a setting)."""
+    if type_key == "core_config_change":
+        return {"kind": "setting", "target": "core.site_name", "proposed_value": "Round trip",
+                "justification": "Round trip through the API"}
     if type_key != "training_assignment":
         return {}
     from core import audit_reason

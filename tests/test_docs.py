@@ -61,3 +61,24 @@ def test_every_declaration_field_is_in_the_plugin_author_guide():
             missing += [f"{name}.{f.name}" for f in dataclasses.fields(spec)
                         if not re.search(rf"\b{f.name}\b", guide)]
     assert missing == []
+
+
+def test_every_testing_fixture_and_record_column_is_in_the_plugin_author_guide():
+    """The fixtures ``core.testing`` gives a plugin's tests, and the base columns every record
+    has, are each named in the guide (the reference cannot drift from the code)."""
+    import re
+
+    import core.testing as testing
+    from core.records.models import Record
+
+    guide = (ROOT / "docs" / "plugin-author-guide.md").read_text()
+    fixtures = [name for name in dir(testing)
+                if getattr(getattr(testing, name), "_fixture_function_marker", None) is not None
+                or type(getattr(testing, name)).__name__ == "FixtureFunctionDefinition"]
+    assert {"app", "client", "make_user"} <= set(fixtures)  # the check itself sees fixtures
+    named = {getattr(getattr(testing, n), "name", None) or n for n in fixtures}
+    missing = [f"fixture {name}" for name in sorted(named)
+               if not re.search(rf"`{re.escape(name)}[`(]", guide)]
+    missing += [f"column {column.key}" for column in Record.__table__.columns
+                if not re.search(rf"`{column.key}`", guide)]
+    assert missing == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -21,6 +22,18 @@ from core.users.models import Permission, Role
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def _permissions_in_words(role: Role) -> Markup:
+    """"12 permissions", opening to what each one allows (the names are in the title)."""
+    known = current_app.extensions["cqms"].registry.permissions
+    lines = Markup("").join(
+        Markup('<li title="{}">{}</li>').format(name, getattr(known.get(name), "description",
+                                                              name))
+        for name in role.permission_names)
+    count = len(role.permission_names)
+    return Markup('<details><summary>{} permission{}</summary><ul class="small mb-0">{}</ul>'
+                  "</details>").format(count, "" if count == 1 else "s", lines)
 
 
 class RoleForm(SecureForm):
@@ -46,8 +59,9 @@ class RoleAdmin(CQMSModelView):
     column_sortable_list = ("key", "label")
     column_default_sort = "key"
     column_details_list = ("key", "label", "description", "permission_names", "created_at")
-    column_formatters = {"permission_names": lambda v, c, m, n: ", ".join(m.permission_names)}
-    column_formatters_export = column_formatters
+    column_formatters = {"permission_names": lambda v, c, m, n: _permissions_in_words(m)}
+    column_formatters_export = {"permission_names": lambda v, c, m, n: ", ".join(
+        m.permission_names)}
 
     def get_create_form(self) -> Any:
         return RoleForm

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from core.db import db
 from core.errors import CQMSError, ValidationError
-from core.permissions import login_only
+from core.permissions import ADMIN_ACCESS, requires
 from core.records.models import Record
 from core.records.service import may_read
 from core.second_person.service import may_verify, perform_verification
@@ -29,7 +29,8 @@ def verify_actions(record: Record, user: Any) -> list[RecordAction]:
 
 
 @blueprint.post("/records/<int(max=2147483647):record_id>/verify-field")
-@login_only  # the record's read right here, the type's manage right in its scope in the service
+@requires(ADMIN_ACCESS)  # the record page's button; the record's read right here, the
+# type's manage right in its scope in the service
 def verify(record_id: int) -> Any:
     user = current_user._get_current_object()
     record = db.session.get(Record, record_id)

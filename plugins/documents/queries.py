@@ -71,6 +71,13 @@ def valid_signers(version: DocumentVersion, meaning: str) -> set[int]:
             if s.meaning == meaning and s.content_hash == version.content_hash}
 
 
+def reviewed_for(version: DocumentVersion) -> set[int]:
+    """The people whose review of the current content is given: by themselves, or by their
+    delegate on their behalf (the delegate's own signature, P11-23)."""
+    return {s.on_behalf_of_id or s.signer_id for s in signatures_of(version, valid_only=True)
+            if s.meaning == "reviewed" and s.content_hash == version.content_hash}
+
+
 def parse_label(label: str) -> tuple[int, int]:
     major, _, minor = label.partition(".")
     return int(major), int(minor)
@@ -85,7 +92,7 @@ def named_reviewers(version: DocumentVersion) -> list[VersionReviewer]:
 
 def reviews_missing(version: DocumentVersion) -> int:
     """Reviews still needed: every named reviewer's, or else the required count."""
-    done = valid_signers(version, "reviewed")
+    done = reviewed_for(version)
     named = {r.user_id for r in named_reviewers(version)}
     if named:
         return len(named - done)

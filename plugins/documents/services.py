@@ -151,7 +151,7 @@ def withdraw_reviewer(version: DocumentVersion, by: Any, username: str,
 
 def review_status(version: DocumentVersion) -> list[dict[str, Any]]:
     """Each named reviewer and whether their review is signed on the current content."""
-    signed = queries.valid_signers(version, "reviewed")
+    signed = queries.reviewed_for(version)
     return [{"username": r.user.username, "printed_name": r.user.printed_name,
              "added_at": r.added_at, "reviewed": r.user_id in signed}
             for r in queries.named_reviewers(version)]

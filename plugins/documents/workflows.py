@@ -18,6 +18,7 @@ from core import (
     attachments_of,
     close_tasks,
     db,
+    delegators_of,
     get_setting,
     link_records,
     server_write,
@@ -55,9 +56,10 @@ def sensible_review_count(version: DocumentVersion, _user) -> list[str]:  # type
 
 
 def named_reviewer(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
-    """With named reviewers, only they review the version."""
+    """With named reviewers, only they review the version (or, while one is absent, their
+    delegate, signing on their behalf)."""
     named = {r.user_id for r in queries.named_reviewers(version)}
-    if named and user.id not in named:
+    if named and user.id not in named and not named & {p.id for p in delegators_of(user)}:
         return [f"{version.number} is reviewed by its named reviewers only"]
     return []
 
@@ -71,17 +73,17 @@ def not_reviewed_yet_by(version: DocumentVersion, user) -> list[str]:  # type: i
 def reviews_complete(version: DocumentVersion, _user) -> list[str]:  # type: ignore[no-untyped-def]
     named = queries.named_reviewers(version)
     if named:
-        signed = queries.valid_signers(version, "reviewed")
+        signed = queries.reviewed_for(version)
         waiting = [r.user.username for r in named if r.user_id not in signed]
         return [f"{version.number} awaits the review of {', '.join(waiting)}"] if waiting else []
-    done = len(queries.valid_signers(version, "reviewed"))
+    done = len(queries.reviewed_for(version))
     if done < version.reviews_required:
         return [f"{version.number} has {done} of {version.reviews_required} required reviews"]
     return []
 
 
 def independent_approver(version: DocumentVersion, user) -> list[str]:  # type: ignore[no-untyped-def]
-    if user.id in queries.valid_signers(version, "reviewed"):
+    if user.id in queries.valid_signers(version, "reviewed") | queries.reviewed_for(version):
         return ["a reviewer of this version may not also approve it"]
     return []
 
