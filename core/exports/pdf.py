@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Any
 
 from flask import current_app, render_template
-from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from core.attachments.service import attachments_of
@@ -23,6 +22,7 @@ from core.audit.models import AuditEntry
 from core.config_versions import active_version
 from core.db import utc_text, utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
+from core.exports.render import render_html
 from core.records.access import readable_links
 from core.records.items import items_of
 from core.records.links import relation_label
@@ -180,5 +180,5 @@ def render_record_pdf(record: Record, user: Any, printed_at: datetime | None = N
     marks it as part of a certified copy."""
     context = record_context(record, user, printed_at, certified)
     html = render_template("core/exports/record.html", **context)
-    document = HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher()).render()
-    return RenderedPdf(document.write_pdf(pdf_variant="pdf/a-3b"), len(document.pages))
+    document = render_html(html)
+    return RenderedPdf(document.write_pdf(), len(document.pages))
