@@ -394,6 +394,23 @@ class RecordType:
     # core.second_person.
     critical_fields: tuple[str, ...] = ()
     verify_before: tuple[str, ...] = ()
+    # How long its records are kept (ISO-09, DI-A3): see ``Retention`` and core.retention.
+    # None: kept indefinitely (the record page says so). Nothing deletes a record either way.
+    retention: Retention | None = None
+
+
+@dataclass(frozen=True)
+class Retention:
+    """A record type's retention policy: ``years`` after the record was closed (its latest step
+    into a closed or cancelled state) or created (``counted_from="created"``); or a plugin's
+    own ``rule(record)`` -> the date it is kept until (None: not known yet, e.g. a document
+    still in use), described in ``rule_text``. When it is over the record may be disposed of
+    only through a signed workflow step the plugin declares; the core deletes nothing."""
+
+    years: int = 0
+    counted_from: str = "closed"
+    rule: Callable[[Any], Any] | None = None
+    rule_text: str = ""
 
 
 @dataclass(frozen=True)

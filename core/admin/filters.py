@@ -8,6 +8,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 
 from core.due import overdue_clause
 from core.records.models import Record
+from core.retention import past_retention_ids
 from core.specs import STATE_CATEGORIES, key_words
 from core.workflows.categories import category_clause
 
@@ -59,6 +60,24 @@ class OverdueFilter(BaseSQLAFilter):
 
     def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
         return query.filter(overdue_clause(self.record_type))
+
+    def operation(self) -> str:
+        return "is"
+
+
+class PastRetentionFilter(BaseSQLAFilter):
+    """Records of a type whose declared retention period is over (ISO-09): for QA to decide
+    on disposal through the type's signed step, where there is one. Nothing is deleted."""
+
+    def __init__(self, record_type: Any):
+        super().__init__(Record.state, "Past retention", options=[("yes", "Yes")])
+        self.record_type = record_type
+
+    def validate(self, value: Any) -> bool:
+        return value == "yes"
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(Record.id.in_(past_retention_ids(self.record_type)))
 
     def operation(self) -> str:
         return "is"

@@ -16,7 +16,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import CQMSModelView, SecureForm
-from core.admin.filters import CategoryFilter, OverdueFilter, StateFilter
+from core.admin.filters import CategoryFilter, OverdueFilter, PastRetentionFilter, StateFilter
 from core.admin.record_forms import RecordFormsMixin
 from core.admin.record_links_files import LinksAndFilesMixin, link_form
 from core.admin.record_page import (
@@ -53,6 +53,7 @@ from core.records.service import (
     read_clause,
     update_record,
 )
+from core.retention import retention_text
 from core.second_person.service import critical_field_checks
 from core.signatures.forms import SignatureForm
 from core.signatures.service import has_attested, signatures_of
@@ -240,6 +241,7 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
                 accepted_types=", ".join(sorted(current_app.config["ATTACHMENT_TYPES"])),
                 page_actions=page_actions(record, user),
                 critical=critical_field_checks(record),
+                retention=retention_text(record),
             )
         return super().render(template, **kwargs)
 
@@ -357,6 +359,8 @@ def record_admin_for(record_type: RecordType, view_permission: str,
         "column_filters": (StateFilter(states),
                            CategoryFilter(record_type.key),
                            *((OverdueFilter(record_type),) if record_type.due_field else ()),
+                           *((PastRetentionFilter(record_type),) if record_type.retention
+                             else ()),
                            *record_type.admin_filters),
         "view_permission": view_permission,
         "manage_permission": manage_permission,

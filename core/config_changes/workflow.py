@@ -12,7 +12,7 @@ from core.config_changes.values import apply, current_value, proposed
 from core.config_versions import KINDS, active_version, lock_configuration
 from core.db import db
 from core.errors import ConflictError, ValidationError
-from core.specs import RecordType, Transition, Workflow
+from core.specs import RecordType, Retention, Transition, Workflow
 
 KEY = "core_config_change"
 VIEW, PROPOSE, APPROVE = "core.config.view", "core.config.propose", "core.config.approve"
@@ -81,6 +81,7 @@ WORKFLOW = Workflow(
 def record_type() -> RecordType:
     return RecordType(
         KEY, "Configuration change", ConfigurationChange, "CFG", KEY, number_per_year=True,
+        retention=Retention(years=25),
         controlled_fields=(*PROPOSAL_FIELDS, "base_value", "new_value"),
         view_permission=VIEW, manage_permission=PROPOSE, server_fields=SERVER_FIELDS,
         fixed_fields=("kind", "target", "proposed_value"),

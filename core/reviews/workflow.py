@@ -25,7 +25,7 @@ from core.reviews.models import (
 from core.reviews.snapshot import access_snapshot, audit_snapshot
 from core.reviews.system_report import report_text, system_report
 from core.settings import get_setting
-from core.specs import RecordType, Transition, Workflow
+from core.specs import RecordType, Retention, Transition, Workflow
 from core.studies import Study
 from core.tasks.service import close_tasks, open_task, recipients
 from core.users.service import ensure_system_user
@@ -60,6 +60,7 @@ WORKFLOW = Workflow(
 def record_type() -> RecordType:
     return RecordType(
         KEY, "Periodic review", PeriodicReview, "REV", KEY, number_per_year=True,
+        retention=Retention(years=25),
         controlled_fields=(*SNAPSHOT_FIELDS, "decisions", "outcome"), view_permission=VIEW,
         manage_permission=PERFORM, server_fields=(*SNAPSHOT_FIELDS, "decisions"),
         admin_category="System",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.attachments.service import attachments_of
-from core.specs import RecordType, Transition, Workflow
+from core.specs import RecordType, Retention, Transition, Workflow
 from core.validation.models import EVIDENCE_FIELDS, ValidationSummary
 
 KEY = "core_validation_summary"
@@ -44,6 +44,7 @@ WORKFLOW = Workflow(
 def record_type() -> RecordType:
     return RecordType(
         KEY, "Validation summary", ValidationSummary, "VAL", KEY,
+        retention=Retention(years=25),
         controlled_fields=EVIDENCE_FIELDS, view_permission=VIEW, manage_permission=APPROVE,
         server_fields=EVIDENCE_FIELDS, admin_category="System",
     )

@@ -10,6 +10,7 @@ from core import (
     Permission,
     RecordType,
     Reminder,
+    Retention,
     RoleTemplate,
     SettingSpec,
     hookimpl,
@@ -90,6 +91,7 @@ def register_record_types():
     return [
         RecordType(
             "audits_programme", "Audit programme", AuditProgramme, "AP", "audits_programme",
+            retention=Retention(years=15),
             controlled_fields=("period_start", "period_end", "scope", "plan"),
             number_per_year=True, view_permission=VIEW, manage_permission=PLAN,
             admin_category="Audits", server_fields=("plan",), items=(PlannedAudit,),
@@ -99,7 +101,7 @@ def register_record_types():
                     "plan": "Planned audits"},
             help_texts={"scope": "Studies, sites, vendors and processes it covers."}),
         RecordType(
-            "audits_audit", "Audit", Audit, "AUD", "audits_audit",
+            "audits_audit", "Audit", Audit, "AUD", "audits_audit", retention=Retention(years=15),
             controlled_fields=("audit_type", "auditee", "scope_text", "criteria",
                                "planned_date", "objectivity_justification", "summary",
                                "conclusions", "distribution"),
@@ -122,7 +124,7 @@ def register_record_types():
                                                      "why they may still audit (QA signs it)."},
             choices={"audit_type": AUDIT_TYPES}),
         RecordType(
-            "audits_finding", "Finding", Finding, "FND", "audits_finding",
+            "audits_finding", "Finding", Finding, "FND", "audits_finding", retention=Retention(years=15),
             controlled_fields=("classification", "requirement_ref", "evidence", "response",
                                "response_due", "proposed_actions", "verification"),
             number_per_year=True, view_permission=VIEW, manage_permission=CONDUCT,

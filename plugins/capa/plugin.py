@@ -12,6 +12,7 @@ from core import (
     Permission,
     RecordType,
     Reminder,
+    Retention,
     RoleTemplate,
     SettingSpec,
     SignatureMeaning,
@@ -162,7 +163,7 @@ def register_link_kinds():
 def register_record_types():
     return [
         RecordType(
-            "capa_event", "Quality event", QualityEvent, "QE", "capa_event",
+            "capa_event", "Quality event", QualityEvent, "QE", "capa_event", retention=Retention(years=15),
             controlled_fields=("category", "importance", "description", "occurred_on",
                                "process_area", "severity", "significant", "serious",
                                "containment", "similar_review", "rca_method",
@@ -220,7 +221,7 @@ def register_record_types():
                      "rca_method": RCA_METHODS, "root_cause_key": queries.root_cause_choices,
                      "capa_needed": YES_NO}),
         RecordType(
-            "capa_capa", "CAPA", Capa, "CAPA", "capa_capa",
+            "capa_capa", "CAPA", Capa, "CAPA", "capa_capa", retention=Retention(years=15),
             controlled_fields=("category", "problem_statement", "priority", "due_date",
                                "action_plan", "impact_assessment", "check_criteria",
                                "check_due_date", "check_result"),

@@ -38,7 +38,7 @@ from plugins.documents.reminders import periodic_review_sweep
 from plugins.documents.revise_views import compare_action, revise_action
 from plugins.documents.rules import change_problems, prepare_new_version
 from plugins.documents.views import blueprint, page_actions
-from plugins.documents.workflows import WORKFLOWS
+from plugins.documents.workflows import DOCUMENT_RETENTION, VERSION_RETENTION, WORKFLOWS
 
 
 @hookimpl
@@ -116,6 +116,7 @@ def register_workflows():
 def register_record_types():
     return [
         RecordType("documents_document", "Document", Document, "DOC", "documents_document",
+                   retention=DOCUMENT_RETENTION,
                    controlled_fields=("document_type_id", "description"),
                    view_permission="documents.view", manage_permission="documents.create",
                    read_filter=access.document_read_filter, badge=access.badge,
@@ -130,7 +131,7 @@ def register_record_types():
                                              "separated by commas (training follows).",
                    }),
         RecordType("documents_version", "Document version", DocumentVersion, "DOC",
-                   "documents_version",
+                   "documents_version", retention=VERSION_RETENTION,
                    controlled_fields=("document_id", "version_label", "change_summary",
                                       "change_reason", "planned_effective_date",
                                       "training_required", "reviews_required"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core import (
+    Retention,
     Transition,
     Workflow,
     add_months,
@@ -145,6 +146,25 @@ def retention_months(document: Document) -> int:
     doc_type = queries.type_of(document)
     return doc_type.retain_obsolete_for_months if doc_type else get_setting(
         "documents.retain_obsolete_for_months")
+
+
+def document_kept_until(document: Document) -> date | None:
+    """The last day an obsolete document (and all its versions) is kept: its type's retention
+    after it became obsolete (ISO-08); None while it is in use."""
+    since = retired_at(document)
+    return add_months(since.date(), retention_months(document)) if since is not None else None
+
+
+def version_kept_until(version: DocumentVersion) -> date | None:
+    """A version is kept as long as its document."""
+    document = queries.document_of(version)
+    return document_kept_until(document) if document is not None else None
+
+
+RETENTION_RULE = ("its document type's retention period after the document became obsolete "
+                  "(disposal is the document's signed dispose step)")
+DOCUMENT_RETENTION = Retention(rule=document_kept_until, rule_text=RETENTION_RULE)
+VERSION_RETENTION = Retention(rule=version_kept_until, rule_text=RETENTION_RULE)
 
 
 def retention_over(document: Document, _user) -> list[str]:  # type: ignore[no-untyped-def]

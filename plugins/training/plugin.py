@@ -10,6 +10,7 @@ from core import (
     Permission,
     RecordType,
     Reminder,
+    Retention,
     RoleTemplate,
     SettingSpec,
     get_setting,
@@ -108,12 +109,14 @@ def register_workflows():
 def register_record_types():
     return [
         RecordType("training_curriculum", "Curriculum", Curriculum, "CUR", "training_curriculum",
+                   retention=Retention(years=15),
                    controlled_fields=("role_key", "country", "requirement_codes", "description"),
                    view_permission="training.view", manage_permission="training.manage",
                    admin_category="Training", frozen_states=("active", "retired"),
                    frozen_hint="revise it (back to draft) to change it"),
         RecordType("training_assignment", "Training assignment", TrainingAssignment, "TRN",
                    "training_assignment", number_per_year=True, number_digits=5,
+                   retention=Retention(years=15),
                    controlled_fields=("trainee_id", "requirement_id", "document_version_id",
                                       "version_label", "due_date", "carried_over_from_id"),
                    view_permission="training.view", manage_permission="training.manage",
