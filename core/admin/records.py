@@ -34,6 +34,7 @@ from core.admin.record_page import (
     printed_name_of,
     state_badge,
 )
+from core.api.records_io import check_form_values
 from core.attachments.service import attachments_of
 from core.db import db
 from core.due import due_text
@@ -178,15 +179,26 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
         if not self._in_scope(form):
             return False
         try:
+            values = self._values(form)
+            check_form_values(self.record_type, values)
             record = create_record(self.record_type.key, current_user._get_current_object(),
-                                   reason=form.reason.data or "", **self._values(form))
+                                   reason=form.reason.data or "", **values)
             self.attach_created(record, form)
             db.session.commit()
         except CQMSError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            self._refused(form, exc)
             return False
         return record
+
+    def _refused(self, form: Any, exc: CQMSError) -> None:
+        """Nothing is written; the form is shown again with the message, also beside each field
+        the refusal names."""
+        db.session.rollback()
+        for name, message in getattr(exc, "errors", {}).items():
+            field = form._fields.get(name) or form._fields.get(name.removesuffix("_id"))
+            if field is not None:
+                field.errors = [*field.errors, message]
+        flash(str(exc), "error")
 
     def on_form_prefill(self, form: Any, id: Any) -> None:  # noqa: A002
         form.expected_version.data = str(self.get_one(id).version)
@@ -200,12 +212,12 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
         if not self._in_scope(form):
             return False
         try:
+            check_form_values(self.record_type, values)
             update_record(model, current_user._get_current_object(), expected_version=expected,
                           reason=form.reason.data or "", **values)
             db.session.commit()
         except CQMSError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
+            self._refused(form, exc)
             return False
         return True
 

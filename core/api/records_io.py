@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, exists, select
 from sqlalchemy.sql.type_api import TypeEngine
@@ -91,6 +91,19 @@ def load_body(rt: RecordType, body: Any, *, creating: bool) -> tuple[dict[str, A
         raise ValidationError({"title": "A title is required."})
     _check_references(rt, values)
     return values, reason
+
+
+def check_form_values(rt: RecordType, values: dict[str, Any]) -> None:
+    """The admin form's values through the same write schema as the API's body (types, lengths,
+    ranges, a declared schema's validators): one set of rules on both paths (DI-A2). Required
+    fields stay the form's concern (a short create form leaves some for later), so the load is
+    partial; empty values are left to the form and the database. ValidationError names fields."""
+    given = {name: _plain(value) for name, value in values.items() if value is not None}
+    try:
+        write_schema(rt).load(given, partial=True, unknown=EXCLUDE)
+    except SchemaError as exc:
+        raise ValidationError({k: " ".join(_messages(v)) for k, v in exc.normalized_messages()
+                               .items()}) from None
 
 
 def _messages(value: Any) -> list[str]:
