@@ -187,3 +187,48 @@ def test_a_cross_field_rule_refuses_the_same_change_on_both_paths(client, make_u
     assert form_post(client, edit, notes="Checked", expected_version="1").status_code == 302
     db.session.expire_all()
     assert (record.notes, record.version) == ("Checked", 2)
+
+
+PERIOD = "period_end"
+
+
+@pytest.mark.req("DI-A2")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_audit_programmes_period_rule_holds_on_both_paths(app_factory, make_user, login):
+    """A plugin's real cross-field rule (plugins/audits/rules.py): a period ends after it
+    starts; the API and the admin form refuse the same change, naming the end date."""
+    app = app_factory(plugins=["audits"])
+    with app.app_context():
+        client = app.test_client()
+        make_user("quinn", "qa_manager")
+        api = ApiCaller(client, "quinn")
+        backwards = {"period_start": "2027-06-30", "period_end": "2027-01-01"}
+        message = refused_by_api(api.post("/records/audits_programme",
+                                          json={"title": "Programme 2027", **backwards}), PERIOD)
+        login(client, "quinn")
+        url = "/admin/audits_programme/new/"
+        page = shown(client.post(url, data={"csrf_token": csrf_token(client, url),
+                                            "title": "Programme 2027", "scope": "",
+                                            "study": "__None", "site": "__None", **backwards}))
+        assert message in page  # the same rule's message, on the form
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count()).select_from(
+            app.extensions["cqms"].registry.record_types["audits_programme"].model)) == 0
+        forwards = {"period_start": "2027-01-01", "period_end": "2027-12-31"}
+        created = api.post("/records/audits_programme", json={"title": "Programme 2027",
+                                                              **forwards})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        record_id = created.get_json()["id"]
+        assert refused_by_api(api.patch(f"/records/audits_programme/{record_id}",
+                                        json={"period_end": "2026-12-31"},
+                                        headers={"If-Match": '"1"'}), PERIOD) == message
+        edit = f"/admin/audits_programme/edit/?id={record_id}"
+        assert message in shown(client.post(edit, data={"csrf_token": csrf_token(client, edit),
+                                      "title": "Programme 2027", "scope": "",
+                                      "study": "__None", "site": "__None",
+                                      "expected_version": "1", "reason": "",
+                                      "period_start": "2027-01-01",
+                                      "period_end": "2026-12-31"}))
+        db.session.expire_all()
+        assert api.get(f"/records/audits_programme/{record_id}").get_json()[
+            "period_end"] == "2027-12-31"
