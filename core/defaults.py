@@ -103,6 +103,8 @@ PERMISSIONS = [
     Permission(CONFIG_VIEW, "View configuration changes and configuration versions"),
     Permission(CONFIG_PROPOSE, "Propose, activate and withdraw configuration changes"),
     Permission(CONFIG_APPROVE, "Approve or reject configuration changes (e-signature)"),
+    Permission("core.phi.view", "See protected health information in records (each view is "
+               "recorded in the audit trail)"),
 ]
 
 _EVERYONE = (ADMIN_ACCESS, "core.studies.view")
@@ -135,7 +137,7 @@ ROLES = [
         "QA manager",
         (*_EVERYONE, "core.users.view", "core.audit.view", AUDIT_CHECK, "core.settings.manage",
          TEAM_TASKS, VALIDATION_VIEW, VALIDATION_APPROVE, REVIEWS_VIEW, REVIEWS_PERFORM,
-         CONFIG_VIEW, CONFIG_APPROVE),
+         CONFIG_VIEW, CONFIG_APPROVE, "core.phi.view"),
         "Owns the quality system: approves, closes and reviews quality records.",
     ),
     RoleTemplate("author", "Author", _EVERYONE, "Writes controlled documents and records."),

@@ -12,7 +12,7 @@ from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.records.items import RecordItem
 from core.records.models import Record
-from core.retention_policy import check_retention
+from core.retention_policy import check_phi_fields, check_retention
 from core.second_person.service import check_declaration as check_critical_fields
 from core.settings import coerce_setting
 from core.specs import (
@@ -328,6 +328,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             check_critical_fields(plugin, rt, reg.workflows[rt.workflow])
             check_corrections(plugin, rt, reg.workflows[rt.workflow])
             check_retention(plugin, rt)
+            check_phi_fields(plugin, rt)
             reg.record_types[rt.key] = rt
             reg.record_type_owner[rt.key] = plugin
 

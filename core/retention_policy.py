@@ -1,5 +1,5 @@
-"""The start-up check of a record type's declared ``Retention`` (ISO-09); what it means for a
-record is computed in core.retention."""
+"""Start-up checks of a record type's ISO-09 declarations: its ``Retention`` (what it means for
+a record is computed in core.retention) and its ``phi_fields`` (masked by core.phi)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def check_retention(plugin: str, record_type: RecordType) -> None:
         raise StartupError(f"{where}: years must be a whole number from 1 to 200")
     if policy.counted_from not in COUNTED_FROM:
         raise StartupError(f"{where}: counted_from must be one of {', '.join(COUNTED_FROM)}")
+
+
+def check_phi_fields(plugin: str, record_type: RecordType) -> None:
+    """Every PHI field is a column of the type's model."""
+    columns = {a.key for a in record_type.model.__mapper__.column_attrs}  # type: ignore[attr-defined]
+    unknown = [f for f in record_type.phi_fields if f not in columns]
+    if unknown:
+        raise StartupError(f"plugin {plugin!r}: record type {record_type.key!r}: unknown "
+                           f"phi_fields {unknown}")

@@ -397,6 +397,9 @@ class RecordType:
     # How long its records are kept (ISO-09, DI-A3): see ``Retention`` and core.retention.
     # None: kept indefinitely (the record page says so). Nothing deletes a record either way.
     retention: Retention | None = None
+    # Fields that may hold protected health information (ISO-09): masked for whoever lacks
+    # ``core.phi.view`` where the record is; each unmasked view of one record is audited.
+    phi_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

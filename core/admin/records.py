@@ -41,6 +41,7 @@ from core.due import due_text
 from core.errors import CQMSError
 from core.exports.downloads import certified_copy_download, pdf_download
 from core.permissions import has_permission, may_act_in, scope_clause
+from core.phi import note_phi_viewed, phi_guarded, visible_entries
 from core.records.access import readable_links
 from core.records.content import change_needs_reason, workflow_of
 from core.records.items import items_of
@@ -226,7 +227,8 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
             record = kwargs["model"]
             user = current_user._get_current_object()
             actions = actions_for(record, user, available_transitions(record, user))
-            entries = history_entries(record)
+            entries = visible_entries(record, history_entries(record), user)
+            note_phi_viewed(record, user, "record page")
             state_words, state_style = state_badge(record)
             kwargs.update(
                 actions=actions,
@@ -356,15 +358,17 @@ def record_admin_for(record_type: RecordType, view_permission: str,
         listed = (*listed[:3], *record_type.list_columns, *listed[3:])
         listing["column_list"] = listed
     chosen = choice_formatters(record_type)
-    listing["column_formatters"] = {**RecordAdmin.column_formatters, **chosen}
+    listing["column_formatters"] = phi_guarded(record_type, {**RecordAdmin.column_formatters,
+                                                             **chosen})
     if record_type.due_field:  # a "Due" column and an "Overdue" filter
         listing["column_list"] = (*listed[:3], record_type.due_field, *listed[3:])
         listing["column_formatters"][record_type.due_field] = _due_cell
     return type(f"{record_type.model.__name__}Admin", (RecordAdmin,), {
         "record_type": record_type,
         **listing,
-        "column_formatters_detail": {**RecordAdmin.column_formatters,
-                                     **detail_formatters(record_type), **texts, **chosen},
+        "column_formatters_detail": phi_guarded(record_type, {
+            **RecordAdmin.column_formatters, **detail_formatters(record_type), **texts,
+            **chosen}),
         "column_details_list": business_columns(record_type),
         "column_labels": {**detail_labels(record_type), **record_type.labels},
         **declared_form(record_type),

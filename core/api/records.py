@@ -22,6 +22,7 @@ from core.due import overdue_clause
 from core.errors import ValidationError
 from core.exports.downloads import certified_copy_download, pdf_download
 from core.permissions import checks_in_view, has_permission, login_only, may_act_in, scope_clause
+from core.phi import note_phi_viewed
 from core.records.access import readable_links
 from core.records.links import impact, link_records, relation_label, unlink
 from core.records.models import Record, RecordLink
@@ -239,7 +240,9 @@ def create(type_key: str) -> Any:
 def get_record(type_key: str, record_id: int) -> Any:
     """One record; its ETag is its version (send it back as If-Match to change it)."""
     _rt, record = _record(type_key, record_id)
-    return _with_etag(record_json(record, api_user()))
+    body = record_json(record, api_user())
+    note_phi_viewed(record, api_user(), "API")
+    return _with_etag(body)
 
 
 @blp.route(RECORD, methods=["PATCH"])
@@ -300,7 +303,9 @@ def by_number(number: str) -> Any:
     record = db.session.scalar(select(Record).where(Record.number == number))
     if record is None or not _may_see(record):
         abort(404, description=f"No record numbered {number!r}.")
-    return _with_etag(record_json(record, api_user()))
+    body = record_json(record, api_user())
+    note_phi_viewed(record, api_user(), "API")
+    return _with_etag(body)
 
 
 # -- what hangs off a record ---------------------------------------------------------------------

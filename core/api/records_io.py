@@ -17,6 +17,7 @@ from core.api.schemas import MAX_INT
 from core.api.schemas import Text as TextField
 from core.db import UTCDateTime, db
 from core.errors import ValidationError
+from core.phi import mask_values
 from core.records.models import Record
 from core.records.service import SERVER_OWNED
 from core.specs import RecordType
@@ -150,8 +151,9 @@ def _plain(value: Any) -> Any:
 
 
 def record_json(record: Record, user: Any) -> dict[str, Any]:
-    out = {attr.key: _plain(getattr(record, attr.key))
-           for attr in record.__mapper__.column_attrs}
+    """The record as the API reads it, the PHI ``user`` may not see masked (core.phi)."""
+    out = mask_values(record, {attr.key: _plain(getattr(record, attr.key))
+                               for attr in record.__mapper__.column_attrs}, user)
     out["id"] = record.id
     out.update(
         owner=record.owner.username if record.owner else None,

@@ -29,6 +29,8 @@ CORE_KINDS = (
       "its value as verified; entity version: the record version the verifier saw"),
     K("record.correction_opened", "Re-opened for correction", "field: the correction step; "
       "old: the version, content, content hash and signatures corrected (JSON); new: in words"),
+    K("record.phi_viewed", "Protected health information shown", "field: where (record page, "
+      "API, PDF, certified copy); new: the fields shown unmasked"),
     K("record.verified", "Integrity checked", "new: the result of the record's check (its "
       "history entries, content, signatures and files)"),
     K("login.succeeded", "Signed in", "the account"),

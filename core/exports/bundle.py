@@ -40,6 +40,7 @@ from core.exports.history import (
 )
 from core.exports.pdf import render_record_pdf
 from core.integrity import integrity_key, key_id, mac
+from core.phi import refuse_masked_copy
 from core.records.access import readable_links
 from core.records.content import content_hash, content_of
 from core.records.items import items_of
@@ -212,6 +213,7 @@ def build_certified_copy(record: Record, user: Any, now: datetime | None = None)
     when any of its data fails an integrity check."""
     now = now or utcnow()
     entries = record_entries(record, user)
+    refuse_masked_copy(record, entries, user)
     versions = reconstruct_versions(record, entries)
     signatures = signatures_of(record)
     attachments = attachments_of(record)

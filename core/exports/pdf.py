@@ -23,6 +23,7 @@ from core.config_versions import active_version
 from core.db import utc_text, utcnow
 from core.exports.history import change_counts, reconstruct_versions, record_entries, target_of
 from core.exports.render import render_html
+from core.phi import MASK, hidden_fields, note_phi_viewed, visible_entries
 from core.records.access import readable_links
 from core.records.items import items_of
 from core.records.links import relation_label
@@ -97,9 +98,11 @@ def _record_type(record: Record) -> Any:
     return current_app.extensions["cqms"].registry.record_types.get(record.type)
 
 
-def field_rows(record: Record, changes: dict[str, int]) -> list[FieldRow]:
+def field_rows(record: Record, changes: dict[str, int],
+               hidden: frozenset[str] = frozenset()) -> list[FieldRow]:
     """The record type's schema fields when it declares a schema, otherwise the columns the
-    type adds to ``core_record`` (the core's own columns are in the record table)."""
+    type adds to ``core_record`` (the core's own columns are in the record table); the
+    ``hidden`` ones (PHI the reader may not see) masked."""
     record_type = _record_type(record)
     if record_type is not None and record_type.schema is not None:
         schema = record_type.schema()
@@ -107,12 +110,17 @@ def field_rows(record: Record, changes: dict[str, int]) -> list[FieldRow]:
         rows = []
         for name, fld in schema.dump_fields.items():
             label = fld.metadata.get("label") or fld.metadata.get("title") or _humanise(name)
-            rows.append(FieldRow(str(label), _text(dumped.get(fld.data_key or name)),
-                                 changes.get(fld.attribute or name, 0)))
+            value = _shown(_text(dumped.get(fld.data_key or name)), (fld.attribute or name) in hidden)
+            rows.append(FieldRow(str(label), value, changes.get(fld.attribute or name, 0)))
         return rows
-    return [FieldRow(_humanise(attr.key), column_text(record, attr.key), changes.get(attr.key, 0))
+    return [FieldRow(_humanise(attr.key), _shown(column_text(record, attr.key), attr.key in hidden),
+                     changes.get(attr.key, 0))
             for attr in record.__mapper__.column_attrs
             if attr.key != "id" and attr.columns[0].name not in RECORD_COLUMNS]
+
+
+def _shown(text: str, hidden: bool) -> str:
+    return MASK if hidden and text else text
 
 
 def record_rows(record: Record, changes: dict[str, int]) -> list[FieldRow]:
@@ -149,7 +157,9 @@ def _link_row(record: Record, link: RecordLink) -> dict[str, str]:
 def record_context(record: Record, user: Any, printed_at: datetime | None = None,
                    certified: bool = False) -> dict[str, Any]:
     """Everything the PDF template shows about ``record``."""
-    entries = record_entries(record, user)
+    note_phi_viewed(record, user, "certified copy" if certified else "PDF")
+    entries = visible_entries(record, record_entries(record, user), user)
+    hidden = hidden_fields(record, user)
     changes = change_counts(record, entries)
     meanings = current_app.extensions["cqms"].registry.signature_meanings
     record_type = _record_type(record)
@@ -157,7 +167,7 @@ def record_context(record: Record, user: Any, printed_at: datetime | None = None
         "record": record,
         "type_label": record_type.label if record_type else record.type,
         "record_rows": record_rows(record, changes),
-        "field_rows": field_rows(record, changes),
+        "field_rows": field_rows(record, changes, hidden),
         "changes_total": sum(changes.values()),
         "versions": reconstruct_versions(record, entries),
         "signatures": [(s, meanings[s.meaning].label if s.meaning in meanings else s.meaning)

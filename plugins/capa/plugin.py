@@ -164,6 +164,7 @@ def register_record_types():
     return [
         RecordType(
             "capa_event", "Quality event", QualityEvent, "QE", "capa_event", retention=Retention(years=15),
+            phi_fields=("description",),
             controlled_fields=("category", "importance", "description", "occurred_on",
                                "process_area", "severity", "significant", "serious",
                                "containment", "similar_review", "rca_method",
