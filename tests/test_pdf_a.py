@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -145,6 +146,30 @@ def test_the_validation_summary_pdf_is_pdf_a(run_cqms, tmp_path):
                                  "--pdf", str(pdf))
     assert status == 0, err
     assert_pdf_a(pdf.read_bytes())
+
+
+@pytest.mark.req("DI-E")
+@pytest.mark.backends("sqlite", "postgresql")
+def test_plugin_pdfs_are_pdf_a(app_factory, make_user, login):
+    """The CAPA chain, the audit report and a training record, as printed from their pages."""
+    app = app_factory(plugins=["documents", "training", "capa", "audits"])
+    with app.app_context():
+        client = app.test_client()
+        quinn = make_user("quinn", "qa_manager")
+        event = create_record("capa_event", quinn, title="Consent on an old ICF version",
+                              category="deviation", description="What happened.")
+        audit = create_record("audits_audit", quinn, title="Site audit",
+                              audit_type="investigator_site", auditee="Site 101 Berlin",
+                              scope_text="Consent.", criteria="Protocol v4.",
+                              planned_date=date(2027, 3, 1))
+        db.session.commit()
+        login(client, "quinn")
+        for url in (f"/capa/records/{event.id}/chain.pdf",
+                    f"/audits/audits/{audit.id}/report.pdf",
+                    f"/training/users/{quinn.id}/record.pdf"):
+            printed = post_with_token(client, url)
+            assert printed.status_code == 200 and printed.mimetype == "application/pdf", url
+            assert_pdf_a(printed.data)
 
 
 def _weasyprint_importers() -> list[str]:
