@@ -113,3 +113,20 @@ def refuse_masked_copy(record: Record, entries: list[Any], user: Any) -> None:
         raise PermissionDenied(
             f"{record.number} holds protected health information you may not see: a certified "
             "copy is complete, so someone with access to it makes it. Its PDF shows it masked.")
+
+
+def mask_trail(entries: list[Any], user: Any) -> list[Any]:
+    """Audit entries of any records (the audit trail page, its CSV, the API) with the PHI
+    values ``user`` may not see masked, judged record by record (where each record is)."""
+    tagged_fields = {rt.model.__mapper__.local_table.name: set(rt.phi_fields)
+                     for rt in current_app.extensions["cqms"].registry.record_types.values()
+                     if rt.phi_fields}
+    tagged = [e for e in entries if e.field in tagged_fields.get(e.entity_type, ())
+              and (e.old_value not in (None, "") or e.new_value not in (None, ""))]
+    if not tagged:
+        return entries
+    records = Record.by_ids({int(e.entity_id) for e in tagged if e.entity_id.isdigit()})
+    hidden = {e.id for e in tagged if not (
+        e.entity_id.isdigit() and int(e.entity_id) in records
+        and may_see_phi(user, records[int(e.entity_id)]))}
+    return [MaskedEntry(e) if e.id in hidden else e for e in entries]

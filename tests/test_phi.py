@@ -113,3 +113,22 @@ def test_phi_fields_must_be_columns_of_the_model(app):
         check_phi_fields("acme", declared)
     check_phi_fields("acme", RecordType("acme_thing", "Thing", QualityEvent, "TH", "acme_thing",
                                         phi_fields=("description",)))
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_audit_trail_page_csv_and_api_mask_phi_for_a_reader_without_the_permission(
+        app, event):
+    for who, sees in (("ivan", False), ("quinn", True)):  # both hold core.audit.view
+        client = app.test_client()
+        login(client, who)
+        page = client.get("/admin/core_audit/", query_string={"record": event.number}).get_data(
+            as_text=True)
+        csv_text = post_with_token(client, "/admin/core_audit/export.csv",
+                                   query={"record": event.number}).get_data(as_text=True)
+        api = ApiCaller(client, who)
+        trail = ok(api.get(f"/records/capa_event/{event.id}/audit"))["items"]
+        whole = ok(api.get("/audit", query_string={"record": event.number}))["items"]
+        values = " ".join(str(e["old_value"]) + str(e["new_value"]) for e in trail + whole)
+        for shown in (page, csv_text, values):
+            assert (SECRET in shown and LATER in shown) is sees
+            assert ("Subject 1042" not in shown and MASK in shown) is not sees

@@ -21,6 +21,7 @@ from core.exports.trail_check import PERMISSION as AUDIT_CHECK
 from core.exports.trail_check import TRAIL_CHECK
 from core.jobs.service import start_job
 from core.permissions import has_permission
+from core.phi import mask_trail
 from core.records.audit_query import FilterError, audit_query
 from core.records.models import Record
 
@@ -94,7 +95,7 @@ class AuditView(BaseView):
             stmt = stmt.where(AuditEntry.id < int(before))
         entries = list(db.session.scalars(stmt.limit(PAGE_SIZE + 1)))
         more = len(entries) > PAGE_SIZE
-        entries = entries[:PAGE_SIZE]
+        entries = mask_trail(entries[:PAGE_SIZE], current_user._get_current_object())
         return self.render(
             "core/admin/audit.html",
             entries=entries,
@@ -116,7 +117,8 @@ class AuditView(BaseView):
         writer = csv.writer(buffer)
         writer.writerow([*COLUMNS[:2], "at_timezone", *COLUMNS[2:]])
         rows = 0
-        for entry in db.session.scalars(stmt.limit(CSV_LIMIT)):
+        for entry in mask_trail(list(db.session.scalars(stmt.limit(CSV_LIMIT))),
+                                current_user._get_current_object()):
             rows += 1
             values = [getattr(entry, c) for c in COLUMNS]
             values[1] = entry.at.isoformat()

@@ -18,6 +18,7 @@ from core.api.records import RECORD, _record
 from core.audit.models import AuditEntry
 from core.db import db
 from core.permissions import checks_in_view, requires
+from core.phi import mask_trail
 from core.records.audit_query import FilterError, audit_query, record_conditions
 
 blp = Blueprint("core_api_audit", __name__, url_prefix="/api/v1",
@@ -27,7 +28,7 @@ AUDIT_VIEW = "core.audit.view"
 
 def _page(items: list[AuditEntry], limit: int) -> dict[str, Any]:
     more = len(items) > limit
-    items = items[:limit]
+    items = mask_trail(items[:limit], api_user())
     return {"items": items, "next": encode_cursor(items[-1].id, items[-1].id) if more else None}
 
 
