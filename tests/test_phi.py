@@ -132,3 +132,15 @@ def test_the_audit_trail_page_csv_and_api_mask_phi_for_a_reader_without_the_perm
         for shown in (page, csv_text, values):
             assert (SECRET in shown and LATER in shown) is sees
             assert ("Subject 1042" not in shown and MASK in shown) is not sees
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_edit_form_leaves_out_phi_the_user_may_not_see(app, event):
+    for who, sees in (("ann", False), ("quinn", True)):  # both may edit the event
+        client = app.test_client()
+        login(client, who)
+        form = client.get(f"/admin/capa_event/edit/?id={event.id}")
+        assert form.status_code == 200
+        text = form.get_data(as_text=True)
+        assert (LATER in text and 'name="description"' in text) is sees
+        assert "Subject 1042" not in text or sees

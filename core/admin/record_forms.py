@@ -12,6 +12,7 @@ from wtforms.fields.core import UnboundField
 
 from core.db import db
 from core.permissions import only_scope
+from core.phi import hidden_fields
 from core.records.content import change_needs_reason
 from core.studies import Site, Study
 
@@ -54,8 +55,13 @@ class RecordFormsMixin:
         form.site.data = Site.by_id(site_id) if site_id is not None else None
 
     def edit_form(self, obj: Any = None) -> Any:
-        """Past draft, the reason for the change is required: the form says so."""
+        """Past draft, the reason for the change is required: the form says so. PHI the user may
+        not see is left out of the form (never shown, and so never changed by them)."""
         form = super().edit_form(obj)  # type: ignore[misc]
+        if obj is not None:
+            for name in hidden_fields(obj, current_user._get_current_object()):
+                if name in form:
+                    del form[name]
         if obj is not None and hasattr(form, "reason") and change_needs_reason(obj):
             form.reason.flags.required = True
             form.reason.description = ("Required: why the record changes (kept on the audit "
