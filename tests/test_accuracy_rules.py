@@ -211,6 +211,7 @@ def test_the_audit_programmes_period_rule_holds_on_both_paths(app_factory, make_
                                             "title": "Programme 2027", "scope": "",
                                             "study": "__None", "site": "__None", **backwards}))
         assert message in page  # the same rule's message, on the form
+        assert f"{PERIOD}:" not in page  # named by the field's label, not its column
         db.session.expire_all()
         assert db.session.scalar(select(func.count()).select_from(
             app.extensions["cqms"].registry.record_types["audits_programme"].model)) == 0

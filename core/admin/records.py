@@ -193,13 +193,17 @@ class RecordAdmin(RecordFormsMixin, LinksAndFilesMixin, CQMSModelView):
 
     def _refused(self, form: Any, exc: CQMSError) -> None:
         """Nothing is written; the form is shown again with the message, also beside each field
-        the refusal names."""
+        the refusal names (the message names the field by its label, not its column)."""
         db.session.rollback()
+        problems = []
         for name, message in getattr(exc, "errors", {}).items():
             field = form._fields.get(name) or form._fields.get(name.removesuffix("_id"))
             if field is not None:
                 field.errors = [*field.errors, message]
-        flash(str(exc), "error")
+                problems.append(f"{field.label.text}: {message}")
+            else:
+                problems.append(message if name == "_" else f"{name}: {message}")
+        flash("; ".join(problems) or str(exc), "error")
 
     def on_form_prefill(self, form: Any, id: Any) -> None:  # noqa: A002
         form.expected_version.data = str(self.get_one(id).version)
