@@ -28,7 +28,8 @@ def verify_actions(record: Record, user: Any) -> list[RecordAction]:
             for check in may_verify(record, user)]
 
 
-@blueprint.post("/records/<int(max=2147483647):record_id>/verify-field")
+@blueprint.post("/records/<int(max=2147483647):record_id>/verify-field",
+                provide_automatic_options=False)
 @requires(ADMIN_ACCESS)  # the record page's button; the record's read right here, the
 # type's manage right in its scope in the service
 def verify(record_id: int) -> Any:

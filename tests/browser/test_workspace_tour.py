@@ -19,8 +19,8 @@ from core.records.models import Record
 from core.testing import DEFAULT_PASSWORD
 
 SCREENS = Path(os.environ.get("CQMS_SCREENS", "reports/screens"))
-RAW_KEYS = re.compile(r"documents[_.]|training[_.]|core[_.]|capa[_.]|audits[_.]|__None|\w_id\b|"
-                      r"content_hash|attachments_digest")
+RAW_KEYS = re.compile(r"\b(?:documents|training|core|capa|audits)(?:_|\.\w)|__None|\w_id\b|"
+                      r"content_hash|attachments_digest")  # "audits.view", not "audits."
 SERIOUS = {"serious", "critical"}
 ROLE_PAGES = {
     "qa": ["/admin/", "/admin/documents_document/", "{document}", "{version}",
