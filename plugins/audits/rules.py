@@ -45,7 +45,7 @@ def change_problems(row: Any, changes: dict[str, Any]) -> list[tuple[str, str]]:
         return _choice(row.classification, CLASSIFICATIONS, "classification")
     if isinstance(row, AuditProgramme) and row.period_start and row.period_end and \
             row.period_end < row.period_start:
-        return [("period_end", "The period ends after it starts.")]
+        return [("period_end", "The period must end on or after the day it starts.")]
     if isinstance(row, ChecklistTemplate) and row.id is None:
         if not row.question_lines:
             return [("questions", "Write the questions, one per line (question | evidence "
