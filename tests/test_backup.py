@@ -13,7 +13,7 @@ from core import SignatureRequest, add_attachment, attest, create_record, transi
 from core.db import db
 from core.testing import DEFAULT_PASSWORD
 
-pytestmark = pytest.mark.req("A11-07")
+pytestmark = pytest.mark.req("A11-07", "E6-20")  # E6-20: back-ups proven by a restore
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 

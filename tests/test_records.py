@@ -80,7 +80,7 @@ def entries(**where):
     return list(db.session.scalars(stmt))
 
 
-@pytest.mark.req("P11-05", "DI-C2", "DI-C3")
+@pytest.mark.req("P11-05", "DI-C2", "DI-C3", "E6-12")
 def test_create_numbers_gaplessly_and_audits_a_baseline(kapp, people):
     author, *_ = people
     first, second = new_widget(author), new_widget(author, title="Second")
@@ -173,7 +173,7 @@ def test_illegal_unpermitted_and_vetoed_transitions_change_nothing(kapp, people,
     assert not entries(entity_id=str(widget.id), action="transition")
 
 
-@pytest.mark.req("P11-09", "P11-15", "P11-21", "P11-12")
+@pytest.mark.req("P11-09", "P11-15", "P11-21", "P11-12", "A11-15")
 def test_approval_needs_signature_attestation_and_a_different_person(kapp, people, make_user):
     author, approver, _ = people
     widget = new_widget(author)
@@ -240,7 +240,7 @@ def test_a_wrong_signing_password_is_refused_and_counts_towards_lockout(kapp, pe
     assert approver.failed_logins == 0  # lockout counts consecutive failures only
 
 
-@pytest.mark.req("P11-17")
+@pytest.mark.req("P11-17", "A11-15")
 @pytest.mark.backends("sqlite", "postgresql")
 def test_changing_signed_content_invalidates_the_signature(kapp, people):
     author, approver, _ = people
@@ -260,7 +260,8 @@ def test_changing_signed_content_invalidates_the_signature(kapp, people):
     assert signatures_of(widget, valid_only=True) == []
 
 
-@pytest.mark.req("P11-05", "E6-14")
+@pytest.mark.req("P11-05", "E6-14", "E6-12")
+@pytest.mark.backends("sqlite", "postgresql")
 def test_any_field_change_past_draft_needs_a_reason_and_is_audited(kapp, people):
     """Uncontrolled fields (not in the content hash) are still audited changes needing a reason."""
     author, _, _ = people
