@@ -74,13 +74,14 @@ def test_the_admin_form_names_the_missing_fields(client, login, team):
             "site": "__None", "source": "ICH", "external_version": "", "external_date": "",
             "distribution_roles": ""}
     page = client.post(DOCS + "new/", data=form, follow_redirects=True).get_data(as_text=True)
-    assert "external_version: Required for a document of external origin" in page
-    assert "external_date: Required" in page
+    assert "External version: Required for a document of external origin" in page
+    assert "External date: Required" in page  # named by label, not column (external_date)
+    assert "external_version:" not in page
     assert db.session.scalar(select(Document)) is None
     form.update(external_version="R3", external_date="2025-01-06",
                 distribution_roles="nosuchrole")
     page = client.post(DOCS + "new/", data=form, follow_redirects=True).get_data(as_text=True)
-    assert "distribution_roles: No role with the key &#39;nosuchrole&#39;" in page
+    assert "Distribution roles: No role with the key &#39;nosuchrole&#39;" in page
     form.update(distribution_roles="site_monitor, trainee")
     page = client.post(DOCS + "new/", data=form, follow_redirects=True).get_data(as_text=True)
     assert "without spaces" in page and "site_monitor,trainee" in page
