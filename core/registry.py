@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -12,13 +11,13 @@ from core.errors import StartupError, ValidationError
 from core.plugins import CORE_KEY, PluginHost
 from core.records.items import RecordItem
 from core.records.models import Record
+from core.registry_checks import check_workflow
 from core.retention_policy import check_phi_fields, check_retention
 from core.second_person.service import check_declaration as check_critical_fields
 from core.settings import coerce_setting
 from core.specs import (
     LINK_CARDINALITIES,
     SETTING_TYPES,
-    STATE_CATEGORIES,
     AdminLink,
     AdminView,
     AuditEventKind,
@@ -265,7 +264,7 @@ def _build_records(reg: Registry, call) -> None:  # type: ignore[no-untyped-def]
             _check_prefix(plugin, "workflow", workflow.key, "_")
             if workflow.key in reg.workflows:
                 raise StartupError(f"plugin {plugin!r}: workflow {workflow.key!r} declared twice")
-            _check_workflow(plugin, workflow, reg)
+            check_workflow(plugin, workflow, reg)
             reg.workflows[workflow.key] = workflow
     for plugin, result in call("register_record_types"):
         for rt in _items(plugin, "register_record_types", result, RecordType):
@@ -362,50 +361,3 @@ def _python_type(model: type, name: str) -> Any:
         return prop.columns[0].type.python_type
     except NotImplementedError:
         return None
-
-
-def _check_workflow(plugin: str, workflow: Workflow, reg: Registry) -> None:
-    states = set(workflow.states)
-    where = f"plugin {plugin!r}: workflow {workflow.key!r}"
-    if workflow.initial not in states:
-        raise StartupError(f"{where}: initial state {workflow.initial!r} is not a state")
-    _check_categories(where, workflow)
-    names = set()
-    for t in workflow.transitions:
-        if t.name in names:
-            raise StartupError(f"{where}: transition {t.name!r} declared twice")
-        names.add(t.name)
-        for state in (*t.source, t.target):
-            if state not in states:
-                raise StartupError(f"{where}: transition {t.name!r} names unknown state {state!r}")
-        if t.permission not in reg.permissions:
-            raise StartupError(f"{where}: transition {t.name!r} names unknown permission "
-                               f"{t.permission!r}")
-        if t.automatic and t.signature is not None:
-            raise StartupError(f"{where}: transition {t.name!r} is automatic: the system "
-                               "principal cannot sign")
-        if t.signs and t.signature is None:
-            raise StartupError(f"{where}: transition {t.name!r} names the fields it signs but "
-                               "takes no signature")
-        if t.signature is not None and t.signature not in reg.signature_meanings:
-            raise StartupError(f"{where}: transition {t.name!r} names unknown signature meaning "
-                               f"{t.signature!r}")
-
-
-def _check_categories(where: str, workflow: Workflow) -> None:
-    """Every state declares one of the categories the core counts, filters and checks by."""
-    allowed = ", ".join(STATE_CATEGORIES)
-    categories = workflow.categories
-    if not isinstance(categories, Mapping):
-        raise StartupError(f"{where}: categories must map each state to one of {allowed}")
-    unknown = [s for s in categories if s not in workflow.states]
-    if unknown:
-        raise StartupError(f"{where}: categories name unknown state {unknown[0]!r}")
-    for state in workflow.states:
-        category = categories.get(state)
-        if category is None:
-            raise StartupError(f"{where}: state {state!r} declares no category (one of "
-                               f"{allowed})")
-        if category not in STATE_CATEGORIES:
-            raise StartupError(f"{where}: state {state!r} has unknown category {category!r} "
-                               f"(one of {allowed})")
