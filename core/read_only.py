@@ -9,6 +9,7 @@ or service can opt out.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -52,18 +53,19 @@ def _allowed(obj: Any, deleted: bool) -> bool:
     return changed <= BOOKKEEPING[table]
 
 
+def rows_written(session: Any) -> Iterator[tuple[Any, bool]]:
+    """(row, deleted) for every row the pending flush inserts, changes or deletes: what a
+    write guard (read-only mode, plugins awaiting validation) judges."""
+    yield from ((obj, False) for obj in session.new)
+    yield from ((obj, False) for obj in session.dirty if session.is_modified(obj))
+    yield from ((obj, True) for obj in session.deleted)
+
+
 def _refuse_changes(session: Any, _context: Any, _instances: Any) -> None:
     if not is_read_only():
         return
-    for obj in session.new:
-        if not _allowed(obj, deleted=False):
-            raise ReadOnlyError()
-    for obj in session.dirty:
-        if session.is_modified(obj) and not _allowed(obj, deleted=False):
-            raise ReadOnlyError()
-    for obj in session.deleted:
-        if not _allowed(obj, deleted=True):
-            raise ReadOnlyError()
+    if not all(_allowed(obj, deleted) for obj, deleted in rows_written(session)):
+        raise ReadOnlyError()
 
 
 def install() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import event, select
 
 from core.db import db
 from core.errors import CQMSError
+from core.read_only import rows_written
 from core.settings import get_setting
 from core.validation.gate import REQUIRED_SETTING
 from core.validation.inventory import component
@@ -84,9 +85,7 @@ def _refuse_unvalidated_writes(session: Any, _context: Any, _instances: Any) -> 
     if getattr(state, "registry", None) is None:
         return
     owners = state.registry.model_owner
-    touched = {_owner(obj, owners) for obj in [*session.new, *session.deleted,
-                                                *(o for o in session.dirty
-                                                  if session.is_modified(o))]}
+    touched = {_owner(obj, owners) for obj, _deleted in rows_written(session)}
     touched -= {None, "core"}
     if not touched:
         return
