@@ -53,6 +53,7 @@ from core.records.content import state_before_change
 from core.records.items import RecordItem, items_of
 from core.records.links import link_records, linked, links_of, unlink
 from core.records.models import Record
+from core.records.pages import readable_or_404, record_page_url
 from core.records.rules import server_write
 from core.records.service import create_record, may_read, update_record
 from core.second_person.service import critical_field_checks, verify_field
@@ -176,7 +177,9 @@ __all__ = [
     "perform_transition",
     "problem_responses",
     "public",
+    "readable_or_404",
     "record_event",
+    "record_page_url",
     "render_html",
     "requires",
     "requires_any",

@@ -13,7 +13,7 @@ from flask_login import current_user
 from core.db import db, utcnow
 from core.errors import CQMSError, ValidationError
 from core.permissions import may_act_in, requires
-from core.records.service import may_read
+from core.records.pages import readable_or_404, record_page_url
 from core.reviews.access_lines import access_lines, decide_line, undecided
 from core.reviews.models import DECISIONS, AccessReviewLine, PeriodicReview
 from core.reviews.system_report import parse_day, period_of, system_report
@@ -28,28 +28,17 @@ def _user() -> Any:
     return current_user._get_current_object()
 
 
-def _review(review_id: int) -> PeriodicReview:
-    review = db.session.get(PeriodicReview, review_id)
-    if review is None or not may_read(review, _user()):
-        abort(404)
-    return review
-
-
-def record_url(review: PeriodicReview) -> str:
-    return url_for(f"{review.type}.details_view", id=review.id)
-
-
 @blueprint.route(f"/<{INT}:review_id>/access-lines", provide_automatic_options=False)
 @requires(VIEW)
 def lines(review_id: int) -> Any:
-    review = _review(review_id)
+    review = readable_or_404(PeriodicReview, review_id)
     if review.kind != "access":
         abort(404)
     may_decide = review.state == "open" and may_act_in(_user(), PERFORM, review.study)
     return render_template("core/reviews/access_lines.html", review=review,
                            rows=access_lines(review), left=undecided(review),
                            may_decide=may_decide, decisions=DECISIONS,
-                           record_url=record_url(review))
+                           record_url=record_page_url(review))
 
 
 @blueprint.route(f"/access-lines/<{INT}:line_id>/decide", methods=["POST"],
@@ -59,7 +48,7 @@ def decide(line_id: int) -> Any:
     line = db.session.get(AccessReviewLine, line_id)
     if line is None:
         abort(404)
-    review = _review(line.record_id)
+    review = readable_or_404(PeriodicReview, line.record_id)
     back = redirect(url_for(".lines", review_id=review.id) + f"#line-{line.id}")
     try:
         decide_line(line, _user(), request.form.get("decision", ""),

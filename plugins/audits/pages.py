@@ -21,7 +21,8 @@ from core import (
     current_user,
     db,
     may_act_in,
-    may_read,
+    readable_or_404,
+    record_page_url,
     requires,
     scope_clause,
     utcnow,
@@ -50,17 +51,6 @@ VIEW, PLAN, CONDUCT = "audits.view", "audits.plan", "audits.conduct"
 
 def _user() -> Any:
     return current_user._get_current_object()
-
-
-def _readable(model: type, record_id: int) -> Any:
-    record = db.session.get(model, record_id)
-    if record is None or not may_read(record, _user()):
-        abort(404)
-    return record
-
-
-def _page(record: Record) -> str:
-    return url_for(f"{record.type}.details_view", id=record.id)
 
 
 def _posted() -> bool:
@@ -114,7 +104,7 @@ def record_actions(record: Record, user: Any) -> list[RecordAction]:
 @blueprint.route(f"/programmes/<{INT}:programme_id>", provide_automatic_options=False)
 @requires(VIEW)
 def programme(programme_id: int) -> Any:
-    found = _readable(AuditProgramme, programme_id)
+    found = readable_or_404(AuditProgramme, programme_id)
     rows = [(row, queries.auditee_history(row.auditee, _user(), exclude=row.audit_id))
             for row in queries.planned_audits(found)]
     return render_template(
@@ -125,14 +115,14 @@ def programme(programme_id: int) -> Any:
         may_plan=found.state == "draft" and may_act_in(_user(), PLAN, found.study, found.site),
         may_schedule=found.state == "approved" and may_act_in(_user(), PLAN, found.study,
                                                               found.site),
-        record_url=_page(found))
+        record_url=record_page_url(found))
 
 
 @blueprint.route(f"/programmes/<{INT}:programme_id>/plan", methods=["POST"],
                  provide_automatic_options=False)
 @requires(PLAN)
 def plan(programme_id: int) -> Any:
-    found = _readable(AuditProgramme, programme_id)
+    found = readable_or_404(AuditProgramme, programme_id)
     back = url_for(".programme", programme_id=found.id)
     if not _posted():
         return redirect(back)
@@ -149,7 +139,7 @@ def plan(programme_id: int) -> Any:
 @requires(PLAN)
 def schedule(row_id: int) -> Any:
     row = db.session.get(PlannedAudit, row_id)
-    found = _readable(AuditProgramme, row.record_id) if row is not None else abort(404)
+    found = readable_or_404(AuditProgramme, row.record_id) if row is not None else abort(404)
     back = url_for(".programme", programme_id=found.id)
     if not _posted():
         return redirect(back)
@@ -162,7 +152,7 @@ def schedule(row_id: int) -> Any:
 @blueprint.route(f"/audits/<{INT}:audit_id>", provide_automatic_options=False)
 @requires(VIEW)
 def audit(audit_id: int) -> Any:
-    found = _readable(Audit, audit_id)
+    found = readable_or_404(Audit, audit_id)
     user = _user()
     people = User.active_people() if found.state == "planned" else []
     findings = queries.findings_of(found)
@@ -176,14 +166,14 @@ def audit(audit_id: int) -> Any:
         may_plan=found.state == "planned" and may_act_in(user, PLAN, found.study, found.site),
         may_conduct=found.state in services.FIELDWORK and may_act_in(user, CONDUCT, found.study,
                                                                      found.site),
-        record_url=_page(found))
+        record_url=record_page_url(found))
 
 
 @blueprint.route(f"/audits/<{INT}:audit_id>/team", methods=["POST"],
                  provide_automatic_options=False)
 @requires(PLAN)
 def add_member(audit_id: int) -> Any:
-    found = _readable(Audit, audit_id)
+    found = readable_or_404(Audit, audit_id)
     back = url_for(".audit", audit_id=found.id) + "#team"
     if not _posted():
         return redirect(back)
@@ -196,7 +186,7 @@ def add_member(audit_id: int) -> Any:
                  provide_automatic_options=False)
 @requires(PLAN)
 def load_checklist(audit_id: int) -> Any:
-    found = _readable(Audit, audit_id)
+    found = readable_or_404(Audit, audit_id)
     back = url_for(".audit", audit_id=found.id) + "#checklist"
     if not _posted():
         return redirect(back)
@@ -210,7 +200,7 @@ def load_checklist(audit_id: int) -> Any:
 @requires(CONDUCT)
 def answer(answer_id: int) -> Any:
     row = db.session.get(ChecklistAnswer, answer_id)
-    found = _readable(Audit, row.record_id) if row is not None else abort(404)
+    found = readable_or_404(Audit, row.record_id) if row is not None else abort(404)
     back = url_for(".audit", audit_id=found.id) + f"#answer-{answer_id}"
     if not _posted():
         return redirect(back)
@@ -232,7 +222,7 @@ def answer(answer_id: int) -> Any:
                  provide_automatic_options=False)
 @requires(CONDUCT)
 def log_request(audit_id: int) -> Any:
-    found = _readable(Audit, audit_id)
+    found = readable_or_404(Audit, audit_id)
     back = url_for(".audit", audit_id=found.id) + "#requests"
     if not _posted():
         return redirect(back)
@@ -245,7 +235,7 @@ def log_request(audit_id: int) -> Any:
 @requires(CONDUCT)
 def provide(request_id: int) -> Any:
     row = db.session.get(InspectionRequest, request_id)
-    found = _readable(Audit, row.record_id) if row is not None else abort(404)
+    found = readable_or_404(Audit, row.record_id) if row is not None else abort(404)
     back = url_for(".audit", audit_id=found.id) + "#requests"
     if not _posted():
         return redirect(back)
@@ -257,9 +247,9 @@ def provide(request_id: int) -> Any:
                  provide_automatic_options=False)
 @requires(VIEW)
 def report_pdf(audit_id: int) -> Any:
-    found = _readable(Audit, audit_id)
+    found = readable_or_404(Audit, audit_id)
     if not _posted():
-        return redirect(_page(found))
+        return redirect(record_page_url(found))
     return report_pdf_response(found, _user())
 
 
@@ -270,8 +260,8 @@ def report_pdf(audit_id: int) -> Any:
                  provide_automatic_options=False)
 @requires(VIEW)
 def raise_capa(finding_id: int) -> Any:
-    found = _readable(Finding, finding_id)
-    back = _page(found)
+    found = readable_or_404(Finding, finding_id)
+    back = record_page_url(found)
     if not _posted():
         return redirect(back)
     return _done(lambda: services.raise_capa(found, _user()), back,

@@ -20,6 +20,7 @@ from core import (
     db,
     may_read,
     problem_responses,
+    readable_or_404,
     requires,
 )
 from plugins.capa import queries, services, trend
@@ -114,20 +115,13 @@ def _number(record_id: int | None) -> str | None:
     return record.number if record is not None else None
 
 
-def _readable(model: type, record_id: int) -> Any:
-    record = db.session.get(model, record_id)
-    if record is None or not may_read(record, api_user()):
-        abort(404)
-    return record
-
-
 @blp.route(f"{CAPA_PATH}/actions", methods=["GET"])
 @requires("capa.view")
 @blp.response(200, Action(many=True))
 @problem_responses(blp, 401, 403, 404)
 def capa_actions(capa_id: int) -> Any:
     """The CAPA's actions, in the order they were planned."""
-    return queries.actions_of(_readable(Capa, capa_id))
+    return queries.actions_of(readable_or_404(Capa, capa_id))
 
 
 @blp.route(f"{CAPA_PATH}/actions", methods=["POST"])
@@ -137,7 +131,7 @@ def capa_actions(capa_id: int) -> Any:
 @problem_responses(blp, 401, 403, 404, 409, 422)
 def plan_action(body: dict[str, Any], capa_id: int) -> Any:
     """Plan an action (while the CAPA is in planning; 409 afterwards)."""
-    capa = _readable(Capa, capa_id)
+    capa = readable_or_404(Capa, capa_id)
     owner = User.by_username(body["owner"])
     if owner is None or not owner.active or owner.is_service:
         raise ValidationError({"owner": f"No active person with the username {body['owner']!r}."})
@@ -159,7 +153,7 @@ def complete_action(body: dict[str, Any], action_id: int) -> Any:
     action = db.session.get(CapaAction, action_id)
     if action is None:
         abort(404)
-    _readable(Capa, action.record_id)
+    readable_or_404(Capa, action.record_id)
     user = api_user()
     result = None
     if body["result"]:
@@ -178,7 +172,7 @@ def complete_action(body: dict[str, Any], action_id: int) -> Any:
 @problem_responses(blp, 401, 403, 404)
 def event_analysis(event_id: int) -> Any:
     """The lines of the event's root-cause analysis (5 whys, fishbone branches)."""
-    return queries.analysis_of(_readable(QualityEvent, event_id))
+    return queries.analysis_of(readable_or_404(QualityEvent, event_id))
 
 
 @blp.route(f"{EVENT_PATH}/analysis", methods=["POST"])
@@ -188,7 +182,7 @@ def event_analysis(event_id: int) -> Any:
 @problem_responses(blp, 401, 403, 404, 409, 422)
 def add_analysis(body: dict[str, Any], event_id: int) -> Any:
     """Add a line while the event is being investigated (409 otherwise); never changed."""
-    line = services.add_analysis_line(_readable(QualityEvent, event_id), api_user(),
+    line = services.add_analysis_line(readable_or_404(QualityEvent, event_id), api_user(),
                                       body["part"], body["finding"])
     db.session.commit()
     return line

@@ -27,6 +27,8 @@ from core import (
     link_records,
     may_act_in,
     may_read,
+    readable_or_404,
+    record_page_url,
     requires,
     utcnow,
 )
@@ -64,18 +66,6 @@ def _user() -> Any:
     return current_user._get_current_object()
 
 
-def _readable(model: type, record_id: int) -> Any:
-    """The record if the user may read it; anything else does not exist for them (404)."""
-    record = db.session.get(model, record_id)
-    if record is None or not may_read(record, _user()):
-        abort(404)
-    return record
-
-
-def record_page(record: Record) -> str:
-    return url_for(f"{record.type}.details_view", id=record.id)
-
-
 def record_actions(record: Record, user: Any) -> list[RecordAction]:
     """The buttons the record page shows for events and CAPAs."""
     if record.type == "capa_capa":
@@ -106,7 +96,7 @@ def _owner_choices(capa: Capa) -> list[tuple[str, str]]:
 @blueprint.route(f"/capas/<{INT}:capa_id>/actions", provide_automatic_options=False)
 @requires(VIEW)
 def actions(capa_id: int) -> Any:
-    capa = _readable(Capa, capa_id)
+    capa = readable_or_404(Capa, capa_id)
     user = _user()
     form = ActionForm()
     form.owner_id.choices = _owner_choices(capa)
@@ -115,14 +105,14 @@ def actions(capa_id: int) -> Any:
     return render_template(
         "capa/actions.html", capa=capa, rows=queries.actions_of(capa), form=form,
         may_plan=capa.state == "planning" and may_act_in(user, CREATE, capa.study, capa.site),
-        complete_form=CompleteForm(), user=user, record_url=record_page(capa))
+        complete_form=CompleteForm(), user=user, record_url=record_page_url(capa))
 
 
 @blueprint.route(f"/capas/<{INT}:capa_id>/actions", methods=["POST"],
                  provide_automatic_options=False)
 @requires(VIEW)
 def add_action(capa_id: int) -> Any:
-    capa = _readable(Capa, capa_id)
+    capa = readable_or_404(Capa, capa_id)
     form = ActionForm()
     form.owner_id.choices = _owner_choices(capa)
     back = redirect(url_for(".actions", capa_id=capa.id))
@@ -149,7 +139,7 @@ def add_action(capa_id: int) -> Any:
 @requires(VIEW)
 def complete_action(action_id: int) -> Any:
     action = db.session.get(CapaAction, action_id)
-    capa = _readable(Capa, action.record_id) if action is not None else abort(404)
+    capa = readable_or_404(Capa, action.record_id) if action is not None else abort(404)
     form = CompleteForm()
     back = redirect(url_for(".actions", capa_id=capa.id))
     if not form.validate_on_submit():
@@ -190,20 +180,20 @@ def my_actions() -> Any:
 @blueprint.route(f"/events/<{INT}:event_id>/analysis", provide_automatic_options=False)
 @requires(VIEW)
 def analysis(event_id: int) -> Any:
-    event = _readable(QualityEvent, event_id)
+    event = readable_or_404(QualityEvent, event_id)
     user = _user()
     return render_template(
         "capa/analysis.html", event=event, rows=queries.analysis_of(event), form=AnalysisForm(),
         may_add=event.state == "investigating" and may_act_in(user, CREATE, event.study,
                                                              event.site),
-        record_url=record_page(event))
+        record_url=record_page_url(event))
 
 
 @blueprint.route(f"/events/<{INT}:event_id>/analysis", methods=["POST"],
                  provide_automatic_options=False)
 @requires(VIEW)
 def add_analysis(event_id: int) -> Any:
-    event = _readable(QualityEvent, event_id)
+    event = readable_or_404(QualityEvent, event_id)
     form = AnalysisForm()
     back = redirect(url_for(".analysis", event_id=event.id))
     if not form.validate_on_submit():
@@ -226,10 +216,10 @@ def add_analysis(event_id: int) -> Any:
 @requires(CREATE)
 def raise_capa(event_id: int) -> Any:
     """A CAPA addressing the event, in its scope and category; opened for editing."""
-    event = _readable(QualityEvent, event_id)
+    event = readable_or_404(QualityEvent, event_id)
     if not FlaskForm().validate_on_submit():
         flash("The form expired: reload the page and try again.", "error")
-        return redirect(record_page(event))
+        return redirect(record_page_url(event))
     user = _user()
     try:
         capa = create_record("capa_capa", user, reason=f"Raised for {event.number}",
@@ -244,7 +234,7 @@ def raise_capa(event_id: int) -> Any:
     except CQMSError as exc:
         db.session.rollback()
         flash(f"{event.number}: no CAPA was raised: {exc}", "error")
-        return redirect(record_page(event))
+        return redirect(record_page_url(event))
     flash(f"{capa.number} raised for {event.number}: state the problem and plan its actions.",
           "info")
     return redirect(url_for("capa_capa.edit_view", id=capa.id))
@@ -257,7 +247,7 @@ def chain_page(record_id: int) -> Any:
     if not isinstance(record, (Capa, QualityEvent)) or not may_read(record, _user()):
         abort(404)
     return render_template("capa/chain.html", record=record,
-                           steps=chain.chain_of(record, _user()), record_url=record_page(record))
+                           steps=chain.chain_of(record, _user()), record_url=record_page_url(record))
 
 
 @blueprint.route(f"/records/<{INT}:record_id>/chain.pdf", methods=["POST"],
