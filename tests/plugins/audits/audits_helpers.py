@@ -10,19 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from core import (
-    SignatureRequest,
     attest,
     audit_reason,
     create_record,
     db,
-    transition,
-    update_record,
     utcnow,
 )
 from core.audit.models import AuditEntry
 from core.notifications.models import Notification
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD, csrf_token
+from core.testing_records import edit, sig, step  # noqa: F401 - re-exported to the tests
 from plugins.audits import queries, services
 from plugins.audits.models import ChecklistTemplate, Finding
 
@@ -37,10 +35,6 @@ QUESTIONS = ("Is the current ICF in use? | ICF log\n"
              "Is IP stored within its temperature range?")
 
 
-def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
-    return SignatureRequest(password=password)
-
-
 def team(make_user):  # type: ignore[no-untyped-def]
     """The people of ``PEOPLE``, attested (ready to sign), by username."""
     people = {name: make_user(name, role) for name, role in PEOPLE}
@@ -48,12 +42,6 @@ def team(make_user):  # type: ignore[no-untyped-def]
         attest(user, DEFAULT_PASSWORD)
     db.session.commit()
     return people
-
-
-def step(record, name, user, **kwargs):  # type: ignore[no-untyped-def]
-    transition(record, name, user, **kwargs)
-    db.session.commit()
-    return record
 
 
 def refused(record, name, user, error, *words, **kwargs):  # type: ignore[no-untyped-def]
@@ -66,12 +54,6 @@ def refused(record, name, user, error, *words, **kwargs):  # type: ignore[no-unt
         assert word in str(caught.value), str(caught.value)
     assert record.state == state
     return caught.value
-
-
-def edit(record, user, reason="test", **values):  # type: ignore[no-untyped-def]
-    update_record(record, user, expected_version=record.version, reason=reason, **values)
-    db.session.commit()
-    return record
 
 
 def today():  # type: ignore[no-untyped-def]

@@ -16,15 +16,13 @@ from core import (
     create_record,
     db,
     link_records,
-    transition,
-    update_record,
     utcnow,
 )
 from core.audit.models import AuditEntry
 from core.second_person.service import unverified, verify_field
-from core.signatures.service import SignatureRequest
 from core.studies import Site, Study
 from core.testing import DEFAULT_PASSWORD
+from core.testing_records import edit, sig, step  # noqa: F401 - re-exported to the tests
 from plugins.capa import queries, services
 from plugins.capa.models import Capa, QualityEvent
 
@@ -34,10 +32,6 @@ PEOPLE = (("ann", "author"), ("olga", "author"), ("otto", "author"), ("quinn", "
           ("vic", "qa_manager"), ("ivan", "inspector"))
 
 
-def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
-    return SignatureRequest(password=password)
-
-
 def team(make_user):  # type: ignore[no-untyped-def]
     """The people of ``PEOPLE``, attested (ready to sign), by username."""
     people = {name: make_user(name, role) for name, role in PEOPLE}
@@ -45,18 +39,6 @@ def team(make_user):  # type: ignore[no-untyped-def]
         attest(user, DEFAULT_PASSWORD)
     db.session.commit()
     return people
-
-
-def step(record, name, user, **kwargs):  # type: ignore[no-untyped-def]
-    transition(record, name, user, **kwargs)
-    db.session.commit()
-    return record
-
-
-def edit(record, user, reason="test", **values):  # type: ignore[no-untyped-def]
-    update_record(record, user, expected_version=record.version, reason=reason, **values)
-    db.session.commit()
-    return record
 
 
 def verify_critical_data(record, user):  # type: ignore[no-untyped-def]

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import io
 
-from core import SignatureRequest, add_attachment, attest, db, transition
+from core import add_attachment, attest, db
 from core.testing import DEFAULT_PASSWORD
+from core.testing_records import sig, step  # noqa: F401 - re-exported to the tests
 from plugins.documents.services import create_document, create_version, seed_types
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
-    return SignatureRequest(password=password)
 
 
 def people(make_user):  # type: ignore[no-untyped-def]
@@ -44,12 +41,6 @@ def draft(author, type_code="SOP", title="Cleaning of the freezer"):  # type: ig
     version = create_version(document, author)
     db.session.commit()
     return document, version
-
-
-def step(record, name, user, **kwargs):  # type: ignore[no-untyped-def]
-    transition(record, name, user, **kwargs)
-    db.session.commit()
-    return record
 
 
 def to_effective(version, author, reviewer, approver, qa):  # type: ignore[no-untyped-def]

@@ -9,14 +9,13 @@ from sqlalchemy import select
 from core import (
     Record,
     Role,
-    SignatureRequest,
     add_attachment,
     attest,
     audit_reason,
     db,
-    transition,
 )
 from core.testing import DEFAULT_PASSWORD
+from core.testing_records import sig, step  # noqa: F401 - re-exported to the tests
 from plugins.training.models import (
     Curriculum,
     TrainingAssignment,
@@ -37,16 +36,6 @@ def effective(version, people):  # type: ignore[no-untyped-def]
     step(version, "approve", people["bob"], signature=sig())
     step(version, "make_effective", people["quinn"])
     return version
-
-
-def sig(password: str = DEFAULT_PASSWORD) -> SignatureRequest:
-    return SignatureRequest(password=password)
-
-
-def step(record, name, user, **kwargs):  # type: ignore[no-untyped-def]
-    transition(record, name, user, **kwargs)
-    db.session.commit()
-    return record
 
 
 def attested(*users):  # type: ignore[no-untyped-def]
