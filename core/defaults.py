@@ -38,7 +38,7 @@ from core.notifications.reminders import overdue_tasks
 from core.permissions import ADMIN_ACCESS
 from core.plugins import PluginState
 from core.reactions.models import Reaction
-from core.records.models import Counter, Record, RecordLink
+from core.records.models import Counter, NumberClaim, Record, RecordLink
 from core.records.numbering import next_number
 from core.reviews import workflow as reviews
 from core.reviews.models import AccessReviewLine, PeriodicReview, StudyReviewPlan
@@ -233,6 +233,7 @@ def register_models() -> list[type]:
         AuditCheckpoint,
         Record,
         Counter,
+        NumberClaim,
         RecordLink,
         Signature,
         SignatureAttestation,

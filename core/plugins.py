@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
-from flask import g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import Boolean, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -24,11 +23,11 @@ from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import ConflictError, StartupError, ValidationError
 from core.settings import refuse_direct_change
 from core.specs import PluginInfo
-from core.stamps import kept
+from core.stamps import forget_for_use, kept_for_use
 
 ENTRY_POINT_GROUP = "cqms.plugins"
 CORE_KEY = "core"
-PLUGIN_STATES = "cqms_plugin_states"  # session.info: (transaction, states) outside requests
+PLUGIN_STATES = "cqms_plugin_states"  # g / session.info slot of the states (core.stamps)
 log = logging.getLogger("cqms.plugins")
 
 
@@ -204,19 +203,9 @@ class PluginHost:
     # -- enabled state ----------------------------------------------------------------------
 
     def _stored_states(self) -> dict[str, bool]:
-        """Kept by the process while no plugin was switched (core.stamps), read once per
-        request; outside one (CLI, scheduler) read once per transaction."""
-        if has_request_context():
-            if "cqms_plugin_states" not in g:
-                g.cqms_plugin_states = kept("plugins").get("states", _read_states)
-            return g.cqms_plugin_states
-        session = db.session()
-        cached = session.info.get(PLUGIN_STATES)
-        if cached is not None and cached[0] is session.get_transaction():
-            return cached[1]
-        states = _read_states()
-        session.info[PLUGIN_STATES] = (session.get_transaction(), states)
-        return states
+        """Kept by the process while no plugin was switched (core.stamps), looked up once per
+        request; outside one (CLI, scheduler) once per transaction."""
+        return kept_for_use("plugins", PLUGIN_STATES, _read_states)
 
     def is_enabled(self, key: str) -> bool:
         if key == CORE_KEY:
@@ -272,9 +261,7 @@ class PluginHost:
                                   getattr(approved_change, "id", None))
             if enabled:  # a plugin enabled after `cqms db upgrade` gets its first list entries
                 self.hook_of(key, "seed_reference_data")()
-        if has_request_context():
-            g.pop("cqms_plugin_states", None)
-        db.session.info.pop(PLUGIN_STATES, None)
+        forget_for_use(PLUGIN_STATES)
         return True
 
     def owner_of(self, name: str) -> str | None:

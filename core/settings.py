@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import current_app
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,9 +14,11 @@ from core.config_versions import record_config_version
 from core.db import Base, UTCDateTime, db, utcnow
 from core.errors import ConflictError, ValidationError
 from core.specs import SETTING_TYPES, SettingSpec
+from core.stamps import forget_for_use, kept_for_use
 
 # With this on, configuration changes go through an approved configuration change (P11-13).
 APPROVAL_REQUIRED = "core.config_approval_required"
+SETTINGS_SLOT = "cqms_settings"  # g / session.info slot of the stored values (core.stamps)
 PROPOSE_HINT = "propose a change (System > Configuration change > Create) instead"
 
 
@@ -60,13 +62,15 @@ def coerce_setting(spec: SettingSpec, raw: Any) -> Any:
     return value
 
 
+def _read_values() -> dict[str, Any]:
+    with db.session.no_autoflush:
+        return {s.key: json.loads(s.value) for s in db.session.scalars(select(Setting))}
+
+
 def _stored_values() -> dict[str, Any]:
-    if has_request_context() and "cqms_settings" in g:
-        return g.cqms_settings
-    values = {s.key: json.loads(s.value) for s in db.session.scalars(select(Setting))}
-    if has_request_context():
-        g.cqms_settings = values
-    return values
+    """Kept by the process while no setting changed (core.stamps), looked up once per request;
+    outside one once per transaction."""
+    return kept_for_use("settings", SETTINGS_SLOT, _read_values)
 
 
 def get_setting(key: str) -> Any:
@@ -107,6 +111,5 @@ def set_setting(key: str, raw: Any, *, approved_change: Any = None) -> Any:
         row.value = encoded
     if changed:
         record_config_version("setting", key, old, value, getattr(approved_change, "id", None))
-    if has_app_context() and has_request_context():
-        g.pop("cqms_settings", None)
+    forget_for_use(SETTINGS_SLOT)
     return value

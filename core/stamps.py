@@ -25,6 +25,7 @@ STAMPED = {
     "grants": ("core_user_role", "core_role", "core_role_permission", "core_permission",
                "core_site"),
     "plugins": ("core_plugin_state",),
+    "settings": ("core_setting",),
 }
 STAMPS = "cqms_change_stamps"  # g: this request's stamps
 
@@ -74,14 +75,34 @@ def _install(_metadata: object, connection: Connection, **_kw: object) -> None:
 event.listen(Base.metadata, "after_create", _install)
 
 
+def _in_transaction(slot: str) -> Any:
+    """What was kept in ``slot`` for the session's current transaction (outside requests)."""
+    session = db.session()
+    cached = session.info.get(slot)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]
+    return None
+
+
+def _keep_in_transaction(slot: str, value: Any) -> None:
+    session = db.session()
+    session.info[slot] = (session.get_transaction(), value)
+
+
 def current_stamps() -> dict[str, int]:
-    """Every stamp: read once per request; outside one (CLI, scheduler) at every call."""
-    if has_request_context() and STAMPS in g:
-        return g.get(STAMPS)
+    """Every stamp: read once per request; outside one (CLI, scheduler, jobs) once per
+    transaction."""
+    if has_request_context():
+        if STAMPS in g:
+            return g.get(STAMPS)
+    elif (stamps := _in_transaction(STAMPS)) is not None:
+        return stamps
     with db.session.no_autoflush:
         stamps = dict(db.session.execute(select(ChangeStamp.key, ChangeStamp.value)).all())
     if has_request_context():
         setattr(g, STAMPS, stamps)
+    else:
+        _keep_in_transaction(STAMPS, stamps)
     return stamps
 
 
@@ -120,6 +141,27 @@ class KeptData:
             if self.stamp == stamp:
                 self.items[item] = value
         return value
+
+
+def kept_for_use(key: str, slot: str, load: Callable[[], T]) -> T:
+    """``load()``'s value as the process keeps it under stamp ``key`` (``KeptData``), looked
+    up once per request (in ``g.<slot>``) or, outside one, once per transaction."""
+    if has_request_context():
+        if slot not in g:
+            setattr(g, slot, kept(key).get(slot, load))
+        return getattr(g, slot)
+    value = _in_transaction(slot)
+    if value is None:
+        value = kept(key).get(slot, load)
+        _keep_in_transaction(slot, value)
+    return value
+
+
+def forget_for_use(slot: str) -> None:
+    """This request's or transaction's ``slot`` is stale (changed by the current transaction)."""
+    if has_request_context():
+        g.pop(slot, None)
+    db.session.info.pop(slot, None)
 
 
 def kept(key: str) -> KeptData:

@@ -57,7 +57,7 @@ def assert_one_line_error(status, err, fragment):
 def test_upgrade_is_repeatable_and_seeds_roles(cqms):
     status, out, _ = cqms("db", "upgrade")
     assert status == 0
-    assert out.startswith("database at audits_0003, capa_0003, core_0015, documents_0005, "
+    assert out.startswith("database at audits_0003, capa_0003, core_0016, documents_0005, "
                           "training_0002;")
     assert "10 new roles" in out
     status, out, _ = cqms("db", "upgrade")

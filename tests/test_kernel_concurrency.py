@@ -228,13 +228,18 @@ def test_concurrent_creations_number_gaplessly_and_the_chain_holds(
 
     outcomes, elapsed = pool.run("create_job", tmp_path, lambda n: (user.id, creates))
 
-    # What each worker saw: its own numbers strictly increase, and no number is handed out twice.
+    # What each worker saw: no number is handed out twice, and its own numbers increase, except
+    # (PostgreSQL) a number a rolled back creation handed back, which the next creation takes.
     seen = Counter()
+    late = 0
     for worker, result in outcomes.items():
         numbers = result["numbers"]
         assert len(numbers) == creates
-        assert numbers == sorted(numbers), f"worker {worker} got numbers out of order"
+        late += sum(1 for i, n in enumerate(numbers) if i and n < max(numbers[:i]))
+        if cqms_backend == "sqlite":
+            assert numbers == sorted(numbers), f"worker {worker} got numbers out of order"
         seen.update(numbers)
+    assert late <= WORKERS * (creates // ROLLBACK_EVERY)
     assert [n for n, c in seen.items() if c > 1] == []
     # What the database holds: numbers 1..total exactly, and the counter agrees.
     rows = db.session.execute(select(Record.number, Record.title).where(

@@ -1,4 +1,5 @@
-"""``core_record`` (the controlled item), the gapless number counters and typed record links."""
+"""``core_record`` (the controlled item), the gapless number counters and their claims, and typed
+record links."""
 
 from __future__ import annotations
 
@@ -114,6 +115,21 @@ class Counter(Base):
     record_type: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(8), default="")
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NumberClaim(Base):
+    """A number drawn from its counter on PostgreSQL by a creation that has not committed yet.
+
+    The creating transaction deletes its claim, so a committed record leaves none; a claim left
+    behind (the creation rolled back, or its process died) is given to the next creation of
+    the type (core.records.numbering)."""
+
+    __tablename__ = "core_number_claim"
+
+    record_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RecordLink(Base):

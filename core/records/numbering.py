@@ -1,33 +1,132 @@
 """Gapless human numbers (``CAPA-2026-0001``) from a counter row, never a sequence.
 
-The counter is incremented with an atomic upsert inside the creating transaction, so a rolled
-back creation gives its number back and two concurrent creators queue on the row lock.
+SQLite (one writer at a time): the counter is incremented with an atomic upsert inside the
+creating transaction, so a rolled back creation gives its number back.
+
+PostgreSQL: holding the counter's row lock until the creation commits would make every creation
+of a type wait for the one before it. Instead the number is *claimed* in a statement of its own,
+committed at once (the counter's lock is held for that statement only), and the creating
+transaction deletes its claim. A committed record therefore leaves no claim; a claim that is
+still there belongs to a creation in flight (its row is locked by the deletion) or to one that
+never committed. A rolled back creation hands its claim back at once; one whose process died
+leaves it for ``CLAIM_LEASE_SECONDS``. The next creation of the type takes the lowest claim left
+behind before drawing a new number, so numbers stay gapless (one taken late comes after higher
+ones). docs/decisions.md ("Numbering without a lock held to commit") has the reasoning.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from sqlalchemy import delete, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
-from core.records.models import Counter
+from core.records.models import Counter, NumberClaim
 from core.specs import RecordType
 
+log = logging.getLogger(__name__)
+CLAIM_LEASE_SECONDS = 60
+CLAIMS = "cqms_number_claims"  # session.info: the claims this transaction holds
 
-def _upsert(dialect: str):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Counter)
+# One statement, its own transaction: reuse the lowest claim nobody holds and older than the
+# lease, else bump the counter and claim its new value. The claim's commit need not wait for the
+# disk: the creation's own (synchronous) commit flushes the log past it, and a claim lost in a
+# crash only gives back a number nothing committed under.
+_CLAIM = text("""
+WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
+reused AS (
+  UPDATE core_number_claim SET claimed_at = now()
+  WHERE (record_type, period, value) IN (
+    SELECT record_type, period, value FROM core_number_claim
+    WHERE record_type = :type AND period = :period
+      AND claimed_at < now() - make_interval(secs => :lease)
+    ORDER BY value LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING value),
+bumped AS (
+  INSERT INTO core_counter (record_type, period, value)
+  SELECT :type, :period, 1 WHERE NOT EXISTS (SELECT 1 FROM reused)
+  ON CONFLICT (record_type, period) DO UPDATE SET value = core_counter.value + 1
+  RETURNING value),
+fresh AS (
+  INSERT INTO core_number_claim (record_type, period, value, claimed_at)
+  SELECT :type, :period, value, now() FROM bumped
+  RETURNING value)
+SELECT value FROM reused, quick UNION ALL SELECT value FROM fresh, quick
+""")
+# A claim handed back: older than any lease, so the next creation takes it.
+_RELEASE = text("UPDATE core_number_claim SET claimed_at = TIMESTAMPTZ '2000-01-01 00:00:00Z' "
+                "WHERE record_type = :type AND period = :period AND value = :value")
+
+
+def _engine(session: Any = None) -> Engine:
+    bind = (session or db.session).get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _claim(type_key: str, period: str) -> int:
+    """A number of the type's counter, claimed in a transaction of its own; the current
+    transaction deletes the claim (and holds its row until it ends)."""
+    with _engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        value = int(conn.execute(_CLAIM, {"type": type_key, "period": period,
+                                          "lease": CLAIM_LEASE_SECONDS}).scalar_one())
+    db.session.execute(delete(NumberClaim).where(
+        NumberClaim.record_type == type_key, NumberClaim.period == period,
+        NumberClaim.value == value))
+    db.session.info.setdefault(CLAIMS, []).append((type_key, period, value))
+    return value
+
+
+def _bump(type_key: str, period: str, dialect: str) -> int:
+    """The counter incremented inside the current transaction (SQLite)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (insert(Counter).values(record_type=type_key, period=period, value=1)
+            .on_conflict_do_update(index_elements=["record_type", "period"],
+                                   set_={"value": Counter.value + 1})
+            .returning(Counter.value))
+    return int(db.session.execute(stmt).scalar_one())
 
 
 def next_number(record_type: RecordType) -> str:
     period = str(utcnow().year) if record_type.number_per_year else ""
     dialect = db.session.get_bind().dialect.name
-    stmt = (
-        _upsert(dialect)
-        .values(record_type=record_type.key, period=period, value=1)
-        .on_conflict_do_update(
-            index_elements=["record_type", "period"], set_={"value": Counter.value + 1}
-        )
-        .returning(Counter.value)
-    )
-    value = db.session.execute(stmt).scalar_one()
+    if dialect == "postgresql":
+        value = _claim(record_type.key, period)
+    else:
+        value = _bump(record_type.key, period, dialect)
     parts = [record_type.number_prefix, period, f"{value:0{record_type.number_digits}d}"]
     return "-".join(p for p in parts if p)
+
+
+def _forget_claims(session: Session) -> None:
+    session.info.pop(CLAIMS, None)
+
+
+def _hand_back_claims(session: Session) -> None:
+    """After a rollback: this transaction's claims are free for the next creation now."""
+    claims: list[tuple[str, str, int]] = session.info.pop(CLAIMS, [])
+    if not claims:
+        return
+    try:
+        with _engine(session).connect().execution_options(
+                isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(_RELEASE, [{"type": t, "period": p, "value": v} for t, p, v in claims])
+    except Exception:  # noqa: BLE001 - the lease frees them later
+        log.warning("number claims %s not handed back; free after %s s", claims,
+                    CLAIM_LEASE_SECONDS, exc_info=True)
+
+
+def install() -> None:
+    from flask_sqlalchemy.session import Session as FlaskSession
+
+    listeners: tuple[tuple[str, Any], ...] = (("after_commit", _forget_claims),
+                                              ("after_rollback", _hand_back_claims))
+    for name, fn in listeners:
+        if not event.contains(FlaskSession, name, fn):
+            event.listen(FlaskSession, name, fn)
+
+
+install()
