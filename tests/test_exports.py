@@ -303,7 +303,7 @@ def test_certified_copy_round_trip(app, client, login, widget, tmp_path, cqms):
     bundle = tmp_path / "copy.zip"
     bundle.write_bytes(response.data)
     status, out, _ = cqms("verify-bundle", str(bundle), "--key", str(key_path()))
-    assert status == 0
+    assert status == 0, out
     assert out.startswith(f"OK {len(files)} files, {len(entries)} audit entries chained, "
                           "manifest MAC and 2 signature MAC(s) verified")
     status, out, _ = cqms("verify-bundle", str(bundle))

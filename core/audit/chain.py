@@ -177,6 +177,22 @@ def _new_ids(connection: Connection, count: int, head_seq: int) -> list[int]:
         select(DbSequence(ID_SEQUENCE).next_value()).select_from(series)).scalars())
 
 
+def _head_and_ids(connection: Connection, chain: int,
+                  count: int) -> tuple[tuple[int, str], list[int]]:
+    """PostgreSQL, the chain held: its head and ``count`` new ids in one round trip. The
+    statement's snapshot is taken after the lock was granted, so it sees the head the previous
+    holder committed, and the ids drawn now come after that holder's."""
+    newest = (select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.chain == chain)
+              .order_by(AuditEntry.id.desc()).limit(1).subquery())
+    series = func.generate_series(1, count).table_valued("n")
+    rows = connection.execute(
+        select(DbSequence(ID_SEQUENCE).next_value(), newest.c.id, newest.c.hash)
+        .select_from(series).outerjoin(newest, text("true"))).all()
+    head_id, head_hash = rows[0][1], rows[0][2]
+    head = (head_id, head_hash) if head_id is not None else (0, genesis(chain))
+    return head, sorted(row[0] for row in rows)
+
+
 def append(connection: Connection, entries: Sequence[dict[str, Any]],
            session_info: dict[str, Any] | None = None) -> list[int]:
     """Link and insert ``entries`` in order on a chain this transaction holds; returns their
@@ -190,11 +206,16 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]],
     chain = session_info.get(HELD) if session_info is not None else None
     if chain is None or chain not in heads:
         chain = hold_chain(connection, chain_count(connection))
-        heads[chain] = chain_head(connection, chain)
         if session_info is not None:
             session_info[HELD] = chain
+        if connection.dialect.name == "postgresql":
+            heads[chain], ids = _head_and_ids(connection, chain, len(entries))
+        else:
+            heads[chain] = chain_head(connection, chain)
+            ids = _new_ids(connection, len(entries), heads[chain][0])
+    else:
+        ids = _new_ids(connection, len(entries), heads[chain][0])
     seq, prev = heads[chain]
-    ids = _new_ids(connection, len(entries), seq)
     rows = []
     for entry, seq in zip(entries, ids, strict=True):
         row = {name: entry.get(name) for name in CHAINED_FIELDS if name != "id"}

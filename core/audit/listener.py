@@ -125,6 +125,36 @@ def _as_event(obj: Any, kind: str, rows: list[dict[str, Any]]) -> dict[str, Any]
                                                        ensure_ascii=False)}
 
 
+@cache
+def derived_columns(mapper: Any) -> frozenset[str]:
+    """Columns the trail carries without rows of their own, so neither written at creation nor
+    compared by the reconciler: the primary key (each entry's entity id), the version and
+    updated-at stamps the ORM keeps (each entry's version and time), and the columns whose
+    updates other entries carry (``__audit_updates_elsewhere__``: a record's content hash,
+    recomputed from its content; who updated it, each entry's actor), except a record's state,
+    which its creation states."""
+    names = {column.key for column in mapper.primary_key}
+    names |= {attr.key for attr in mapper.column_attrs
+              if attr.columns[0].onupdate is not None or attr.columns[0] is mapper.version_id_col}
+    names |= set(getattr(mapper.class_, "__audit_updates_elsewhere__", ())) - {"state"}
+    return frozenset(names)
+
+
+def _empty_by_default(column: Any, value: Any) -> bool:
+    """An empty text the column defaults to (in Python, not on the server): like a None, the
+    creation need not state it, and the reconciler still finds any other value set later."""
+    default = column.default
+    return (value == "" and column.server_default is None and default is not None
+            and default.is_scalar and default.arg == "")
+
+
+def unstated_at_create(mapper: Any) -> dict[str, str]:
+    """The empty texts a creation leaves unstated (``_empty_by_default``): what a reader of the
+    trail takes such a column to hold until an update says otherwise."""
+    return {attr.key: "" for attr in mapper.column_attrs
+            if attr.key not in derived_columns(mapper) and _empty_by_default(attr.columns[0], "")}
+
+
 def _field_rows(session: Session, obj: Any, action: str) -> list[dict[str, Any]]:
     state = inspect(obj)
     mapper = state.mapper
@@ -132,6 +162,8 @@ def _field_rows(session: Session, obj: Any, action: str) -> list[dict[str, Any]]
     ignore = getattr(obj, "__audit_ignore__", frozenset())
     if action == "update":
         ignore = ignore | getattr(obj, "__audit_updates_elsewhere__", frozenset())
+    elif action == "create":
+        ignore = ignore | derived_columns(mapper)
     entity_id = ",".join(format_value(v) or "" for v in mapper.primary_key_from_instance(obj))
     version = getattr(obj, "version", None)
     entity_version = version if isinstance(version, int) else None
@@ -143,7 +175,7 @@ def _field_rows(session: Session, obj: Any, action: str) -> list[dict[str, Any]]
         column = attr.columns[0]
         if action == "create":
             old, new = None, state.dict.get(key)
-            if new is None:
+            if new is None or _empty_by_default(column, new):
                 continue
         elif action == "delete":
             old, new = state.dict.get(key), None

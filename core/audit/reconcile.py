@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlalchemy.sql import Select
 
-from core.audit.listener import format_value
+from core.audit.listener import derived_columns, format_value
 from core.audit.models import AuditEntry
 from core.audit.verify import Finding
 from core.db import Base
@@ -150,14 +150,6 @@ def _same(column: Any, expected: str | None, actual: Any, redacted: bool) -> boo
     return False
 
 
-def _bookkeeping(mapper: Mapper[Any]) -> set[str]:
-    names = {attr.key for attr in mapper.column_attrs if attr.columns[0].onupdate is not None}
-    if mapper.version_id_col is not None:
-        names |= {attr.key for attr in mapper.column_attrs
-                  if attr.columns[0] is mapper.version_id_col}
-    return names
-
-
 def _defaulted(column: Any, value: Any) -> bool:
     if column.server_default is not None:
         return True
@@ -205,9 +197,7 @@ def reconcile_audited_rows(connection: Connection, report: Any) -> None:
         table = mapper.local_table.name
         ignore = getattr(mapper.class_, "__audit_ignore__", frozenset())
         redact = getattr(mapper.class_, "__audit_redact__", frozenset())
-        elsewhere = set(getattr(mapper.class_, "__audit_updates_elsewhere__", ())) - {"state"}
-        skip = (set(ignore) | elsewhere | {c.key for c in mapper.primary_key}
-                | _bookkeeping(mapper))
+        skip = set(ignore) | derived_columns(mapper)
         attrs = [attr for attr in mapper.column_attrs if attr.key not in skip]
         for row in _rows(connection, mapper):
             entity_id = ",".join(format_value(row[c.key]) or "" for c in mapper.primary_key)

@@ -164,8 +164,9 @@ Made {utc_iso(now)} by {who} with CQMS, {active_version().label}. Times are UTC 
 record.json         the record's current fields and whether each changed since its original entry
 versions.json       every version, rebuilt from the audit trail (original entry + each change)
 audit-trail.json    the record's audit entries (and those of its files, signatures and links),
-                    each with prev_hash and hash: hash = SHA-256("cqms.audit.v1" NUL prev_hash NUL
-                    canonical JSON of the entry)
+                    each with its chain, prev_hash and hash: hash = HMAC-SHA256(the deployment's
+                    integrity key, "audit-entry" NUL prev_hash NUL canonical JSON of the entry);
+                    trails from before the key: SHA-256("cqms.audit.v1" NUL prev_hash NUL ...)
 signatures.json     electronic signatures: printed name, UTC time, meaning, signed version, MAC
 links.json          links to and from other records
 items.json          rows the record owns (checklist answers, action lines...)

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 
 from core.attachments.models import Attachment
 from core.audit.chain import CHAINED_FIELDS
-from core.audit.listener import _class_for_table, format_value
+from core.audit.listener import _class_for_table, format_value, unstated_at_create
 from core.audit.models import AuditEntry
 from core.audit.reconcile import LABELLED_ID
 from core.db import db
@@ -87,11 +87,12 @@ def utc_iso(value: datetime) -> str:
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     """An entry as chained (its keyed hash is computed over this dict), plus its
-    links in the chain."""
+    links in the chain and the chain it is on."""
     data = {name: getattr(entry, name) for name in CHAINED_FIELDS}
     data["at"] = utc_iso(entry.at)
     data["prev_hash"] = entry.prev_hash
     data["hash"] = entry.hash
+    data["chain"] = entry.chain
     return data
 
 
@@ -121,6 +122,10 @@ def reconstruct_versions(record: Record, entries: list[AuditEntry]) -> list[Vers
     own = _own(record, entries)
     last = max([record.version or 1, *(e.entity_version or 1 for e in own)])
     versions = {n: Version(n) for n in range(1, last + 1)}
+    # What the creation leaves unstated: the record's id (each entry's entity id), empty texts.
+    mapper = record.__mapper__
+    versions[1].values = {**{c.key: audit_text(record, c.key) for c in mapper.primary_key},
+                          **unstated_at_create(mapper)}
     for entry in own:
         version = versions.get(entry.entity_version or 0)
         if version is None:

@@ -163,7 +163,10 @@ def _check_chain(entries: Any, manifest: dict[str, Any], key: bytes | None) -> i
         if previous is not None:
             if seq <= previous["id"]:
                 raise Problem(f"audit-trail.json: entry seq {seq} is out of order")
-            if seq == previous["id"] + 1 and entry["prev_hash"] != previous["hash"]:
+            # Adjacent ids on one chain are adjacent links (copies made before the trail had
+            # several chains name none: chain 0).
+            if (seq == previous["id"] + 1 and entry.get("chain", 0) == previous.get("chain", 0)
+                    and entry["prev_hash"] != previous["hash"]):
                 raise Problem(f"audit-trail.json: entry seq {seq} does not link to seq "
                               f"{previous['id']} (chain broken)")
         previous = entry
