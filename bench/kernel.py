@@ -3,8 +3,12 @@ CQMS_TEST_POSTGRES_URL is set.
 
 (a) audited update of 3 fields of a controlled record (``update_record``: version check,
     content hash, per-field audit entries in the hash chain) vs the same ORM update in a bare
-    session with no listeners: the ratio is the price of compliance (target <= 1.5x);
-(b) record creates per second with gapless numbering;
+    session with no listeners (goal: <= 1.3x), and vs the *floor*: the bare update plus the
+    writes any audit trail kept in the same transaction cannot avoid (the record's version and
+    content hash, one audit row into a table shaped and indexed like the trail), which shows
+    how much of the distance is the database's and how much ours;
+(b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%);
+(c) statements per audited update and create, and per bare one;
 (d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
     the same rows, each timed from a barrier: throughput ratios, duplicate and missing numbers,
     the audit chains verified.
@@ -22,7 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bench import backends, build_app, timed_from_barrier
@@ -32,6 +47,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 UPDATES = 300
 UPDATE_ROUNDS = 6
 CREATES = 300
+CREATE_ROUNDS = 6
 PROCESSES = 8
 CREATES_PER_PROCESS = 100
 
@@ -103,54 +119,178 @@ def _bench_user():  # type: ignore[no-untyped-def]
     return user
 
 
+def _floor_trail(engine):  # type: ignore[no-untyped-def]
+    """A table with the audit trail's columns, keys and indexes (not the trail: nothing chains
+    or verifies it), for the floor's one audit row."""
+    from core.audit.models import AuditEntry
+
+    source = AuditEntry.__table__
+    table = Table("bench_floor_trail", MetaData(), *[
+        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in source.columns])
+    for index in source.indexes:
+        Index(index.name.replace(source.name, table.name),
+              *[table.c[c.name] for c in index.columns], unique=index.unique)
+    UniqueConstraint(table.c.hash)
+    table.create(engine, checkfirst=True)
+    return table
+
+
+def _floor_row(n: int, record_id: int, user_id: int) -> dict[str, Any]:
+    from core.db import utcnow
+
+    return {"chain": 0, "at": utcnow(), "actor_id": user_id, "actor_name": "Bench User (bencher)",
+            "action": "update", "entity_type": "bench_item", "entity_id": str(record_id),
+            "field": "alpha", "old_value": f"x{n - 1}", "new_value": f"x{n}", "reason": "",
+            "request_id": "", "ip": "", "client": "", "entity_version": n,
+            "prev_hash": f"{n - 1:064x}", "hash": f"{n:064x}"}
+
+
 def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Interleaved rounds of audited and bare updates of the same row; medians per update, so a
-    burst of machine noise hits one round rather than one side."""
+    """Interleaved rounds of audited, bare and floor updates of the same row; medians per
+    update, so a burst of machine noise hits one round rather than one side."""
     from statistics import median
 
     from core import create_record, update_record
     from core.db import db
 
-    audited_rounds, bare_rounds = [], []
+    per_round = UPDATES // UPDATE_ROUNDS
+    audited_rounds, bare_rounds, floor_rounds = [], [], []
     with app.app_context():
         user = _bench_user()
         record = create_record("bench_item", user, title="t", alpha="a", beta="b", gamma="c")
         db.session.commit()
-        record_id = record.id
+        record_id, user_id = record.id, user.id
         db.session.rollback()
+        trail = _floor_trail(db.engine)
+        written = iter(range(1, 10**9))
         # The same ORM update without any listener: a bare SQLAlchemy session on the engine.
         with Session(db.engine) as bare:
             item = bare.get(BenchItem, record_id)
             bare.commit()
             for round_no in range(UPDATE_ROUNDS):
                 start = time.perf_counter()
-                for i in range(UPDATES // UPDATE_ROUNDS):
+                for i in range(per_round):
                     update_record(record, user, expected_version=record.version,
                                   alpha=f"a{round_no}.{i}", beta=f"b{i}", gamma=f"c{i}")
                     db.session.commit()
-                audited_rounds.append((time.perf_counter() - start) / (UPDATES // UPDATE_ROUNDS))
+                audited_rounds.append((time.perf_counter() - start) / per_round)
                 db.session.rollback()  # end the read transaction (SQLite: it holds the write lock)
                 start = time.perf_counter()
-                for i in range(UPDATES // UPDATE_ROUNDS):
+                for i in range(per_round):
                     item.alpha, item.beta, item.gamma = f"x{round_no}.{i}", f"y{i}", f"z{i}"
                     bare.commit()
-                bare_rounds.append((time.perf_counter() - start) / (UPDATES // UPDATE_ROUNDS))
-    audited, plain = median(audited_rounds), median(bare_rounds)
-    return {"audited_ms": audited * 1000, "bare_ms": plain * 1000, "ratio": audited / plain}
+                bare_rounds.append((time.perf_counter() - start) / per_round)
+                start = time.perf_counter()
+                for i in range(per_round):
+                    n = next(written)
+                    item.alpha, item.beta, item.gamma = f"f{round_no}.{i}", f"g{i}", f"h{i}"
+                    item.content_hash = f"{n:064x}"
+                    bare.execute(insert(trail), [_floor_row(n, record_id, user_id)])
+                    bare.commit()
+                floor_rounds.append((time.perf_counter() - start) / per_round)
+    audited, plain, floor = median(audited_rounds), median(bare_rounds), median(floor_rounds)
+    return {"audited_ms": audited * 1000, "bare_ms": plain * 1000, "ratio": audited / plain,
+            "floor_ms": floor * 1000, "floor_ratio": floor / plain,
+            "ratio_to_floor": audited / floor}
+
+
+def _bare_item(session: Session, user_id: int, title: str) -> None:
+    session.add(BenchItem(number=f"BARE-{os.getpid()}-{title}", title=title, state="draft",
+                          owner_id=user_id, version=1, content_hash="0" * 64,
+                          created_by_id=user_id, updated_by_id=user_id, alpha="a"))
+    session.commit()
 
 
 def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Interleaved rounds of numbered creates and of bare ORM inserts of the same rows."""
+    from statistics import median
+
     from core import create_record
     from core.db import db
 
+    per_round = CREATES // CREATE_ROUNDS
+    audited_rounds, bare_rounds = [], []
     with app.app_context():
         user = _bench_user()
-        start = time.perf_counter()
-        for i in range(CREATES):
-            create_record("bench_item", user, title=f"item {i}", alpha="a")
+        user_id = user.id
+        db.session.commit()
+        with Session(db.engine) as bare:
+            for round_no in range(CREATE_ROUNDS):
+                start = time.perf_counter()
+                for i in range(per_round):
+                    create_record("bench_item", user, title=f"item {round_no}.{i}", alpha="a")
+                    db.session.commit()
+                audited_rounds.append(per_round / (time.perf_counter() - start))
+                db.session.rollback()
+                start = time.perf_counter()
+                for i in range(per_round):
+                    _bare_item(bare, user_id, f"{round_no}.{i}")
+                bare_rounds.append(per_round / (time.perf_counter() - start))
+    audited, plain = median(audited_rounds), median(bare_rounds)
+    return {"creates_per_s": audited, "bare_creates_per_s": plain,
+            "create_share_of_bare": audited / plain}
+
+
+def count_statements(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Statements sent for one audited update and one numbered create (after warm-up, as in the
+    timed loops), and for their bare counterparts, COMMIT included (and SQLite's BEGIN
+    IMMEDIATE; psycopg sends PostgreSQL's BEGIN itself)."""
+    from core import create_record, update_record
+    from core.db import db
+
+    sent: list[str] = []
+
+    def seen(*_args: Any) -> None:
+        sent.append("")
+
+    def counted(action) -> int:  # type: ignore[no-untyped-def]
+        sent.clear()
+        for name in ("before_cursor_execute", "commit"):
+            event.listen(db.engine, name, seen)
+        try:
+            action()
+        finally:
+            for name in ("before_cursor_execute", "commit"):
+                event.remove(db.engine, name, seen)
+        return len(sent)
+
+    with app.app_context():
+        user = _bench_user()
+        record = create_record("bench_item", user, title="t", alpha="a")
+        db.session.commit()
+        user_id, record_id = user.id, record.id
+        counts = {}
+        values = iter(range(10**9))
+
+        def audited_update() -> None:
+            n = next(values)
+            update_record(record, user, expected_version=record.version, alpha=f"b{n}",
+                          beta=f"c{n}", gamma=f"d{n}")
             db.session.commit()
-        elapsed = time.perf_counter() - start
-    return {"creates_per_s": CREATES / elapsed}
+
+        def audited_create() -> None:
+            create_record("bench_item", user, title="counted", alpha="a")
+            db.session.commit()
+
+        audited_update()
+        audited_create()
+        counts["audited_update"] = counted(audited_update)
+        counts["audited_create"] = counted(audited_create)
+        db.session.rollback()
+        with Session(db.engine) as bare:
+            item = bare.get(BenchItem, record_id)
+            bare.commit()
+
+            def bare_update() -> None:
+                n = next(values)
+                item.alpha, item.beta, item.gamma = f"e{n}", f"f{n}", f"g{n}"
+                bare.commit()
+
+            bare_update()
+            counts["bare_update"] = counted(bare_update)
+            counts["bare_create"] = counted(lambda: _bare_item(bare, user_id, "counted"))
+    return counts
 
 
 def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any,
@@ -172,11 +312,7 @@ def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any
                 for i in range(count):
                     title = f"p{os.getpid()}-{i}"
                     if bare:
-                        session.add(BenchItem(number=f"BARE-{os.getpid()}-{i}", title=title,
-                                              state="draft", owner_id=user_id, version=1,
-                                              content_hash="0" * 64, created_by_id=user_id,
-                                              updated_by_id=user_id, alpha="a"))
-                        session.commit()
+                        _bare_item(session, user_id, title)
                     else:
                         create_record("bench_item", user, title=title, alpha="a")
                         db.session.commit()
@@ -230,7 +366,8 @@ def main() -> int:
         targets = backends(Path(tmp), "kernel.sqlite3")
         for label, url in targets:
             app = make_app(url, Path(tmp) / label)
-            row: dict[str, Any] = {**measure_updates(app), **measure_creates(app)}
+            row: dict[str, Any] = {**measure_updates(app), **measure_creates(app),
+                                   "statements": count_statements(app)}
             from core.db import db
 
             with app.app_context():
@@ -238,12 +375,18 @@ def main() -> int:
             if label == "postgresql":
                 row["concurrent"] = measure_concurrent_creates(url, Path(tmp) / "pg-conc")
             results[label] = row
-    print(f"{'backend':<11} {'audited upd':>12} {'bare upd':>9} {'ratio':>6} {'creates/s':>10}")
+    print(f"{'backend':<11} {'audited upd':>12} {'bare upd':>9} {'ratio':>6} {'floor':>8} "
+          f"{'floor/bare':>10} {'creates/s':>10} {'bare/s':>7} {'share':>6}")
     for label in ("sqlite", "postgresql"):
         if label in results:
             r = results[label]
             print(f"{label:<11} {r['audited_ms']:>10.2f}ms {r['bare_ms']:>7.2f}ms "
-                  f"{r['ratio']:>5.1f}x {r['creates_per_s']:>10.0f}")
+                  f"{r['ratio']:>5.1f}x {r['floor_ms']:>6.2f}ms {r['floor_ratio']:>9.1f}x "
+                  f"{r['creates_per_s']:>10.0f} {r['bare_creates_per_s']:>7.0f} "
+                  f"{r['create_share_of_bare']:>6.0%}")
+            n = r["statements"]
+            print(f"{'':<11} statements: update {n['audited_update']} (bare "
+                  f"{n['bare_update']}), create {n['audited_create']} (bare {n['bare_create']})")
             if "concurrent" in r:
                 c = r["concurrent"]
                 print(f"{'':<11} 1 writer {c['one_writer_per_s']:.0f}/s; "

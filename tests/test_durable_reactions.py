@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,3 +153,32 @@ def test_a_reaction_queued_before_the_upgrade_still_runs(app, make_user):
     assert run_due_as_system() == (1, 0)
     assert _reacted("spy.reacted") == before + 1
     assert run_due_as_system(utcnow() + timedelta(days=1)) == (0, 0)
+
+
+def test_with_a_job_queue_reactions_run_on_a_worker_as_the_system(app_factory, app_config,
+                                                                   make_user, cqms_backend):
+    """A fan-out (here: two plugins reacting to a creation) leaves the request at its commit:
+    the reactions wait in the queue until a worker runs them, as the system principal."""
+    from rq import SimpleWorker
+
+    from core.jobs.queue import rq_queue
+    from core.testing import redis_url
+
+    FLAKY["broken"] = False
+    app = app_factory(**app_config, JOB_QUEUE_URL=redis_url(),
+                      JOB_QUEUE_NAME=f"cqms-test-{uuid.uuid4().hex[:12]}")
+    with app.app_context():
+        alice = make_user("alice", "author")
+        create_record("acme_widget", alice, title="Pump", description="d")
+        db.session.commit()
+        assert {r.state for r in _reactions("spy") + _reactions("flaky")} == {PENDING}
+        assert _reacted("spy.reacted") == 0
+        queue = rq_queue(app.config)
+        try:
+            SimpleWorker([queue], connection=queue.connection).work(burst=True,
+                                                                    logging_level="WARNING")
+        finally:
+            queue.delete(delete_jobs=True)
+        assert {r.state for r in _reactions("spy") + _reactions("flaky")} == {DONE}
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "spy.reacted"))
+        assert entry.actor_name.startswith("CQMS system") and "reactions" in entry.client

@@ -4,6 +4,10 @@ an RQ queue that ``cqms jobs worker`` processes (on any node) take from.
 
 A job the queue loses (a web process stopped with jobs in its threads, Redis flushed) stays
 queued in the database and is marked failed by the scheduler once ``JOB_STALE_SECONDS`` pass.
+
+With a queue, the reactions a change queued (``core.reactions``) go to the workers too, after
+its commit; they act as the system principal, as when the scheduler runs them late. One the
+queue loses stays pending in ``core_reaction`` and the scheduler runs it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from flask import Flask, current_app
+
+from core.reactions.service import hand_off_to, run
 
 log = logging.getLogger("cqms.jobs")
 EXECUTOR = "cqms_job_threads"
@@ -69,3 +75,36 @@ def wait_for_threads(app: Flask, timeout: float = 60) -> None:
     pool = app.extensions.get(EXECUTOR)
     if pool is not None:
         wait(list(pool.futures), timeout=timeout)
+
+
+def take_reactions(ids: list[int]) -> bool:
+    """Put committed reactions on the queue (True), unless there is none or it cannot be
+    reached (False: they run in this process now)."""
+    config = current_app.config
+    if not config["JOB_QUEUE_URL"]:
+        return False
+    try:
+        rq_queue(config).enqueue("core.jobs.queue.run_reactions", ids, job_timeout=-1,
+                                 result_ttl=0)
+    except Exception:  # noqa: BLE001 - run here instead; the change has committed
+        log.warning("reactions %s: the queue at JOB_QUEUE_URL cannot be reached; running them "
+                    "here", ids, exc_info=True)
+        return False
+    return True
+
+
+def run_reactions(ids: list[int]) -> None:
+    """A worker runs reactions queued by a change, as the system principal."""
+    from core.audit.context import audit_context
+    from core.db import db
+    from core.users.service import system_context
+
+    ctx = system_context("jobs worker (reactions)")
+    try:
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):
+            run(ids)
+    finally:
+        db.session.remove()
+
+
+hand_off_to(take_reactions)

@@ -3,17 +3,20 @@
 ``queue(hook, **objects)`` (inside the change's transaction) writes one ``core_reaction`` row
 per enabled plugin implementing ``hook``, in pluggy's calling order (``tryfirst``/``trylast``
 kept; hook wrappers do not apply to reactions). Once the transaction commits each row runs in a
-transaction of its own: the row is marked done in the same commit as the plugin's writes, so a
-reaction runs exactly once, and a crash between the change and its reactions leaves pending
-rows that ``run_due`` (the scheduler, ``cqms reactions run``) picks up. A reaction that raises
-is rolled back, counted and retried with backoff; the user whose change committed never sees
-its error. Administrators see failures under System > Reactions and retry them.
+transaction of its own, on a job-queue worker when there is a queue (``core.jobs.queue``: a
+fan-out to many people does not hold up the request), else in the committing process. The row
+is marked done in the same commit as the plugin's writes, so a reaction runs exactly once, and
+a crash between the change and its reactions leaves pending rows that ``run_due`` (the
+scheduler, ``cqms reactions run``) picks up. A reaction that raises is rolled back, counted and
+retried with backoff; the user whose change committed never sees its error. Administrators see
+failures under System > Reactions and retry them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,7 +65,22 @@ def queue(hook: str, **objects: Any) -> None:
     db.session.add_all(rows)
     db.session.flush()
     ids = [row.id for row in rows]
-    after_commit(db.session(), lambda: run(ids))
+    after_commit(db.session(), lambda: _dispatch(ids))
+
+
+# Takers of committed reactions (the job queue, core.jobs.queue): each returns True when it has
+# taken them to run elsewhere. When none does, they run here, right after the commit.
+_takers: list[Callable[[list[int]], bool]] = []
+
+
+def hand_off_to(taker: Callable[[list[int]], bool]) -> None:
+    if taker not in _takers:
+        _takers.append(taker)
+
+
+def _dispatch(ids: list[int]) -> None:
+    if not any(taker(ids) for taker in _takers):
+        run(ids)
 
 
 # Rows queued before 0.2 named their objects by hook: (argument, key in the payload, table).
