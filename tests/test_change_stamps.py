@@ -1,4 +1,4 @@
-"""Grants and plugin states kept by a process between requests (issue 13, core.stamps): a
+"""Grants, plugin states and settings kept by a process between requests (issue 13, core.stamps): a
 change made on another node, or in SQL below the application, is seen on the next request; what a
 rolled-back transaction read is never kept."""
 
@@ -37,7 +37,7 @@ def request_on(node):
     """A new request on ``node``. The test's own app context outlives its requests (a server's
     does not), so what it kept for the previous request is dropped first."""
     with node.test_request_context():
-        for name in ("cqms_grants", STAMPS, "cqms_plugin_states"):
+        for name in ("cqms_grants", STAMPS, "cqms_plugin_states", "cqms_settings"):
             g.pop(name, None)
         yield
         db.session.rollback()
@@ -149,3 +149,38 @@ def test_a_plugin_switched_off_on_another_node_is_off_on_the_next_request(nodes,
         db.session.commit()
     with request_on(here):
         assert not here.extensions["cqms"].host.is_enabled("documents")
+
+
+@BOTH
+def test_a_setting_changed_on_another_node_is_in_force_on_the_next_request(nodes, cqms_backend):
+    from core.audit.context import audit_context
+    from core.settings import get_setting, set_setting
+    from core.users.service import system_context
+
+    here, there = nodes
+    with request_on(here):
+        assert get_setting("core.access_review_days") == 90
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with request_on(here):  # kept: the stamps are read, not the settings
+            assert get_setting("core.access_review_days") == 90
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert not any("core_setting" in s for s in statements)
+    with there.app_context():
+        ctx = system_context("pytest")
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, reason="Policy"):
+            set_setting("core.access_review_days", 60)
+        db.session.commit()
+    with request_on(here):
+        assert get_setting("core.access_review_days") == 60
+    with db.engine.begin() as conn:  # typed in SQL, below the application
+        conn.execute(text("UPDATE core_setting SET value = '45' "
+                          "WHERE key = 'core.access_review_days'"))
+    with request_on(here):
+        assert get_setting("core.access_review_days") == 45
