@@ -8,7 +8,8 @@ CQMS_TEST_POSTGRES_URL is set.
     content hash, one audit row into a table shaped and indexed like the trail), which shows
     how much of the distance is the database's and how much ours;
 (b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%);
-(c) statements per audited update and create, and per bare one;
+(c) statements per audited update and create, and per bare one, and the time each spends in
+    the database driver and in Python;
 (d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
     the same rows, each timed from a barrier: throughput ratios, duplicate and missing numbers,
     the audit chains verified.
@@ -50,6 +51,7 @@ CREATES = 300
 CREATE_ROUNDS = 6
 PROCESSES = 8
 CREATES_PER_PROCESS = 100
+CONCURRENT_ROUNDS = 3
 
 
 class BenchItem(Record):
@@ -232,35 +234,52 @@ def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
             "create_share_of_bare": audited / plain}
 
 
-def count_statements(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """Statements sent for one audited update and one numbered create (after warm-up, as in the
-    timed loops), and for their bare counterparts, COMMIT included (and SQLite's BEGIN
-    IMMEDIATE; psycopg sends PostgreSQL's BEGIN itself)."""
+def statement_costs(app, repeat: int = 100) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+    """For one audited update and one numbered create (warmed up, as in the timed loops) and
+    their bare counterparts: statements sent (COMMIT included, and SQLite's BEGIN IMMEDIATE;
+    psycopg sends PostgreSQL's BEGIN itself), and the median time in all, in the database
+    driver (statements and the commit) and in Python (the rest)."""
+    from statistics import median
+
     from core import create_record, update_record
     from core.db import db
 
-    sent: list[str] = []
+    marks: list[tuple[str, float]] = []
 
-    def seen(*_args: Any) -> None:
-        sent.append("")
+    def mark(name: str):  # type: ignore[no-untyped-def]
+        return lambda *_args: marks.append((name, time.perf_counter()))
 
-    def counted(action) -> int:  # type: ignore[no-untyped-def]
-        sent.clear()
-        for name in ("before_cursor_execute", "commit"):
-            event.listen(db.engine, name, seen)
+    listeners = [(n, mark(n)) for n in ("before_cursor_execute", "after_cursor_execute",
+                                         "commit")]
+
+    def measured(action) -> dict[str, float]:  # type: ignore[no-untyped-def]
+        counts, totals, in_db = [], [], []
+        for name, fn in listeners:
+            event.listen(db.engine, name, fn)
         try:
-            action()
+            for _ in range(repeat):
+                marks.clear()
+                start = time.perf_counter()
+                action()
+                end = time.perf_counter()
+                sent = [t for n, t in marks if n == "before_cursor_execute"]
+                done = [t for n, t in marks if n == "after_cursor_execute"]
+                commit = next(t for n, t in marks if n == "commit")
+                counts.append(len(sent) + 1)
+                totals.append(end - start)
+                in_db.append(sum(b - a for a, b in zip(sent, done, strict=True)) + end - commit)
         finally:
-            for name in ("before_cursor_execute", "commit"):
-                event.remove(db.engine, name, seen)
-        return len(sent)
+            for name, fn in listeners:
+                event.remove(db.engine, name, fn)
+        total, database = median(totals) * 1000, median(in_db) * 1000
+        return {"statements": median(counts), "total_ms": total, "database_ms": database,
+                "python_ms": total - database}
 
     with app.app_context():
         user = _bench_user()
         record = create_record("bench_item", user, title="t", alpha="a")
         db.session.commit()
         user_id, record_id = user.id, record.id
-        counts = {}
         values = iter(range(10**9))
 
         def audited_update() -> None:
@@ -275,8 +294,8 @@ def count_statements(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
         audited_update()
         audited_create()
-        counts["audited_update"] = counted(audited_update)
-        counts["audited_create"] = counted(audited_create)
+        costs = {"audited_update": measured(audited_update),
+                 "audited_create": measured(audited_create)}
         db.session.rollback()
         with Session(db.engine) as bare:
             item = bare.get(BenchItem, record_id)
@@ -288,12 +307,13 @@ def count_statements(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
                 bare.commit()
 
             bare_update()
-            counts["bare_update"] = counted(bare_update)
-            counts["bare_create"] = counted(lambda: _bare_item(bare, user_id, "counted"))
-    return counts
+            costs["bare_update"] = measured(bare_update)
+            costs["bare_create"] = measured(
+                lambda: _bare_item(bare, user_id, f"counted {next(values)}"))
+    return costs
 
 
-def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any,
+def _create_worker(url: str, instance: str, count: int, bare: bool, tag: str, barrier: Any,
                    results: Any) -> None:
     """One writer process: ``count`` numbered creates (``create_record``), or as many bare ORM
     inserts of the same rows in a session with no listeners, timed from a common barrier."""
@@ -310,7 +330,7 @@ def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any
                 barrier.wait(timeout=120)
                 start = time.time()
                 for i in range(count):
-                    title = f"p{os.getpid()}-{i}"
+                    title = f"{tag}-p{os.getpid()}-{i}"
                     if bare:
                         _bare_item(session, user_id, title)
                     else:
@@ -324,16 +344,19 @@ def _create_worker(url: str, instance: str, count: int, bare: bool, barrier: Any
         results.put((0.0, 0.0, repr(exc)))
 
 
-def _run_writers(url: str, instance: Path, processes: int, bare: bool) -> float:
+def _run_writers(url: str, instance: Path, processes: int, bare: bool, tag: str) -> float:
     """Creates per second of ``processes`` writers, from the barrier to the last one's end."""
     wall = timed_from_barrier(_create_worker,
-                              [(url, str(instance), CREATES_PER_PROCESS, bare)] * processes)
+                              [(url, str(instance), CREATES_PER_PROCESS, bare, tag)] * processes)
     return processes * CREATES_PER_PROCESS / wall
 
 
 def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
-    """1 vs ``PROCESSES`` audited writers, and ``PROCESSES`` bare writers, in one run; then the
-    numbers are checked for duplicates and gaps and the audit chains verified."""
+    """1 vs ``PROCESSES`` audited writers, and ``PROCESSES`` bare writers, in interleaved rounds
+    of one run (medians); then the numbers are checked for duplicates and gaps and the audit
+    chains verified."""
+    from statistics import median
+
     from core.audit.verify import verify
     from core.db import db
 
@@ -341,9 +364,12 @@ def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
     with app.app_context():
         _bench_user()
         db.session.commit()
-    one = _run_writers(url, instance, 1, bare=False)
-    many = _run_writers(url, instance, PROCESSES, bare=False)
-    bare = _run_writers(url, instance, PROCESSES, bare=True)
+    ones, manys, bares = [], [], []
+    for round_no in range(CONCURRENT_ROUNDS):  # interleaved, so noise hits a round, not a side
+        ones.append(_run_writers(url, instance, 1, bare=False, tag=f"r{round_no}"))
+        manys.append(_run_writers(url, instance, PROCESSES, bare=False, tag=f"r{round_no}"))
+        bares.append(_run_writers(url, instance, PROCESSES, bare=True, tag=f"r{round_no}"))
+    one, many, bare = median(ones), median(manys), median(bares)
     with app.app_context():
         numbers = [int(n.rsplit("-", 1)[1]) for n in db.session.scalars(
             select(Record.number).where(Record.type == "bench_item",
@@ -352,8 +378,9 @@ def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
         with db.engine.connect() as conn:
             report = verify(conn)
         db.engine.dispose()
-    expected = (1 + PROCESSES) * CREATES_PER_PROCESS
-    return {"processes": PROCESSES, "creates": len(numbers), "one_writer_per_s": one,
+    expected = (1 + PROCESSES) * CREATES_PER_PROCESS * CONCURRENT_ROUNDS
+    return {"processes": PROCESSES, "rounds": CONCURRENT_ROUNDS, "creates": len(numbers),
+            "one_writer_per_s": one,
             "creates_per_s": many, "bare_creates_per_s": bare, "speedup": many / one,
             "share_of_bare": many / bare, "duplicates": len(numbers) - len(set(numbers)),
             "missing": len(set(range(1, expected + 1)) - set(numbers)),
@@ -367,7 +394,7 @@ def main() -> int:
         for label, url in targets:
             app = make_app(url, Path(tmp) / label)
             row: dict[str, Any] = {**measure_updates(app), **measure_creates(app),
-                                   "statements": count_statements(app)}
+                                   "costs": statement_costs(app)}
             from core.db import db
 
             with app.app_context():
@@ -384,9 +411,11 @@ def main() -> int:
                   f"{r['ratio']:>5.1f}x {r['floor_ms']:>6.2f}ms {r['floor_ratio']:>9.1f}x "
                   f"{r['creates_per_s']:>10.0f} {r['bare_creates_per_s']:>7.0f} "
                   f"{r['create_share_of_bare']:>6.0%}")
-            n = r["statements"]
-            print(f"{'':<11} statements: update {n['audited_update']} (bare "
-                  f"{n['bare_update']}), create {n['audited_create']} (bare {n['bare_create']})")
+            for op in ("update", "create"):
+                a, b = r["costs"][f"audited_{op}"], r["costs"][f"bare_{op}"]
+                print(f"{'':<11} {op}: {a['statements']:.0f} statements, {a['database_ms']:.2f} ms "
+                      f"in the database, {a['python_ms']:.2f} ms in Python (bare: "
+                      f"{b['statements']:.0f}, {b['database_ms']:.2f} ms, {b['python_ms']:.2f} ms)")
             if "concurrent" in r:
                 c = r["concurrent"]
                 print(f"{'':<11} 1 writer {c['one_writer_per_s']:.0f}/s; "
