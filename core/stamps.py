@@ -75,6 +75,9 @@ def _install(_metadata: object, connection: Connection, **_kw: object) -> None:
 event.listen(Base.metadata, "after_create", _install)
 
 
+_ALL_STAMPS = select(ChangeStamp.key, ChangeStamp.value)
+
+
 def _in_transaction(slot: str) -> Any:
     """What was kept in ``slot`` for the session's current transaction (outside requests)."""
     session = db.session()
@@ -98,7 +101,7 @@ def current_stamps() -> dict[str, int]:
     elif (stamps := _in_transaction(STAMPS)) is not None:
         return stamps
     with db.session.no_autoflush:
-        stamps = dict(db.session.execute(select(ChangeStamp.key, ChangeStamp.value)).all())
+        stamps = dict(db.session.execute(_ALL_STAMPS).all())
     if has_request_context():
         setattr(g, STAMPS, stamps)
     else:

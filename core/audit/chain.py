@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Sequence as DbSequence
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from core.audit.models import AuditEntry
@@ -132,27 +132,38 @@ _FREE_CHAIN = text(
 )
 
 
+# Statements of every append, built once (their construction costs more than a small query).
+_LOCK_CHAIN = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY, bindparam("chain")))
+_NEWEST = (select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.chain == bindparam("chain"))
+           .order_by(AuditEntry.id.desc()).limit(1))
+_SERIES = func.generate_series(1, bindparam("count")).table_valued("n")
+_IDS = select(DbSequence(ID_SEQUENCE).next_value()).select_from(_SERIES)
+_NEWEST_IN_FROM = _NEWEST.subquery()
+# PostgreSQL, the chain held: its head and the new ids in one round trip.
+_HEAD_AND_IDS = (select(DbSequence(ID_SEQUENCE).next_value(), _NEWEST_IN_FROM.c.id,
+                        _NEWEST_IN_FROM.c.hash)
+                 .select_from(_SERIES).outerjoin(_NEWEST_IN_FROM, text("true")))
+_INSERT = insert(AuditEntry)
+
+
 def hold_chain(connection: Connection, chains: int) -> int:
     """Take a chain for the rest of this transaction (released at commit or rollback): a free
     one if any, else wait for this backend's own."""
     if chains == 1:
         if connection.dialect.name == "postgresql":
-            connection.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY, 0)))
+            connection.execute(_LOCK_CHAIN, {"chain": 0})
         return 0
     free = connection.execute(_FREE_CHAIN, {"n": chains, "key": CHAIN_LOCK_KEY}).scalar()
     if free is not None:
         return int(free)
     chain = int(connection.execute(select(func.pg_backend_pid() % chains)).scalar_one())
-    connection.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY, chain)))
+    connection.execute(_LOCK_CHAIN, {"chain": chain})
     return chain
 
 
 def chain_head(connection: Connection, chain: int = 0) -> tuple[int, str]:
     """(id, hash) of the newest entry of ``chain``, or (0, its genesis)."""
-    row = connection.execute(
-        select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.chain == chain)
-        .order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    row = connection.execute(_NEWEST, {"chain": chain}).first()
     return (row[0], row[1]) if row else (0, genesis(chain))
 
 
@@ -172,9 +183,7 @@ def _new_ids(connection: Connection, count: int, head_seq: int) -> list[int]:
     head (SQLite: one chain, one writer)."""
     if connection.dialect.name != "postgresql":
         return list(range(head_seq + 1, head_seq + count + 1))
-    series = func.generate_series(1, count).table_valued("n")
-    return sorted(connection.execute(
-        select(DbSequence(ID_SEQUENCE).next_value()).select_from(series)).scalars())
+    return sorted(connection.execute(_IDS, {"count": count}).scalars())
 
 
 def _head_and_ids(connection: Connection, chain: int,
@@ -182,12 +191,7 @@ def _head_and_ids(connection: Connection, chain: int,
     """PostgreSQL, the chain held: its head and ``count`` new ids in one round trip. The
     statement's snapshot is taken after the lock was granted, so it sees the head the previous
     holder committed, and the ids drawn now come after that holder's."""
-    newest = (select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.chain == chain)
-              .order_by(AuditEntry.id.desc()).limit(1).subquery())
-    series = func.generate_series(1, count).table_valued("n")
-    rows = connection.execute(
-        select(DbSequence(ID_SEQUENCE).next_value(), newest.c.id, newest.c.hash)
-        .select_from(series).outerjoin(newest, text("true"))).all()
+    rows = connection.execute(_HEAD_AND_IDS, {"chain": chain, "count": count}).all()
     head_id, head_hash = rows[0][1], rows[0][2]
     head = (head_id, head_hash) if head_id is not None else (0, genesis(chain))
     return head, sorted(row[0] for row in rows)
@@ -224,6 +228,6 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]],
             row[name] = row[name] if row[name] is not None else ""
         row["hash"] = prev = hasher(prev, row)
         rows.append(row)
-    connection.execute(insert(AuditEntry), rows)
+    connection.execute(_INSERT, rows)
     heads[chain] = (seq, prev)  # checkpointed after the commit
     return ids

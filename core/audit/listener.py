@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from core.audit import chain
@@ -58,6 +58,13 @@ def _class_for_table(table_name: str) -> type | None:
 LABELS = "cqms_audit_labels"
 
 
+@cache
+def _label_query(target: type, label_column: str) -> Any:
+    """The one-column read of a row's label, built once per model."""
+    pk = target.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+    return select(getattr(target, label_column)).where(pk == bindparam("key"))
+
+
 def _label(session: Session, column: Any, value: Any) -> str | None:
     """Render a foreign key as ``label (#id)`` so the trail is legible without joins.
 
@@ -75,10 +82,8 @@ def _label(session: Session, column: Any, value: Any) -> str | None:
         label_column = getattr(target, "__audit_label_column__", None)
         with session.no_autoflush:
             if label_column is not None:
-                pk = target.__mapper__.primary_key[0]
-                label = session.execute(
-                    select(getattr(target, label_column)).where(pk == value)
-                ).scalar()
+                label = session.execute(_label_query(target, label_column),
+                                        {"key": value}).scalar()
             else:
                 obj = session.get(target, value)
                 label = obj.audit_label() if obj is not None else None

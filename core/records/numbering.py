@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import delete, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, event, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -67,27 +67,29 @@ def _engine(session: Any = None) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
+_CLAIMS = NumberClaim.__table__
+_DELETE_CLAIM = delete(_CLAIMS).where(
+    _CLAIMS.c.record_type == bindparam("type"), _CLAIMS.c.period == bindparam("period"),
+    _CLAIMS.c.value == bindparam("value"))
+
+
 def _claim(type_key: str, period: str) -> int:
     """A number of the type's counter, claimed in a transaction of its own; the current
     transaction deletes the claim (and holds its row until it ends)."""
     with _engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         value = int(conn.execute(_CLAIM, {"type": type_key, "period": period,
                                           "lease": CLAIM_LEASE_SECONDS}).scalar_one())
-    db.session.execute(delete(NumberClaim).where(
-        NumberClaim.record_type == type_key, NumberClaim.period == period,
-        NumberClaim.value == value))
+    db.session.execute(_DELETE_CLAIM, {"type": type_key, "period": period, "value": value})
     db.session.info.setdefault(CLAIMS, []).append((type_key, period, value))
     return value
 
 
-def _bump(type_key: str, period: str, dialect: str) -> int:
-    """The counter incremented inside the current transaction (SQLite)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (insert(Counter).values(record_type=type_key, period=period, value=1)
-            .on_conflict_do_update(index_elements=["record_type", "period"],
-                                   set_={"value": Counter.value + 1})
-            .returning(Counter.value))
-    return int(db.session.execute(stmt).scalar_one())
+# The counter incremented inside the current transaction (SQLite), built once.
+_BUMP = (sqlite.insert(Counter)
+         .values(record_type=bindparam("type"), period=bindparam("period"), value=1)
+         .on_conflict_do_update(index_elements=["record_type", "period"],
+                                set_={"value": Counter.value + 1})
+         .returning(Counter.value))
 
 
 def next_number(record_type: RecordType) -> str:
@@ -96,7 +98,8 @@ def next_number(record_type: RecordType) -> str:
     if dialect == "postgresql":
         value = _claim(record_type.key, period)
     else:
-        value = _bump(record_type.key, period, dialect)
+        value = int(db.session.execute(_BUMP, {"type": record_type.key,
+                                               "period": period}).scalar_one())
     parts = [record_type.number_prefix, period, f"{value:0{record_type.number_digits}d}"]
     return "-".join(p for p in parts if p)
 

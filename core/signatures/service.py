@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app, has_request_context
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -177,15 +177,17 @@ def _vouched_for(record: Record) -> dict[str, frozenset[str]]:
             if t.signs}
 
 
+_ANY_VALID = select(Signature.id).where(Signature.record_id == bindparam("record_id"),
+                                        Signature.invalidated_at.is_(None)).limit(1)
+
+
 def invalidate_signatures(session: Session, record: Record) -> None:
     """Signed content changed: mark the record's valid signatures invalidated (kept, shown),
     except those of transitions signing only fields this change left alone."""
     if record.id is None:
         return
     # Most edits touch unsigned records: a bare existence query is a fraction of an ORM load.
-    if session.connection().execute(select(Signature.id).where(
-            Signature.record_id == record.id, Signature.invalidated_at.is_(None)).limit(1)
-    ).first() is None:
+    if session.connection().execute(_ANY_VALID, {"record_id": record.id}).first() is None:
         return
     state = inspect(record)
     changed = {name for name in content_fields(record)
