@@ -18,7 +18,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from core.audit.context import audit_context
+from core.db import db
 from core.reactions.service import hand_off_to, run
+from core.users.service import system_context
 
 log = logging.getLogger("cqms.jobs")
 EXECUTOR = "cqms_job_threads"
@@ -95,10 +98,6 @@ def take_reactions(ids: list[int]) -> bool:
 
 def run_reactions(ids: list[int]) -> None:
     """A worker runs reactions queued by a change, as the system principal."""
-    from core.audit.context import audit_context
-    from core.db import db
-    from core.users.service import system_context
-
     ctx = system_context("jobs worker (reactions)")
     try:
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name, client=ctx.client):

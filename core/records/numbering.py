@@ -11,7 +11,8 @@ still there belongs to a creation in flight (its row is locked by the deletion) 
 never committed. A rolled back creation hands its claim back at once; one whose process died
 leaves it for ``CLAIM_LEASE_SECONDS``. The next creation of the type takes the lowest claim left
 behind before drawing a new number, so numbers stay gapless (one taken late comes after higher
-ones). docs/decisions.md ("Numbering without a lock held to commit") has the reasoning.
+ones). docs/decisions.md ("Record numbers are claimed, not locked until the commit") has
+the reasoning.
 """
 
 from __future__ import annotations
