@@ -100,8 +100,12 @@ def hash_kind(hasher: EntryHasher, entry: Mapping[str, Any]) -> str | None:
 
 
 def app_hasher() -> EntryHasher:
-    """The keyed hasher of this deployment (its integrity key)."""
-    return EntryHasher(integrity_key())
+    """The keyed hasher of this deployment (its integrity key), keyed once per key."""
+    key = integrity_key()
+    hashers = current_app.extensions["cqms"].__dict__.setdefault("_entry_hashers", {})
+    if key not in hashers:
+        hashers[key] = EntryHasher(key)
+    return hashers[key]
 
 
 def keyed_entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
