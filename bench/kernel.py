@@ -7,7 +7,9 @@ CQMS_TEST_POSTGRES_URL is set.
     writes any audit trail kept in the same transaction cannot avoid (the record's version and
     content hash, one audit row into a table shaped and indexed like the trail), which shows
     how much of the distance is the database's and how much ours;
-(b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%);
+(b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%), and the
+    CPU (this process and the database server) each uses: the machine's cores divided by it cap
+    what any number of writers can reach;
 (c) statements per audited update and create, and per bare one, and the time each spends in
     the database driver and in Python;
 (d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
@@ -204,34 +206,59 @@ def _bare_item(session: Session, user_id: int, title: str) -> None:
     session.commit()
 
 
+def _cpu_seconds() -> float:
+    """CPU time used so far by this process and by every PostgreSQL server process of the
+    machine (the bench's own backends on an otherwise idle machine; 0 for SQLite's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    server = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:]
+        if name.startswith("postgres"):
+            fields = rest.split()
+            server += int(fields[11]) + int(fields[12])  # utime, stime
+    return time.process_time() + server / tick
+
+
 def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Interleaved rounds of numbered creates and of bare ORM inserts of the same rows."""
+    """Interleaved rounds of numbered creates and of bare ORM inserts of the same rows: rates,
+    and the CPU each create uses (this process and the database server), which caps what
+    any number of writers can reach on this machine's cores."""
     from statistics import median
 
     from core import create_record
     from core.db import db
 
     per_round = CREATES // CREATE_ROUNDS
-    audited_rounds, bare_rounds = [], []
+    audited_rounds, bare_rounds, audited_cpu, bare_cpu = [], [], [], []
     with app.app_context():
         user = _bench_user()
         user_id = user.id
         db.session.commit()
         with Session(db.engine) as bare:
             for round_no in range(CREATE_ROUNDS):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), _cpu_seconds()
                 for i in range(per_round):
                     create_record("bench_item", user, title=f"item {round_no}.{i}", alpha="a")
                     db.session.commit()
                 audited_rounds.append(per_round / (time.perf_counter() - start))
+                audited_cpu.append((_cpu_seconds() - cpu) / per_round)
                 db.session.rollback()
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), _cpu_seconds()
                 for i in range(per_round):
                     _bare_item(bare, user_id, f"{round_no}.{i}")
                 bare_rounds.append(per_round / (time.perf_counter() - start))
+                bare_cpu.append((_cpu_seconds() - cpu) / per_round)
     audited, plain = median(audited_rounds), median(bare_rounds)
+    cores = os.cpu_count() or 1
     return {"creates_per_s": audited, "bare_creates_per_s": plain,
-            "create_share_of_bare": audited / plain}
+            "create_share_of_bare": audited / plain,
+            "create_cpu_ms": median(audited_cpu) * 1000, "bare_create_cpu_ms": median(bare_cpu) * 1000,
+            "cores": cores, "cpu_ceiling_creates_per_s": cores / median(audited_cpu),
+            "cpu_ceiling_bare_per_s": cores / median(bare_cpu)}
 
 
 def statement_costs(app, repeat: int = 100) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
@@ -411,6 +438,11 @@ def main() -> int:
                   f"{r['ratio']:>5.1f}x {r['floor_ms']:>6.2f}ms {r['floor_ratio']:>9.1f}x "
                   f"{r['creates_per_s']:>10.0f} {r['bare_creates_per_s']:>7.0f} "
                   f"{r['create_share_of_bare']:>6.0%}")
+            print(f"{'':<11} CPU per create {r['create_cpu_ms']:.2f} ms (bare "
+                  f"{r['bare_create_cpu_ms']:.2f} ms): {r['cores']} cores cap any number of "
+                  f"writers at {r['cpu_ceiling_creates_per_s']:.0f}/s (bare "
+                  f"{r['cpu_ceiling_bare_per_s']:.0f}/s, share "
+                  f"{r['bare_create_cpu_ms'] / r['create_cpu_ms']:.0%})")
             for op in ("update", "create"):
                 a, b = r["costs"][f"audited_{op}"], r["costs"][f"bare_{op}"]
                 print(f"{'':<11} {op}: {a['statements']:.0f} statements, {a['database_ms']:.2f} ms "
@@ -423,6 +455,11 @@ def main() -> int:
                       f"({c['speedup']:.2f}x one; goal >= 1.5x); {c['processes']} bare "
                       f"writers {c['bare_creates_per_s']:.0f}/s (audited = "
                       f"{c['share_of_bare']:.0%} of bare; goal >= 50%)")
+                print(f"{'':<11} the CPU caps {c['processes']} writers at "
+                      f"{r['cpu_ceiling_creates_per_s']:.0f}/s = "
+                      f"{r['cpu_ceiling_creates_per_s'] / c['one_writer_per_s']:.2f}x one writer "
+                      f"and {r['cpu_ceiling_creates_per_s'] / c['bare_creates_per_s']:.0%} of "
+                      f"the bare writers")
                 print(f"{'':<11} {c['creates']} numbers: duplicates {c['duplicates']}, missing "
                       f"{c['missing']}; {c['audit_chains']} audit chains, verified "
                       f"{c['audit_verified']}")
