@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench import backends
-from bench.kernel import RESULTS, BenchItem, _bench_user, make_app
+from bench.kernel import RESULTS, BenchItem, bench_user, make_app
 
 SIZES = tuple(int(n) for n in os.environ.get("CQMS_BENCH_API_SIZES", "10000,1000000").split(","))
 REPEAT = 40
@@ -36,7 +36,7 @@ def _fill(app, count: int) -> None:  # type: ignore[no-untyped-def]
     from core.records.models import Record
 
     with app.app_context():
-        user = _bench_user()
+        user = bench_user()
         start = db.session.scalar(select(Record.id).order_by(Record.id.desc()).limit(1)) or 0
         now = datetime.now(UTC)
         for offset in range(0, count, BATCH):
@@ -79,7 +79,7 @@ def measure(url: str, instance: Path) -> dict[str, Any]:
         _fill(app, size - filled)
         filled = size
         with app.app_context():
-            _bench_user()
+            bench_user()
         token = client.post("/api/v1/auth/tokens", json={"username": "bencher",
                                                          "password": DEFAULT_PASSWORD}).get_json()
         headers = {"Authorization": f"Bearer {token['token']}"}

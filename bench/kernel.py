@@ -13,8 +13,8 @@ CQMS_TEST_POSTGRES_URL is set.
 (c) statements per audited update and create, and per bare one, and the time each spends in
     the database driver and in Python;
 (d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
-    the same rows, each timed from a barrier: throughput ratios, duplicate and missing numbers,
-    the audit chains verified.
+    the same rows, each timed from a barrier (bench.kernel_writers): throughput ratios,
+    duplicate and missing numbers, the audit chains verified.
 Prints a table and writes bench/results/kernel.json.
 """
 
@@ -30,20 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ForeignKey,
-    Index,
-    MetaData,
     String,
-    Table,
-    UniqueConstraint,
     event,
     insert,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bench import backends, build_app, timed_from_barrier
+from bench import backends, build_app
+from bench.write_costs import cpu_seconds, floor_row, floor_trail
 from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,10 +47,6 @@ UPDATES = 300
 UPDATE_ROUNDS = 6
 CREATES = 300
 CREATE_ROUNDS = 6
-PROCESSES = 8
-CREATES_PER_PROCESS = 100
-CONCURRENT_ROUNDS = 3
-WARM_UP = 10
 
 
 class BenchItem(Record):
@@ -106,7 +98,7 @@ def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-u
     return build_app(url, instance, fresh=fresh, PLUGINS=["bench"], extra_plugins={"bench": _Plugin})
 
 
-def _bench_user():  # type: ignore[no-untyped-def]
+def bench_user():  # type: ignore[no-untyped-def]
     from core.audit.context import audit_context
     from core.db import db
     from core.testing import DEFAULT_PASSWORD
@@ -124,33 +116,6 @@ def _bench_user():  # type: ignore[no-untyped-def]
     return user
 
 
-def _floor_trail(engine):  # type: ignore[no-untyped-def]
-    """A table with the audit trail's columns, keys and indexes (not the trail: nothing chains
-    or verifies it), for the floor's one audit row."""
-    from core.audit.models import AuditEntry
-
-    source = AuditEntry.__table__
-    table = Table("bench_floor_trail", MetaData(), *[
-        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-        for c in source.columns])
-    for index in source.indexes:
-        Index(index.name.replace(source.name, table.name),
-              *[table.c[c.name] for c in index.columns], unique=index.unique)
-    UniqueConstraint(table.c.hash)
-    table.create(engine, checkfirst=True)
-    return table
-
-
-def _floor_row(n: int, record_id: int, user_id: int) -> dict[str, Any]:
-    from core.db import utcnow
-
-    return {"chain": 0, "at": utcnow(), "actor_id": user_id, "actor_name": "Bench User (bencher)",
-            "action": "update", "entity_type": "bench_item", "entity_id": str(record_id),
-            "field": "alpha", "old_value": f"x{n - 1}", "new_value": f"x{n}", "reason": "",
-            "request_id": "", "ip": "", "client": "", "entity_version": n,
-            "prev_hash": f"{n - 1:064x}", "hash": f"{n:064x}"}
-
-
 def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Interleaved rounds of audited, bare and floor updates of the same row; medians per
     update, so a burst of machine noise hits one round rather than one side."""
@@ -162,12 +127,12 @@ def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     per_round = UPDATES // UPDATE_ROUNDS
     audited_rounds, bare_rounds, floor_rounds = [], [], []
     with app.app_context():
-        user = _bench_user()
+        user = bench_user()
         record = create_record("bench_item", user, title="t", alpha="a", beta="b", gamma="c")
         db.session.commit()
         record_id, user_id = record.id, user.id
         db.session.rollback()
-        trail = _floor_trail(db.engine)
+        trail = floor_trail(db.engine)
         written = iter(range(1, 10**9))
         # The same ORM update without any listener: a bare SQLAlchemy session on the engine.
         with Session(db.engine) as bare:
@@ -191,7 +156,7 @@ def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
                     n = next(written)
                     item.alpha, item.beta, item.gamma = f"f{round_no}.{i}", f"g{i}", f"h{i}"
                     item.content_hash = f"{n:064x}"
-                    bare.execute(insert(trail), [_floor_row(n, record_id, user_id)])
+                    bare.execute(insert(trail), [floor_row(n, record_id, user_id)])
                     bare.commit()
                 floor_rounds.append((time.perf_counter() - start) / per_round)
     audited, plain, floor = median(audited_rounds), median(bare_rounds), median(floor_rounds)
@@ -200,28 +165,11 @@ def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
             "ratio_to_floor": audited / floor}
 
 
-def _bare_item(session: Session, user_id: int, title: str) -> None:
+def bare_item(session: Session, user_id: int, title: str) -> None:
     session.add(BenchItem(number=f"BARE-{os.getpid()}-{title}", title=title, state="draft",
                           owner_id=user_id, version=1, content_hash="0" * 64,
                           created_by_id=user_id, updated_by_id=user_id, alpha="a"))
     session.commit()
-
-
-def _cpu_seconds() -> float:
-    """CPU time used so far by this process and by every PostgreSQL server process of the
-    machine (the bench's own backends on an otherwise idle machine; 0 for SQLite's)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    server = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:]
-        if name.startswith("postgres"):
-            fields = rest.split()
-            server += int(fields[11]) + int(fields[12])  # utime, stime
-    return time.process_time() + server / tick
 
 
 def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -236,23 +184,23 @@ def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     per_round = CREATES // CREATE_ROUNDS
     audited_rounds, bare_rounds, audited_cpu, bare_cpu = [], [], [], []
     with app.app_context():
-        user = _bench_user()
+        user = bench_user()
         user_id = user.id
         db.session.commit()
         with Session(db.engine) as bare:
             for round_no in range(CREATE_ROUNDS):
-                start, cpu = time.perf_counter(), _cpu_seconds()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 for i in range(per_round):
                     create_record("bench_item", user, title=f"item {round_no}.{i}", alpha="a")
                     db.session.commit()
                 audited_rounds.append(per_round / (time.perf_counter() - start))
-                audited_cpu.append((_cpu_seconds() - cpu) / per_round)
+                audited_cpu.append((cpu_seconds() - cpu) / per_round)
                 db.session.rollback()
-                start, cpu = time.perf_counter(), _cpu_seconds()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 for i in range(per_round):
-                    _bare_item(bare, user_id, f"{round_no}.{i}")
+                    bare_item(bare, user_id, f"{round_no}.{i}")
                 bare_rounds.append(per_round / (time.perf_counter() - start))
-                bare_cpu.append((_cpu_seconds() - cpu) / per_round)
+                bare_cpu.append((cpu_seconds() - cpu) / per_round)
     audited, plain = median(audited_rounds), median(bare_rounds)
     cores = os.cpu_count() or 1
     return {"creates_per_s": audited, "bare_creates_per_s": plain,
@@ -304,7 +252,7 @@ def statement_costs(app, repeat: int = 100) -> dict[str, dict[str, float]]:  # t
                 "python_ms": total - database}
 
     with app.app_context():
-        user = _bench_user()
+        user = bench_user()
         record = create_record("bench_item", user, title="t", alpha="a")
         db.session.commit()
         user_id, record_id = user.id, record.id
@@ -337,88 +285,8 @@ def statement_costs(app, repeat: int = 100) -> dict[str, dict[str, float]]:  # t
             bare_update()
             costs["bare_update"] = measured(bare_update)
             costs["bare_create"] = measured(
-                lambda: _bare_item(bare, user_id, f"counted {next(values)}"))
+                lambda: bare_item(bare, user_id, f"counted {next(values)}"))
     return costs
-
-
-def _create_worker(url: str, instance: str, count: int, bare: bool, tag: str, barrier: Any,
-                   results: Any) -> None:
-    """One writer process: ``count`` numbered creates (``create_record``), or as many bare ORM
-    inserts of the same rows in a session with no listeners, timed from a common barrier once
-    ``WARM_UP`` untimed ones have run (steady state, not start-up, is measured)."""
-    try:
-        from core import create_record
-        from core.db import db
-
-        app = make_app(url, Path(instance), fresh=False)
-        with app.app_context():
-            user = _bench_user()
-            user_id = user.id
-            db.session.commit()
-            with Session(db.engine) as session:
-
-                def one(title: str) -> None:
-                    if bare:
-                        _bare_item(session, user_id, title)
-                    else:
-                        create_record("bench_item", user, title=title, alpha="a")
-                        db.session.commit()
-
-                for i in range(WARM_UP):  # a new process's first writes compile its statements
-                    one(f"{tag}-p{os.getpid()}-warm-{i}")
-                barrier.wait(timeout=120)
-                start = time.time()
-                for i in range(count):
-                    one(f"{tag}-p{os.getpid()}-{i}")
-                end = time.time()
-            db.session.remove()
-            db.engine.dispose()
-        results.put((start, end, ""))
-    except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        results.put((0.0, 0.0, repr(exc)))
-
-
-def _run_writers(url: str, instance: Path, processes: int, bare: bool, tag: str) -> float:
-    """Creates per second of ``processes`` writers, from the barrier to the last one's end."""
-    wall = timed_from_barrier(_create_worker,
-                              [(url, str(instance), CREATES_PER_PROCESS, bare, tag)] * processes)
-    return processes * CREATES_PER_PROCESS / wall
-
-
-def measure_concurrent_creates(url: str, instance: Path) -> dict[str, Any]:
-    """1 vs ``PROCESSES`` audited writers, and ``PROCESSES`` bare writers, in interleaved rounds
-    of one run (medians); then the numbers are checked for duplicates and gaps and the audit
-    chains verified."""
-    from statistics import median
-
-    from core.audit.verify import verify
-    from core.db import db
-
-    app = make_app(url, instance)
-    with app.app_context():
-        _bench_user()
-        db.session.commit()
-    ones, manys, bares = [], [], []
-    for round_no in range(CONCURRENT_ROUNDS):  # interleaved, so noise hits a round, not a side
-        ones.append(_run_writers(url, instance, 1, bare=False, tag=f"r{round_no}"))
-        manys.append(_run_writers(url, instance, PROCESSES, bare=False, tag=f"r{round_no}"))
-        bares.append(_run_writers(url, instance, PROCESSES, bare=True, tag=f"r{round_no}"))
-    one, many, bare = median(ones), median(manys), median(bares)
-    with app.app_context():
-        numbers = [int(n.rsplit("-", 1)[1]) for n in db.session.scalars(
-            select(Record.number).where(Record.type == "bench_item",
-                                        Record.number.not_like("BARE-%")))]
-        db.session.commit()
-        with db.engine.connect() as conn:
-            report = verify(conn)
-        db.engine.dispose()
-    expected = (1 + PROCESSES) * (CREATES_PER_PROCESS + WARM_UP) * CONCURRENT_ROUNDS
-    return {"processes": PROCESSES, "rounds": CONCURRENT_ROUNDS, "creates": len(numbers),
-            "one_writer_per_s": one,
-            "creates_per_s": many, "bare_creates_per_s": bare, "speedup": many / one,
-            "share_of_bare": many / bare, "duplicates": len(numbers) - len(set(numbers)),
-            "missing": len(set(range(1, expected + 1)) - set(numbers)),
-            "audit_chains": len(report.heads), "audit_verified": report.ok}
 
 
 def main() -> int:
@@ -434,6 +302,8 @@ def main() -> int:
             with app.app_context():
                 db.engine.dispose()
             if label == "postgresql":
+                from bench.kernel_writers import measure_concurrent_creates
+
                 row["concurrent"] = measure_concurrent_creates(url, Path(tmp) / "pg-conc")
             results[label] = row
     print(f"{'backend':<11} {'audited upd':>12} {'bare upd':>9} {'ratio':>6} {'floor':>8} "

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from bench import backends
-from bench.kernel import RESULTS, _bench_user, make_app
+from bench.kernel import RESULTS, bench_user, make_app
 
 CLIENTS = 4
 ROUNDS = 5
@@ -42,7 +42,7 @@ def _prepare(url: str, instance: Path) -> int:
 
     app = make_app(url, instance)
     with app.app_context():
-        user = _bench_user()
+        user = bench_user()
         record = create_record("bench_item", user, title="Read me", alpha="a", beta="b",
                                gamma="c")
         db.session.commit()

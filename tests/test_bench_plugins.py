@@ -20,7 +20,7 @@ def _creates_a_record(app, type_key: str, user, **values) -> str:  # type: ignor
 def test_the_kernel_bench_plugin_starts_and_creates_a_record(tmp_path):
     app = kernel.make_app(f"sqlite:///{tmp_path / 'bench.sqlite3'}", tmp_path / "instance")
     with app.app_context():
-        assert _creates_a_record(app, "bench_item", kernel._bench_user(), title="t",
+        assert _creates_a_record(app, "bench_item", kernel.bench_user(), title="t",
                                  alpha="a").startswith("BEN-")
 
 
