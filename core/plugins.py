@@ -12,9 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
-from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import Boolean, String, event, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core import hookspecs
 from core.audit.context import audit_reason
@@ -324,11 +323,3 @@ def _read_states() -> dict[str, bool]:
     with db.session.no_autoflush:  # asked mid-change too (hooks resolved in a transaction)
         return {row.key: row.enabled for row in db.session.scalars(select(PluginState))}
 
-
-def _forget_states(session: Session, _previous: object = None) -> None:
-    """A rolled-back savepoint may have undone a plugin's enabling: read the states again."""
-    session.info.pop(PLUGIN_STATES, None)
-
-
-if not event.contains(FlaskSession, "after_soft_rollback", _forget_states):
-    event.listen(FlaskSession, "after_soft_rollback", _forget_states)

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g, has_request_context
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import BigInteger, String, event, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.audit.chain import HEAD
 from core.db import Base, db
@@ -76,6 +77,9 @@ event.listen(Base.metadata, "after_create", _install)
 
 
 _ALL_STAMPS = select(ChangeStamp.key, ChangeStamp.value)
+
+
+_SLOTS: set[str] = {STAMPS}  # every slot kept per transaction outside requests
 
 
 def _in_transaction(slot: str) -> Any:
@@ -153,6 +157,7 @@ def kept_for_use(key: str, slot: str, load: Callable[[], T]) -> T:
         if slot not in g:
             setattr(g, slot, kept(key).get(slot, load))
         return getattr(g, slot)
+    _SLOTS.add(slot)
     value = _in_transaction(slot)
     if value is None:
         value = kept(key).get(slot, load)
@@ -174,3 +179,14 @@ def kept(key: str) -> KeptData:
     if key not in store:
         store[key] = KeptData(key)
     return store[key]
+
+
+def _forget_after_savepoint(session: Session, _previous: object = None) -> None:
+    """A rolled-back savepoint may have undone a setting or a plugin's enabling that this
+    transaction already read back: read every kept slot again."""
+    for slot in _SLOTS:
+        session.info.pop(slot, None)
+
+
+if not event.contains(FlaskSession, "after_soft_rollback", _forget_after_savepoint):
+    event.listen(FlaskSession, "after_soft_rollback", _forget_after_savepoint)

@@ -184,3 +184,21 @@ def test_a_setting_changed_on_another_node_is_in_force_on_the_next_request(nodes
                           "WHERE key = 'core.access_review_days'"))
     with request_on(here):
         assert get_setting("core.access_review_days") == 45
+
+
+@BOTH
+def test_a_setting_undone_by_a_rolled_back_savepoint_is_read_again(app, system_actor,
+                                                                    cqms_backend):
+    """Outside requests a transaction keeps what it read; a savepoint that changed a setting
+    and was rolled back must not leave its value behind."""
+    from core.audit.context import audit_context
+    from core.settings import get_setting, set_setting
+
+    assert get_setting("core.access_review_days") == 90
+    savepoint = db.session.begin_nested()
+    with audit_context(reason="Trial"):
+        set_setting("core.access_review_days", 30)
+    assert get_setting("core.access_review_days") == 30
+    savepoint.rollback()
+    assert get_setting("core.access_review_days") == 90
+    db.session.rollback()
