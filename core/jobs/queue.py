@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import cache
 from typing import Any
 
 from flask import Flask, current_app
@@ -28,10 +29,17 @@ EXECUTOR = "cqms_job_threads"
 
 
 def rq_queue(config: Any) -> Any:
+    """The RQ queue ``JOB_QUEUE_URL`` / ``JOB_QUEUE_NAME`` name (one client and connection
+    pool per process: every commit with reactions uses it)."""
+    return _queue(config["JOB_QUEUE_URL"], config["JOB_QUEUE_NAME"])
+
+
+@cache
+def _queue(url: str, name: str) -> Any:
     from redis import Redis
     from rq import Queue
 
-    return Queue(config["JOB_QUEUE_NAME"], connection=Redis.from_url(config["JOB_QUEUE_URL"]))
+    return Queue(name, connection=Redis.from_url(url))
 
 
 def dispatch(job_id: int) -> None:
