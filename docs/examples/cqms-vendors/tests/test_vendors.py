@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cqms_vendors.reminders import remind_due
 from sqlalchemy import select
 
 from core import (
@@ -21,7 +22,6 @@ from core.db import migrate
 from core.notifications.models import Notification
 from core.testing import DEFAULT_PASSWORD
 from core.testing_contract import plugin_contract
-from cqms_vendors.reminders import remind_due
 
 pytestmark = pytest.mark.plugins("vendors")
 
