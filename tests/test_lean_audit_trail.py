@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 from kernel_plugin import AcmeWidget, make_plugin
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from core import (
     AuditEventKind,
+    Record,
     SignatureRequest,
     StartupError,
     attest,
@@ -18,7 +19,7 @@ from core import (
     transition,
     update_record,
 )
-from core.audit.listener import AuditError
+from core.audit.listener import AuditError, _label
 from core.audit.models import AuditEntry
 from core.audit.verify import verify
 from core.db import db
@@ -178,3 +179,50 @@ def test_verify_finds_a_signature_row_no_event_carries(app, people):
     found = _findings(app)
     assert any("core_signature" in f and "field meaning" in f for f in found), found
     assert any("core_signature" in f and "field content_hash" in f for f in found), found
+
+
+def _statements_of(work):  # type: ignore[no-untyped-def]
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.lstrip())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    return statements
+
+
+def test_labels_of_rows_the_session_holds_are_read_without_a_query(app, people):
+    author, approver = people
+    db.session.commit()
+    author.username  # noqa: B018 - the author is loaded again, as a request holds its user
+    created = []
+
+    def create() -> None:
+        created.append(create_record("acme_widget", author, title="Pump", description="Blue"))
+        db.session.flush()
+
+    statements = _statements_of(create)
+    assert not any(s.startswith("SELECT core_user.username") for s in statements), statements
+    widget = created[0]
+    update_record(widget, author, expected_version=widget.version, owner_id=approver.id,
+                  reason="Bob takes it over")
+    db.session.commit()
+    owners = db.session.scalars(select(AuditEntry.new_value).where(
+        AuditEntry.entity_id == str(widget.id), AuditEntry.field == "owner_id")
+        .order_by(AuditEntry.id)).all()
+    assert owners == [f"alice (#{author.id})", f"bob (#{approver.id})"]
+
+
+def test_a_label_the_session_does_not_hold_loaded_is_read_in_one_column(app, people):
+    author_id = people[0].id
+    db.session.commit()  # every object expired: nothing loaded is held
+    column = Record.__table__.c.owner_id
+    labels = []
+    statements = _statements_of(lambda: labels.append(_label(db.session, column, author_id)))
+    assert labels == [f"alice (#{author_id})"]
+    assert [s.split()[1] for s in statements if "core_user" in s] == [
+        "core_user.username"]

@@ -21,6 +21,7 @@ from typing import Any
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm.util import identity_key
 
 from core.audit import chain
 from core.audit.context import current_context
@@ -80,8 +81,11 @@ def _label(session: Session, column: Any, value: Any) -> str | None:
     key = (target, value)
     if key not in labels:
         label_column = getattr(target, "__audit_label_column__", None)
+        held = _held_label(session, target, value, label_column)
         with session.no_autoflush:
-            if label_column is not None:
+            if held is not None:
+                label = held
+            elif label_column is not None:
                 label = session.execute(_label_query(target, label_column),
                                         {"key": value}).scalar()
             else:
@@ -90,6 +94,20 @@ def _label(session: Session, column: Any, value: Any) -> str | None:
         labels[key] = label
     label = labels[key]
     return f"{label} (#{value})" if label is not None else text
+
+
+def _held_label(session: Session, target: type, value: Any, label_column: str | None) -> Any:
+    """The label of a row the session already holds with its label column loaded (the acting
+    user, a record's owner), read without a query; None when it must be read."""
+    if label_column is None:
+        return None
+    try:
+        obj = session.identity_map.get(identity_key(target, value))
+    except (TypeError, ValueError):
+        return None
+    if obj is None:
+        return None
+    return inspect(obj).dict.get(label_column)
 
 
 def _actor(ctx_actor_id: int | None, ctx_actor_name: str) -> tuple[int, str]:
