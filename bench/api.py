@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench import backends
-from bench.kernel import RESULTS, BenchItem, bench_user, make_app
+from bench.kernel import RESULTS
+from bench.kernel_app import BenchItem, bench_user, make_app
 
 SIZES = tuple(int(n) for n in os.environ.get("CQMS_BENCH_API_SIZES", "10000,1000000").split(","))
 REPEAT = 40

@@ -7,9 +7,10 @@ CQMS_TEST_POSTGRES_URL is set.
     writes any audit trail kept in the same transaction cannot avoid (the record's version and
     content hash, one audit row into a table shaped and indexed like the trail), which shows
     how much of the distance is the database's and how much ours;
-(b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%), and the
-    CPU (this process and the database server) each uses: the machine's cores divided by it cap
-    what any number of writers can reach;
+(b) numbered creates per second vs bare ORM inserts of the same rows (goal: >= 50%), and vs
+    the create floor (the bare insert plus a gapless number from a counter row and one audit
+    row, in the same transaction); the CPU (this process and the database server) each uses:
+    the machine's cores divided by it cap what any number of writers can reach;
 (c) statements per audited update and create, and per bare one, and the time each spends in
     the database driver and in Python;
 (d) PostgreSQL: 1 and 8 processes creating numbered records, and 8 processes of bare inserts of
@@ -30,90 +31,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    ForeignKey,
-    String,
     event,
     insert,
-    select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from bench import backends, build_app
-from bench.write_costs import cpu_seconds, floor_row, floor_trail
-from core import Permission, Record, RecordType, RoleTemplate, Transition, Workflow
+from bench import backends
+from bench.kernel_app import BenchItem, bare_item, bench_user, make_app
+from bench.write_costs import (
+    cpu_seconds,
+    floor_counter,
+    floor_row,
+    floor_trail,
+    next_floor_number,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 UPDATES = 300
 UPDATE_ROUNDS = 6
 CREATES = 300
 CREATE_ROUNDS = 6
-
-
-class BenchItem(Record):
-    __tablename__ = "bench_item"
-    __mapper_args__ = {"polymorphic_identity": "bench_item"}
-
-    id: Mapped[int] = mapped_column(ForeignKey("core_record.id"), primary_key=True)
-    alpha: Mapped[str] = mapped_column(String(100), default="")
-    beta: Mapped[str] = mapped_column(String(100), default="")
-    gamma: Mapped[str] = mapped_column(String(100), default="")
-
-
-class _Plugin:
-    """The bench's record type, declared like any plugin."""
-
-    from core import hookimpl
-
-    @staticmethod
-    @hookimpl
-    def register_models():  # type: ignore[no-untyped-def]
-        return [BenchItem]
-
-    @staticmethod
-    @hookimpl
-    def register_permissions():  # type: ignore[no-untyped-def]
-        return [Permission("bench.edit", "Edit bench items")]
-
-    @staticmethod
-    @hookimpl
-    def register_roles():  # type: ignore[no-untyped-def]
-        return [RoleTemplate("author", None, ("bench.edit",))]
-
-    @staticmethod
-    @hookimpl
-    def register_workflows():  # type: ignore[no-untyped-def]
-        return [Workflow("bench_item", ("draft", "done"), "draft",
-                         (Transition("finish", ("draft",), "done", "bench.edit"),),
-                         categories={"draft": "draft", "done": "closed"})]
-
-    @staticmethod
-    @hookimpl
-    def register_record_types():  # type: ignore[no-untyped-def]
-        return [RecordType("bench_item", "Bench item", BenchItem, "BEN", "bench_item",
-                           controlled_fields=("alpha", "beta", "gamma"), number_per_year=True,
-                           view_permission="bench.edit", manage_permission="bench.edit")]
-
-
-def make_app(url: str, instance: Path, fresh: bool = True):  # type: ignore[no-untyped-def]
-    return build_app(url, instance, fresh=fresh, PLUGINS=["bench"], extra_plugins={"bench": _Plugin})
-
-
-def bench_user():  # type: ignore[no-untyped-def]
-    from core.audit.context import audit_context
-    from core.db import db
-    from core.testing import DEFAULT_PASSWORD
-    from core.users.models import Role
-    from core.users.service import assign_role, create_user, get_user, system_context
-
-    user = get_user("bencher")
-    if user is None:
-        ctx = system_context("bench")
-        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
-            user = create_user("bencher", "Bench User", "", DEFAULT_PASSWORD)
-            assign_role(user, db.session.scalar(select(Role).where(Role.key == "author")),
-                        reason="bench")
-        db.session.commit()
-    return user
 
 
 def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -165,13 +102,6 @@ def measure_updates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
             "ratio_to_floor": audited / floor}
 
 
-def bare_item(session: Session, user_id: int, title: str) -> None:
-    session.add(BenchItem(number=f"BARE-{os.getpid()}-{title}", title=title, state="draft",
-                          owner_id=user_id, version=1, content_hash="0" * 64,
-                          created_by_id=user_id, updated_by_id=user_id, alpha="a"))
-    session.commit()
-
-
 def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Interleaved rounds of numbered creates and of bare ORM inserts of the same rows: rates,
     and the CPU each create uses (this process and the database server), which caps what
@@ -182,11 +112,12 @@ def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from core.db import db
 
     per_round = CREATES // CREATE_ROUNDS
-    audited_rounds, bare_rounds, audited_cpu, bare_cpu = [], [], [], []
+    audited_rounds, bare_rounds, floor_rounds, audited_cpu, bare_cpu = [], [], [], [], []
     with app.app_context():
         user = bench_user()
         user_id = user.id
         db.session.commit()
+        trail, counter = floor_trail(db.engine), floor_counter(db.engine)
         with Session(db.engine) as bare:
             for round_no in range(CREATE_ROUNDS):
                 start, cpu = time.perf_counter(), cpu_seconds()
@@ -201,10 +132,23 @@ def measure_creates(app) -> dict[str, float]:  # type: ignore[no-untyped-def]
                     bare_item(bare, user_id, f"{round_no}.{i}")
                 bare_rounds.append(per_round / (time.perf_counter() - start))
                 bare_cpu.append((cpu_seconds() - cpu) / per_round)
-    audited, plain = median(audited_rounds), median(bare_rounds)
+                start = time.perf_counter()
+                for _ in range(per_round):
+                    n = next_floor_number(bare, counter)
+                    item = BenchItem(number=f"FLOOR-{n}", title=f"floor {n}", state="draft",
+                                     owner_id=user_id, version=1, content_hash="0" * 64,
+                                     created_by_id=user_id, updated_by_id=user_id, alpha="a")
+                    bare.add(item)
+                    bare.flush()
+                    # Past the update floor's rows: the trail's hashes are unique.
+                    bare.execute(insert(trail), [floor_row(10**9 + n, item.id, user_id)])
+                    bare.commit()
+                floor_rounds.append(per_round / (time.perf_counter() - start))
+    audited, plain, floor = median(audited_rounds), median(bare_rounds), median(floor_rounds)
     cores = os.cpu_count() or 1
     return {"creates_per_s": audited, "bare_creates_per_s": plain,
-            "create_share_of_bare": audited / plain,
+            "create_share_of_bare": audited / plain, "floor_creates_per_s": floor,
+            "floor_create_share_of_bare": floor / plain,
             "create_cpu_ms": median(audited_cpu) * 1000, "bare_create_cpu_ms": median(bare_cpu) * 1000,
             "cores": cores, "cpu_ceiling_creates_per_s": cores / median(audited_cpu),
             "cpu_ceiling_bare_per_s": cores / median(bare_cpu)}
@@ -315,6 +259,9 @@ def main() -> int:
                   f"{r['ratio']:>5.1f}x {r['floor_ms']:>6.2f}ms {r['floor_ratio']:>9.1f}x "
                   f"{r['creates_per_s']:>10.0f} {r['bare_creates_per_s']:>7.0f} "
                   f"{r['create_share_of_bare']:>6.0%}")
+            print(f"{'':<11} create floor (bare + number + one audit row) "
+                  f"{r['floor_creates_per_s']:.0f}/s = {r['floor_create_share_of_bare']:.0%} "
+                  f"of bare")
             print(f"{'':<11} CPU per create {r['create_cpu_ms']:.2f} ms (bare "
                   f"{r['bare_create_cpu_ms']:.2f} ms): {r['cores']} cores cap any number of "
                   f"writers at {r['cpu_ceiling_creates_per_s']:.0f}/s (bare "

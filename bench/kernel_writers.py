@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bench import timed_from_barrier
-from bench.kernel import bare_item, bench_user, make_app
+from bench.kernel_app import bare_item, bench_user, make_app
 from core import Record
 
 PROCESSES = 8

@@ -27,7 +27,8 @@ from typing import Any
 import requests
 
 from bench import backends
-from bench.kernel import RESULTS, bench_user, make_app
+from bench.kernel import RESULTS
+from bench.kernel_app import bench_user, make_app
 
 CLIENTS = 4
 ROUNDS = 5

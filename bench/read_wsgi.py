@@ -10,7 +10,7 @@ from flask import Flask, jsonify
 from sqlalchemy import create_engine, select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bench.kernel import _Plugin
+from bench.kernel_app import _Plugin
 from core.app import create_app
 from core.db import db
 from core.permissions import public

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench import backends
-from bench.kernel import RESULTS, BenchItem, make_app
+from bench.kernel import RESULTS
+from bench.kernel_app import BenchItem, make_app
 
 RECORDS = 200
 USERS = 20

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, MetaData, Table, UniqueConstraint, insert, update
 
 
 def floor_trail(engine):  # type: ignore[no-untyped-def]
@@ -26,6 +26,23 @@ def floor_trail(engine):  # type: ignore[no-untyped-def]
     UniqueConstraint(table.c.hash)
     table.create(engine, checkfirst=True)
     return table
+
+
+def floor_counter(engine):  # type: ignore[no-untyped-def]
+    """A one-row number counter for the create floor: the gapless number any numbered create
+    must take in its transaction."""
+    table = Table("bench_floor_counter", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("value", Integer, nullable=False))
+    table.create(engine, checkfirst=True)
+    with engine.begin() as connection:
+        if connection.execute(table.select()).first() is None:
+            connection.execute(insert(table), [{"id": 1, "value": 0}])
+    return table
+
+
+def next_floor_number(session, counter) -> int:  # type: ignore[no-untyped-def]
+    return session.execute(update(counter).where(counter.c.id == 1)
+                           .values(value=counter.c.value + 1).returning(counter.c.value)).scalar()
 
 
 def floor_row(n: int, record_id: int, user_id: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@ require (state categories, say) must not leave ``make bench`` broken until someo
 
 from __future__ import annotations
 
-from bench import audit_trail, build_app, kernel
+from bench import audit_trail, build_app, kernel_app
 
 
 def _creates_a_record(app, type_key: str, user, **values) -> str:  # type: ignore[no-untyped-def]
@@ -18,9 +18,9 @@ def _creates_a_record(app, type_key: str, user, **values) -> str:  # type: ignor
 
 
 def test_the_kernel_bench_plugin_starts_and_creates_a_record(tmp_path):
-    app = kernel.make_app(f"sqlite:///{tmp_path / 'bench.sqlite3'}", tmp_path / "instance")
+    app = kernel_app.make_app(f"sqlite:///{tmp_path / 'bench.sqlite3'}", tmp_path / "instance")
     with app.app_context():
-        assert _creates_a_record(app, "bench_item", kernel.bench_user(), title="t",
+        assert _creates_a_record(app, "bench_item", kernel_app.bench_user(), title="t",
                                  alpha="a").startswith("BEN-")
 
 
