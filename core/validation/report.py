@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app, render_template
 
-from core.validation.results import FORMAT
+from core.validation import FORMAT
 from core.validation.trace import Trace, build_trace
 
 # What each test entry must carry, and the type of each.

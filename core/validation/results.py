@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from core.validation import FORMAT
 from core.validation.inventory import inventory
 from core.validation.trace import build_trace
 
-FORMAT = "cqms-validation-results/1"
 _OUTCOMES = "cqms_validation_outcomes"
 _PROPERTY = "cqms_validation"
 
