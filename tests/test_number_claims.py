@@ -96,3 +96,35 @@ def test_a_claim_of_a_process_that_died_is_reused_after_its_lease(app, author, c
     assert serial(create(author)) == 3
     assert claims() == []
     assert db.session.scalar(select(NumberClaim).limit(1)) is None
+
+
+@pytest.mark.req("DI-C3")
+def test_a_savepoint_rolled_back_hands_back_only_the_numbers_taken_inside_it(
+        app, author, cqms_backend):
+    assert serial(create(author)) == 1
+    kept = create_record("acme_widget", author, title="kept", description="x")  # claims 2
+    savepoint = db.session.begin_nested()
+    create_record("acme_widget", author, title="undone", description="x")  # claims 3
+    savepoint.rollback()
+    # 3 is free at once; 2 stays with the transaction (its row still held by its deletion)
+    assert claims() == [(2, False), (3, True)]
+    released = db.session.begin_nested()
+    again = create_record("acme_widget", author, title="again", description="x")  # takes 3
+    released.commit()
+    db.session.commit()
+    assert (serial(kept.number), serial(again.number)) == (2, 3)
+    assert claims() == []
+    assert serial(create(author)) == 4
+
+
+@pytest.mark.req("DI-C3")
+def test_a_transaction_rolled_back_after_a_released_savepoint_hands_its_numbers_back(
+        app, author, cqms_backend):
+    savepoint = db.session.begin_nested()
+    create_record("acme_widget", author, title="inside", description="x")  # claims 1
+    savepoint.commit()  # a savepoint's release is no commit
+    create_record("acme_widget", author, title="outside", description="x")  # claims 2
+    db.session.rollback()
+    assert claims() == [(1, True), (2, True)]
+    assert sorted(serial(create(author)) for _ in range(2)) == [1, 2]
+    assert claims() == []

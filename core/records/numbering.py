@@ -8,8 +8,8 @@ of a type wait for the one before it. Instead the number is *claimed* in a state
 committed at once (the counter's lock is held for that statement only), and the creating
 transaction deletes its claim. A committed record therefore leaves no claim; a claim that is
 still there belongs to a creation in flight (its row is locked by the deletion) or to one that
-never committed. A rolled back creation hands its claim back at once; one whose process died
-leaves it for ``CLAIM_LEASE_SECONDS``. The next creation of the type takes the lowest claim left
+never committed. A rolled back creation (or savepoint) hands its claim back at once; one whose
+process died leaves it for ``CLAIM_LEASE_SECONDS``. The next creation of the type takes the lowest claim left
 behind before drawing a new number, so numbers stay gapless (one taken late comes after higher
 ones). docs/decisions.md ("Record numbers are claimed, not locked until the commit") has
 the reasoning.
@@ -81,7 +81,9 @@ def _claim(type_key: str, period: str) -> int:
         value = int(conn.execute(_CLAIM, {"type": type_key, "period": period,
                                           "lease": CLAIM_LEASE_SECONDS}).scalar_one())
     db.session.execute(_DELETE_CLAIM, {"type": type_key, "period": period, "value": value})
-    db.session.info.setdefault(CLAIMS, []).append((type_key, period, value))
+    session = db.session()
+    made_in = session.get_nested_transaction() or session.get_transaction()
+    db.session.info.setdefault(CLAIMS, []).append((type_key, period, value, made_in))
     return value
 
 
@@ -106,28 +108,54 @@ def next_number(record_type: RecordType) -> str:
 
 
 def _forget_claims(session: Session) -> None:
-    session.info.pop(CLAIMS, None)
+    """After the commit: the committed records' claims are gone with their deletion. (A
+    savepoint's release is no commit: its claims stay with the transaction.)"""
+    if not session.in_nested_transaction():
+        session.info.pop(CLAIMS, None)
 
 
-def _hand_back_claims(session: Session) -> None:
-    """After a rollback: this transaction's claims are free for the next creation now."""
-    claims: list[tuple[str, str, int]] = session.info.pop(CLAIMS, [])
+def _hand_back_claims(session: Session, previous_transaction: Any) -> None:
+    """After a rollback: the claims made in what was rolled back (the transaction, or a
+    savepoint: its deletion of them undone, their rows no longer held) are free for the next
+    creation now, not only after the lease; a savepoint's rollback leaves the others with the
+    transaction."""
+    claims = session.info.get(CLAIMS)
+    if not claims:
+        return
+    undone, kept = [], []
+    for claim in claims:
+        inside = not previous_transaction.nested or _inside(claim[3], previous_transaction)
+        (undone if inside else kept).append(claim)
+    session.info[CLAIMS] = kept
+    _hand_back(session, undone)
+
+
+def _inside(made_in: Any, savepoint: Any) -> bool:
+    while made_in is not None:
+        if made_in is savepoint:
+            return True
+        made_in = made_in.parent
+    return False
+
+
+def _hand_back(session: Session, claims: list[tuple[str, str, int, Any]]) -> None:
     if not claims:
         return
     try:
         with _engine(session).connect().execution_options(
                 isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(_RELEASE, [{"type": t, "period": p, "value": v} for t, p, v in claims])
+            conn.execute(_RELEASE, [{"type": t, "period": p, "value": v}
+                                    for t, p, v, _made_in in claims])
     except Exception:  # noqa: BLE001 - the lease frees them later
-        log.warning("number claims %s not handed back; free after %s s", claims,
-                    CLAIM_LEASE_SECONDS, exc_info=True)
+        log.warning("number claims %s not handed back; free after %s s",
+                    [claim[:3] for claim in claims], CLAIM_LEASE_SECONDS, exc_info=True)
 
 
 def install() -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
     listeners: tuple[tuple[str, Any], ...] = (("after_commit", _forget_claims),
-                                              ("after_rollback", _hand_back_claims))
+                                              ("after_soft_rollback", _hand_back_claims))
     for name, fn in listeners:
         if not event.contains(FlaskSession, name, fn):
             event.listen(FlaskSession, name, fn)
