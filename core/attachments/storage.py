@@ -26,6 +26,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from core.db.after_commit import innermost_transaction, undone_by
 from core.errors import ValidationError
 
 CHUNK = 64 * 1024
@@ -132,16 +133,7 @@ def _megabytes(size: int) -> str:
 def track(session: Session, undo: Callable[[], None]) -> None:
     """Call ``undo`` (remove a placed file or object) unless the transaction now open on
     ``session`` commits."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(PENDING, []).append((transaction, undo))
-
-
-def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ancestor:
-            return True
-        transaction = transaction.parent
-    return False
+    session.info.setdefault(PENDING, []).append((innermost_transaction(session), undo))
 
 
 def _after_commit(session: Session) -> None:
@@ -154,7 +146,7 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
         return
     keep = []
     for transaction, undo in session.info[PENDING]:
-        if _within(transaction, previous):
+        if undone_by(transaction, previous):
             undo()
         else:
             keep.append((transaction, undo))

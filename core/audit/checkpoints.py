@@ -121,6 +121,8 @@ def flush_all() -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a released savepoint: the transaction may still undo it
+        return
     session.info.pop(HELD, None)
     heads = session.info.pop(HEAD, None)
     if heads:

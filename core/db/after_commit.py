@@ -14,13 +14,35 @@ AFTER_COMMIT = "cqms_after_commit"
 COMMITTED = "cqms_after_commit_ready"
 
 
+def innermost_transaction(session: Session) -> Any:
+    """The savepoint the session is in, else its transaction: where something is made now."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def undone_by(made_in: Any, rolled_back: Any) -> bool:
+    """Whether the rollback of ``rolled_back`` (a transaction, or a savepoint) undid what was
+    made in ``made_in`` (``innermost_transaction`` then): a savepoint's rollback undoes only
+    what was made inside it."""
+    if not rolled_back.nested:
+        return True
+    while made_in is not None:
+        if made_in is rolled_back:
+            return True
+        made_in = made_in.parent
+    return False
+
+
 def after_commit(session: Session, callback: Callable[[], Any]) -> None:
-    """Run ``callback`` once the current transaction commits (dropped on rollback)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+    """Run ``callback`` once the current transaction commits (dropped on rollback, also of a
+    savepoint it was registered in)."""
+    session.info.setdefault(AFTER_COMMIT, []).append((callback, innermost_transaction(session)))
 
 
 def _committed(session: Session) -> None:
-    session.info.setdefault(COMMITTED, []).extend(session.info.pop(AFTER_COMMIT, []))
+    """The transaction committed (a savepoint's release is no commit: its callbacks wait)."""
+    if not session.in_nested_transaction():
+        session.info.setdefault(COMMITTED, []).extend(
+            callback for callback, _made_in in session.info.pop(AFTER_COMMIT, []))
 
 
 def _run_after_commit(session: Session, transaction: Any) -> None:
@@ -33,8 +55,13 @@ def _run_after_commit(session: Session, transaction: Any) -> None:
         callback()
 
 
-def _drop_after_commit(session: Session, *_args: Any) -> None:
-    session.info.pop(AFTER_COMMIT, None)
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    """A rollback drops the callbacks registered in what it undid: the whole transaction, or
+    the savepoint (and savepoints within it)."""
+    kept = [(callback, made_in) for callback, made_in in session.info.pop(AFTER_COMMIT, [])
+            if not undone_by(made_in, previous_transaction)]
+    if kept:
+        session.info[AFTER_COMMIT] = kept
 
 
 def install() -> None:

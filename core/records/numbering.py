@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
+from core.db.after_commit import innermost_transaction, undone_by
 from core.records.models import Counter, NumberClaim
 from core.specs import RecordType
 
@@ -81,8 +82,7 @@ def _claim(type_key: str, period: str) -> int:
         value = int(conn.execute(_CLAIM, {"type": type_key, "period": period,
                                           "lease": CLAIM_LEASE_SECONDS}).scalar_one())
     db.session.execute(_DELETE_CLAIM, {"type": type_key, "period": period, "value": value})
-    session = db.session()
-    made_in = session.get_nested_transaction() or session.get_transaction()
+    made_in = innermost_transaction(db.session())
     db.session.info.setdefault(CLAIMS, []).append((type_key, period, value, made_in))
     return value
 
@@ -124,18 +124,9 @@ def _hand_back_claims(session: Session, previous_transaction: Any) -> None:
         return
     undone, kept = [], []
     for claim in claims:
-        inside = not previous_transaction.nested or _inside(claim[3], previous_transaction)
-        (undone if inside else kept).append(claim)
+        (undone if undone_by(claim[3], previous_transaction) else kept).append(claim)
     session.info[CLAIMS] = kept
     _hand_back(session, undone)
-
-
-def _inside(made_in: Any, savepoint: Any) -> bool:
-    while made_in is not None:
-        if made_in is savepoint:
-            return True
-        made_in = made_in.parent
-    return False
 
 
 def _hand_back(session: Session, claims: list[tuple[str, str, int, Any]]) -> None:
