@@ -601,6 +601,11 @@ class TestForceHttps:
         assert "max-age=" in secure.headers["Strict-Transport-Security"]
         assert_hardened(secure)
 
+    def test_the_health_probe_answers_on_plain_http(self, client):
+        # A load balancer checks each node on its private port; sign-in pages stay redirected.
+        probe = client.get("/healthz", base_url="http://localhost")
+        assert probe.status_code == 200 and probe.get_json()["status"] == "ok"
+
 
 # -- open redirects --------------------------------------------------------------------------------
 

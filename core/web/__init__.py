@@ -55,7 +55,9 @@ def _begin_request() -> Any:
             )
         ),
     )
-    if current_app.config["FORCE_HTTPS"] and not request.is_secure:
+    # A load balancer probes each node's health on its private plain-HTTP port.
+    if (current_app.config["FORCE_HTTPS"] and not request.is_secure
+            and request.endpoint != "core_health.healthz"):
         return redirect(request.url.replace("http://", "https://", 1), code=308)
     refused = refuse_unstorable_input()  # before anything queries with the request's text
     if refused is not None:
