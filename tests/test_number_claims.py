@@ -128,3 +128,11 @@ def test_a_transaction_rolled_back_after_a_released_savepoint_hands_its_numbers_
     assert claims() == [(1, True), (2, True)]
     assert sorted(serial(create(author)) for _ in range(2)) == [1, 2]
     assert claims() == []
+
+
+@pytest.mark.req("DI-C3")
+def test_a_creation_closed_without_a_commit_hands_its_number_back(app, author, cqms_backend):
+    create_record("acme_widget", author, title="abandoned", description="x")
+    db.session.close()  # e.g. a worker's session closed after an error, with no rollback
+    assert claims() == [(1, True)]
+    assert serial(create(db.session.merge(author))) == 1

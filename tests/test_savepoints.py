@@ -68,3 +68,13 @@ def test_a_released_savepoint_writes_no_checkpoint_of_a_head_the_transaction_the
     with db.engine.connect() as conn:
         report = verify(conn, points)
     assert report.ok, [f.line() for f in report.findings]
+
+
+def test_callbacks_of_a_transaction_closed_without_a_commit_never_run(app):
+    ran: list[str] = []
+    db.session.execute(select(Study.id).limit(1))  # in a transaction, as after a flush
+    after_commit(db.session(), lambda: ran.append("abandoned"))
+    db.session.close()
+    db.session.execute(select(Study.id).limit(1))
+    db.session.commit()  # the session's next transaction
+    assert ran == []

@@ -50,6 +50,7 @@ def _run_after_commit(session: Session, transaction: Any) -> None:
     ``after_commit``, they may write (and commit) in a new transaction, e.g. open tasks."""
     if transaction.parent is not None:
         return
+    session.info.pop(AFTER_COMMIT, None)  # registered in a transaction closed without a commit
     callbacks = session.info.pop(COMMITTED, [])
     for callback in callbacks:
         callback()

@@ -8,11 +8,11 @@ of a type wait for the one before it. Instead the number is *claimed* in a state
 committed at once (the counter's lock is held for that statement only), and the creating
 transaction deletes its claim. A committed record therefore leaves no claim; a claim that is
 still there belongs to a creation in flight (its row is locked by the deletion) or to one that
-never committed. A rolled back creation (or savepoint) hands its claim back at once; one whose
-process died leaves it for ``CLAIM_LEASE_SECONDS``. The next creation of the type takes the lowest claim left
-behind before drawing a new number, so numbers stay gapless (one taken late comes after higher
-ones). docs/decisions.md ("Record numbers are claimed, not locked until the commit") has
-the reasoning.
+never committed. A creation rolled back (or closed, or undone with its savepoint) hands its
+claim back at once; one whose process died leaves it for ``CLAIM_LEASE_SECONDS``. The next
+creation of the type takes the lowest claim left behind before drawing a new number, so numbers
+stay gapless (one taken late comes after higher ones). docs/decisions.md ("Record numbers are
+claimed, not locked until the commit") has the reasoning.
 """
 
 from __future__ import annotations
@@ -114,19 +114,25 @@ def _forget_claims(session: Session) -> None:
         session.info.pop(CLAIMS, None)
 
 
-def _hand_back_claims(session: Session, previous_transaction: Any) -> None:
-    """After a rollback: the claims made in what was rolled back (the transaction, or a
-    savepoint: its deletion of them undone, their rows no longer held) are free for the next
-    creation now, not only after the lease; a savepoint's rollback leaves the others with the
+def _hand_back_savepoint_claims(session: Session, previous_transaction: Any) -> None:
+    """After a savepoint's rollback: the claims made inside it (its deletion of them undone,
+    their rows no longer held) are free for the next creation now; the others stay with the
     transaction."""
     claims = session.info.get(CLAIMS)
-    if not claims:
+    if not claims or not previous_transaction.nested:
         return
     undone, kept = [], []
     for claim in claims:
         (undone if undone_by(claim[3], previous_transaction) else kept).append(claim)
     session.info[CLAIMS] = kept
     _hand_back(session, undone)
+
+
+def _hand_back_uncommitted_claims(session: Session, transaction: Any) -> None:
+    """The transaction ended without a commit (rolled back, or closed): its claims are free
+    for the next creation now, not only after the lease."""
+    if transaction.parent is None:
+        _hand_back(session, session.info.pop(CLAIMS, []))
 
 
 def _hand_back(session: Session, claims: list[tuple[str, str, int, Any]]) -> None:
@@ -145,8 +151,10 @@ def _hand_back(session: Session, claims: list[tuple[str, str, int, Any]]) -> Non
 def install() -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
-    listeners: tuple[tuple[str, Any], ...] = (("after_commit", _forget_claims),
-                                              ("after_soft_rollback", _hand_back_claims))
+    listeners: tuple[tuple[str, Any], ...] = (
+        ("after_commit", _forget_claims),
+        ("after_soft_rollback", _hand_back_savepoint_claims),
+        ("after_transaction_end", _hand_back_uncommitted_claims))
     for name, fn in listeners:
         if not event.contains(FlaskSession, name, fn):
             event.listen(FlaskSession, name, fn)
