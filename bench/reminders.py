@@ -38,13 +38,18 @@ def _fill(app) -> list[int]:  # type: ignore[no-untyped-def]
     from core.records.models import Record
     from core.tasks.models import Task
     from core.testing import DEFAULT_PASSWORD
-    from core.users.service import create_user, system_context
+    from core.users.models import Role
+    from core.users.service import assign_role, create_user, system_context
 
     with app.app_context():
         ctx = system_context("bench")
         with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
             users = [create_user(f"user{i:02d}", f"User {i}", f"user{i}@example.org",
                                  DEFAULT_PASSWORD) for i in range(USERS)]
+            # My tasks lists the tasks of records the user may read (bench.edit, the author's).
+            author = db.session.scalar(select(Role).where(Role.key == "author"))
+            for user in users:
+                assign_role(user, author, reason="bench")
         db.session.commit()
         user_ids = [u.id for u in users]
         now = datetime.now(UTC)
@@ -70,9 +75,20 @@ def _fill(app) -> list[int]:  # type: ignore[no-untyped-def]
             db.session.execute(insert(Task.__table__), rows[start:start + 5_000])
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
+            # The records were inserted with their ids: the sequence moves past them for the
+            # sweeps that create records (the periodic reviews).
+            db.session.connection().exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('core_record', 'id'), "
+                "(SELECT max(id) FROM core_record))")
+            db.session.commit()
             db.session.connection().exec_driver_sql("ANALYZE")
             db.session.commit()
         return user_ids
+
+
+def _overdue_tasks(results) -> int:  # type: ignore[no-untyped-def]
+    """What the overdue-task sweep queued (the core runs other sweeps beside it)."""
+    return next(r.queued for r in results if r.key == "core.overdue_tasks")
 
 
 def measure(url: str, instance: Path) -> dict[str, Any]:
@@ -95,10 +111,10 @@ def measure(url: str, instance: Path) -> dict[str, Any]:
             db.session.commit()
             with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name):
                 start = time.perf_counter()
-                first = run_reminders()[0].queued
+                first = _overdue_tasks(run_reminders())
                 first_s = time.perf_counter() - start
                 start = time.perf_counter()
-                second = run_reminders()[0].queued
+                second = _overdue_tasks(run_reminders())
                 second_s = time.perf_counter() - start
                 start = time.perf_counter()
                 report = deliver_outbox()
