@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 from kernel_plugin import AcmeWidget, make_plugin
+from sqlalchemy import select
 
 from core import (
+    ConflictError,
     RecordType,
     SignatureRequest,
     StartupError,
@@ -22,6 +24,7 @@ from core import (
 )
 from core.hookspecs import hookimpl
 from core.testing import DEFAULT_PASSWORD
+from core.users.models import User
 
 STAGED = Workflow(
     "acme_widget", ("draft", "approved", "checked"), "draft",
@@ -87,3 +90,31 @@ def test_signing_fields_that_are_not_controlled_stops_start_up(app_factory, temp
     with pytest.raises(StartupError, match=r"signs fields that are not controlled: \['colour'\]"):
         app_factory(plugins=["acme"], schema=False,
                     extra_plugins={"acme": staged_plugin(temp_plugin, wrong)})
+
+
+COUNTERSIGNED = Workflow(
+    "acme_widget", ("draft", "approved"), "draft",
+    (Transition("approve", ("draft",), "approved", "acme.approve", signature="approved"),
+     Transition("countersign", ("approved",), "approved", "acme.approve",
+                signature="approved")),
+    categories={"draft": "draft", "approved": "closed"})
+
+
+@pytest.mark.req("P11-05")
+def test_a_signed_step_that_keeps_the_state_moves_the_version_so_a_racing_edit_fails(
+        app_factory, temp_plugin, make_user):
+    plugin = staged_plugin(temp_plugin, COUNTERSIGNED)
+    app = app_factory(plugins=["acme"], extra_plugins={"acme": plugin})
+    with app.app_context():
+        widget, author = approved_widget(make_user)
+        approver = db.session.scalar(select(User).where(User.username == "bob"))
+        loaded = widget.version  # an edit form opened now
+        # The same approver signs again: neither the state nor the updater changes.
+        transition(widget, "countersign", approver, signature=SignatureRequest(DEFAULT_PASSWORD))
+        db.session.commit()
+        assert widget.version == loaded + 1
+        with pytest.raises(ConflictError):
+            update_record(widget, author, expected_version=loaded, reason="Late edit",
+                          description="Moves oil")
+        db.session.rollback()
+        assert all(s.invalidated_at is None for s in signatures_of(widget))

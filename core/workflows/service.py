@@ -10,6 +10,7 @@ then the state changes and the audit entries and signature are written. After co
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.audit.context import acting_as, audit_reason
@@ -130,6 +131,9 @@ def transition(
             old = record.state
             record.state = t.target
             record.updated_by_id = user.id
+            # Every transition moves the version, a step that keeps the state too: an edit
+            # racing it (or a signature given with it) then fails its version check.
+            flag_modified(record, "updated_by_id")
             db.session.flush()
             record_event("transition", record.audit_entity_type, record.id, field=t.name, old=old,
                          new=t.target, actor=user, entity_version=record.version)
