@@ -62,15 +62,25 @@ def _shared_key(folder: Path) -> Path:
     return path
 
 
+def _reported(target: Any, args: tuple[Any, ...], barrier: Any, results: Any) -> None:
+    """Run ``target(*args, barrier)`` in a writer process and put its ``(start, end)``, or its
+    error, on ``results``."""
+    try:
+        start, end = target(*args, barrier)
+        results.put((start, end, ""))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        results.put((0.0, 0.0, repr(exc)))
+
+
 def timed_from_barrier(target: Any, args: list[tuple[Any, ...]]) -> float:
-    """Run ``target(*args[n], barrier, results)`` in one spawned process per ``args[n]``; each
-    waits on the barrier, then puts ``(start, end, error)`` on ``results``. Returns the seconds
-    from the first start to the last end (process start-up not counted); raises on an error."""
+    """Run ``target(*args[n], barrier)`` in one spawned process per ``args[n]``; each waits on
+    the barrier and returns the ``(start, end)`` of its timed work. Returns the seconds from the
+    first start to the last end (process start-up not counted); raises on an error."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(len(args)), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*one, barrier, results)) for one in args]
+    procs = [ctx.Process(target=_reported, args=(target, one, barrier, results)) for one in args]
     for proc in procs:
         proc.start()
     outcomes = [results.get(timeout=600) for _ in procs]

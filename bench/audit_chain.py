@@ -65,32 +65,29 @@ def make_app(url: str, instance: Path, fresh: bool = True,  # type: ignore[no-un
 # (1) Concurrent appends
 
 
-def _writer(url: str, instance: str, worker: int, writes: int, chains: int | None, barrier: Any,
-            results: Any) -> None:
+def _writer(url: str, instance: str, worker: int, writes: int, chains: int | None,
+            barrier: Any) -> tuple[float, float]:
     """One writer process: its own app; ``writes`` audited transactions as the system user."""
-    try:
-        from core.audit.context import audit_context
-        from core.db import db
-        from core.studies import Study
-        from core.users.service import system_context
+    from core.audit.context import audit_context
+    from core.db import db
+    from core.studies import Study
+    from core.users.service import system_context
 
-        app = make_app(url, Path(instance), fresh=False, chains=chains)
-        with app.app_context():
-            ctx = system_context(f"bench-writer-{worker}")
-            db.session.commit()  # end the read (SQLite: it holds the write lock)
-            barrier.wait(timeout=120)
-            start = time.time()
-            with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name,
-                               client=ctx.client, reason="bench"):
-                for i in range(writes):
-                    db.session.add(Study(code=f"B{worker}-{i}-{os.getpid()}", title=f"bench {i}"))
-                    db.session.commit()
-            end = time.time()
-            db.session.remove()
-            db.engine.dispose()
-        results.put((start, end, ""))
-    except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        results.put((0.0, 0.0, repr(exc)))
+    app = make_app(url, Path(instance), fresh=False, chains=chains)
+    with app.app_context():
+        ctx = system_context(f"bench-writer-{worker}")
+        db.session.commit()  # end the read (SQLite: it holds the write lock)
+        barrier.wait(timeout=120)
+        start = time.time()
+        with audit_context(actor_id=ctx.actor_id, actor_name=ctx.actor_name,
+                           client=ctx.client, reason="bench"):
+            for i in range(writes):
+                db.session.add(Study(code=f"B{worker}-{i}-{os.getpid()}", title=f"bench {i}"))
+                db.session.commit()
+        end = time.time()
+        db.session.remove()
+        db.engine.dispose()
+    return start, end
 
 
 def run_writers(url: str, instance: Path, processes: int, writes: int,

@@ -22,41 +22,38 @@ CONCURRENT_ROUNDS = 3
 WARM_UP = 10
 
 
-def _create_worker(url: str, instance: str, count: int, bare: bool, tag: str, barrier: Any,
-                   results: Any) -> None:
+def _create_worker(url: str, instance: str, count: int, bare: bool, tag: str,
+                   barrier: Any) -> tuple[float, float]:
     """One writer process: ``count`` numbered creates (``create_record``), or as many bare ORM
     inserts of the same rows in a session with no listeners, timed from a common barrier once
     ``WARM_UP`` untimed ones have run (steady state, not start-up, is measured)."""
-    try:
-        from core import create_record
-        from core.db import db
+    from core import create_record
+    from core.db import db
 
-        app = make_app(url, Path(instance), fresh=False)
-        with app.app_context():
-            user = bench_user()
-            user_id = user.id
-            db.session.commit()
-            with Session(db.engine) as session:
+    app = make_app(url, Path(instance), fresh=False)
+    with app.app_context():
+        user = bench_user()
+        user_id = user.id
+        db.session.commit()
+        with Session(db.engine) as session:
 
-                def one(title: str) -> None:
-                    if bare:
-                        bare_item(session, user_id, title)
-                    else:
-                        create_record("bench_item", user, title=title, alpha="a")
-                        db.session.commit()
+            def one(title: str) -> None:
+                if bare:
+                    bare_item(session, user_id, title)
+                else:
+                    create_record("bench_item", user, title=title, alpha="a")
+                    db.session.commit()
 
-                for i in range(WARM_UP):  # a new process's first writes compile its statements
-                    one(f"{tag}-p{os.getpid()}-warm-{i}")
-                barrier.wait(timeout=120)
-                start = time.time()
-                for i in range(count):
-                    one(f"{tag}-p{os.getpid()}-{i}")
-                end = time.time()
-            db.session.remove()
-            db.engine.dispose()
-        results.put((start, end, ""))
-    except BaseException as exc:  # noqa: BLE001 - reported by the parent
-        results.put((0.0, 0.0, repr(exc)))
+            for i in range(WARM_UP):  # a new process's first writes compile its statements
+                one(f"{tag}-p{os.getpid()}-warm-{i}")
+            barrier.wait(timeout=120)
+            start = time.time()
+            for i in range(count):
+                one(f"{tag}-p{os.getpid()}-{i}")
+            end = time.time()
+        db.session.remove()
+        db.engine.dispose()
+    return start, end
 
 
 def _run_writers(url: str, instance: Path, processes: int, bare: bool, tag: str) -> float:
